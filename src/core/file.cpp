@@ -1,0 +1,227 @@
+#include "core/file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <random>
+#include <vector>
+
+namespace mos {
+
+std::string errno_message(int error) { return std::strerror(error); }
+
+namespace {
+
+Result<int> open_checked(const fs::path& path, int flags, mode_t mode = 0) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  if (fd < 0) return fail("cannot open {}: {}", path.string(), errno_message(errno));
+  return fd;
+}
+
+std::string random_suffix() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  return fmt::format("{:016x}", rng());
+}
+
+Status write_all(int fd, const std::byte* data, std::size_t size, const fs::path& what) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail("cannot write {}: {}", what.string(), errno_message(errno));
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::string> read_file(const fs::path& path, std::size_t max_size) {
+  MOS_TRY_ASSIGN(int fd, open_checked(path, O_RDONLY));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    int e = errno;
+    ::close(fd);
+    return fail("cannot stat {}: {}", path.string(), errno_message(e));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return fail("cannot read {}: it is a directory", path.string());
+  }
+  if (static_cast<std::size_t>(st.st_size) > max_size) {
+    ::close(fd);
+    return fail("{} is {} bytes, more than the limit of {} bytes", path.string(), st.st_size,
+                max_size);
+  }
+  std::string content;
+  content.reserve(static_cast<std::size_t>(st.st_size));
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      return fail("cannot read {}: {}", path.string(), errno_message(e));
+    }
+    if (n == 0) break;
+    if (content.size() + static_cast<std::size_t>(n) > max_size) {
+      ::close(fd);
+      return fail("{} is more than the limit of {} bytes", path.string(), max_size);
+    }
+    content.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return content;
+}
+
+Status fsync_dir(const fs::path& dir) {
+  MOS_TRY_ASSIGN(int fd, open_checked(dir.empty() ? fs::path(".") : dir, O_RDONLY | O_DIRECTORY));
+  int rc = ::fsync(fd);
+  int e = errno;
+  ::close(fd);
+  if (rc != 0 && e != EINVAL) return fail("cannot sync directory {}: {}", dir.string(), errno_message(e));
+  return {};
+}
+
+Status make_dirs(const fs::path& path, mode_t mode) {
+  if (path.empty()) return {};
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return {};
+  if (path.has_parent_path() && path.parent_path() != path) MOS_TRY(make_dirs(path.parent_path(), mode));
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST)
+    return fail("cannot create directory {}: {}", path.string(), errno_message(errno));
+  if (!fs::is_directory(path, ec)) return fail("{} exists and is not a directory", path.string());
+  return {};
+}
+
+Status write_file_atomic(const fs::path& path, std::string_view data, mode_t mode) {
+  MOS_TRY_ASSIGN(auto writer, AtomicFileWriter::create(path, mode));
+  MOS_TRY(writer.write(data));
+  return writer.commit();
+}
+
+AtomicFileWriter::AtomicFileWriter(fs::path path, fs::path temp_path, int fd)
+    : path_(std::move(path)), temp_path_(std::move(temp_path)), fd_(fd) {}
+
+Result<AtomicFileWriter> AtomicFileWriter::create(const fs::path& path, mode_t mode) {
+  fs::path dir = path.parent_path();
+  fs::path temp = dir / fmt::format(".{}.tmp-{}", path.filename().string(), random_suffix());
+  MOS_TRY_ASSIGN(int fd, open_checked(temp, O_WRONLY | O_CREAT | O_EXCL, mode));
+  // The umask must not weaken or widen what the caller asked for (private keys are 0600).
+  if (::fchmod(fd, mode) != 0) {
+    int e = errno;
+    ::close(fd);
+    ::unlink(temp.c_str());
+    return fail("cannot set mode of {}: {}", temp.string(), errno_message(e));
+  }
+  return AtomicFileWriter(path, temp, fd);
+}
+
+AtomicFileWriter::AtomicFileWriter(AtomicFileWriter&& other) noexcept
+    : path_(std::move(other.path_)),
+      temp_path_(std::move(other.temp_path_)),
+      fd_(std::exchange(other.fd_, -1)),
+      written_(other.written_) {
+  other.temp_path_.clear();
+}
+
+AtomicFileWriter& AtomicFileWriter::operator=(AtomicFileWriter&& other) noexcept {
+  if (this != &other) {
+    abandon();
+    path_ = std::move(other.path_);
+    temp_path_ = std::move(other.temp_path_);
+    other.temp_path_.clear();
+    fd_ = std::exchange(other.fd_, -1);
+    written_ = other.written_;
+  }
+  return *this;
+}
+
+AtomicFileWriter::~AtomicFileWriter() { abandon(); }
+
+void AtomicFileWriter::abandon() {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  if (!temp_path_.empty()) {
+    ::unlink(temp_path_.c_str());
+    temp_path_.clear();
+  }
+}
+
+Status AtomicFileWriter::write(std::span<const std::byte> bytes) {
+  if (fd_ < 0) return fail("cannot write {}: the writer is closed", path_.string());
+  MOS_TRY(write_all(fd_, bytes.data(), bytes.size(), temp_path_));
+  written_ += bytes.size();
+  return {};
+}
+
+Status AtomicFileWriter::commit(bool no_replace) {
+  if (fd_ < 0) return fail("cannot commit {}: the writer is closed", path_.string());
+  if (::fsync(fd_) != 0) {
+    int e = errno;
+    abandon();
+    return fail("cannot sync {}: {}", temp_path_.string(), errno_message(e));
+  }
+  ::close(fd_);
+  fd_ = -1;
+  if (no_replace) {
+    // link() fails with EEXIST instead of replacing: the first complete copy wins.
+    if (::link(temp_path_.c_str(), path_.c_str()) != 0 && errno != EEXIST) {
+      int e = errno;
+      abandon();
+      return fail("cannot create {}: {}", path_.string(), errno_message(e));
+    }
+    ::unlink(temp_path_.c_str());
+  } else if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    int e = errno;
+    abandon();
+    return fail("cannot replace {}: {}", path_.string(), errno_message(e));
+  }
+  temp_path_.clear();
+  return fsync_dir(path_.parent_path());
+}
+
+Result<TempDir> TempDir::create(const fs::path& parent, std::string_view prefix) {
+  fs::path base = parent;
+  if (base.empty()) {
+    const char* tmp = std::getenv("TMPDIR");
+    base = tmp && *tmp ? fs::path(tmp) : fs::path("/tmp");
+  }
+  std::string pattern = (base / fmt::format("{}XXXXXX", prefix)).string();
+  std::vector<char> buffer(pattern.begin(), pattern.end());
+  buffer.push_back('\0');
+  if (::mkdtemp(buffer.data()) == nullptr)
+    return fail("cannot create a temporary directory in {}: {}", base.string(), errno_message(errno));
+  return TempDir(fs::path(buffer.data()));
+}
+
+TempDir::TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+
+TempDir& TempDir::operator=(TempDir&& other) noexcept {
+  if (this != &other) {
+    if (!path_.empty()) {
+      std::error_code ec;
+      fs::remove_all(path_, ec);
+    }
+    path_ = std::move(other.path_);
+    other.path_.clear();
+  }
+  return *this;
+}
+
+TempDir::~TempDir() {
+  if (!path_.empty()) {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+}
+
+}  // namespace mos
