@@ -40,6 +40,7 @@ template <class... Args>
   } while (0)
 
 // Declares `decl` from the value of a Result, or returns its error: MOS_TRY_ASSIGN(auto x, f());
+// It expands to several statements: wrap it in braces under an if or a loop.
 #define MOS_TRY_ASSIGN(decl, expr) MOS_TRY_ASSIGN_IMPL(MOS_CONCAT(mos_try_, __LINE__), decl, expr)
 #define MOS_TRY_ASSIGN_IMPL(tmp, decl, expr)                           \
   auto tmp = (expr);                                                   \
