@@ -67,3 +67,23 @@ class Repository {
 };
 
 }  // namespace mos::oci
+
+namespace mos::oci {
+
+// Fetches a small blob (certificates, signatures, install.json) into memory, refusing before any
+// transfer when the descriptor announces more than `limit` bytes.
+Result<std::string> fetch_small_blob(Repository& repository, const Descriptor& blob, std::size_t limit);
+
+// A sink that keeps what it receives in memory, up to a limit.
+class StringSink final : public BlobSink {
+ public:
+  explicit StringSink(std::size_t limit) : limit_(limit) {}
+  Status write(std::span<const std::byte> bytes) override;
+  std::string& data() { return data_; }
+
+ private:
+  std::size_t limit_;
+  std::string data_;
+};
+
+}  // namespace mos::oci
