@@ -11,6 +11,8 @@ case "$flavour" in
   fuzz) flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOS_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-19) ;;
   *) echo "unknown flavour $flavour (release, asan or fuzz)" >&2; exit 2 ;;
 esac
+# ccache keeps rebuilds of a fresh checkout (CI) quick on a machine that built before.
+if command -v ccache >/dev/null; then flags+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
 if [ ! -f "$dir/build.ninja" ]; then
   cmake -S "$top" -B "$dir" -G Ninja "${flags[@]}"
 fi
