@@ -1,0 +1,113 @@
+#include "trust/staging.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "core/file.hpp"
+
+namespace mos::trust {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kStagingMarker = ".tmp-";
+
+Status fsync_path(const fs::path& path, bool directory) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | (directory ? O_DIRECTORY : 0));
+  if (fd < 0) return fail("cannot open {} to sync it: {}", path.string(), errno_message(errno));
+  int rc = ::fsync(fd);
+  int error = errno;
+  ::close(fd);
+  if (rc != 0 && error != EINVAL) return fail("cannot sync {}: {}", path.string(), errno_message(error));
+  return {};
+}
+
+Status sync_tree(const fs::path& root) {
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+    auto type = it->symlink_status(ec).type();
+    if (type == fs::file_type::directory || type == fs::file_type::regular)
+      MOS_TRY(fsync_path(it->path(), type == fs::file_type::directory));
+  }
+  if (ec) return fail("cannot walk {}: {}", root.string(), ec.message());
+  return fsync_path(root, true);
+}
+
+}  // namespace
+
+Status make_private_dir(const fs::path& path, mode_t mode) {
+  if (::mkdir(path.c_str(), mode) != 0)
+    return fail("cannot create directory {}: {}", path.string(), errno_message(errno));
+  if (::chmod(path.c_str(), mode) != 0)
+    return fail("cannot set the mode of {}: {}", path.string(), errno_message(errno));
+  return {};
+}
+
+void remove_stale_staging(const fs::path& parent) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(parent, ec)) {
+    std::string name = entry.path().filename().string();
+    auto marker = name.find(kStagingMarker);
+    if (name.empty() || name[0] != '.' || marker == std::string::npos) continue;
+    // .NAME.tmp-<pid>-<random>
+    const char* digits = name.c_str() + marker + kStagingMarker.size();
+    char* end = nullptr;
+    long pid = std::strtol(digits, &end, 10);
+    if (end == digits || *end != '-' || pid <= 0) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    std::error_code ignored;
+    fs::remove_all(entry.path(), ignored);
+  }
+}
+
+Result<StagingDir> StagingDir::create(const fs::path& parent, std::string_view name, std::string what) {
+  remove_stale_staging(parent);
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  fs::path path = parent / fmt::format(".{}{}{}-{:016x}", name, kStagingMarker, ::getpid(), rng());
+  if (auto made = make_private_dir(path); !made)
+    return context(fmt::format("creating {}", what), made.error());
+  return StagingDir(path, parent / name, std::move(what));
+}
+
+StagingDir::StagingDir(StagingDir&& other) noexcept
+    : path_(std::move(other.path_)), final_(std::move(other.final_)), what_(std::move(other.what_)) {
+  other.path_.clear();
+}
+
+StagingDir::~StagingDir() {
+  if (!path_.empty()) {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+}
+
+Status StagingDir::commit() {
+  if (path_.empty()) return fail("{} was already committed", what_);
+  if (auto synced = sync_tree(path_); !synced) return context(fmt::format("creating {}", what_), synced.error());
+  // RENAME_NOREPLACE: an existing entry (even an empty directory) is never replaced.
+  int rc = ::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, final_.c_str(), RENAME_NOREPLACE);
+  if (rc != 0 && errno == EINVAL) {
+    // A filesystem without RENAME_NOREPLACE: rename(2) still refuses a non-empty target, and
+    // an empty one is checked for just before.
+    std::error_code ec;
+    rc = fs::exists(final_, ec) ? (errno = EEXIST, -1) : ::rename(path_.c_str(), final_.c_str());
+  }
+  if (rc != 0) {
+    int error = errno;
+    if (error == EEXIST || error == ENOTEMPTY) return fail("{} already exists ({})", what_, final_.string());
+    return fail("cannot create {} at {}: {}", what_, final_.string(), errno_message(error));
+  }
+  path_.clear();
+  return fsync_path(final_.parent_path(), true);
+}
+
+}  // namespace mos::trust
