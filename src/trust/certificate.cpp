@@ -16,9 +16,20 @@ namespace {
 
 constexpr std::string_view kProductPrefix = "manifest PRODUCT:";
 
+// Go's choice of string type: PrintableString when every character allows it, else UTF8String.
+bool is_printable_string(std::string_view value) {
+  for (unsigned char c : value)
+    if (!std::isalnum(c) && std::string_view(" '()+,-./:=?").find(static_cast<char>(c)) == std::string_view::npos)
+      return false;
+  return true;
+}
+
 Status add_name_entry(X509_NAME* name, int nid, std::string_view value) {
   if (value.empty()) return {};
-  if (X509_NAME_add_entry_by_NID(name, nid, MBSTRING_UTF8,
+  // An explicit string type skips OpenSSL's upper bounds (64 for CN and serialNumber), which
+  // Go does not apply: "PID:<uuid> SN:<uuid>" is 80 characters.
+  int type = is_printable_string(value) ? V_ASN1_PRINTABLESTRING : V_ASN1_UTF8STRING;
+  if (X509_NAME_add_entry_by_NID(name, nid, type,
                                  reinterpret_cast<const unsigned char*>(value.data()),
                                  static_cast<int>(value.size()), -1, 0) != 1)
     return fail("cannot put '{}' into a certificate subject: {}", value, openssl_reason("rejected"));

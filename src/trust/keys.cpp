@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 
 #include "core/file.hpp"
+#include "trust/rsa_keygen.hpp"
 
 namespace mos::trust {
 
@@ -43,9 +44,7 @@ Result<PkeyPtr> generate_key(KeyAlgorithm algorithm) {
   switch (algorithm) {
     case KeyAlgorithm::rsa2048:
     case KeyAlgorithm::rsa4096:
-      key = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA",
-                              static_cast<size_t>(algorithm == KeyAlgorithm::rsa2048 ? 2048 : 4096));
-      break;
+      return generate_rsa_key(algorithm == KeyAlgorithm::rsa2048 ? 2048 : 4096);
     case KeyAlgorithm::ecdsa_p256:
       key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
       break;
