@@ -2,6 +2,9 @@
 
 #include <git2.h>
 
+#include <cerrno>
+#include <cstdio>
+
 #include <mutex>
 #include <utility>
 
@@ -68,11 +71,29 @@ Result<SystemHistory> SystemHistory::open(const std::filesystem::path& dir, bool
   } else if (!create) {
     return fail("no system is installed: {} does not exist", dir.string());
   } else {
+    // Initialised beside its place and renamed into it, so a kill never leaves half a repository
+    // at dir. Leftovers of killed attempts are removed (the caller holds the exclusive lock).
+    auto parent = dir.parent_path();
+    MOS_TRY(make_dirs(parent));
+    std::error_code ec;
+    std::string prefix = "." + dir.filename().string() + ".new-";
+    for (const auto& entry : std::filesystem::directory_iterator(parent, ec))
+      if (entry.path().filename().string().starts_with(prefix)) std::filesystem::remove_all(entry.path(), ec);
+    MOS_TRY_ASSIGN(auto staging, TempDir::create(parent, prefix));
     git_repository_init_options options = GIT_REPOSITORY_INIT_OPTIONS_INIT;
     options.flags = GIT_REPOSITORY_INIT_MKPATH;
     options.initial_head = "master";
-    if (git_repository_init_ext(&repo, dir.c_str(), &options) != 0)
-      return fail("cannot create the system history {}: {}", dir.string(), git_message());
+    if (git_repository_init_ext(&repo, staging.path().c_str(), &options) != 0)
+      return fail("cannot create the system history in {}: {}", staging.path().string(), git_message());
+    git_repository_free(repo);
+    repo = nullptr;
+    crash_point("history-initialized");
+    if (::rename(staging.path().c_str(), dir.c_str()) != 0)
+      return fail("cannot move {} to {}: {}", staging.path().string(), dir.string(), errno_message(errno));
+    staging.keep();
+    MOS_TRY(fsync_dir(parent));
+    if (git_repository_open_ext(&repo, dir.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr) != 0)
+      return fail("cannot open the system history {}: {}", dir.string(), git_message());
   }
   return SystemHistory(dir, repo);
 }

@@ -68,7 +68,6 @@ std::string encode_system_manifest(const SystemManifest& m) {
   OrderedJson j;
   j["format"] = 1;
   j["product"] = m.product;
-  j["generation"] = m.generation;
   OrderedJson install;
   install["source"] = m.install.source;
   install["reference"] = m.install.reference;
@@ -101,12 +100,11 @@ std::string encode_system_manifest(const SystemManifest& m) {
 Result<SystemManifest> parse_system_manifest(std::string_view bytes) {
   MOS_TRY_ASSIGN(auto j, parse_json_strict(bytes, "manifest.json", JsonLimits{kMaxSystemManifestBytes, 16}));
   if (!j.is_object()) return fail("manifest.json: expected an object");
-  MOS_TRY(only_keys(j, {"format", "product", "generation", "install", "targets", "storage", "uidmaps"}, "manifest.json"));
+  MOS_TRY(only_keys(j, {"format", "product", "install", "targets", "storage", "uidmaps"}, "manifest.json"));
   MOS_TRY_ASSIGN(auto format, json_int(j, "format", "manifest.json"));
   if (format != 1) return fail("manifest.json: format {} is not supported (expected 1)", format);
   SystemManifest m;
   MOS_TRY_ASSIGN(m.product, json_string(j, "product", "manifest.json"));
-  MOS_TRY_ASSIGN(m.generation, unsigned_member(j, "generation", "manifest.json"));
   MOS_TRY_ASSIGN(auto install, member(j, "install", Json::value_t::object, "manifest.json"));
   MOS_TRY(only_keys(*install, {"source", "reference", "created"}, "manifest.json install"));
   MOS_TRY_ASSIGN(m.install.source, json_string(*install, "source", "manifest.json install"));

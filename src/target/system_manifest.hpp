@@ -6,7 +6,7 @@
 // install.json each time it is read, and runtime state (ports, addresses, nics, OCI configs)
 // is never persisted. Unknown keys are errors, so runtime fields cannot creep back in.
 //
-//   {"format":1,"product":"<uuid>","generation":2,
+//   {"format":1,"product":"<uuid>",
 //    "install":{"source":"<sha>.json","reference":"…","created":"2026-…Z"},
 //    "targets":[{"name":"hostfs","source":"<sha>.json"}],
 //    "storage":[{"label":"data","source":"<sha>.json"}],
@@ -44,7 +44,6 @@ struct AppliedInstall {
 
 struct SystemManifest {
   std::string product;
-  std::uint64_t generation = 1;  // +1 on every change of the system (install, update, rollback)
   AppliedInstall install;
   std::vector<SourcedName> targets;
   std::vector<SourcedName> storage;
