@@ -1,0 +1,53 @@
+// mos-registry: an OCI distribution server in zot's role, serving a zot-shaped root directory.
+#include <spdlog/spdlog.h>
+
+#include "cli/common/program.hpp"
+#include "oci/layout_store.hpp"
+#include "registry/config.hpp"
+#include "registry/registry.hpp"
+#include "registry/server.hpp"
+
+int main(int argc, char** argv) {
+  mos::cli::Program program("mos-registry", "OCI distribution registry (zot's storage layout and config file)");
+  auto* serve = program.app().add_subcommand(
+      "serve", "Serve a registry root directory (like `zot serve CONFIG.json`)");
+  std::string config_path, root, address;
+  int port = -1, threads = 0;
+  bool no_delete = false;
+  serve->add_option("config", config_path, "zot config file (distSpecVersion, storage, http, log)");
+  serve->add_option("--root", root, "Root directory (overrides storage.rootDirectory)");
+  serve->add_option("--address", address, "Listen address (default 127.0.0.1)");
+  serve->add_option("--port", port, "Listen port (default 5000; 0 picks a free port)")->check(CLI::Range(0, 65535));
+  serve->add_option("--threads", threads, "Server threads (default 2)")->check(CLI::Range(1, 64));
+  serve->add_flag("--no-delete", no_delete, "Refuse manifest, tag and blob deletes (405)");
+  program.on_run(serve, [&]() -> mos::Status {
+    mos::registry::RegistryConfig config;
+    if (!config_path.empty()) {
+      MOS_TRY_ASSIGN(config, mos::registry::load_registry_config(config_path));
+    }
+    if (!root.empty()) config.root_directory = root;
+    if (!address.empty()) config.address = address;
+    if (port >= 0) config.port = static_cast<std::uint16_t>(port);
+    if (threads > 0) config.threads = threads;
+    if (no_delete) config.delete_enabled = false;
+    if (config.root_directory.empty()) return mos::fail("no root directory: give a config file or --root DIR");
+    if (!program.debug() && !program.quiet()) {
+      auto level = config.log_level == "debug" || config.log_level == "trace" ? spdlog::level::debug
+                   : config.log_level == "warn"                               ? spdlog::level::warn
+                   : config.log_level == "info"                               ? spdlog::level::info
+                                                                              : spdlog::level::err;
+      spdlog::set_level(level);
+    }
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
+    if (config.htpasswd) spdlog::warn("http.auth.htpasswd is not supported yet: serving without authentication");
+    if (config.tls_cert) return mos::fail("http.tls is not supported yet by mos-registry");
+    if (config.gc) spdlog::warn("storage.gc is not implemented yet: no garbage collection runs");
+    MOS_TRY_ASSIGN(auto layout_root, mos::oci::LayoutRoot::open(config.root_directory, true));
+    mos::registry::Registry registry(std::move(layout_root), {.delete_enabled = config.delete_enabled});
+    MOS_TRY_ASSIGN(auto server, mos::registry::Server::create(
+                                    registry, {.address = config.address, .port = config.port, .threads = config.threads}));
+    spdlog::info("serving {} (distribution-spec {})", config.root_directory.string(), config.dist_spec_version);
+    return server->run();
+  });
+  return program.run(argc, argv);
+}

@@ -1,0 +1,317 @@
+// Boost.Beast transport for the registry (see server.hpp).
+// GCC 12 flags Boost 1.74's coroutine frame allocator (operator new/delete pairs it cannot
+// match up through the recycling allocator): a false positive in Boost's headers.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it
+
+#include "registry/server.hpp"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <csignal>
+#include <limits>
+#include <thread>
+#include <vector>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/file.hpp"
+#include "oci/media_types.hpp"
+
+namespace mos::registry {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr std::size_t kChunk = 1 << 20;
+constexpr auto kIdleTimeout = 60s;  // a client that sends nothing for this long is dropped
+
+// Raises the open-file limit so thousands of connections do not run out of descriptors.
+void raise_file_limit() {
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+template <class Body>
+void apply_headers(http::response<Body>& res, const HttpResponse& answer, bool keep_alive) {
+  res.version(11);
+  res.result(static_cast<unsigned>(answer.status));
+  for (const auto& [k, v] : answer.headers) res.insert(beast::string_view(k.data(), k.size()), beast::string_view(v.data(), v.size()));
+  res.keep_alive(keep_alive);
+}
+
+asio::awaitable<void> send_file(beast::tcp_stream& stream, const HttpResponse::FileRange& range,
+                                beast::error_code& ec) {
+  int fd = ::open(range.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    ec = beast::error_code(errno, beast::system_category());
+    co_return;
+  }
+  auto& socket = stream.socket();
+  socket.native_non_blocking(true, ec);
+  off_t offset = static_cast<off_t>(range.offset);
+  std::uint64_t left = range.length;
+  while (left > 0 && !ec) {
+    ssize_t n = ::sendfile(socket.native_handle(), fd, &offset, std::min<std::uint64_t>(left, 8 << 20));
+    if (n > 0) {
+      left -= static_cast<std::uint64_t>(n);
+    } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      co_await socket.async_wait(tcp::socket::wait_write, asio::redirect_error(asio::use_awaitable, ec));
+    } else {
+      ec = n == 0 ? beast::error_code(asio::error::eof) : beast::error_code(errno, beast::system_category());
+    }
+  }
+  ::close(fd);
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Registry& registry;
+  ServerOptions options;
+  asio::io_context io;
+  tcp::acceptor acceptor{io};
+  asio::signal_set signals{io, SIGINT, SIGTERM};
+
+  Impl(Registry& r, ServerOptions o) : registry(r), options(std::move(o)), io(options.threads) {}
+
+  asio::awaitable<void> listen() {
+    for (;;) {
+      beast::error_code ec;
+      auto socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (!acceptor.is_open()) co_return;
+        spdlog::warn("accept failed: {}", ec.message());
+        // Out of descriptors: give connections time to close instead of spinning.
+        asio::steady_timer pause(io, 50ms);
+        co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        continue;
+      }
+      socket.set_option(tcp::no_delay(true), ec);
+      asio::co_spawn(io, session(std::move(socket)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> session(tcp::socket socket) {
+    std::string peer;
+    {
+      beast::error_code ec;
+      auto ep = socket.remote_endpoint(ec);
+      peer = ec ? "?" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
+    }
+    beast::tcp_stream stream(std::move(socket));
+    beast::flat_buffer buffer;
+    std::vector<char> chunk(kChunk);
+    for (;;) {
+      beast::error_code ec;
+      http::request_parser<http::buffer_body> parser;
+      parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // limits are ours (4 MiB for non-blob bodies)
+      parser.header_limit(64 * 1024);
+      stream.expires_after(kIdleTimeout);
+      co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (ec != http::error::end_of_stream && ec != asio::error::eof && ec != beast::error::timeout &&
+            ec != asio::error::connection_reset && ec != asio::error::operation_aborted) {
+          // Malformed request line or headers: answer 400 once and close.
+          spdlog::info("{} malformed request: {}", peer, ec.message());
+          HttpResponse bad = error_response(400, "UNSUPPORTED", "malformed HTTP request", ec.message());
+          http::response<http::string_body> res;
+          apply_headers(res, bad, false);
+          res.body() = bad.body;
+          res.prepare_payload();
+          stream.expires_after(5s);
+          co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        }
+        break;
+      }
+      auto started = std::chrono::steady_clock::now();
+      auto& head = parser.get();
+      HttpRequest request;
+      request.method = std::string(head.method_string());
+      request.target = std::string(head.target());
+      for (const auto& field : head) {
+        auto name = field.name_string();
+        auto value = field.value();
+        request.headers.emplace_back(lowercase(std::string_view(name.data(), name.size())),
+                                     std::string(value.data(), value.size()));
+      }
+      Route route = parse_route(request.target);
+      bool keep_alive = head.keep_alive();
+      bool body_expected = !parser.is_done();
+
+      if (body_expected) {
+        if (auto expect = request.header("expect"); expect && lowercase(*expect) == "100-continue") {
+          http::response<http::empty_body> cont{http::status::continue_, 11};
+          co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
+          if (ec) break;
+        }
+      }
+
+      // Reads the body in pieces, handing each to consume; false when the client went away.
+      auto read_body = [&](auto consume) -> asio::awaitable<bool> {
+        beast::error_code rec;
+        while (!parser.is_done()) {
+          parser.get().body().data = chunk.data();
+          parser.get().body().size = chunk.size();
+          stream.expires_after(kIdleTimeout);
+          co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, rec));
+          if (rec == http::error::need_buffer) rec = {};
+          if (rec) co_return false;
+          std::size_t got = chunk.size() - parser.get().body().size;
+          if (got > 0 && !consume(std::span<const std::byte>(reinterpret_cast<const std::byte*>(chunk.data()), got)))
+            co_return false;
+        }
+        co_return true;
+      };
+
+      HttpResponse answer;
+      bool body_unread = body_expected;
+      if (Registry::streams_body(request.method, route)) {
+        auto begun = registry.begin_upload_body(request, route);
+        if (auto* immediate = std::get_if<HttpResponse>(&begun)) {
+          answer = std::move(*immediate);
+        } else {
+          auto& sink = *std::get<std::unique_ptr<UploadBody>>(begun);
+          Status write_status;
+          bool complete = co_await read_body([&](std::span<const std::byte> bytes) {
+            write_status = sink.write(bytes);
+            return bool(write_status);
+          });
+          body_unread = !complete;
+          if (!write_status) {
+            answer = error_response(500, "UNKNOWN", write_status.error().message);
+          } else {
+            answer = registry.finish_upload_body(request, route, sink, complete);
+          }
+          std::get<std::unique_ptr<UploadBody>>(begun).reset();
+          if (!complete) {
+            spdlog::info("{} {} {} client went away during the body", peer, request.method, request.target);
+            break;
+          }
+        }
+      } else {
+        auto length = head.payload_size();
+        if (length && *length > oci::kMaxManifestBytes) {
+          answer = error_response(413, "SIZE_INVALID", fmt::format("request bodies are limited to {} bytes", oci::kMaxManifestBytes));
+        } else {
+          bool too_big = false;
+          bool complete = co_await read_body([&](std::span<const std::byte> bytes) {
+            if (request.body.size() + bytes.size() > oci::kMaxManifestBytes) {
+              too_big = true;
+              return false;
+            }
+            request.body.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+            return true;
+          });
+          if (too_big) {
+            answer = error_response(413, "SIZE_INVALID", fmt::format("request bodies are limited to {} bytes", oci::kMaxManifestBytes));
+          } else if (!complete) {
+            break;
+          } else {
+            body_unread = false;
+            answer = registry.handle(request, route);
+          }
+        }
+      }
+      // An unread body cannot be skipped reliably: answer, then close.
+      if (body_unread) keep_alive = false;
+
+      // HEAD answers (errors included) carry the headers a GET would, never a body.
+      if (request.method == "HEAD") answer.head = true;
+      stream.expires_after(kIdleTimeout);
+      std::uint64_t length = answer.content_length();
+      if (answer.head || answer.file) {
+        http::response<http::empty_body> res;
+        apply_headers(res, answer, keep_alive);
+        res.content_length(length);
+        http::response_serializer<http::empty_body> serializer{res};
+        co_await http::async_write_header(stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
+        if (!ec && answer.file && !answer.head) co_await send_file(stream, *answer.file, ec);
+      } else {
+        http::response<http::string_body> res;
+        apply_headers(res, answer, keep_alive);
+        res.body() = std::move(answer.body);
+        res.prepare_payload();
+        co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+      }
+      auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+      spdlog::info("{} \"{} {}\" {} {} {:.1f}ms", peer, request.method, request.target, answer.status, length, ms);
+      if (ec || !keep_alive) break;
+    }
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  }
+};
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Server::~Server() = default;
+
+Result<std::unique_ptr<Server>> Server::create(Registry& registry, const ServerOptions& options) {
+  auto impl = std::make_unique<Impl>(registry, options);
+  beast::error_code ec;
+  auto address = asio::ip::make_address(options.address == "localhost" ? "127.0.0.1" : options.address, ec);
+  if (ec) return fail("invalid listen address \"{}\": {}", options.address, ec.message());
+  tcp::endpoint endpoint(address, options.port);
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(endpoint, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail("cannot listen on {}:{}: {}", options.address, options.port, ec.message());
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+std::uint16_t Server::port() const {
+  beast::error_code ec;
+  return impl_->acceptor.local_endpoint(ec).port();
+}
+
+void Server::stop() {
+  asio::post(impl_->io, [impl = impl_.get()] {
+    beast::error_code ec;
+    impl->acceptor.close(ec);
+    impl->io.stop();
+  });
+}
+
+Status Server::run() {
+  raise_file_limit();
+  std::signal(SIGPIPE, SIG_IGN);
+  impl_->signals.async_wait([this](const beast::error_code& ec, int signal) {
+    if (ec) return;
+    spdlog::info("signal {} received, stopping", signal);
+    stop();
+  });
+  asio::co_spawn(impl_->io, impl_->listen(), asio::detached);
+  spdlog::info("listening on {}:{}", impl_->options.address, port());
+  std::vector<std::thread> threads;
+  for (int i = 1; i < std::max(1, impl_->options.threads); ++i) threads.emplace_back([this] { impl_->io.run(); });
+  impl_->io.run();
+  for (auto& t : threads) t.join();
+  spdlog::info("stopped");
+  return {};
+}
+
+}  // namespace mos::registry
