@@ -1,0 +1,188 @@
+# Helpers for tests that run mos-registry and Debian's docker-registry on 127.0.0.1 and talk to
+# them with curl. Every server a test starts is recorded and stopped by stop_registries.
+
+# A TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+  local port
+  for _ in $(seq 1 200); do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Waits until URL answers (any HTTP status); fails if the process PID died first.
+wait_for_http() {
+  local url=$1 pid=$2
+  for _ in $(seq 1 300); do
+    if curl -s -o /dev/null "$url"; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# start_mos_registry ROOT [extra serve args]: starts mos-registry on a free port; sets
+# MOS_REGISTRY_PID, MOS_REGISTRY_PORT, MOS_REGISTRY (host:port) and MOS_REGISTRY_LOG.
+start_mos_registry() {
+  local root=$1
+  shift
+  MOS_REGISTRY_PORT=$(free_port)
+  MOS_REGISTRY_LOG=${BATS_FILE_TMPDIR:-$BATS_TMPDIR}/mos-registry-$MOS_REGISTRY_PORT.log
+  "$MOS_BIN/mos-registry" serve --root "$root" --address 127.0.0.1 --port "$MOS_REGISTRY_PORT" "$@" \
+    >"$MOS_REGISTRY_LOG" 2>&1 &
+  MOS_REGISTRY_PID=$!
+  echo "$MOS_REGISTRY_PID" >>"${BATS_FILE_TMPDIR:-$BATS_TMPDIR}/registry-pids"
+  MOS_REGISTRY=127.0.0.1:$MOS_REGISTRY_PORT
+  wait_for_http "http://$MOS_REGISTRY/v2/" "$MOS_REGISTRY_PID" || {
+    cat "$MOS_REGISTRY_LOG" >&2
+    return 1
+  }
+  export MOS_REGISTRY MOS_REGISTRY_PID MOS_REGISTRY_PORT MOS_REGISTRY_LOG
+}
+
+# start_docker_registry DIR: Debian's docker-registry (distribution 2.8) with storage in DIR and
+# deletes enabled; sets DOCKER_REGISTRY (host:port) and DOCKER_REGISTRY_PID.
+start_docker_registry() {
+  local dir=$1 port
+  port=$(free_port)
+  mkdir -p "$dir/storage"
+  cat >"$dir/config.yml" <<EOF
+version: 0.1
+log:
+  level: error
+storage:
+  filesystem:
+    rootdirectory: $dir/storage
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:$port
+EOF
+  docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+  DOCKER_REGISTRY_PID=$!
+  echo "$DOCKER_REGISTRY_PID" >>"${BATS_FILE_TMPDIR:-$BATS_TMPDIR}/registry-pids"
+  DOCKER_REGISTRY=127.0.0.1:$port
+  wait_for_http "http://$DOCKER_REGISTRY/v2/" "$DOCKER_REGISTRY_PID" || {
+    cat "$dir/log" >&2
+    return 1
+  }
+  export DOCKER_REGISTRY DOCKER_REGISTRY_PID
+}
+
+stop_registries() {
+  local pids=${BATS_FILE_TMPDIR:-$BATS_TMPDIR}/registry-pids pid
+  [ -f "$pids" ] || return 0
+  while read -r pid; do
+    kill "$pid" 2>/dev/null || true
+  done <"$pids"
+  while read -r pid; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done <"$pids"
+  rm -f "$pids"
+}
+
+# ---- curl wrappers: req METHOD URL [curl args...] sets STATUS, and the files $HDRS and $BODY.
+
+OCI_ACCEPT="application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json"
+
+req() {
+  local method=$1 url=$2
+  shift 2
+  HDRS=$BATS_TEST_TMPDIR/headers
+  BODY=$BATS_TEST_TMPDIR/body
+  if [ "$method" = HEAD ]; then
+    STATUS=$(curl -s --path-as-is -I -o /dev/null -D "$HDRS" -w '%{http_code}' "$@" "$url")
+    : >"$BODY"
+  else
+    STATUS=$(curl -s --path-as-is -X "$method" -o "$BODY" -D "$HDRS" -w '%{http_code}' "$@" "$url")
+  fi
+}
+
+# The value of a response header (case-insensitive name), without the trailing CR.
+hdr() {
+  grep -i "^$1:" "$HDRS" | tail -1 | cut -d: -f2- | sed -e 's/^ *//' -e 's/\r$//'
+}
+
+# expect_status CODE...: the last response had one of these statuses.
+expect_status() {
+  local code
+  for code in "$@"; do [ "$STATUS" = "$code" ] && return 0; done
+  echo "expected HTTP status $*, got $STATUS" >&2
+  cat "$HDRS" "$BODY" >&2
+  return 1
+}
+
+# expect_error CODE: the body is an OCI error body naming CODE.
+expect_error() {
+  jq -e --arg c "$1" '.errors | map(.code) | index($c) != null' "$BODY" >/dev/null || {
+    echo "expected an OCI error body with code $1, got:" >&2
+    cat "$BODY" >&2
+    return 1
+  }
+}
+
+expect_header() {
+  local value
+  value=$(hdr "$1")
+  if [ -z "$value" ]; then
+    echo "missing header $1" >&2
+    cat "$HDRS" >&2
+    return 1
+  fi
+  if [ $# -ge 2 ] && [ "$value" != "$2" ]; then
+    echo "header $1 is '$value', expected '$2'" >&2
+    return 1
+  fi
+}
+
+sha256_of() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
+
+# An absolute URL for a Location header (which may be relative).
+absolute() {
+  case $1 in
+    http://*) echo "$1" ;;
+    *) echo "http://$REG$1" ;;
+  esac
+}
+
+# Appends a query parameter to a URL that may already have a query.
+with_query() {
+  case $1 in
+    *\?*) echo "$1&$2" ;;
+    *) echo "$1?$2" ;;
+  esac
+}
+
+# push_blob REPO FILE: monolithic POST+PUT to $REG; prints the digest.
+push_blob() {
+  local repo=$1 file=$2 digest location
+  digest=$(sha256_of "$file")
+  req POST "http://$REG/v2/$repo/blobs/uploads/"
+  expect_status 202 || return 1
+  location=$(absolute "$(hdr Location)")
+  req PUT "$(with_query "$location" "digest=$digest")" -H 'Content-Type: application/octet-stream' --data-binary "@$file"
+  expect_status 201 || return 1
+  echo "$digest"
+}
+
+# make_manifest CONFIG_FILE LAYER_FILE [SUBJECT_DIGEST SUBJECT_SIZE ARTIFACT_TYPE]: an OCI image
+# manifest JSON (compact) naming the files' digests and sizes.
+make_manifest() {
+  local config=$1 layer=$2
+  local m
+  m=$(jq -cn --arg cd "$(sha256_of "$config")" --argjson cs "$(stat -c %s "$config")" \
+    --arg ld "$(sha256_of "$layer")" --argjson ls "$(stat -c %s "$layer")" \
+    '{schemaVersion:2, mediaType:"application/vnd.oci.image.manifest.v1+json",
+      config:{mediaType:"application/vnd.oci.image.config.v1+json", digest:$cd, size:$cs},
+      layers:[{mediaType:"application/vnd.oci.image.layer.v1.tar", digest:$ld, size:$ls}]}')
+  if [ $# -ge 5 ]; then
+    m=$(echo "$m" | jq -c --arg sd "$3" --argjson ss "$4" --arg at "$5" \
+      '. + {artifactType:$at, subject:{mediaType:"application/vnd.oci.image.manifest.v1+json", digest:$sd, size:$ss}, annotations:{"org.example.kind":$at}}')
+  fi
+  echo "$m"
+}
