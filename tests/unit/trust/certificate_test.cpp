@@ -181,7 +181,7 @@ TEST(VerifyCertificate, TamperedCertificateIsNotSignedByTheCa) {
   auto leaf = make_leaf(ca, "manifest PRODUCT:bc564363-2a8e-44fe-bb0e-54c7f9988ecf", now() - 1h, now() + 24h);
   // Change the subject and re-encode without re-signing, as an attacker editing the CN would.
   X509_NAME* name = X509_get_subject_name(leaf.cert.get());
-  X509_NAME_delete_entry(name, 0);
+  X509_NAME_ENTRY_free(X509_NAME_delete_entry(name, 0));
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
                              reinterpret_cast<const unsigned char*>("manifest PRODUCT:00000000-2a8e-44fe-bb0e-54c7f9988ecf"),
                              -1, -1, 0);
