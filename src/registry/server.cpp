@@ -124,7 +124,7 @@ struct Server::Impl {
     }
     beast::tcp_stream stream(std::move(socket));
     beast::flat_buffer buffer;
-    std::vector<char> chunk(kChunk);
+    std::vector<char> chunk;  // allocated for the first request with a body: idle connections stay small
     for (;;) {
       beast::error_code ec;
       http::request_parser<http::buffer_body> parser;
@@ -174,6 +174,7 @@ struct Server::Impl {
       auto read_body = [&](auto consume) -> asio::awaitable<bool> {
         beast::error_code rec;
         while (!parser.is_done()) {
+          if (chunk.empty()) chunk.resize(kChunk);
           parser.get().body().data = chunk.data();
           parser.get().body().size = chunk.size();
           stream.expires_after(kIdleTimeout);
