@@ -34,14 +34,13 @@ Result<KeyAndCert> load_key_and_cert(const fs::path& dir) {
 Result<std::vector<std::string>> list_subdirectories(const fs::path& dir) {
   std::error_code ec;
   std::vector<std::string> names;
-  fs::directory_iterator it(dir, ec);
-  if (ec) return fail("cannot list {}: {}", dir.string(), ec.message());
-  for (const auto& entry : it) {
-    std::string name = entry.path().filename().string();
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
     if (name.empty() || name[0] == '.') continue;
     std::error_code type_ec;
-    if (entry.is_directory(type_ec)) names.push_back(std::move(name));
+    if (it->is_directory(type_ec)) names.push_back(std::move(name));
   }
+  if (ec) return fail("cannot list {}: {}", dir.string(), ec.message());
   std::sort(names.begin(), names.end());
   return names;
 }

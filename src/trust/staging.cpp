@@ -54,15 +54,16 @@ Status make_private_dir(const fs::path& path, mode_t mode) {
 
 void remove_stale_staging(const fs::path& parent) {
   std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(parent, ec)) {
+  for (fs::directory_iterator it(parent, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::directory_entry& entry = *it;
     std::string name = entry.path().filename().string();
-    auto marker = name.find(kStagingMarker);
+    auto marker = name.rfind(kStagingMarker);  // the last one: NAME may contain ".tmp-" too
     if (name.empty() || name[0] != '.' || marker == std::string::npos) continue;
     // .NAME.tmp-<pid>-<random>
     const char* digits = name.c_str() + marker + kStagingMarker.size();
-    char* end = nullptr;
-    long pid = std::strtol(digits, &end, 10);
-    if (end == digits || *end != '-' || pid <= 0) continue;
+    char* digits_end = nullptr;
+    long pid = std::strtol(digits, &digits_end, 10);
+    if (digits_end == digits || *digits_end != '-' || pid <= 0) continue;
     if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
     std::error_code ignored;
     fs::remove_all(entry.path(), ignored);

@@ -47,9 +47,10 @@ Status show_tree(const fs::path& keyset, bool paths) {
   std::vector<std::string> lines;
   std::error_code ec;
   for (fs::recursive_directory_iterator it(keyset, ec), end; !ec && it != end; it.increment(ec)) {
-    bool dir = it->is_directory();
+    std::error_code type_ec;
+    bool dir = it->is_directory(type_ec);
     if (paths && !dir) continue;
-    std::string rel = fs::relative(it->path(), keyset).string();
+    std::string rel = it->path().lexically_relative(keyset).string();
     lines.push_back(paths ? it->path().string() : rel + (dir ? "/" : ""));
   }
   if (ec) return fail("cannot list {}: {}", keyset.string(), ec.message());
@@ -85,8 +86,11 @@ Status keyset_show(const std::string& name, const std::string& key, const std::s
     return show_file(dir / item, path_only, value_only);
   }
   std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(dir, ec))
-    if (entry.is_regular_file()) files.push_back(entry.path());
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code type_ec;
+    if (it->is_regular_file(type_ec)) files.push_back(it->path());
+  }
+  if (ec) return fail("cannot list {}: {}", dir.string(), ec.message());
   std::sort(files.begin(), files.end());
   for (const auto& file : files) MOS_TRY(show_file(file, path_only, value_only));
   return {};
