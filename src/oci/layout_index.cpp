@@ -216,6 +216,10 @@ Status LayoutStore::put_manifest(const Document& doc, const std::optional<std::s
   MOS_TRY(put_blob_bytes(doc.descriptor(), doc.bytes));
 
   auto status = update_index([&](LayoutIndex& index, IndexUpdate& update) -> Result<bool> {
+    // Again under the lock: garbage collection may have removed a blob since the check above.
+    MOS_TRY_ASSIGN(auto gone, missing_blobs(doc));
+    if (!gone.empty())
+      return fail("manifest names missing blob {} (MANIFEST_BLOB_UNKNOWN: write its blobs first)", gone.front().str());
     auto& entries = index.manifests;
     bool changed = false;
     if (tag) {

@@ -103,6 +103,9 @@ class LayoutStore final : public Repository {
   Status adopt_blob_file(const std::filesystem::path& file, const Digest& digest);
   // The staging directory (<layout>/.uploads), created on demand.
   Result<std::filesystem::path> uploads_dir() const;
+  // The flock file guarding index.json and the referrers index (garbage collection holds it
+  // while it sweeps, so that no manifest push interleaves).
+  std::filesystem::path lock_file() const { return dir_ / ".mos-index.lock"; }
   // index.json as parsed (shared, cached while the file is unchanged).
   Result<std::shared_ptr<const LayoutIndex>> read_index() const;
 

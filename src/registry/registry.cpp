@@ -211,6 +211,9 @@ HttpResponse Registry::put_manifest(const HttpRequest& request, const Route& rou
     return error_response(400, "MANIFEST_BLOB_UNKNOWN", "manifest references a blob not in the repository",
                           missing->front().str());
   auto put = (*store)->put_manifest(*doc, tag);
+  if (!put && put.error().message.find("MANIFEST_BLOB_UNKNOWN") != std::string::npos)
+    return error_response(400, "MANIFEST_BLOB_UNKNOWN", "manifest references a blob not in the repository",
+                          put.error().message);
   if (!put) return error_response(500, "UNKNOWN", put.error().message);
   HttpResponse r;
   r.status = 201;

@@ -1,9 +1,15 @@
 // mos-registry: an OCI distribution server in zot's role, serving a zot-shaped root directory.
+#include <condition_variable>
+#include <mutex>
+#include <stop_token>
+#include <thread>
+
 #include <spdlog/spdlog.h>
 
 #include "cli/common/program.hpp"
 #include "oci/layout_store.hpp"
 #include "registry/config.hpp"
+#include "registry/gc.hpp"
 #include "registry/registry.hpp"
 #include "registry/server.hpp"
 
@@ -41,12 +47,28 @@ int main(int argc, char** argv) {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
     if (config.htpasswd) spdlog::warn("http.auth.htpasswd is not supported yet: serving without authentication");
     if (config.tls_cert) return mos::fail("http.tls is not supported yet by mos-registry");
-    if (config.gc) spdlog::warn("storage.gc is not implemented yet: no garbage collection runs");
     MOS_TRY_ASSIGN(auto layout_root, mos::oci::LayoutRoot::open(config.root_directory, true));
     mos::registry::Registry registry(std::move(layout_root), {.delete_enabled = config.delete_enabled});
     MOS_TRY_ASSIGN(auto server, mos::registry::Server::create(
                                     registry, {.address = config.address, .port = config.port, .threads = config.threads}));
     spdlog::info("serving {} (distribution-spec {})", config.root_directory.string(), config.dist_spec_version);
+    // storage.gc: a sweep at start and every gcInterval, collecting what is older than gcDelay.
+    std::jthread collector;
+    if (config.gc) {
+      collector = std::jthread([&](std::stop_token stop) {
+        std::mutex mutex;
+        std::condition_variable_any wake;
+        do {
+          auto gc_root = mos::oci::LayoutRoot::open(config.root_directory, false);
+          if (gc_root) {
+            auto report = mos::registry::collect_garbage(*gc_root, config.gc_delay);
+            if (!report) spdlog::warn("gc: {}", report.error().message);
+          }
+          std::unique_lock lock(mutex);
+          wake.wait_for(lock, stop, config.gc_interval, [] { return false; });
+        } while (!stop.stop_requested());
+      });
+    }
     return server->run();
   });
   return program.run(argc, argv);
