@@ -1,0 +1,19 @@
+#pragma once
+// Turns a push-style producer (a download writing into a BlobSink) into a pull-style BlobReader:
+// the producer runs on its own thread and fills a small ring buffer; read() drains it. Memory is
+// bounded by the buffer whatever the blob size. Destroying the reader early cancels the producer
+// (its next write fails) and joins the thread.
+#include <cstddef>
+#include <functional>
+#include <memory>
+
+#include "oci/repository.hpp"
+
+namespace mos::oci {
+
+// producer(sink) must write all bytes into sink and return its status (a failed status, e.g. a
+// digest mismatch, is returned by the reader's read() once the buffered bytes are drained).
+std::unique_ptr<BlobReader> make_blob_pipe(std::function<Status(BlobSink&)> producer,
+                                           std::size_t buffer_bytes = 4 * 1024 * 1024);
+
+}  // namespace mos::oci
