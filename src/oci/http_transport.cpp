@@ -40,7 +40,15 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   std::string_view line(data, size * count);
   if (line.starts_with("HTTP/")) {
     // A new response (after a 100 Continue or an intermediate answer): forget earlier headers.
+    // The status is needed before the body arrives, to stream only successful bodies.
     ex->response.headers.clear();
+    auto sp = line.find(' ');
+    if (sp != std::string_view::npos) {
+      long status = 0;
+      for (std::size_t i = sp + 1; i < line.size() && std::isdigit(static_cast<unsigned char>(line[i])); ++i)
+        status = status * 10 + (line[i] - '0');
+      ex->response.status = status;
+    }
     return size * count;
   }
   auto colon = line.find(':');
@@ -52,8 +60,6 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
 std::size_t on_write(char* data, std::size_t size, std::size_t count, void* user) {
   auto* ex = static_cast<Exchange*>(user);
   std::size_t n = size * count;
-  long status = 0;
-  (void)status;
   if (ex->request->on_body && ex->response.status >= 200 && ex->response.status < 300) {
     ex->body_started = true;
     if (auto ok = ex->request->on_body(std::as_bytes(std::span(data, n))); !ok) {
