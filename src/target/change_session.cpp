@@ -5,11 +5,13 @@
 
 namespace mos::target {
 
-Result<ChangeSession> open_change_session(const TargetPaths& paths, bool create_history) {
-  MOS_TRY_ASSIGN(auto lock, lock_for_writing(paths));
+Result<ChangeSession> open_change_session(const TargetPaths& paths, const TargetOptions& options,
+                                          bool create_history) {
+  MOS_TRY_ASSIGN(auto lock, lock_for_writing(paths, options.no_wait));
   crash_point("lock-acquired");
   MOS_TRY_ASSIGN(auto history, SystemHistory::open(paths.history, create_history));
   MOS_TRY(history.recover());
+  crash_point("recovered");
   MOS_TRY_ASSIGN(auto head, history.head());
   MOS_TRY(make_dirs(paths.scratch));
   MOS_TRY_ASSIGN(auto store, oci::LayoutStore::open(paths.store, true));

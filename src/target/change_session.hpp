@@ -23,7 +23,8 @@ struct ChangeSession {
 
 // Locks (exclusive), opens the history (creating it when create_history), runs recovery and
 // opens the store (created with the scratch directory when missing).
-Result<ChangeSession> open_change_session(const TargetPaths& paths, bool create_history);
+Result<ChangeSession> open_change_session(const TargetPaths& paths, const TargetOptions& options,
+                                          bool create_history);
 
 // The policy for a system already installed: when the machine names no product (flag or
 // factory file), the installed system's product is required.

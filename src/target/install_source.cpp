@@ -2,6 +2,7 @@
 
 #include "manifest/verify.hpp"
 #include "oci/media_types.hpp"
+#include "target/crash_point.hpp"
 
 namespace mos::target {
 namespace {
@@ -51,6 +52,7 @@ Status copy_target_image(oci::Repository& from, oci::LayoutStore& store, const m
     auto reader = from.open_blob(blob);
     if (!reader) return where(reader.error());
     if (auto s = store.put_blob(blob, **reader); !s) return where(s.error());
+    crash_point("target-blob-copied");
   }
   if (auto s = store.put_manifest(*doc, digest.hex()); !s) return where(s.error());
   return {};

@@ -52,23 +52,41 @@ FileSet system_files(const SystemManifest& record, const std::map<std::string, S
   return files;
 }
 
-Status check_target_in_store(oci::Repository& store, const manifest::Target& target) {
+Status check_target_in_store(oci::LayoutStore& store, const manifest::Target& target) {
   if (!target.digest || !target.size) return fail("target {} has no digest or size", target.service_name);
-  auto found = store.resolve(target.digest->str());
+  const auto& digest = *target.digest;
+  auto found = store.resolve(digest.str());
   if (!found)
-    return fail("target {}: image {} is missing from {}: {}", target.service_name, target.digest->str(),
-                store.describe(), found.error().message);
+    return fail("target {}: image {} is missing from {}: {}", target.service_name, digest.str(), store.describe(),
+                found.error().message);
   if (found->size != *target.size)
-    return fail("target {}: image {} in {} is {} bytes, the signed size is {}", target.service_name,
-                target.digest->str(), store.describe(), found->size, *target.size);
+    return fail("target {}: image {} in {} is {} bytes, the signed size is {}", target.service_name, digest.str(),
+                store.describe(), found->size, *target.size);
   if (!oci::media_type::is_manifest(found->media_type))
-    return fail("target {}: image {} has media type {}, expected {}", target.service_name, target.digest->str(),
+    return fail("target {}: image {} has media type {}, expected {}", target.service_name, digest.str(),
                 found->media_type, oci::media_type::kImageManifest);
+  auto doc = store.get_manifest(digest.str());
+  if (!doc) return fail("target {}: image {}: {}", target.service_name, digest.str(), doc.error().message);
+  auto image = oci::parse_image_manifest(doc->bytes);
+  if (!image) return fail("target {}: image {}: {}", target.service_name, digest.str(), image.error().message);
+  std::vector<oci::Descriptor> blobs{image->config};
+  blobs.insert(blobs.end(), image->layers.begin(), image->layers.end());
+  for (const auto& blob : blobs) {
+    if (!blob.urls.empty()) continue;
+    auto size = store.blob_size(blob.digest);
+    if (!size) return fail("target {}: {}", target.service_name, size.error().message);
+    if (!*size)
+      return fail("target {}: blob {} of image {} is missing from {}", target.service_name, blob.digest.str(),
+                  digest.str(), store.describe());
+    if (**size != blob.size)
+      return fail("target {}: blob {} of image {} is {} bytes, expected {}", target.service_name, blob.digest.str(),
+                  digest.str(), **size, blob.size);
+  }
   return {};
 }
 
 Result<InstalledSystem> load_system(const SystemHistory& history, const std::string& commit,
-                                    const manifest::TrustPolicy& policy, oci::Repository* store) {
+                                    const manifest::TrustPolicy& policy, oci::LayoutStore* store) {
   auto in_commit = [&](const Error& e) { return context(fmt::format("system {}", commit.substr(0, 12)), e); };
   auto files = history.read(commit, std::max(manifest::kMaxInstallJsonBytes, kMaxSystemManifestBytes));
   if (!files) return in_commit(files.error());

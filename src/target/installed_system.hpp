@@ -13,7 +13,7 @@
 #include "core/result.hpp"
 #include "manifest/manifest.hpp"
 #include "manifest/verify.hpp"
-#include "oci/repository.hpp"
+#include "oci/layout_store.hpp"
 #include "target/system_history.hpp"
 #include "target/system_manifest.hpp"
 #include "trust/certificate.hpp"
@@ -63,12 +63,14 @@ Result<VerifiedTriple> verify_triple(const std::string& source, const SignedTrip
 // Every file of a system: manifest.json plus the triple of every source it uses.
 FileSet system_files(const SystemManifest& record, const std::map<std::string, SignedTriple>& triples);
 
-// Loads and verifies the system of `commit`. With `store`, every target image must resolve
-// there with its signed digest, media type and size.
+// Loads and verifies the system of `commit`. With `store`, every target image must be complete
+// there (check_target_in_store).
 Result<InstalledSystem> load_system(const SystemHistory& history, const std::string& commit,
-                                    const manifest::TrustPolicy& policy, oci::Repository* store);
+                                    const manifest::TrustPolicy& policy, oci::LayoutStore* store);
 
-// Checks that a target image is present in the store exactly as signed.
-Status check_target_in_store(oci::Repository& store, const manifest::Target& target);
+// Checks that a target image is complete in the store as signed: listed with the signed digest,
+// media type and size, its manifest bytes hash to the digest, and its config and every layer are
+// present with their sizes (layers are hashed when copied, not on every read).
+Status check_target_in_store(oci::LayoutStore& store, const manifest::Target& target);
 
 }  // namespace mos::target

@@ -38,7 +38,7 @@ Result<GcReport> gc(const TargetOptions& options) {
   TargetPaths paths(options.root);
   MOS_TRY_ASSIGN(auto policy, load_trust_policy(paths, options));
   if (!SystemHistory::exists(paths.history)) return fail("no system is installed in {}", paths.root.string());
-  MOS_TRY_ASSIGN(auto session, open_change_session(paths, false));
+  MOS_TRY_ASSIGN(auto session, open_change_session(paths, options, false));
   GcReport report;
   std::vector<std::string> kept;
   if (session.head) kept.push_back(*session.head);

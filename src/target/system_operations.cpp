@@ -83,7 +83,7 @@ Result<ChangeReport> change(const TargetOptions& options, std::string_view url, 
   MOS_TRY_ASSIGN(auto incoming, verify_incoming(source, url, policy));
   crash_point("verified");
 
-  MOS_TRY_ASSIGN(auto session, open_change_session(paths, kind == ChangeKind::install));
+  MOS_TRY_ASSIGN(auto session, open_change_session(paths, options, kind == ChangeKind::install));
   if (kind == ChangeKind::install) {
     if (session.head)
       return fail("a system is already installed in {} (commit {}); use mosctl update", paths.root.string(),
@@ -117,7 +117,7 @@ Result<ChangeReport> rollback(const TargetOptions& options) {
   TargetPaths paths(options.root);
   MOS_TRY_ASSIGN(auto policy, load_trust_policy(paths, options));
   if (!SystemHistory::exists(paths.history)) return fail("no system is installed in {}", paths.root.string());
-  MOS_TRY_ASSIGN(auto session, open_change_session(paths, false));
+  MOS_TRY_ASSIGN(auto session, open_change_session(paths, options, false));
   if (!session.head) return fail("no system is installed in {}", paths.root.string());
   MOS_TRY_ASSIGN(auto current, load_system(session.history, *session.head, policy, nullptr));
   MOS_TRY_ASSIGN(auto previous, previous_system(session.history));

@@ -75,7 +75,7 @@ Result<Json> status(const TargetOptions& options) {
     return out;
   }
   MOS_TRY_ASSIGN(auto policy, load_trust_policy(paths, options));
-  MOS_TRY_ASSIGN(auto lock, lock_for_reading(paths));
+  MOS_TRY_ASSIGN(auto lock, lock_for_reading(paths, options.no_wait));
   MOS_TRY_ASSIGN(auto history, SystemHistory::open(paths.history, false));
   MOS_TRY_ASSIGN(auto head, history.head());
   if (!head) {

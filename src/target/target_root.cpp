@@ -36,15 +36,17 @@ Result<manifest::TrustPolicy> load_trust_policy(const TargetPaths& paths, const 
   return policy;
 }
 
-Result<FileLock> lock_for_writing(const TargetPaths& paths) {
+Result<FileLock> lock_for_writing(const TargetPaths& paths, bool no_wait) {
   MOS_TRY(make_dirs(paths.config));
-  return FileLock::acquire(paths.lock, FileLock::Mode::exclusive);
+  return FileLock::acquire(paths.lock, FileLock::Mode::exclusive,
+                           no_wait ? FileLock::Wait::no_wait : FileLock::Wait::block);
 }
 
-Result<FileLock> lock_for_reading(const TargetPaths& paths) {
+Result<FileLock> lock_for_reading(const TargetPaths& paths, bool no_wait) {
   if (!std::filesystem::exists(paths.config))
     return fail("no system is installed in {} ({} does not exist)", paths.root.string(), paths.config.string());
-  return FileLock::acquire(paths.lock, FileLock::Mode::shared);
+  return FileLock::acquire(paths.lock, FileLock::Mode::shared,
+                           no_wait ? FileLock::Wait::no_wait : FileLock::Wait::block);
 }
 
 }  // namespace mos::target

@@ -24,6 +24,7 @@ struct TargetOptions {
   std::optional<std::filesystem::path> ca_file;  // --ca
   std::optional<std::string> product_uuid;       // --product-uuid
   bool allow_downgrade = false;                  // --allow-downgrade
+  bool no_wait = false;                          // --no-wait: fail at once when the lock is busy
 };
 
 struct TargetPaths {
@@ -45,8 +46,8 @@ inline constexpr std::size_t kMaxCaBytes = 1024 * 1024;
 Result<manifest::TrustPolicy> load_trust_policy(const TargetPaths& paths, const TargetOptions& options);
 
 // The manifest lock: exclusive for writers (creating config/ when missing), shared for readers.
-// Waits for a busy lock after saying which pid holds it.
-Result<FileLock> lock_for_writing(const TargetPaths& paths);
-Result<FileLock> lock_for_reading(const TargetPaths& paths);
+// A busy lock is reported with the pid holding it; then the call waits, or with no_wait fails.
+Result<FileLock> lock_for_writing(const TargetPaths& paths, bool no_wait);
+Result<FileLock> lock_for_reading(const TargetPaths& paths, bool no_wait);
 
 }  // namespace mos::target

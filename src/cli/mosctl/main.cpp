@@ -20,6 +20,7 @@ void add_target_options(CLI::App* command, TargetOptions& options) {
                       "Manifest CA certificate (default ROOT/factory/secure/manifestCA.pem)");
   command->add_option("--product-uuid", options.product_uuid,
                       "Product this machine runs (default ROOT/factory/secure/product-uuid)");
+  command->add_flag("--no-wait", options.no_wait, "Fail at once when another mosctl holds the lock");
 }
 
 void print_change(const mos::target::ChangeReport& report) {

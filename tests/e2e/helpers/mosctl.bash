@@ -113,3 +113,61 @@ mos_tree_hash() {
 mos_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
+
+# mos_fixtures DIR: a keyset (XDG_DATA_HOME=DIR/share) with projects default and other, a
+# foreign keyset, target images in DIR/pub/mos and signed install manifests in DIR/pub/install:
+#   1.0.0    complete  hostfs 1.0.0 (A1), svc 1.0.0 (B1, nsgroup c1), storage data (nsgroup d1)
+#   2.0.0    complete  hostfs 2.0.0 (A2), web 1.0.0 (C1, nsgroup w1)
+#   partial  partial   svc 1.1.0 (B2, nsgroup c1), extra 1.0.0 (D1, nsgroup e1)
+#   lower    complete  hostfs 0.9.0 (A0), created last (a target version downgrade)
+#   stale    complete  hostfs 3.0.0 (A3), created before 1.0.0 (an install manifest downgrade)
+#   otherproduct  complete, signed by project "other" (same CA, another product)
+# Exports MOS_FX (DIR), MOS_KEYS (the keyset), MOS_PRODUCT, MOS_CA and the digests A1 B1 A2 C1.
+mos_fixtures() {
+  local dir=$1
+  export MOS_FX=$dir XDG_DATA_HOME=$dir/share
+  "$MOS_BIN/trust" -q keyset add fx
+  "$MOS_BIN/trust" -q project add fx other
+  "$MOS_BIN/trust" -q keyset add foreign
+  export MOS_KEYS=$XDG_DATA_HOME/machine/trust/keys/fx
+  export MOS_FOREIGN=$XDG_DATA_HOME/machine/trust/keys/foreign
+  export MOS_PRODUCT; MOS_PRODUCT=$(cat "$MOS_KEYS/manifest/default/uuid")
+  export MOS_CA=$MOS_KEYS/manifest-ca/cert.pem
+  local name
+  for name in A0 A1 A2 A3 B1 B2 C1 D1; do
+    head -c $((4096 + RANDOM)) /dev/urandom > "$dir/$name.bin"
+    read -r "${name}_D" "${name}_S" < <(mos_make_image "$dir/pub/mos" "$name" "$dir/$name.bin")
+    export "${name}_D" "${name}_S"
+  done
+  local cert=$MOS_KEYS/manifest/default/cert.pem key=$MOS_KEYS/manifest/default/privkey.pem
+  local d1='[{"label":"data","persistent":true,"nsgroup":"d1","size":16}]'
+  mos_install_json "$MOS_PRODUCT" complete "$d1" "$(mos_target_json hostfs 1.0.0 "$A1_D" "$A1_S" "" hostfs)" \
+    "$(mos_target_json svc 1.0.0 "$B1_D" "$B1_S" c1 container)" > "$dir/install-1.json"
+  mos_publish_layout "$dir/pub/install" 1.0.0 "$dir/install-1.json" "$cert" "$key" 2026-01-01T10:00:00Z
+  mos_install_json "$MOS_PRODUCT" complete null "$(mos_target_json hostfs 2.0.0 "$A2_D" "$A2_S" "" hostfs)" \
+    "$(mos_target_json web 1.0.0 "$C1_D" "$C1_S" w1 container)" > "$dir/install-2.json"
+  mos_publish_layout "$dir/pub/install" 2.0.0 "$dir/install-2.json" "$cert" "$key" 2026-02-01T10:00:00+01:00
+  mos_install_json "$MOS_PRODUCT" partial null "$(mos_target_json svc 1.1.0 "$B2_D" "$B2_S" c1 container)" \
+    "$(mos_target_json extra 1.0.0 "$D1_D" "$D1_S" e1 container)" > "$dir/install-partial.json"
+  mos_publish_layout "$dir/pub/install" partial "$dir/install-partial.json" "$cert" "$key" 2026-03-01T10:00:00Z
+  mos_install_json "$MOS_PRODUCT" complete null "$(mos_target_json hostfs 0.9.0 "$A0_D" "$A0_S" "" hostfs)" > "$dir/install-lower.json"
+  mos_publish_layout "$dir/pub/install" lower "$dir/install-lower.json" "$cert" "$key" 2026-04-01T10:00:00Z
+  mos_install_json "$MOS_PRODUCT" complete null "$(mos_target_json hostfs 3.0.0 "$A3_D" "$A3_S" "" hostfs)" > "$dir/install-stale.json"
+  mos_publish_layout "$dir/pub/install" stale "$dir/install-stale.json" "$cert" "$key" 2025-12-01T10:00:00Z
+  local other; other=$(cat "$MOS_KEYS/manifest/other/uuid")
+  mos_install_json "$other" complete null "$(mos_target_json hostfs 5.0.0 "$A2_D" "$A2_S" "" hostfs)" > "$dir/install-other.json"
+  mos_publish_layout "$dir/pub/install" otherproduct "$dir/install-other.json" \
+    "$MOS_KEYS/manifest/other/cert.pem" "$MOS_KEYS/manifest/other/privkey.pem" 2026-05-01T10:00:00Z
+}
+
+# mos_new_root DIR: an empty target root with the fixtures' CA and product.
+mos_new_root() {
+  mkdir -p "$1/factory/secure"
+  cp "$MOS_CA" "$1/factory/secure/manifestCA.pem"
+  echo "$MOS_PRODUCT" > "$1/factory/secure/product-uuid"
+}
+
+# mos_targets ROOT -> "name=version@digest ..." of the installed system (sorted), via status --json.
+mos_targets() {
+  "$MOS_BIN/mosctl" status -r "$1" --json | jq -r '[.system.targets[] | "\(.name)=\(.version)@\(.digest)"] | sort | join(" ")'
+}
