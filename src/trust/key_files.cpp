@@ -1,6 +1,11 @@
 #include "trust/key_files.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 
 #include "core/file.hpp"
 #include "trust/certificate.hpp"
@@ -12,11 +17,34 @@ namespace fs = std::filesystem;
 
 std::string keyset_unit(std::string_view keyset) { return fmt::format("Project Machine Project {}", keyset); }
 
+Status write_new_file(const fs::path& path, std::string_view data, mode_t mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) return fail("cannot create {}: {}", path.string(), errno_message(errno));
+  Status status;
+  // The umask must neither widen nor narrow the mode asked for.
+  if (::fchmod(fd, mode) != 0) status = fail("cannot set the mode of {}: {}", path.string(), errno_message(errno));
+  const char* p = data.data();
+  std::size_t left = data.size();
+  while (status && left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      status = fail("cannot write {}: {}", path.string(), errno_message(errno));
+      break;
+    }
+    p += n;
+    left -= static_cast<std::size_t>(n);
+  }
+  if (status && ::fsync(fd) != 0) status = fail("cannot sync {}: {}", path.string(), errno_message(errno));
+  ::close(fd);
+  return status;
+}
+
 Status write_key_and_cert(const fs::path& dir, EVP_PKEY* key, X509* cert) {
   MOS_TRY_ASSIGN(std::string key_pem, private_key_pem(key));
   MOS_TRY_ASSIGN(std::string cert_pem, certificate_pem(cert));
-  MOS_TRY(write_file_atomic(dir / "privkey.pem", key_pem, kPrivateKeyMode));
-  MOS_TRY(write_file_atomic(dir / "cert.pem", cert_pem, kPublicFileMode));
+  MOS_TRY(write_new_file(dir / "privkey.pem", key_pem, kPrivateKeyMode));
+  MOS_TRY(write_new_file(dir / "cert.pem", cert_pem, kPublicFileMode));
   return {};
 }
 

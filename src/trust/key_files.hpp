@@ -19,7 +19,11 @@ inline constexpr mode_t kDirMode = 0700;
 // The OU of every keyset certificate but the manifest and SUDI leaves.
 std::string keyset_unit(std::string_view keyset);
 
-// Writes dir/privkey.pem and dir/cert.pem.
+// Creates a new file inside a staging directory with exactly `mode` from the start, writes and
+// fsyncs it. No temp file and rename: the whole staging directory is renamed into place later.
+Status write_new_file(const std::filesystem::path& path, std::string_view data, mode_t mode);
+
+// Writes dir/privkey.pem and dir/cert.pem (new files, see write_new_file).
 Status write_key_and_cert(const std::filesystem::path& dir, EVP_PKEY* key, X509* cert);
 
 // Loads dir/cert.pem and dir/privkey.pem, checking that they belong together.

@@ -86,7 +86,7 @@ Status write_keyset(const fs::path& dir, std::string_view name, const KeysetOpti
     fs::path key_dir = dir / spec.dir;
     MOS_TRY(make_private_dir(key_dir, kDirMode));
     MOS_TRY(write_key_and_cert(key_dir, keys[i].get(), cert->get()));
-    if (spec.guid) MOS_TRY(write_file_atomic(key_dir / "guid", random_uuid(), kPublicFileMode));
+    if (spec.guid) MOS_TRY(write_new_file(key_dir / "guid", random_uuid(), kPublicFileMode));
     certs.push_back(std::move(*cert));
   }
   MOS_TRY(make_private_dir(dir / "manifest", kDirMode));

@@ -84,7 +84,7 @@ Status write_project(const fs::path& dir, EVP_PKEY* key, X509* manifest_ca, EVP_
   spec.code_signing = true;
   auto cert = issue_certificate(spec, key, manifest_ca, manifest_ca_key);
   if (!cert) return context("issuing the project certificate", cert.error());
-  MOS_TRY(write_file_atomic(dir / "uuid", uuid, kPublicFileMode));
+  MOS_TRY(write_new_file(dir / "uuid", uuid, kPublicFileMode));
   MOS_TRY(write_key_and_cert(dir, key, cert->get()));
   return make_private_dir(dir / "sudi", kDirMode);
 }

@@ -31,12 +31,13 @@ Status fsync_path(const fs::path& path, bool directory) {
   return {};
 }
 
+// Files are synced by whoever writes them (write_new_file); the directories holding their
+// names are synced here, once each.
 Status sync_tree(const fs::path& root) {
   std::error_code ec;
   for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
-    auto type = it->symlink_status(ec).type();
-    if (type == fs::file_type::directory || type == fs::file_type::regular)
-      MOS_TRY(fsync_path(it->path(), type == fs::file_type::directory));
+    std::error_code type_ec;
+    if (it->symlink_status(type_ec).type() == fs::file_type::directory) MOS_TRY(fsync_path(it->path(), true));
   }
   if (ec) return fail("cannot walk {}: {}", root.string(), ec.message());
   return fsync_path(root, true);
