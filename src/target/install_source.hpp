@@ -10,6 +10,7 @@
 #include "core/result.hpp"
 #include "manifest/manifest.hpp"
 #include "oci/layout_store.hpp"
+#include "oci/open.hpp"
 #include "oci/reference.hpp"
 #include "oci/repository.hpp"
 
@@ -22,11 +23,11 @@ struct InstallSource {
   std::unique_ptr<oci::Repository> targets;  // holds the target images
 };
 
-Result<InstallSource> open_install_source(std::string_view url);
+Result<InstallSource> open_install_source(std::string_view url, const oci::OpenOptions& options);
 
-// Copies the image a target pins (manifest, config, layers) from `from` into the store, skipping
-// blobs already there, verifying each blob as it is written; tags it with the digest's hex so
-// skopeo and umoci can name it (oci:STORE:<hex>).
-Status copy_target_image(oci::Repository& from, oci::LayoutStore& store, const manifest::Target& target);
+// Copies the image a target pins (manifest, config, layers) from `from` into the store with the
+// copy engine (parallel, every blob verified, present blobs skipped); tags it with the digest's
+// hex so skopeo and umoci can name it (oci:STORE:<hex>). Returns the bytes copied.
+Result<std::int64_t> copy_target_image(oci::Repository& from, oci::LayoutStore& store, const manifest::Target& target);
 
 }  // namespace mos::target

@@ -232,10 +232,18 @@ Result<std::string> SystemHistory::commit(const FileSet& files, const std::strin
 }
 
 Status SystemHistory::checkout_head() {
+  // A hard reset rewrites the index and the work tree from HEAD's tree, whatever a killed
+  // checkout left of either (a plain checkout trusts the stale index).
+  MOS_TRY_ASSIGN(auto current, head());
+  if (!current) return {};
+  git_oid id;
+  git_oid_fromstr(&id, current->c_str());
+  CommitPtr c;
+  if (git_commit_lookup(&c.p, repo_, &id) != 0) return fail("reading HEAD of {}: {}", dir_.string(), git_message());
   git_checkout_options options = GIT_CHECKOUT_OPTIONS_INIT;
   options.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED;
   options.progress_cb = checkout_progress;
-  if (git_checkout_head(repo_, &options) != 0)
+  if (git_reset(repo_, reinterpret_cast<git_object*>(c.p), GIT_RESET_HARD, &options) != 0)
     return fail("writing the work tree of {}: {}", dir_.string(), git_message());
   return {};
 }

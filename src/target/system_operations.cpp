@@ -46,8 +46,9 @@ Result<ChangeReport> apply_plan(ChangeSession& session, InstallSource& source, c
   report.downgrades = plan.downgrades;
   for (const auto& t : plan.targets) {
     if (check_target_in_store(*session.store, t)) continue;
-    MOS_TRY(copy_target_image(*source.targets, *session.store, t));
+    MOS_TRY_ASSIGN(auto bytes, copy_target_image(*source.targets, *session.store, t));
     report.copied.push_back(t.service_name);
+    report.bytes_copied += bytes;
     crash_point("target-copied");
   }
   crash_point("content-copied");
@@ -79,7 +80,7 @@ Result<ChangeReport> change(const TargetOptions& options, std::string_view url, 
       return fail("a system is already installed in {} (commit {}); use mosctl update", paths.root.string(),
                   head->substr(0, 12));
   }
-  MOS_TRY_ASSIGN(auto source, open_install_source(url));
+  MOS_TRY_ASSIGN(auto source, open_install_source(url, options.source));
   MOS_TRY_ASSIGN(auto incoming, verify_incoming(source, url, policy));
   crash_point("verified");
 

@@ -16,6 +16,7 @@
 #include "core/lock.hpp"
 #include "core/result.hpp"
 #include "manifest/verify.hpp"
+#include "oci/open.hpp"
 
 namespace mos::target {
 
@@ -25,6 +26,7 @@ struct TargetOptions {
   std::optional<std::string> product_uuid;       // --product-uuid
   bool allow_downgrade = false;                  // --allow-downgrade
   bool no_wait = false;                          // --no-wait: fail at once when the lock is busy
+  oci::OpenOptions source;                       // how to reach the registry of an install URL
 };
 
 struct TargetPaths {

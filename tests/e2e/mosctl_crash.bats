@@ -21,7 +21,7 @@ teardown_file() {
   [ "$n" -ge 20 ]
 }
 
-tree_of() { git -C "$1/config/manifest.git" rev-parse 'master^{tree}' 2>/dev/null || echo none; }
+tree_of() { git -C "$1/config/manifest.git" rev-parse -q --verify 'master^{tree}' 2>/dev/null || echo none; }
 
 # crash_each NAME PREPARED_ROOT COMMAND... : runs COMMAND (with -r ROOT appended by the caller
 # through $ROOT) once to list its crash points, then once per point with a kill there.

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "cli/common/access_flags.hpp"
 #include "cli/common/program.hpp"
 #include "target/system_operations.hpp"
 
@@ -25,7 +26,8 @@ void add_target_options(CLI::App* command, TargetOptions& options) {
 
 void print_change(const mos::target::ChangeReport& report) {
   for (const auto& d : report.downgrades) spdlog::warn("downgrade allowed: {}", d);
-  if (!report.copied.empty()) spdlog::info("copied {}", fmt::join(report.copied, ", "));
+  if (!report.copied.empty())
+    spdlog::info("copied {} ({} bytes)", fmt::join(report.copied, ", "), report.bytes_copied);
   std::printf("%s\n", report.summary.c_str());
   if (!report.commit.empty()) std::printf("system %s\n", report.commit.c_str());
 }
@@ -37,11 +39,14 @@ int main(int argc, char** argv) {
   auto& app = program.app();
   TargetOptions options;
   std::string url;
+  mos::cli::AccessFlags access;
 
   auto* install = app.add_subcommand("install", "Install a signed system (first install only)");
   add_target_options(install, options);
   install->add_option("url", url, "Install manifest: HOST:PORT/REPO:TAG, docker://..., oci:DIR:TAG")->required();
+  mos::cli::add_access_flags(install, access);
   program.on_run(install, [&]() -> mos::Status {
+    MOS_TRY_ASSIGN(options.source, mos::cli::open_options(access, false));
     MOS_TRY_ASSIGN(auto report, mos::target::install(options, url));
     print_change(report);
     return {};
@@ -52,7 +57,9 @@ int main(int argc, char** argv) {
   update->add_option("url", url, "Install manifest: HOST:PORT/REPO:TAG, docker://..., oci:DIR:TAG")->required();
   update->add_flag("--allow-downgrade", options.allow_downgrade,
                    "Accept lower target versions and older install manifests");
+  mos::cli::add_access_flags(update, access);
   program.on_run(update, [&]() -> mos::Status {
+    MOS_TRY_ASSIGN(options.source, mos::cli::open_options(access, false));
     MOS_TRY_ASSIGN(auto report, mos::target::update(options, url));
     print_change(report);
     return {};

@@ -171,3 +171,34 @@ mos_new_root() {
 mos_targets() {
   "$MOS_BIN/mosctl" status -r "$1" --json | jq -r '[.system.targets[] | "\(.name)=\(.version)@\(.digest)"] | sort | join(" ")'
 }
+
+# mos_issue_cert DIR CN EKU [START END]: a certificate for a new RSA key in DIR (cert.pem,
+# privkey.pem), issued by the fixtures' manifest CA with openssl ca, with extendedKeyUsage EKU
+# ("" for none) and the validity START..END (YYYYMMDDHHMMSSZ; default: now for a year).
+mos_issue_cert() {
+  local dir=$1 cn=$2 eku=$3 start=${4:-} end=${5:-}
+  mkdir -p "$dir/ca"
+  : > "$dir/ca/index.txt"
+  echo 1000 > "$dir/ca/serial"
+  cat > "$dir/ca.cnf" <<CNF
+[ca]
+default_ca = d
+[d]
+database = $dir/ca/index.txt
+new_certs_dir = $dir/ca
+serial = $dir/ca/serial
+default_md = sha256
+default_days = 365
+policy = p
+unique_subject = no
+[p]
+commonName = supplied
+[ext]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+CNF
+  [ -n "$eku" ] && echo "extendedKeyUsage = $eku" >> "$dir/ca.cnf"
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$dir/privkey.pem" -subj "/CN=$cn" -out "$dir/req.csr" 2>/dev/null
+  openssl ca -batch -config "$dir/ca.cnf" -extensions ext -cert "$MOS_CA" -keyfile "$MOS_KEYS/manifest-ca/privkey.pem" \
+    ${start:+-startdate "$start"} ${end:+-enddate "$end"} -in "$dir/req.csr" -out "$dir/cert.pem" 2>/dev/null
+}
