@@ -1,0 +1,80 @@
+#include "atomfs/loop_device.hpp"
+
+#include <fcntl.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/file.hpp"
+
+namespace mos::atomfs {
+namespace {
+
+constexpr int kAttachAttempts = 20;  // another process may take the free device between calls
+
+// Binds fd to the loop device; false with errno EBUSY when someone else got it first.
+bool configure(int loop_fd, int backing_fd, std::uint64_t size_limit) {
+  loop_config config{};
+  config.fd = static_cast<__u32>(backing_fd);
+  config.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+  config.info.lo_sizelimit = size_limit;
+  if (::ioctl(loop_fd, LOOP_CONFIGURE, &config) == 0) return true;
+  if (errno != EINVAL && errno != ENOTTY) return false;
+  // Kernels before 5.8: two steps.
+  if (::ioctl(loop_fd, LOOP_SET_FD, backing_fd) != 0) return false;
+  loop_info64 info{};
+  info.lo_flags = LO_FLAGS_AUTOCLEAR;
+  info.lo_sizelimit = size_limit;
+  if (::ioctl(loop_fd, LOOP_SET_STATUS64, &info) != 0) {
+    int e = errno;
+    ::ioctl(loop_fd, LOOP_CLR_FD, 0);
+    errno = e;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+Result<LoopDevice> LoopDevice::attach_read_only(int backing_fd, std::uint64_t size_limit) {
+  int control = ::open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+  if (control < 0) return fail("opening /dev/loop-control: {} (loop devices need root)", errno_message(errno));
+  for (int attempt = 0; attempt < kAttachAttempts; ++attempt) {
+    int number = ::ioctl(control, LOOP_CTL_GET_FREE);
+    if (number < 0) {
+      int e = errno;
+      ::close(control);
+      return fail("no free loop device: {}", errno_message(e));
+    }
+    std::string path = "/dev/loop" + std::to_string(number);
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      int e = errno;
+      ::close(control);
+      return fail("opening {}: {}", path, errno_message(e));
+    }
+    if (configure(fd, backing_fd, size_limit)) {
+      ::close(control);
+      return LoopDevice(std::move(path), fd);
+    }
+    int e = errno;
+    ::close(fd);
+    if (e != EBUSY) {
+      ::close(control);
+      return fail("attaching {}: {}", path, errno_message(e));
+    }
+  }
+  ::close(control);
+  return fail("no loop device could be attached after {} attempts (all taken concurrently)", kAttachAttempts);
+}
+
+LoopDevice::LoopDevice(LoopDevice&& other) noexcept : path_(std::move(other.path_)), fd_(other.fd_) { other.fd_ = -1; }
+
+LoopDevice::~LoopDevice() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+}  // namespace mos::atomfs

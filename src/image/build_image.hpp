@@ -1,0 +1,74 @@
+#pragma once
+// Building service images: a directory (or a tar of one) becomes a reproducible squashfs layer
+// with dm-verity data appended, an OCI image config and an image manifest in any Repository,
+// in the shape stacker writes (spec: squashfs-verity-atomfs.md §4; docs/image.md).
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+#include "image/verity.hpp"
+#include "oci/document.hpp"
+#include "oci/repository.hpp"
+
+namespace mos::image {
+
+struct SquashfsLayerOptions {
+  std::int64_t timestamp = 0;  // every inode's mtime and the filesystem's mkfs time
+  bool all_root = true;        // owners become 0:0 (else kept as on disk)
+  bool xattrs = false;         // store extended attributes (dropped by default: not reproducible)
+  unsigned threads = 0;        // verity hashing threads (0: one per core)
+};
+
+struct BuiltLayer {
+  std::filesystem::path file;  // squashfs + verity superblock + hash tree
+  oci::Descriptor descriptor;  // media type, digest, size and the root-hash annotation
+  Sha256Bytes root_hash{};
+  std::uint64_t squashfs_size = 0;  // the padded squashfs part (= verity hash offset)
+};
+
+// Runs mksquashfs on rootfs into `output` (which must not exist) with reproducible options, then
+// appends verity data whose salt and UUID derive from the squashfs content.
+Result<BuiltLayer> build_squashfs_layer(const std::filesystem::path& rootfs, const std::filesystem::path& output,
+                                        const SquashfsLayerOptions& options);
+
+// The fields of the image config's "config" object mosb sets.
+struct ImageConfigFields {
+  std::optional<std::vector<std::string>> entrypoint;
+  std::optional<std::vector<std::string>> cmd;
+  std::vector<std::string> env;  // K=V; a default PATH is added when none is given
+  std::optional<std::string> workdir;
+  std::optional<std::string> user;
+};
+
+struct ImageBuildOptions {
+  std::filesystem::path from;  // a directory, or a tar archive of one
+  ImageConfigFields config;
+  std::int64_t timestamp = 0;  // SOURCE_DATE_EPOCH; also the config's "created"
+  bool keep_owners = false;    // directories: keep uid/gid (tars keep theirs when run as root)
+  bool xattrs = false;
+  unsigned threads = 0;
+  std::filesystem::path temp_parent;  // scratch space for tar extraction and the layer (default: $TMPDIR)
+};
+
+struct ImageBuildResult {
+  oci::Document manifest;
+  oci::Descriptor config;
+  oci::Descriptor layer;
+  Sha256Bytes root_hash{};
+};
+
+// Builds the layer, config and manifest and stores them in dest, tagged with every tag given
+// (untagged when none).
+Result<ImageBuildResult> build_image(const ImageBuildOptions& options, oci::Repository& dest,
+                                     const std::vector<std::string>& tags);
+
+// SOURCE_DATE_EPOCH from the environment (0 when unset); a malformed value is an error.
+Result<std::int64_t> source_date_epoch();
+
+// The image config document (Go field order, compact) for one layer.
+std::string encode_image_config(const ImageConfigFields& fields, std::int64_t timestamp, const oci::Digest& diff_id);
+
+}  // namespace mos::image

@@ -1,0 +1,198 @@
+// Mounting images for real (root, loop devices, squashfs, overlayfs; CI runs as root): files
+// readable, writes go to the upper only when writable, tampering refused, nothing left mounted
+// or attached afterwards.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "atomfs/mount_image.hpp"
+#include "core/file.hpp"
+#include "image/build_image.hpp"
+#include "image/layer_format.hpp"
+#include "image/tool_process.hpp"
+#include "oci/layout_store.hpp"
+#include "oci/media_types.hpp"
+
+namespace mos::atomfs {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool can_mount() { return ::geteuid() == 0 && fs::exists("/dev/loop-control"); }
+
+void flip_byte(const fs::path& p, std::uint64_t offset) {
+  int fd = ::open(p.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  unsigned char c = 0;
+  ASSERT_EQ(::pread(fd, &c, 1, static_cast<off_t>(offset)), 1);
+  c ^= 0x80;
+  ASSERT_EQ(::pwrite(fd, &c, 1, static_cast<off_t>(offset)), 1);
+  ::close(fd);
+}
+
+class MountImageTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!can_mount()) GTEST_SKIP() << "needs root and loop devices";
+    store_ = std::move(*oci::LayoutStore::open(dir_.path() / "layout", true));
+    ASSERT_TRUE(make_dirs(rootfs() / "www"));
+    ASSERT_TRUE(write_file_atomic(rootfs() / "www" / "index.html", "hello from the image\n"));
+    ASSERT_TRUE(make_dirs(dest()));
+    options_.run_dir = dir_.path() / "run";
+  }
+  void TearDown() override {
+    if (can_mount()) (void)unmount_image(dest(), options_.run_dir);
+  }
+  fs::path rootfs() { return dir_.path() / "rootfs"; }
+  fs::path dest() { return dir_.path() / "mnt"; }
+  image::ImageBuildResult build(const std::string& tag) {
+    image::ImageBuildOptions o;
+    o.from = rootfs();
+    auto r = image::build_image(o, *store_, {tag});
+    EXPECT_TRUE(r) << r.error().message;
+    return *r;
+  }
+  std::string losetup_list() { return *image::run_tool({{"losetup", "-a"}, {}, {}}); }
+  void expect_nothing_left(const fs::path& blob) {
+    auto points = mount_points();
+    ASSERT_TRUE(points);
+    for (const auto& p : *points) {
+      EXPECT_NE(p, fs::canonical(dest()));
+      EXPECT_FALSE(p.string().starts_with(options_.run_dir.string())) << p;
+    }
+    EXPECT_EQ(losetup_list().find(blob.string()), std::string::npos) << losetup_list();
+    EXPECT_TRUE(fs::is_empty(options_.run_dir) ||
+                (std::distance(fs::directory_iterator(options_.run_dir), {}) == 1 && fs::exists(options_.run_dir / ".lock")));
+  }
+
+  TempDir dir_ = std::move(*TempDir::create());
+  std::unique_ptr<oci::LayoutStore> store_;
+  MountOptions options_;
+};
+
+TEST_F(MountImageTest, WritableMountReadsAndWritesThenLeavesNothing) {
+  auto built = build("v1");
+  auto mounted = mount_image(*store_, "v1", dest(), options_);
+  ASSERT_TRUE(mounted) << mounted.error().message;
+  ASSERT_EQ(mounted->layer_verified, std::vector<bool>{true});
+  EXPECT_EQ(*read_file(dest() / "www" / "index.html"), "hello from the image\n");
+  ASSERT_TRUE(write_file_atomic(dest() / "www" / "new.txt", "written\n"));
+  EXPECT_EQ(*read_file(dest() / "www" / "new.txt"), "written\n");
+  EXPECT_TRUE(*is_mount_point(fs::canonical(dest())));
+  // A second mount on the same destination is refused.
+  EXPECT_FALSE(mount_image(*store_, "v1", dest(), options_));
+  auto blob = *store_->blob_path(built.layer.digest);
+  EXPECT_NE(losetup_list().find(blob.string()), std::string::npos);
+  ASSERT_TRUE(unmount_image(dest(), options_.run_dir));
+  EXPECT_FALSE(fs::exists(dest() / "www"));
+  expect_nothing_left(blob);
+  // The blob itself was never written to: it still verifies.
+  int fd = ::open(blob.c_str(), O_RDONLY);
+  auto check = check_layer(fd, built.layer, false);
+  ::close(fd);
+  EXPECT_TRUE(check && check->verity_verified);
+}
+
+TEST_F(MountImageTest, ReadOnlyMountRefusesWrites) {
+  auto built = build("v1");
+  options_.read_only = true;
+  auto mounted = mount_image(*store_, "v1", dest(), options_);
+  ASSERT_TRUE(mounted) << mounted.error().message;
+  EXPECT_EQ(*read_file(dest() / "www" / "index.html"), "hello from the image\n");
+  int fd = ::open((dest() / "www" / "new.txt").c_str(), O_WRONLY | O_CREAT, 0644);
+  EXPECT_LT(fd, 0);
+  EXPECT_EQ(errno, EROFS);
+  if (fd >= 0) ::close(fd);
+  ASSERT_TRUE(unmount_image(dest(), options_.run_dir));
+  expect_nothing_left(*store_->blob_path(built.layer.digest));
+}
+
+TEST_F(MountImageTest, ScratchUpperSurvivesUnmount) {
+  build("v1");
+  options_.scratch = dir_.path() / "scratch";
+  auto mounted = mount_image(*store_, "v1", dest(), options_);
+  ASSERT_TRUE(mounted) << mounted.error().message;
+  ASSERT_TRUE(write_file_atomic(dest() / "kept", "persist\n"));
+  ASSERT_TRUE(unmount_image(dest(), options_.run_dir));
+  EXPECT_EQ(*read_file(dir_.path() / "scratch" / "upper" / "kept"), "persist\n");
+  EXPECT_FALSE(fs::exists(dir_.path() / "scratch" / "upper" / "www" / "index.html"));
+}
+
+// One flipped byte anywhere (squashfs data, verity superblock, top of the tree, leaf level):
+// the mount is refused and nothing stays mounted.
+TEST_F(MountImageTest, TamperedLayerIsRefused) {
+  auto built = build("v1");
+  auto blob = *store_->blob_path(built.layer.digest);
+  auto size = fs::file_size(blob);
+  std::int64_t d = 0;
+  {
+    int fd = ::open(blob.c_str(), O_RDONLY);
+    std::array<std::byte, image::kSquashfsSuperblockSize> head{};
+    ASSERT_EQ(::pread(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
+    ::close(fd);
+    d = static_cast<std::int64_t>(image::parse_squashfs_superblock(head)->padded_size());
+  }
+  for (std::uint64_t offset : {std::uint64_t{200}, static_cast<std::uint64_t>(d) - 1, static_cast<std::uint64_t>(d) + 90,
+                               size - 4087, size - 1}) {
+    SCOPED_TRACE(offset);
+    flip_byte(blob, offset);
+    auto mounted = mount_image(*store_, "v1", dest(), options_);
+    EXPECT_FALSE(mounted);
+    if (!mounted) {
+      EXPECT_NE(mounted.error().message.find(built.layer.digest.str()), std::string::npos) << mounted.error().message;
+    }
+    flip_byte(blob, offset);
+    expect_nothing_left(blob);
+  }
+  auto mounted = mount_image(*store_, "v1", dest(), options_);
+  ASSERT_TRUE(mounted) << mounted.error().message;
+}
+
+// A plain squashfs layer (no verity data, no annotation), as old stacker --no-verity builds.
+TEST_F(MountImageTest, LayerWithoutVerityNeedsAllowMissing) {
+  fs::path file = dir_.path() / "plain.squashfs";
+  ASSERT_TRUE(image::run_tool({{"mksquashfs", rootfs().string(), file.string(), "-noappend", "-quiet"}, {}, {}}));
+  std::string bytes = *read_file(file);
+  oci::Descriptor layer;
+  layer.media_type = "application/vnd.stacker.image.layer.squashfs+zstd";
+  layer.digest = oci::digest_of(bytes);
+  layer.size = static_cast<std::int64_t>(bytes.size());
+  ASSERT_TRUE(store_->put_blob_bytes(layer, bytes));
+  std::string config = image::encode_image_config({}, 0, layer.digest);
+  oci::Descriptor cd;
+  cd.media_type = std::string(oci::media_type::kImageConfig);
+  cd.digest = oci::digest_of(config);
+  cd.size = static_cast<std::int64_t>(config.size());
+  ASSERT_TRUE(store_->put_blob_bytes(cd, config));
+  oci::ImageManifest m;
+  m.media_type = std::string(oci::media_type::kImageManifest);
+  m.config = cd;
+  m.layers = {layer};
+  auto doc = oci::make_document(oci::encode_manifest(m));
+  ASSERT_TRUE(doc);
+  ASSERT_TRUE(store_->put_manifest(*doc, std::string("plain")));
+
+  auto refused = mount_image(*store_, "plain", dest(), options_);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("has no root hash"), std::string::npos) << refused.error().message;
+  options_.allow_missing_verity = true;
+  auto mounted = mount_image(*store_, "plain", dest(), options_);
+  ASSERT_TRUE(mounted) << mounted.error().message;
+  EXPECT_EQ(mounted->layer_verified, std::vector<bool>{false});
+  EXPECT_EQ(*read_file(dest() / "www" / "index.html"), "hello from the image\n");
+  ASSERT_TRUE(unmount_image(dest(), options_.run_dir));
+  expect_nothing_left(*store_->blob_path(layer.digest));
+}
+
+TEST_F(MountImageTest, UnmountOfSomethingElseIsRefused) {
+  auto r = unmount_image(dest(), options_.run_dir);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("no image mounted by mos"), std::string::npos) << r.error().message;
+}
+
+}  // namespace
+}  // namespace mos::atomfs
