@@ -175,6 +175,10 @@ std::string describe_registry_error(long status, std::string_view body) {
         if (!out.empty()) out += "; ";
         out += part;
       }
+      // Registry text goes on one terminal line: no control characters.
+      for (char& c : out)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+      if (out.size() > 600) out = out.substr(0, 600) + "…";
       if (!out.empty()) return fmt::format("{} (HTTP {})", out, status);
     }
   }
