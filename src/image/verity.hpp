@@ -74,8 +74,8 @@ struct VerityParams {
 VerityParams derived_verity_params(std::span<const std::uint8_t> content_digest);
 
 // Computes the tree of the first data_size bytes of `file` (a multiple of 4096, > 0), writes the
-// superblock and tree at data_size, cuts the file after the tree, fsyncs it, and returns the
-// root hash.
+// superblock and tree at data_size, cuts the file after the tree and returns the root hash.
+// The file is not fsynced: whoever makes it durable (LayoutStore::adopt_blob_file) does that.
 Result<Sha256Bytes> append_verity(const std::filesystem::path& file, std::uint64_t data_size, const VerityParams& params);
 
 // Checks `fd` (a file with verity data at hash_offset, data_blocks*4096 == hash_offset) against

@@ -27,17 +27,17 @@ need_root() {
   run "$MOS_BIN/mosb" image build --from "$W/rootfs" --to "oci:$W/a:web" --entrypoint '["/bin/httpd","-f","-h","/www"]' \
     --cmd "-p 8080" --env GREETING=hello --workdir /www --user 0:0 --tag 1.0
   [ "$status" -eq 0 ] || { echo "$output"; false; }
-  first=$(echo "$output" | head -1)
+  first=$(echo "$output" | grep "^sha256:")
   touch "$W/rootfs/www/index.html"
   run "$MOS_BIN/mosb" image build --from "$W/rootfs" --to "oci:$W/b:web" --entrypoint '["/bin/httpd","-f","-h","/www"]' \
     --cmd "-p 8080" --env GREETING=hello --workdir /www --user 0:0 --tag 1.0
   [ "$status" -eq 0 ]
-  [ "$(echo "$output" | head -1)" = "$first" ]
+  [ "$(echo "$output" | grep "^sha256:")" = "$first" ]
   cmp "$(image_layer_blob "$W/a" web)" "$(image_layer_blob "$W/b" web)"
   # Another SOURCE_DATE_EPOCH, another image.
   SOURCE_DATE_EPOCH=1 run "$MOS_BIN/mosb" image build --from "$W/rootfs" --to "oci:$W/c:web"
   [ "$status" -eq 0 ]
-  [ "$(echo "$output" | head -1)" != "$first" ]
+  [ "$(echo "$output" | grep "^sha256:")" != "$first" ]
 
   blob=$(image_layer_blob "$W/a" web)
   unsquashfs -l "$blob" | grep -q 'squashfs-root/www/index.html'
@@ -60,10 +60,10 @@ need_root() {
   start_docker_registry "$W/reg"
   run "$MOS_BIN/mosb" image build --from "$W/rootfs.tar" --to "$DOCKER_REGISTRY/svc/web:1"
   [ "$status" -eq 0 ] || { echo "$output"; false; }
-  digest=$(echo "$output" | head -1)
+  digest=$(echo "$output" | grep "^sha256:")
   run "$MOS_BIN/mosb" image build --from "$W/rootfs.tar" --to "oci:$W/t:1"
   [ "$status" -eq 0 ]
-  [ "$(echo "$output" | head -1)" = "$digest" ]
+  [ "$(echo "$output" | grep "^sha256:")" = "$digest" ]
   skopeo inspect --tls-verify=false "docker://$DOCKER_REGISTRY/svc/web:1" | jq -e --arg d "$digest" '.Digest == $d'
 }
 
