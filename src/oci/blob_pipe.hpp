@@ -14,6 +14,6 @@ namespace mos::oci {
 // producer(sink) must write all bytes into sink and return its status (a failed status, e.g. a
 // digest mismatch, is returned by the reader's read() once the buffered bytes are drained).
 std::unique_ptr<BlobReader> make_blob_pipe(std::function<Status(BlobSink&)> producer,
-                                           std::size_t buffer_bytes = 4 * 1024 * 1024);
+                                           std::size_t buffer_bytes = 2 * 1024 * 1024);
 
 }  // namespace mos::oci

@@ -87,7 +87,7 @@ Result<bool> RegistryRepository::has_blob(const Descriptor& blob) {
 
 Result<std::unique_ptr<BlobReader>> RegistryRepository::open_blob(const Descriptor& blob) {
   // The download runs on its own thread (curl pushes bytes); the caller pulls them through a
-  // 4 MiB ring. The client is shared (thread-safe); the descriptor is copied for the thread.
+  // 2 MiB ring. The client is shared (thread-safe); the descriptor is copied for the thread.
   auto client = client_;
   return make_blob_pipe([client, repo = repo_, blob](BlobSink& sink) { return client->get_blob(repo, blob, sink); });
 }
