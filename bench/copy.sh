@@ -57,7 +57,13 @@ CFG
   done
   return 1
 }
-stop_registry() { kill "$(cat "$1/pid")" 2>/dev/null; rm -rf "$1"; }
+stop_registry() {
+  local pid
+  pid=$(cat "$1/pid")
+  kill "$pid" 2>/dev/null
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  rm -rf "$1"
+}
 
 # The image: 8 uncompressed tar layers of random data in an OCI layout (made by hand, so the
 # benchmark measures copying, not gzip).
@@ -122,12 +128,12 @@ for r in $(seq 1 "$rounds"); do
   HOME=$SKOPEO_HOME measure skopeo_pull skopeo copy -q --src-tls-verify=false "docker://$SRC/bench/img:1" "oci:$work/dst:1" || result_fail "skopeo pull failed"
   rm -rf "$work/dst"
   # layout -> a fresh registry (nothing to skip or mount)
-  DST=$(start_registry "$work/dst-registry") || result_fail "docker-registry did not start"
+  DST=$(start_registry "$work/dst-registry-$r-ours") || result_fail "docker-registry did not start"
   measure ours_push "$MOS_BIN/mosb" oci copy -q "oci:$img:latest" "docker://$DST/bench/img:1" || result_fail "mosb push failed"
-  stop_registry "$work/dst-registry"
-  DST=$(start_registry "$work/dst-registry") || result_fail "docker-registry did not start"
+  stop_registry "$work/dst-registry-$r-ours"
+  DST=$(start_registry "$work/dst-registry-$r-skopeo") || result_fail "docker-registry did not start"
   HOME=$SKOPEO_HOME measure skopeo_push skopeo copy -q --dest-tls-verify=false "oci:$img:latest" "docker://$DST/bench/img:1" || result_fail "skopeo push failed"
-  stop_registry "$work/dst-registry"
+  stop_registry "$work/dst-registry-$r-skopeo"
   rm -rf "$SKOPEO_HOME/.local"
   # layout -> layout (hash throughput of the whole pipeline)
   rm -rf "$work/dst"
