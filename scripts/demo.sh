@@ -16,7 +16,7 @@ cd "$demo"
 export XDG_DATA_HOME="$demo/share"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-show() { printf '$ %s\n' "$*"; "$@"; }
+show() { printf '$ %s\n' "$*" >&2; "$@"; }
 
 # The walkthrough's zot runs on 127.0.0.1:5000; use it if free, else a free port.
 port=5000
@@ -121,12 +121,11 @@ step "mosb verifies it the way a machine will"
 show mosb manifest verify --keyset snakeoil "$registry/machine/install:1.0.0"
 show mosb manifest inspect "$registry/machine/install:1.0.0"
 
-if command -v mosctl >/dev/null && mosctl --help 2>/dev/null | grep -q install; then
-  step "Install it into a target root, as mosctl does on the machine"
-  mkdir -p root/factory/secure
-  cp "$XDG_DATA_HOME/machine/trust/keys/snakeoil/manifest-ca/cert.pem" root/factory/secure/manifestCA.pem
-  show mosctl install --root "$demo/root" "$registry/machine/install:1.0.0"
-  show mosctl status --root "$demo/root"
-fi
+step "Install it into a target root, as mosctl does on the machine (verified before any download)"
+mkdir -p root/factory/secure
+cp "$XDG_DATA_HOME/machine/trust/keys/snakeoil/manifest-ca/cert.pem" root/factory/secure/manifestCA.pem
+show mosctl install --root "$demo/root" "$registry/machine/install:1.0.0"
+show mosctl status --root "$demo/root"
+show git -C "$demo/root/config/manifest.git" log --oneline
 
 step "Done: the registry's storage is $demo/zot; the keyset is $XDG_DATA_HOME/machine/trust/keys/snakeoil"
