@@ -21,9 +21,10 @@ Result<int> open_checked(const fs::path& path, int flags, mode_t mode = 0) {
   return fd;
 }
 
+// The pid is part of the name because a forked child inherits the generator's state.
 std::string random_suffix() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return fmt::format("{:016x}", rng());
+  return fmt::format("{}-{:016x}", ::getpid(), rng());
 }
 
 Status write_all(int fd, const std::byte* data, std::size_t size, const fs::path& what) {
