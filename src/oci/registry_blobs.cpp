@@ -98,12 +98,13 @@ Status RegistryClient::get_blob(std::string_view repo, const Descriptor& blob, B
 }
 
 Result<std::string> RegistryClient::start_upload(std::string_view repo, std::string_view query, long& status,
-                                                 std::int64_t& chunk_min) {
+                                                 std::int64_t& chunk_min, std::string_view mount_from) {
   Call call;
   call.method = "POST";
   call.url = repo_url(repo, fmt::format("blobs/uploads/{}", query));
   call.body = std::string_view();
-  call.scope = push_scope(repo);
+  // A mount needs a token that also grants pull on the source repository.
+  call.scope = mount_from.empty() ? push_scope(repo) : fmt::format("{} repository:{}:pull", push_scope(repo), mount_from);
   auto what = fmt::format("starting an upload to {}/{}", host_, repo);
   MOS_TRY_ASSIGN(auto response, with_context(send(call), what));
   status = response.status;
@@ -125,7 +126,7 @@ Result<bool> RegistryClient::mount_blob(std::string_view repo, const Descriptor&
   long status = 0;
   std::int64_t chunk_min = 0;
   auto query = fmt::format("?mount={}&from={}", url_escape(blob.digest.str()), url_escape(from));
-  MOS_TRY(start_upload(repo, query, status, chunk_min));
+  MOS_TRY(start_upload(repo, query, status, chunk_min, from));
   // 202 opened an upload we do not use; registries expire unused uploads.
   return status == 201;
 }
@@ -138,7 +139,7 @@ Status RegistryClient::put_blob(std::string_view repo, const Descriptor& blob, B
   std::string location;
   if (mount_from) {
     auto query = fmt::format("?mount={}&from={}", url_escape(blob.digest.str()), url_escape(*mount_from));
-    MOS_TRY_ASSIGN(location, start_upload(repo, query, status, chunk_min));
+    MOS_TRY_ASSIGN(location, start_upload(repo, query, status, chunk_min, *mount_from));
     if (status == 201) {
       spdlog::debug("mounted {} from {}", blob.digest.str(), *mount_from);
       return {};

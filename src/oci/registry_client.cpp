@@ -199,6 +199,9 @@ Result<HttpResponse> RegistryClient::send_once(Call& call, HttpSession& session,
       return fail("{} {}: {}", call.method, url, response.error().message);
     }
     long status = response->status;
+    // Warning: 299 headers are for the user (distribution-spec), never acted upon.
+    for (const auto& warning : response->header_values("warning"))
+      if (warning.starts_with("299")) spdlog::warn("{}: {}", host_, warning);
     if (status == 401 && same_host && auth_rounds < 2) {
       if (call.body_source) {
         // A streamed body cannot be sent twice; uploads authenticate on their POST first.
@@ -310,8 +313,10 @@ Result<Document> RegistryClient::get_manifest(std::string_view repo, std::string
   if (auto semi = type.find(';'); semi != std::string::npos) type.resize(semi);
   auto doc = make_document(std::move(response.body), type);
   if (!doc) return std::unexpected(wrap(doc.error()));
-  if (auto expected = Digest::parse(reference); expected && *expected != doc->digest)
-    return fail("{}: the registry sent bytes with digest {}", what, doc->digest.str());
+  if (auto expected = Digest::parse(reference); expected) {
+    auto got = digest_of(doc->bytes, expected->algorithm());
+    if (got != *expected) return fail("{}: the registry sent bytes with digest {}", what, got.str());
+  }
   if (auto header = response.header("docker-content-digest")) {
     auto announced = Digest::parse(*header);
     if (announced && announced->algorithm() == doc->digest.algorithm() && *announced != doc->digest)

@@ -101,7 +101,7 @@ class RegistryClient {
   Status fetch_token(const AuthChallenge& challenge, const std::string& scope);
   std::string repo_url(std::string_view repo, std::string_view tail) const;
   Result<std::string> start_upload(std::string_view repo, std::string_view query, long& status,
-                                   std::int64_t& chunk_min);
+                                   std::int64_t& chunk_min, std::string_view mount_from = {});
   Status upload_chunked(std::string_view repo, const Descriptor& blob, std::string location,
                         BlobReader& source, std::int64_t chunk_min);
   Error http_error(std::string_view what, const HttpResponse& response) const;
