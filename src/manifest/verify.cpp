@@ -40,6 +40,24 @@ std::string short_digest(const oci::Digest& d) { return d.str().substr(0, 19); }
 
 }  // namespace
 
+Result<trust::CertificateInfo> check_signing_certificate(std::string_view cert_pem, const TrustPolicy& policy) {
+  MOS_TRY_ASSIGN(auto info, trust::verify_certificate(cert_pem, policy.ca_pem));
+  if (policy.product_uuid && info.product_uuid != policy.product_uuid)
+    return fail("it is for product {}, expected {}", info.product_uuid.value_or("(none)"), *policy.product_uuid);
+  return info;
+}
+
+Result<SignedInstall> verify_signed_install(std::string_view install_json, std::string_view signature,
+                                            std::string_view cert_pem, const TrustPolicy& policy) {
+  SignedInstall out;
+  auto info = check_signing_certificate(cert_pem, policy);
+  if (!info) return context("certificate", info.error());
+  out.certificate = std::move(*info);
+  if (auto ok = trust::verify_signature(cert_pem, signature, install_json); !ok) return context("signature", ok.error());
+  MOS_TRY_ASSIGN(out.manifest, parse_install_json(install_json));
+  return out;
+}
+
 Result<oci::Reference> targets_reference(const oci::Reference& install) {
   oci::Reference out;
   if (!install.is_layout()) {
@@ -115,14 +133,9 @@ Result<VerifiedInstall> verify_install(oci::Repository& repository, std::string_
       problems.push_back(fmt::format("certificate {}: {}", short_digest(c.digest), cert.error().message));
       continue;
     }
-    auto info = trust::verify_certificate(cert->content, policy.ca_pem);
+    auto info = check_signing_certificate(cert->content, policy);
     if (!info) {
       problems.push_back(fmt::format("certificate {}: {}", short_digest(c.digest), info.error().message));
-      continue;
-    }
-    if (policy.product_uuid && info->product_uuid != policy.product_uuid) {
-      problems.push_back(fmt::format("certificate {}: it is for product {}, expected {}", short_digest(c.digest),
-                                     info->product_uuid.value_or("(none)"), *policy.product_uuid));
       continue;
     }
     for (const auto& sig : signatures) {

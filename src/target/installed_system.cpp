@@ -17,27 +17,14 @@ std::string certificate_file(const std::string& source) {
 Result<VerifiedTriple> verify_triple(const std::string& source, const SignedTriple& files,
                                      const manifest::TrustPolicy& policy) {
   if (!is_source_name(source)) return fail("\"{}\" is not an install manifest name (<sha256 hex>.json)", source);
-  auto where = [&](std::string_view what, const Error& e) { return context(fmt::format("{} {}", source, what), e); };
   if (source_name(files.install_json) != source)
     return fail("{}: the content does not hash to its name (expected sha256 {}, got {})", source,
                 source.substr(0, 64), oci::digest_of(files.install_json).hex());
-  VerifiedTriple v{source, files, {}, {}};
-  auto cert = trust::verify_certificate(files.certificate_pem, policy.ca_pem);
-  if (!cert) return where("certificate", cert.error());
-  v.certificate = *cert;
-  if (auto s = trust::verify_signature(files.certificate_pem, files.signature, files.install_json); !s)
-    return where("signature", s.error());
-  auto parsed = manifest::parse_install_json(files.install_json);
-  if (!parsed) return where("install.json", parsed.error());
-  v.manifest = std::move(*parsed);
-  const auto& named = v.certificate.product_uuid;
-  if (!named)
+  auto signed_install = manifest::verify_signed_install(files.install_json, files.signature, files.certificate_pem, policy);
+  if (!signed_install) return context(source, signed_install.error());
+  VerifiedTriple v{source, files, std::move(signed_install->manifest), std::move(signed_install->certificate)};
+  if (!v.certificate.product_uuid)
     return fail("{}: the signing certificate (CN \"{}\") names no product", source, v.certificate.common_name);
-  if (*named != v.manifest.product)
-    return fail("{}: install.json is for product {} but its certificate is for product {}", source,
-                v.manifest.product, *named);
-  if (policy.product_uuid && *policy.product_uuid != *named)
-    return fail("{}: signed for product {}, but this machine is product {}", source, *named, *policy.product_uuid);
   return v;
 }
 
