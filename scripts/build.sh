@@ -12,7 +12,11 @@ case "$flavour" in
   *) echo "unknown flavour $flavour (release, asan or fuzz)" >&2; exit 2 ;;
 esac
 # ccache keeps rebuilds of a fresh checkout (CI) quick on a machine that built before.
-if command -v ccache >/dev/null; then flags+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache); fi
+# Paths are made relative to the checkout so another clone of the same tree hits the cache.
+if command -v ccache >/dev/null; then
+  flags+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR="$top" CCACHE_NOHASHDIR=1
+fi
 if [ ! -f "$dir/build.ninja" ]; then
   cmake -S "$top" -B "$dir" -G Ninja "${flags[@]}"
 fi
