@@ -7,6 +7,7 @@
 
 #include "cli/common/access_flags.hpp"
 #include "cli/common/program.hpp"
+#include "atomfs/target_mount.hpp"
 #include "target/system_operations.hpp"
 
 namespace {
@@ -91,6 +92,49 @@ int main(int argc, char** argv) {
     std::printf("kept %zu system(s); removed %zu manifest(s), %zu blob(s), %zu staging file(s); freed %llu bytes\n",
                 r.kept_systems.size(), r.manifests_removed, r.blobs_removed, r.staging_files_removed,
                 static_cast<unsigned long long>(r.bytes_freed));
+    return {};
+  });
+
+  // Mounting installed targets (atomfs: every layer verified before it is mounted).
+  std::string target_name;
+  mos::atomfs::TargetMountOptions mount_options;
+  std::string dest;
+  auto add_mount_options = [&](CLI::App* command) {
+    add_target_options(command, options);
+    command->add_flag("--ro,--readonly", mount_options.read_only, "Mount read-only (no writable upper layer)");
+    command->add_option("--dest", dest, "Mount point");
+    command->add_flag("--allow-missing-verity", mount_options.allow_missing_verity,
+                      "Accept layers without verity data (checked by their sha256 instead)");
+  };
+  auto run_mount = [&](std::string_view name) -> mos::Status {
+    if (!dest.empty()) mount_options.dest = dest;
+    MOS_TRY_ASSIGN(auto mounted, mos::atomfs::mount_target(options, name, mount_options));
+    std::printf("mounted %s at %s\n", mounted.manifest_digest.c_str(), mounted.dest.c_str());
+    return {};
+  };
+
+  auto* mount = app.add_subcommand("mount", "Mount an installed target (default at ROOT/mnt/mos/TARGET)");
+  add_mount_options(mount);
+  mount->add_option("-t,--target", target_name, "Target (service name) to mount")->required();
+  program.on_run(mount, [&] { return run_mount(target_name); });
+
+  auto* boot_fs = app.add_subcommand("create-boot-fs", "Mount the installed hostfs target (default at /sysroot)");
+  add_mount_options(boot_fs);
+  program.on_run(boot_fs, [&] {
+    if (dest.empty()) dest = "/sysroot";
+    return run_mount("");
+  });
+
+  auto* umount = app.add_subcommand("umount", "Unmount what mount or create-boot-fs mounted");
+  add_target_options(umount, options);
+  umount->add_option("-t,--target", target_name, "Target whose default mount point to unmount");
+  umount->add_option("--dest", dest, "Mount point to unmount");
+  program.on_run(umount, [&]() -> mos::Status {
+    if (dest.empty() && target_name.empty()) return mos::fail("give --dest DIR or --target NAME");
+    std::filesystem::path where = dest.empty() ? mos::atomfs::default_target_dest(options, target_name)
+                                               : std::filesystem::path(dest);
+    MOS_TRY(mos::atomfs::unmount_image(where, mount_options.run_dir));
+    std::printf("unmounted %s\n", where.c_str());
     return {};
   });
 

@@ -1,0 +1,100 @@
+#!/usr/bin/env bats
+# mosctl mount / create-boot-fs / umount on an installed target root: squashfs+verity images
+# built by mosb, published signed into an oci: layout root, installed by mosctl, then mounted
+# from the machine's store (every layer verified first). Runs as root (loop devices, overlayfs).
+
+setup_file() {
+  export T="$BATS_FILE_TMPDIR"
+  export HOME="$T/home" XDG_DATA_HOME="$T/home/.local/share"
+  export PATH="$MOS_BIN:$PATH" SOURCE_DATE_EPOCH=1703083683
+  mkdir -p "$HOME" "$T/svc/www" "$T/host/etc"
+  echo "served page" > "$T/svc/www/index.html"
+  echo "hostfs" > "$T/host/etc/hostname"
+  mosb -q image build --from "$T/svc" --to "oci:$T/src:svc"
+  mosb -q image build --from "$T/host" --to "oci:$T/src:host"
+  trust keyset add snakeoil >/dev/null
+  cat > "$T/manifest.yaml" <<YAML
+version: 1
+product: default
+update_type: complete
+targets:
+  - service_name: web
+    source: oci:$T/src:svc
+    version: 1.0.0
+    service_type: container
+  - service_name: hostfs
+    source: oci:$T/src:host
+    version: 1.0.0
+    service_type: hostfs
+YAML
+  mosb -q manifest publish --skip-bootkit --project snakeoil:default --repo "oci:$T/pub" \
+    --name machine/install:1.0.0 "$T/manifest.yaml" >/dev/null
+  export ROOT="$T/root"
+  mkdir -p "$ROOT/factory/secure"
+  cp "$XDG_DATA_HOME/machine/trust/keys/snakeoil/manifest-ca/cert.pem" "$ROOT/factory/secure/manifestCA.pem"
+  mosctl -q install --root "$ROOT" "oci:$T/pub/machine/install:1.0.0" >/dev/null
+}
+
+teardown() {
+  for d in "$T/mnt" "$ROOT/mnt/mos/web" "$T/sysroot"; do
+    mountpoint -q "$d" 2>/dev/null && mosctl umount --root "$ROOT" --dest "$d" || true
+  done
+}
+
+nothing_mounted() {
+  ! grep -q " $T/" /proc/self/mountinfo
+  ! losetup -a | grep -q "$ROOT/atomfs-store"
+}
+
+@test "a target mounts writable at its default place, and unmounts leaving nothing" {
+  run mosctl mount --root "$ROOT" --target web
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "$(cat "$ROOT/mnt/mos/web/www/index.html")" = "served page" ]
+  echo written > "$ROOT/mnt/mos/web/www/new"
+  run mosctl umount --root "$ROOT" --target web
+  [ "$status" -eq 0 ]
+  nothing_mounted
+  # The writable layer lives in scratch-writes and comes back with the next mount.
+  mosctl mount --root "$ROOT" --target web --dest "$T/mnt"
+  [ "$(cat "$T/mnt/www/new")" = written ]
+  mosctl umount --root "$ROOT" --dest "$T/mnt"
+  nothing_mounted
+}
+
+@test "--ro mounts refuse writes" {
+  mkdir -p "$T/mnt"
+  mosctl mount --root "$ROOT" --target web --ro --dest "$T/mnt"
+  run sh -c "echo x > '$T/mnt/www/other'"
+  [ "$status" -ne 0 ]
+  mosctl umount --root "$ROOT" --dest "$T/mnt"
+  nothing_mounted
+}
+
+@test "create-boot-fs mounts the hostfs target" {
+  mkdir -p "$T/sysroot"
+  run mosctl create-boot-fs --root "$ROOT" --dest "$T/sysroot"
+  [ "$status" -eq 0 ]
+  [ "$(cat "$T/sysroot/etc/hostname")" = hostfs ]
+  mosctl umount --root "$ROOT" --dest "$T/sysroot"
+  nothing_mounted
+}
+
+@test "a flipped byte in the store's layer refuses the mount; unknown targets are named" {
+  run mosctl mount --root "$ROOT" --target nope
+  [ "$status" -ne 0 ]
+  [[ "$output" == *'no target "nope"'* ]]
+  [[ "$output" == *web* ]]
+  cp -a "$ROOT/atomfs-store" "$T/store-backup"
+  for m in $(jq -r '.manifests[].digest' "$ROOT/atomfs-store/mos/index.json"); do
+    l=$(jq -r '.layers[0].digest // empty' "$ROOT/atomfs-store/mos/blobs/sha256/${m#sha256:}")
+    f="$ROOT/atomfs-store/mos/blobs/sha256/${l#sha256:}"
+    printf '\xff' | dd of="$f" bs=1 seek=100 conv=notrunc status=none
+  done
+  run mosctl mount --root "$ROOT" --target web --dest "$T/mnt"
+  echo "$output"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *verity* ]]
+  nothing_mounted
+  rm -rf "$ROOT/atomfs-store" && mv "$T/store-backup" "$ROOT/atomfs-store"
+}
