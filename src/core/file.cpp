@@ -161,6 +161,13 @@ Status AtomicFileWriter::write(std::span<const std::byte> bytes) {
   if (fd_ < 0) return fail("cannot write {}: the writer is closed", path_.string());
   MOS_TRY(write_all(fd_, bytes.data(), bytes.size(), temp_path_));
   written_ += bytes.size();
+  // Start writeback of each full 8 MiB as it is written, so the fsync at commit does not have
+  // to flush a whole large blob at once (the copy overlaps network and disk).
+  constexpr std::size_t kWritebackChunk = 8 << 20;
+  if (written_ / kWritebackChunk != (written_ - bytes.size()) / kWritebackChunk) {
+    auto end = static_cast<off_t>(written_ / kWritebackChunk * kWritebackChunk);
+    ::sync_file_range(fd_, end - static_cast<off_t>(kWritebackChunk), kWritebackChunk, SYNC_FILE_RANGE_WRITE);
+  }
   return {};
 }
 
