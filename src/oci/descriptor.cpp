@@ -138,7 +138,8 @@ OrderedJson descriptor_json(const Descriptor& d) {
 }
 
 std::string encode_compact(const OrderedJson& value) {
-  std::string text = value.dump(-1, ' ', false, OrderedJson::error_handler_t::strict);
+  // Invalid UTF-8 (say, from a malformed request echoed in an error) is replaced, never thrown.
+  std::string text = value.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
   // These characters only occur inside strings, so replacing them keeps the JSON valid and
   // matches Go's encoding/json byte for byte.
   std::string out;

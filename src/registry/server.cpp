@@ -3,6 +3,12 @@
 // match up through the recycling allocator): a false positive in Boost's headers.
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #include <utility>  // Boost 1.74's awaitable.hpp uses std::exchange without including it
+#if defined(__clang__)
+// Boost 1.74 detects C++20 coroutines on GCC only; clang (the fuzz build) has them as well.
+#include <coroutine>
+#define BOOST_ASIO_HAS_CO_AWAIT 1
+#define BOOST_ASIO_HAS_STD_COROUTINE 1
+#endif
 
 #include "registry/server.hpp"
 

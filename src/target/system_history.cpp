@@ -80,7 +80,8 @@ Result<SystemHistory> SystemHistory::open(const std::filesystem::path& dir, bool
     for (const auto& entry : std::filesystem::directory_iterator(parent, ec))
       if (entry.path().filename().string().starts_with(prefix)) std::filesystem::remove_all(entry.path(), ec);
     MOS_TRY_ASSIGN(auto staging, TempDir::create(parent, prefix));
-    git_repository_init_options options = GIT_REPOSITORY_INIT_OPTIONS_INIT;
+    git_repository_init_options options;  // the _INIT macro leaves fields to zero-init (clang warns)
+    git_repository_init_options_init(&options, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
     options.flags = GIT_REPOSITORY_INIT_MKPATH;
     options.initial_head = "master";
     if (git_repository_init_ext(&repo, staging.path().c_str(), &options) != 0)
@@ -240,7 +241,8 @@ Status SystemHistory::checkout_head() {
   git_oid_fromstr(&id, current->c_str());
   CommitPtr c;
   if (git_commit_lookup(&c.p, repo_, &id) != 0) return fail("reading HEAD of {}: {}", dir_.string(), git_message());
-  git_checkout_options options = GIT_CHECKOUT_OPTIONS_INIT;
+  git_checkout_options options;
+  git_checkout_options_init(&options, GIT_CHECKOUT_OPTIONS_VERSION);
   options.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED;
   options.progress_cb = checkout_progress;
   if (git_reset(repo_, reinterpret_cast<git_object*>(c.p), GIT_RESET_HARD, &options) != 0)
