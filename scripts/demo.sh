@@ -128,4 +128,9 @@ show mosctl install --root "$demo/root" "$registry/machine/install:1.0.0"
 show mosctl status --root "$demo/root"
 show git -C "$demo/root/config/manifest.git" log --oneline
 
+step "Mount the installed service (its squashfs layer verified against the signed root hash first)"
+show mosctl mount --root "$demo/root" --target zot --ro
+show cat "$demo/root/mnt/mos/zot/www/index.html"
+show mosctl umount --root "$demo/root" --target zot
+
 step "Done: the registry's storage is $demo/zot; the keyset is $XDG_DATA_HOME/machine/trust/keys/snakeoil"
