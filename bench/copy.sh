@@ -24,14 +24,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  local port
-  for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
-  done
-  return 1
-}
+# free_port (and wait_for_http) as the end-to-end tests use them.
+. "$top/tests/e2e/helpers/registry.bash"
 
 # start_registry DIR: prints host:port of a docker-registry storing into DIR.
 start_registry() {
