@@ -135,6 +135,7 @@ std::expected<HttpResponse, TransportError> HttpSession::perform(const HttpReque
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, request.stall_timeout_seconds);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, request.total_timeout_seconds);
+  if (!request.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, request.ca_file.c_str());
   // Larger buffers than the 16 KiB default: fewer callbacks per GiB, still a bounded amount.
   curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024);
   curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);

@@ -36,6 +36,8 @@ struct HttpRequest {
   long stall_timeout_seconds = 60;
   // Total limit for small exchanges; 0 = none (streamed blobs).
   long total_timeout_seconds = 0;
+  // https: trust the CAs in this PEM file instead of the system's (a private registry's CA).
+  std::string ca_file;
 };
 
 struct HttpResponse {

@@ -51,7 +51,8 @@ void RegistryClient::give_back(std::unique_ptr<HttpSession> session) {
 
 RegistryClient::RegistryClient(std::string host, RegistryOptions options)
     : host_(std::move(host)), options_(std::move(options)) {
-  bool plain = options_.insecure || is_loopback_host(host_);
+  // A CA file means the registry speaks TLS, on loopback too (a test or on-target registry).
+  bool plain = options_.insecure || (is_loopback_host(host_) && !options_.ca_file);
   base_url_ = fmt::format("{}://{}", plain ? "http" : "https", host_);
 }
 
@@ -112,6 +113,7 @@ Status RegistryClient::fetch_token(const AuthChallenge& challenge, const std::st
   req.connect_timeout_seconds = options_.connect_timeout_seconds;
   req.stall_timeout_seconds = options_.stall_timeout_seconds;
   req.total_timeout_seconds = options_.request_timeout_seconds;
+  req.ca_file = options_.ca_file ? options_.ca_file->string() : std::string();
   MOS_TRY_ASSIGN(auto realm_host, url_authority(url));
   bool secure_realm = url.starts_with("https://") || is_loopback_host(realm_host) || options_.insecure;
   std::optional<Credentials> creds;
@@ -188,6 +190,7 @@ Result<HttpResponse> RegistryClient::send_once(Call& call, HttpSession& session,
     req.connect_timeout_seconds = options_.connect_timeout_seconds;
     req.stall_timeout_seconds = options_.stall_timeout_seconds;
     req.total_timeout_seconds = call.streaming ? 0 : options_.request_timeout_seconds;
+    req.ca_file = options_.ca_file ? options_.ca_file->string() : std::string();
     std::optional<std::string> auth;
     if (same_host) auth = authorization(call.scope, false);
     if (auth) req.headers.push_back("Authorization: " + *auth);

@@ -27,7 +27,10 @@
 namespace mos::oci {
 
 struct RegistryOptions {
-  bool insecure = false;  // plain http for any host (loopback hosts always use http)
+  bool insecure = false;  // plain http for any host (loopback hosts use http unless ca_file is set)
+  // PEM file of the CAs that sign the registry's certificate, instead of the system's; implies
+  // https even on loopback.
+  std::optional<std::filesystem::path> ca_file;
   std::optional<std::string> username;
   std::optional<std::string> password;
   std::optional<std::filesystem::path> authfile;

@@ -24,11 +24,13 @@
 #include <csignal>
 #include <limits>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <spdlog/spdlog.h>
 
 #include "core/file.hpp"
@@ -45,7 +47,10 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr std::size_t kChunk = 1 << 20;
-constexpr auto kIdleTimeout = 60s;  // a client that sends nothing for this long is dropped
+constexpr auto kHandshakeTimeout = 10s;
+constexpr std::size_t kTlsFileChunk = 256 * 1024;
+
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 // Raises the open-file limit so thousands of connections do not run out of descriptors.
 void raise_file_limit() {
@@ -70,15 +75,13 @@ void apply_headers(http::response<Body>& res, const HttpResponse& answer, bool k
   res.keep_alive(keep_alive);
 }
 
-asio::awaitable<void> send_file(beast::tcp_stream& stream, const HttpResponse::FileRange& range,
-                                beast::error_code& ec) {
-  int fd = ::open(range.path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    ec = beast::error_code(errno, beast::system_category());
-    co_return;
-  }
+// Plain TCP: sendfile(2) from the page cache. The socket's own wait has no deadline, so a timer
+// on the same strand cancels it when the client stops reading for `idle`.
+asio::awaitable<void> send_file(beast::tcp_stream& stream, int fd, const HttpResponse::FileRange& range,
+                                std::chrono::seconds idle, beast::error_code& ec) {
   auto& socket = stream.socket();
   socket.native_non_blocking(true, ec);
+  asio::steady_timer deadline(socket.get_executor());
   off_t offset = static_cast<off_t>(range.offset);
   std::uint64_t left = range.length;
   while (left > 0 && !ec) {
@@ -86,14 +89,77 @@ asio::awaitable<void> send_file(beast::tcp_stream& stream, const HttpResponse::F
     if (n > 0) {
       left -= static_cast<std::uint64_t>(n);
     } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+      // `waiting` outlives this frame in the timer's handler, which touches the socket only
+      // while the wait below is still pending.
+      auto waiting = std::make_shared<bool>(true);
+      deadline.expires_after(idle);
+      deadline.async_wait([waiting, &socket](const beast::error_code& timer_ec) {
+        if (!timer_ec && *waiting) {
+          beast::error_code ignored;
+          socket.cancel(ignored);
+        }
+      });
       co_await socket.async_wait(tcp::socket::wait_write, asio::redirect_error(asio::use_awaitable, ec));
+      *waiting = false;
+      deadline.cancel();
+      if (ec == asio::error::operation_aborted) ec = beast::error::timeout;
     } else {
       ec = n == 0 ? beast::error_code(asio::error::eof) : beast::error_code(errno, beast::system_category());
     }
   }
+}
+
+// TLS: the bytes go through OpenSSL, read from the file in pieces; the stream's deadline applies.
+asio::awaitable<void> send_file(TlsStream& stream, int fd, const HttpResponse::FileRange& range,
+                                std::chrono::seconds idle, beast::error_code& ec) {
+  std::vector<char> piece(std::min<std::uint64_t>(kTlsFileChunk, std::max<std::uint64_t>(range.length, 1)));
+  std::uint64_t offset = range.offset, left = range.length;
+  while (left > 0 && !ec) {
+    ssize_t n = ::pread(fd, piece.data(), std::min<std::uint64_t>(left, piece.size()), static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      ec = n == 0 ? beast::error_code(asio::error::eof) : beast::error_code(errno, beast::system_category());
+      break;
+    }
+    beast::get_lowest_layer(stream).expires_after(idle);
+    co_await asio::async_write(stream, asio::buffer(piece.data(), static_cast<std::size_t>(n)),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    offset += static_cast<std::uint64_t>(n);
+    left -= static_cast<std::uint64_t>(n);
+  }
+}
+
+template <class Stream>
+asio::awaitable<void> send_file(Stream& stream, const HttpResponse::FileRange& range, std::chrono::seconds idle,
+                                beast::error_code& ec) {
+  int fd = ::open(range.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    ec = beast::error_code(errno, beast::system_category());
+    co_return;
+  }
+  co_await send_file(stream, fd, range, idle, ec);
   ::close(fd);
 }
 
+// The TLS context from PEM files, refusing anything older than TLS 1.2.
+Result<std::unique_ptr<asio::ssl::context>> make_tls_context(const std::filesystem::path& cert,
+                                                             const std::filesystem::path& key) {
+  auto context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+  beast::error_code ec;
+  context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                           asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                           asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use,
+                       ec);
+  context->use_certificate_chain_file(cert.string(), ec);
+  if (ec) return fail("TLS certificate {}: {} (expected a PEM certificate chain)", cert.string(), ec.message());
+  context->use_private_key_file(key.string(), asio::ssl::context::pem, ec);
+  if (ec && ERR_GET_REASON(ec.value()) == X509_R_KEY_VALUES_MISMATCH)
+    return fail("TLS key {} does not belong to the certificate {}", key.string(), cert.string());
+  if (ec) return fail("TLS key {}: {} (expected a PEM private key)", key.string(), ec.message());
+  if (SSL_CTX_check_private_key(context->native_handle()) != 1)
+    return fail("TLS key {} does not belong to the certificate {}", key.string(), cert.string());
+  return context;
+}
 }  // namespace
 
 struct Server::Impl {
@@ -102,13 +168,17 @@ struct Server::Impl {
   asio::io_context io;
   tcp::acceptor acceptor{io};
   asio::signal_set signals{io, SIGINT, SIGTERM};
+  std::unique_ptr<asio::ssl::context> tls;  // null: plain http
 
   Impl(Registry& r, ServerOptions o) : registry(r), options(std::move(o)), io(options.threads) {}
 
   asio::awaitable<void> listen() {
     for (;;) {
       beast::error_code ec;
-      auto socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      // Each connection gets its own strand: its coroutine, Beast's deadline timer and the
+      // sendfile timer then never run at the same time on different threads.
+      auto socket = co_await acceptor.async_accept(asio::any_io_executor(asio::make_strand(io)),
+                                                   asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (!acceptor.is_open()) co_return;
         spdlog::warn("accept failed: {}", ec.message());
@@ -118,7 +188,8 @@ struct Server::Impl {
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
-      asio::co_spawn(io, session(std::move(socket)), asio::detached);
+      auto executor = socket.get_executor();
+      asio::co_spawn(executor, session(std::move(socket)), asio::detached);
     }
   }
 
@@ -129,7 +200,37 @@ struct Server::Impl {
       auto ep = socket.remote_endpoint(ec);
       peer = ec ? "?" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
     }
-    beast::tcp_stream stream(std::move(socket));
+    beast::error_code ec;
+    if (!tls) {
+      beast::tcp_stream stream(std::move(socket));
+      co_await serve(stream, peer);
+      stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+      co_return;
+    }
+    TlsStream stream(beast::tcp_stream(std::move(socket)), *tls);
+    beast::get_lowest_layer(stream).expires_after(kHandshakeTimeout);
+    co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      spdlog::info("{} TLS handshake failed: {}", peer, ec.message());
+      if (ec.category() == asio::error::get_ssl_category() && ERR_GET_REASON(ec.value()) == SSL_R_HTTP_REQUEST) {
+        // Plain http to the TLS port: say so instead of closing without a word.
+        static constexpr std::string_view kAnswer =
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\nContent-Length: 49\r\n\r\n"
+            "This registry speaks TLS: use https:// instead.\r\n";
+        co_await asio::async_write(beast::get_lowest_layer(stream), asio::buffer(kAnswer.data(), kAnswer.size()),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+      }
+      co_return;
+    }
+    co_await serve(stream, peer);
+    beast::get_lowest_layer(stream).expires_after(5s);
+    co_await stream.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+  }
+
+  // The HTTP/1.1 request loop of one connection, plain or TLS.
+  template <class Stream>
+  asio::awaitable<void> serve(Stream& stream, const std::string& peer) {
+    auto& transport = beast::get_lowest_layer(stream);
     beast::flat_buffer buffer;
     std::vector<char> chunk;  // allocated for the first request with a body: idle connections stay small
     for (;;) {
@@ -137,7 +238,7 @@ struct Server::Impl {
       http::request_parser<http::buffer_body> parser;
       parser.body_limit(std::numeric_limits<std::uint64_t>::max());  // limits are ours (4 MiB for non-blob bodies)
       parser.header_limit(64 * 1024);
-      stream.expires_after(kIdleTimeout);
+      transport.expires_after(options.idle_timeout);
       co_await http::async_read_header(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (ec != http::error::end_of_stream && ec != asio::error::eof && ec != beast::error::timeout &&
@@ -149,7 +250,7 @@ struct Server::Impl {
           apply_headers(res, bad, false);
           res.body() = bad.body;
           res.prepare_payload();
-          stream.expires_after(5s);
+          transport.expires_after(5s);
           co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
         }
         break;
@@ -184,13 +285,14 @@ struct Server::Impl {
           if (chunk.empty()) chunk.resize(kChunk);
           parser.get().body().data = chunk.data();
           parser.get().body().size = chunk.size();
-          stream.expires_after(kIdleTimeout);
+          transport.expires_after(options.idle_timeout);
           co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, rec));
           if (rec == http::error::need_buffer) rec = {};
-          if (rec) co_return false;
+          // What arrived before an error is kept too: a cut-off upload resumes after it.
           std::size_t got = chunk.size() - parser.get().body().size;
           if (got > 0 && !consume(std::span<const std::byte>(reinterpret_cast<const std::byte*>(chunk.data()), got)))
             co_return false;
+          if (rec) co_return false;
         }
         co_return true;
       };
@@ -216,7 +318,7 @@ struct Server::Impl {
           }
           std::get<std::unique_ptr<UploadBody>>(begun).reset();
           if (!complete) {
-            spdlog::info("{} {} {} client went away during the body", peer, request.method, request.target);
+            spdlog::info("{} \"{} {}\" client went away during the body", peer, request.method, request.target);
             break;
           }
         }
@@ -254,7 +356,7 @@ struct Server::Impl {
 
       // HEAD answers (errors included) carry the headers a GET would, never a body.
       if (request.method == "HEAD") answer.head = true;
-      stream.expires_after(kIdleTimeout);
+      transport.expires_after(options.idle_timeout);
       std::uint64_t length = answer.content_length();
       if (answer.head || answer.file) {
         http::response<http::empty_body> res;
@@ -262,7 +364,7 @@ struct Server::Impl {
         res.content_length(length);
         http::response_serializer<http::empty_body> serializer{res};
         co_await http::async_write_header(stream, serializer, asio::redirect_error(asio::use_awaitable, ec));
-        if (!ec && answer.file && !answer.head) co_await send_file(stream, *answer.file, ec);
+        if (!ec && answer.file && !answer.head) co_await send_file(stream, *answer.file, options.idle_timeout, ec);
       } else {
         http::response<http::string_body> res;
         apply_headers(res, answer, keep_alive);
@@ -271,11 +373,10 @@ struct Server::Impl {
         co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
       }
       auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-      spdlog::info("{} \"{} {}\" {} {} {:.1f}ms", peer, request.method, request.target, answer.status, length, ms);
+      spdlog::info("{} \"{} {}\" {} {} {:.1f}ms{}", peer, request.method, request.target, answer.status, length, ms,
+                   ec ? fmt::format(" (answer cut short: {})", ec.message()) : std::string());
       if (ec || !keep_alive) break;
     }
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   }
 };
 
@@ -284,6 +385,11 @@ Server::~Server() = default;
 
 Result<std::unique_ptr<Server>> Server::create(Registry& registry, const ServerOptions& options) {
   auto impl = std::make_unique<Impl>(registry, options);
+  if (options.tls_cert.has_value() != options.tls_key.has_value())
+    return fail("TLS needs both a certificate and a key");
+  if (options.tls_cert) {
+    MOS_TRY_ASSIGN(impl->tls, make_tls_context(*options.tls_cert, *options.tls_key));
+  }
   beast::error_code ec;
   auto address = asio::ip::make_address(options.address == "localhost" ? "127.0.0.1" : options.address, ec);
   if (ec) return fail("invalid listen address \"{}\": {}", options.address, ec.message());
@@ -318,7 +424,7 @@ Status Server::run() {
     stop();
   });
   asio::co_spawn(impl_->io, impl_->listen(), asio::detached);
-  spdlog::info("listening on {}:{}", impl_->options.address, port());
+  spdlog::info("listening on {}:{}{}", impl_->options.address, port(), impl_->tls ? " (TLS)" : "");
   std::vector<std::thread> threads;
   for (int i = 1; i < std::max(1, impl_->options.threads); ++i) threads.emplace_back([this] { impl_->io.run(); });
   impl_->io.run();

@@ -4,7 +4,10 @@ namespace mos::cli {
 
 void add_access_flags(CLI::App* cmd, AccessFlags& flags) {
   cmd->add_flag("--insecure", flags.insecure,
-                "Use plain http for registries (always the case for 127.0.0.0/8, localhost and ::1)");
+                "Use plain http for registries (the default for 127.0.0.0/8, localhost and ::1)");
+  cmd->add_option("--cacert", flags.cacert,
+                  "PEM file of the CA that signs the registry's TLS certificate (https, on loopback too)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--user", flags.user, "Registry user name (with --pass)");
   cmd->add_option("--pass", flags.pass, "Registry password (with --user)");
   cmd->add_option("--creds", flags.creds, "Registry credentials as USER:PASS");
@@ -30,6 +33,10 @@ Result<oci::OpenOptions> open_options(const AccessFlags& flags, bool create) {
     o.registry.password = flags.pass;
   }
   if (!flags.authfile.empty()) o.registry.authfile = flags.authfile;
+  if (!flags.cacert.empty()) {
+    if (flags.insecure) return fail("--cacert (https) and --insecure (plain http) exclude each other");
+    o.registry.ca_file = flags.cacert;
+  }
   return o;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // Registry access flags shared by every command that reaches a registry (mosb oci, mosb
-// manifest, mosctl): --insecure, --user/--pass, --creds, --authfile.
+// manifest, mosctl): --insecure, --cacert, --user/--pass, --creds, --authfile.
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -16,6 +16,7 @@ struct AccessFlags {
   std::string pass;
   std::string creds;
   std::string authfile;
+  std::string cacert;
 };
 
 void add_access_flags(CLI::App* cmd, AccessFlags& flags);

@@ -18,13 +18,19 @@ int main(int argc, char** argv) {
   auto* serve = program.app().add_subcommand(
       "serve", "Serve a registry root directory (like `zot serve CONFIG.json`)");
   std::string config_path, root, address;
-  int port = -1, threads = 0;
+  int port = -1, threads = 0, idle_timeout = 60;
   bool no_delete = false;
+  std::string tls_cert, tls_key;
   serve->add_option("config", config_path, "zot config file (distSpecVersion, storage, http, log)");
   serve->add_option("--root", root, "Root directory (overrides storage.rootDirectory)");
   serve->add_option("--address", address, "Listen address (default 127.0.0.1)");
   serve->add_option("--port", port, "Listen port (default 5000; 0 picks a free port)")->check(CLI::Range(0, 65535));
   serve->add_option("--threads", threads, "Server threads (default 2)")->check(CLI::Range(1, 64));
+  serve->add_option("--tls-cert", tls_cert, "TLS certificate chain, PEM (overrides http.tls.cert; with --tls-key)")
+      ->check(CLI::ExistingFile);
+  serve->add_option("--tls-key", tls_key, "TLS private key, PEM (overrides http.tls.key)")->check(CLI::ExistingFile);
+  serve->add_option("--idle-timeout", idle_timeout, "Drop a client that moves no byte for this many seconds (default 60)")
+      ->check(CLI::Range(1, 86400));
   serve->add_flag("--no-delete", no_delete, "Refuse manifest, tag and blob deletes (405)");
   program.on_run(serve, [&]() -> mos::Status {
     mos::registry::RegistryConfig config;
@@ -36,6 +42,8 @@ int main(int argc, char** argv) {
     if (port >= 0) config.port = static_cast<std::uint16_t>(port);
     if (threads > 0) config.threads = threads;
     if (no_delete) config.delete_enabled = false;
+    if (!tls_cert.empty()) config.tls_cert = tls_cert;
+    if (!tls_key.empty()) config.tls_key = tls_key;
     if (config.root_directory.empty()) return mos::fail("no root directory: give a config file or --root DIR");
     if (!program.debug() && !program.quiet()) {
       auto level = config.log_level == "debug" || config.log_level == "trace" ? spdlog::level::debug
@@ -46,11 +54,15 @@ int main(int argc, char** argv) {
     }
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
     if (config.htpasswd) spdlog::warn("http.auth.htpasswd is not supported yet: serving without authentication");
-    if (config.tls_cert) return mos::fail("http.tls is not supported yet by mos-registry");
     MOS_TRY_ASSIGN(auto layout_root, mos::oci::LayoutRoot::open(config.root_directory, true));
     mos::registry::Registry registry(std::move(layout_root), {.delete_enabled = config.delete_enabled});
     MOS_TRY_ASSIGN(auto server, mos::registry::Server::create(
-                                    registry, {.address = config.address, .port = config.port, .threads = config.threads}));
+                                    registry, {.address = config.address,
+                                                .port = config.port,
+                                                .threads = config.threads,
+                                                .idle_timeout = std::chrono::seconds(idle_timeout),
+                                                .tls_cert = config.tls_cert,
+                                                .tls_key = config.tls_key}));
     spdlog::info("serving {} (distribution-spec {})", config.root_directory.string(), config.dist_spec_version);
     // storage.gc: a sweep at start and every gcInterval, collecting what is older than gcDelay.
     std::jthread collector;
