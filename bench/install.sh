@@ -24,8 +24,10 @@ cleanup() {
 trap cleanup EXIT
 # shellcheck source=../tests/e2e/helpers/mosctl.bash
 source "$top/tests/e2e/helpers/mosctl.bash"
+# shellcheck source=../tests/e2e/helpers/registry.bash
+source "$top/tests/e2e/helpers/registry.bash"
 
-port=$(mos_free_port)
+port=$(free_port)
 registry=127.0.0.1:$port
 "$MOS_BIN/mos-registry" serve --root "$work/registry" --address 127.0.0.1 --port "$port" >"$work/registry.log" 2>&1 &
 registry_pid=$!

@@ -21,7 +21,9 @@ show() { printf '$ %s\n' "$*" >&2; "$@"; }
 # The walkthrough's zot runs on 127.0.0.1:5000; use it if free, else a free port.
 port=5000
 if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  # shellcheck source=../tests/e2e/helpers/registry.bash
+  source "$top/tests/e2e/helpers/registry.bash"
+  port=$(free_port)
 fi
 registry="127.0.0.1:$port"
 

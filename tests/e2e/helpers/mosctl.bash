@@ -109,11 +109,6 @@ mos_tree_hash() {
    find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r sha256sum) | sha256sum | cut -d' ' -f1
 }
 
-# mos_free_port -> a free TCP port on 127.0.0.1
-mos_free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 # mos_fixtures DIR: a keyset (XDG_DATA_HOME=DIR/share) with projects default and other, a
 # foreign keyset, target images in DIR/pub/mos and signed install manifests in DIR/pub/install:
 #   1.0.0    complete  hostfs 1.0.0 (A1), svc 1.0.0 (B1, nsgroup c1), storage data (nsgroup d1)

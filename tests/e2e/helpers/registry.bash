@@ -1,11 +1,16 @@
 # Helpers for tests that run mos-registry and Debian's docker-registry on 127.0.0.1 and talk to
 # them with curl. Every server a test starts is recorded and stopped by stop_registries.
 
-# A TCP port on 127.0.0.1 that nothing listens on right now.
+# A TCP port on 127.0.0.1 that nothing listens on right now. Chosen below the kernel's
+# ephemeral range, so no client connection of another test holds it when a server binds it.
 free_port() {
-  local port
+  local port low=32768
+  if [ -r /proc/sys/net/ipv4/ip_local_port_range ]; then
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+  fi
+  [ "$low" -gt 11000 ] || low=32768
   for _ in $(seq 1 200); do
-    port=$((20000 + RANDOM % 40000))
+    port=$((10000 + RANDOM % (low - 10000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return 0
