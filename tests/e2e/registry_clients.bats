@@ -108,3 +108,37 @@ still_serving() {
   still_serving
   kill -0 "$MOS_REGISTRY_PID"
 }
+
+@test "a chunked (Transfer-Encoding) PATCH is stored whole" {
+  head -c 3000000 /dev/urandom >"$BATS_TEST_TMPDIR/blob"
+  req POST "http://$REG/v2/clients/chunked/blobs/uploads/"
+  expect_status 202
+  location=$(absolute "$(hdr Location)")
+  req PATCH "$location" -H 'Transfer-Encoding: chunked' -H 'Content-Type: application/octet-stream' \
+    --data-binary "@$BATS_TEST_TMPDIR/blob"
+  expect_status 202
+  expect_header Range "0-2999999"
+  req PUT "$(with_query "$(absolute "$(hdr Location)")" "digest=$(sha256_of "$BATS_TEST_TMPDIR/blob")")"
+  expect_status 201
+}
+
+@test "two uploads sent back to back on one connection: each body goes to its own request" {
+  head -c 100000 /dev/urandom >"$BATS_TEST_TMPDIR/a"
+  head -c 70000 /dev/urandom >"$BATS_TEST_TMPDIR/b"
+  req POST "http://$REG/v2/clients/pipelined/blobs/uploads/"
+  location=$(hdr Location)
+  exec {conn}<>"/dev/tcp/127.0.0.1/$MOS_REGISTRY_PORT"
+  {
+    printf 'PATCH %s HTTP/1.1\r\nHost: x\r\nContent-Range: 0-99999\r\nContent-Length: 100000\r\n\r\n' "$location"
+    cat "$BATS_TEST_TMPDIR/a"
+    printf 'PATCH %s HTTP/1.1\r\nHost: x\r\nContent-Range: 100000-169999\r\nContent-Length: 70000\r\nConnection: close\r\n\r\n' "$location"
+    cat "$BATS_TEST_TMPDIR/b"
+  } >&"$conn"
+  run timeout 30 cat <&"$conn"
+  exec {conn}>&-
+  [ "$(echo "$output" | grep -c '^HTTP/1.1 202')" -eq 2 ]
+  echo "$output" | grep -q '^Range: 0-169999'
+  cat "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/b" >"$BATS_TEST_TMPDIR/ab"
+  req PUT "$(with_query "$(absolute "$location")" "digest=$(sha256_of "$BATS_TEST_TMPDIR/ab")")"
+  expect_status 201
+}
