@@ -288,6 +288,7 @@ struct Server::Impl {
       // Reads the body in pieces, handing each to consume; false when the client went away.
       // What arrived before an error is handed over too: a cut-off upload resumes after it.
       auto read_body = [&](auto consume) -> asio::awaitable<bool> {
+        if (!body_expected) co_return true;
         if (chunk.empty()) chunk.resize(kChunk);
         auto hand_over = [&](const void* data, std::size_t n) {
           return n == 0 || consume(std::span<const std::byte>(static_cast<const std::byte*>(data), n));

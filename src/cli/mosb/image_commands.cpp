@@ -192,6 +192,8 @@ void add_image_commands(Program& program) {
   build->add_flag("--insecure", build_flags.insecure, "Use plain http for the registry");
   build->add_option("--creds", build_flags.creds, "Registry credentials as USER:PASS");
   build->add_option("--authfile", build_flags.authfile, "Registry credentials file (containers auth.json format)");
+  build->add_option("--cacert", build_flags.cacert, "PEM CA of the registry's TLS certificate (https on loopback too)")
+      ->check(CLI::ExistingFile);
   program.on_run(build, [] { return build_command(build_flags, build_args); });
 
   auto* verify = image->add_subcommand("verify", "Verify every layer of an image in a layout against its root hash");
