@@ -47,18 +47,10 @@ class PipeSink final : public BlobSink {
 
 class PipeReader final : public BlobReader {
  public:
-  PipeReader(std::function<Status(BlobSink&)> producer, std::size_t buffer_bytes) {
-    state_.ring.resize(std::max<std::size_t>(buffer_bytes, 4096));
-    thread_ = std::thread([this, producer = std::move(producer)] {
-      PipeSink sink(state_);
-      Status result = producer(sink);
-      std::lock_guard lock(state_.mutex);
-      state_.result = std::move(result);
-      state_.finished = true;
-      state_.changed.notify_all();
-    });
-  }
+  PipeReader(std::function<Status(BlobSink&)> producer, std::size_t buffer_bytes)
+      : producer_(std::move(producer)), buffer_bytes_(std::max<std::size_t>(buffer_bytes, 4096)) {}
   ~PipeReader() override {
+    if (!thread_.joinable()) return;
     {
       std::lock_guard lock(state_.mutex);
       state_.cancelled = true;
@@ -67,6 +59,7 @@ class PipeReader final : public BlobReader {
     thread_.join();
   }
   Result<std::size_t> read(std::span<std::byte> buffer) override {
+    if (!thread_.joinable()) start();
     std::unique_lock lock(state_.mutex);
     state_.changed.wait(lock, [&] { return state_.used > 0 || state_.finished; });
     if (state_.used == 0) {
@@ -83,6 +76,20 @@ class PipeReader final : public BlobReader {
   }
 
  private:
+  void start() {
+    state_.ring.resize(buffer_bytes_);
+    thread_ = std::thread([this, producer = std::move(producer_)] {
+      PipeSink sink(state_);
+      Status result = producer(sink);
+      std::lock_guard lock(state_.mutex);
+      state_.result = std::move(result);
+      state_.finished = true;
+      state_.changed.notify_all();
+    });
+  }
+
+  std::function<Status(BlobSink&)> producer_;
+  std::size_t buffer_bytes_;
   PipeState state_;
   std::thread thread_;
 };

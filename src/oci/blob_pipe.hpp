@@ -1,8 +1,9 @@
 #pragma once
 // Turns a push-style producer (a download writing into a BlobSink) into a pull-style BlobReader:
 // the producer runs on its own thread and fills a small ring buffer; read() drains it. Memory is
-// bounded by the buffer whatever the blob size. Destroying the reader early cancels the producer
-// (its next write fails) and joins the thread.
+// bounded by the buffer whatever the blob size. The producer starts at the first read(), so a
+// reader never read (a blob the registry mounted instead) costs nothing. Destroying the reader
+// early cancels the producer (its next write fails) and joins the thread.
 #include <cstddef>
 #include <functional>
 #include <memory>

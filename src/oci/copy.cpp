@@ -92,12 +92,18 @@ Status copy_blobs(Repository& src, Repository& dst, const std::vector<Descriptor
     }
     MOS_TRY_ASSIGN(auto reader, src.open_blob(blob));
     CountingReader counting(*reader, progress);
+    bool mounted = false;
     if (mount) {
-      MOS_TRY(mount->dst->put_blob_mounting(blob, counting, mount->from));
+      MOS_TRY_ASSIGN(mounted, mount->dst->put_blob_mounting(blob, counting, mount->from));
     } else {
       MOS_TRY(dst.put_blob(blob, counting));
     }
     std::lock_guard lock(mutex);
+    if (mounted) {
+      progress.add(blob.size);
+      ++result.blobs_mounted;
+      return {};
+    }
     ++result.blobs_copied;
     result.bytes_copied += blob.size;
     return {};

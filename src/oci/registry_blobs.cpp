@@ -131,8 +131,8 @@ Result<bool> RegistryClient::mount_blob(std::string_view repo, const Descriptor&
   return status == 201;
 }
 
-Status RegistryClient::put_blob(std::string_view repo, const Descriptor& blob, BlobReader& source,
-                                const std::optional<std::string>& mount_from) {
+Result<bool> RegistryClient::put_blob(std::string_view repo, const Descriptor& blob, BlobReader& source,
+                                      const std::optional<std::string>& mount_from) {
   auto what = fmt::format("uploading blob {} to {}/{}", blob.digest.str(), host_, repo);
   long status = 0;
   std::int64_t chunk_min = 0;
@@ -142,13 +142,16 @@ Status RegistryClient::put_blob(std::string_view repo, const Descriptor& blob, B
     MOS_TRY_ASSIGN(location, start_upload(repo, query, status, chunk_min, *mount_from));
     if (status == 201) {
       spdlog::debug("mounted {} from {}", blob.digest.str(), *mount_from);
-      return {};
+      return true;
     }
   } else {
     MOS_TRY_ASSIGN(location, start_upload(repo, "", status, chunk_min));
     if (status == 201) return fail("{}: the registry answered 201 to an upload without content", what);
   }
-  if (blob.size > options_.chunk_threshold) return upload_chunked(repo, blob, std::move(location), source, chunk_min);
+  if (blob.size > options_.chunk_threshold) {
+    MOS_TRY(upload_chunked(repo, blob, std::move(location), source, chunk_min));
+    return false;
+  }
 
   BoundedSource bounded{source, blob.size, 0, true};
   Call call;
@@ -162,7 +165,7 @@ Status RegistryClient::put_blob(std::string_view repo, const Descriptor& blob, B
   call.streaming = true;
   MOS_TRY_ASSIGN(auto response, with_context(send(call), what));
   if (response.status != 201 && response.status != 204) return std::unexpected(http_error(what, response));
-  return {};
+  return false;
 }
 
 Status RegistryClient::upload_chunked(std::string_view repo, const Descriptor& blob, std::string location,

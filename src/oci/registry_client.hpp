@@ -73,9 +73,10 @@ class RegistryClient {
   Result<std::optional<std::int64_t>> blob_size(std::string_view repo, const Digest& digest);
   Status get_blob(std::string_view repo, const Descriptor& blob, BlobSink& sink);
   // Uploads a blob from source; with mount_from, first asks the registry to mount it from that
-  // repository (a 202 answer continues as a normal upload).
-  Status put_blob(std::string_view repo, const Descriptor& blob, BlobReader& source,
-                  const std::optional<std::string>& mount_from = std::nullopt);
+  // repository (a 202 answer continues as a normal upload). True when it was mounted (source
+  // then not read).
+  Result<bool> put_blob(std::string_view repo, const Descriptor& blob, BlobReader& source,
+                        const std::optional<std::string>& mount_from = std::nullopt);
   Status put_blob_bytes(std::string_view repo, const Descriptor& blob, std::string_view bytes);
   // Cross-repository mount only: true when the registry mounted it (201).
   Result<bool> mount_blob(std::string_view repo, const Descriptor& blob, std::string_view from);

@@ -97,10 +97,11 @@ Status RegistryRepository::fetch_blob(const Descriptor& blob, BlobSink& sink) {
 }
 
 Status RegistryRepository::put_blob(const Descriptor& blob, BlobReader& source) {
-  return client_->put_blob(repo_, blob, source);
+  MOS_TRY(client_->put_blob(repo_, blob, source));
+  return {};
 }
 
-Status RegistryRepository::put_blob_mounting(const Descriptor& blob, BlobReader& source, const std::string& from_repo) {
+Result<bool> RegistryRepository::put_blob_mounting(const Descriptor& blob, BlobReader& source, const std::string& from_repo) {
   return client_->put_blob(repo_, blob, source, from_repo);
 }
 

@@ -33,8 +33,9 @@ class RegistryRepository final : public Repository {
   Status put_blob(const Descriptor& blob, BlobReader& source) override;
   Status put_blob_bytes(const Descriptor& blob, std::string_view bytes) override;
 
-  // Uploads a blob, asking the registry first to mount it from another repository of itself.
-  Status put_blob_mounting(const Descriptor& blob, BlobReader& source, const std::string& from_repo);
+  // Uploads a blob, asking the registry first to mount it from another repository of itself;
+  // true when it was mounted.
+  Result<bool> put_blob_mounting(const Descriptor& blob, BlobReader& source, const std::string& from_repo);
   // The tag-schema index of subject, as stored (nullopt when the tag does not exist).
   Result<std::optional<Document>> referrers_tag_index(const Digest& subject);
 

@@ -47,7 +47,9 @@ raw_digest() { skopeo inspect --raw --tls-verify=false "$1" | sha256sum | cut -d
 
 @test "registry to registry within docker-registry (cross-repository mount) and inspect" {
   mosb oci copy --quiet "oci:$WORK/img:latest" "docker://$REG/a/img:1"
-  mosb oci copy --quiet "docker://$REG/a/img:1" "docker://$REG/b/img:1"
+  run mosb oci copy "docker://$REG/a/img:1" "docker://$REG/b/img:1"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"0 blobs copied"*"4 mounted from"* ]]
   [ "$(raw_digest "docker://$REG/b/img:1")" = "$(raw_digest "oci:$WORK/img:latest")" ]
   run mosb oci inspect "docker://$REG/b/img:1"
   [ "$status" -eq 0 ]

@@ -34,9 +34,11 @@ Status copy_command(const Program& program, const AccessFlags& flags, const std:
   options.referrers = referrers;
   options.progress = !program.quiet() && Progress::stderr_is_terminal();
   MOS_TRY_ASSIGN(auto result, copy_image(*src, src_ref.tag_or_digest(), *dst, dst_tag, options));
-  spdlog::info("copied {} to {}{}: {} blobs copied ({}), {} already present, {} manifests{}", result.manifest.digest.str(),
-               dst->describe(), dst_tag ? ":" + *dst_tag : "", result.blobs_copied,
-               format_bytes(static_cast<double>(result.bytes_copied)), result.blobs_skipped, result.manifests,
+  spdlog::info("copied {} to {}{}: {} blobs copied ({}), {} already present, {}{} manifests{}",
+               result.manifest.digest.str(), dst->describe(), dst_tag ? ":" + *dst_tag : "", result.blobs_copied,
+               format_bytes(static_cast<double>(result.bytes_copied)), result.blobs_skipped,
+               result.blobs_mounted ? fmt::format("{} mounted from {}, ", result.blobs_mounted, src->describe()) : "",
+               result.manifests,
                referrers ? fmt::format(", {} referrers", result.referrers) : "");
   return {};
 }
