@@ -32,9 +32,10 @@ std::optional<BasicCredentials> parse_basic_authorization(std::string_view value
   if (!token) return std::nullopt;
   auto decoded = oci::base64_decode(value);
   if (!decoded) return std::nullopt;
-  // The user name ends at the first colon; the password may contain colons (RFC 7617 2).
+  // The user name ends at the first colon; the password may contain colons (RFC 7617 2). An
+  // empty user name is kept: skopeo sends "Basic Og==" (":") when it has no credentials.
   auto colon = decoded->find(':');
-  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  if (colon == std::string::npos) return std::nullopt;
   return BasicCredentials{decoded->substr(0, colon), decoded->substr(colon + 1)};
 }
 

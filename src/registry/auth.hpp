@@ -22,7 +22,7 @@ struct BasicCredentials {
 
 // The credentials of an Authorization header value "Basic <base64(user:password)>" (scheme
 // case-insensitive, RFC 7617). nullopt for any other scheme or a malformed value: the caller
-// answers 401 either way, so the reason does not matter.
+// answers 401 either way, so the reason does not matter. The user may be empty (no credentials).
 std::optional<BasicCredentials> parse_basic_authorization(std::string_view value);
 
 }  // namespace mos::registry

@@ -111,14 +111,18 @@ bool Registry::streams_body(std::string_view method, const Route& route) {
 
 std::optional<HttpResponse> Registry::refuse_unauthenticated(const HttpRequest& request) const {
   if (!options_.authenticator) return std::nullopt;
-  auto header = request.header("authorization");
-  if (header) {
+  bool anonymous = true;  // no header, or one without a user name (skopeo's "Basic Og==")
+  if (auto header = request.header("authorization")) {
     auto credentials = parse_basic_authorization(*header);
-    if (credentials && options_.authenticator->verify(credentials->user, credentials->password)) return std::nullopt;
-    spdlog::debug("refused the credentials{}", credentials ? fmt::format(" of user \"{}\"", credentials->user) : " (malformed)");
+    anonymous = credentials && credentials->user.empty();
+    if (credentials && !anonymous && options_.authenticator->verify(credentials->user, credentials->password))
+      return std::nullopt;
+    if (!anonymous)
+      spdlog::debug("refused the credentials{}",
+                    credentials ? fmt::format(" of user \"{}\"", credentials->user) : std::string(" (malformed)"));
   }
   // The answer names no user: the body must stay valid UTF-8 whatever the client sent.
-  auto r = error_response(401, "UNAUTHORIZED", header ? "invalid user name or password" : "authentication required");
+  auto r = error_response(401, "UNAUTHORIZED", anonymous ? "authentication required" : "invalid user name or password");
   r.set("WWW-Authenticate", fmt::format("Basic realm=\"{}\"", kAuthRealm));
   r.set("Docker-Distribution-API-Version", "registry/2.0");
   return r;

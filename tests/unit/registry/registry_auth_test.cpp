@@ -130,6 +130,11 @@ TEST_F(RegistryAuthTest, WrongOrMalformedCredentialsAreRefusedGoodOnesPass) {
     expect_refused(r, "invalid user name or password");
     // The answer stays valid UTF-8 JSON whatever the client sent (checked by the strict parse).
   }
+  // An empty user name (skopeo without credentials sends "Basic Og==") is no credentials at all.
+  int calls = auth_->calls.load();
+  expect_refused(call("GET", "/v2/", basic(":")), "authentication required");
+  expect_refused(call("GET", "/v2/", basic(":s3cret")), "authentication required");
+  EXPECT_EQ(auth_->calls.load(), calls);
   auto r = call("GET", "/v2/", basic("alice:s3cret"));
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_FALSE(r.header("WWW-Authenticate"));
