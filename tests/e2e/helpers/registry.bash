@@ -44,12 +44,23 @@ start_mos_registry() {
   export MOS_REGISTRY MOS_REGISTRY_PID MOS_REGISTRY_PORT MOS_REGISTRY_LOG
 }
 
-# start_docker_registry DIR: Debian's docker-registry (distribution 2.8) with storage in DIR and
-# deletes enabled; sets DOCKER_REGISTRY (host:port) and DOCKER_REGISTRY_PID.
+# start_docker_registry DIR [USER PASS]: Debian's docker-registry (distribution 2.8) with storage
+# in DIR and deletes enabled; with USER and PASS, Basic auth from an htpasswd file made by
+# `htpasswd -B` (bcrypt, which distribution requires), realm "mos-registry" like ours. Sets
+# DOCKER_REGISTRY (host:port), DOCKER_REGISTRY_PID and, with auth, DOCKER_REGISTRY_HTPASSWD.
 start_docker_registry() {
-  local dir=$1 port
+  local dir=$1 user=${2:-} pass=${3:-} port auth=
   port=$(free_port)
   mkdir -p "$dir/storage"
+  if [ -n "$user" ]; then
+    htpasswd -Bbn "$user" "$pass" >"$dir/htpasswd"
+    auth="auth:
+  htpasswd:
+    realm: mos-registry
+    path: $dir/htpasswd"
+    DOCKER_REGISTRY_HTPASSWD=$dir/htpasswd
+    export DOCKER_REGISTRY_HTPASSWD
+  fi
   cat >"$dir/config.yml" <<EOF
 version: 0.1
 log:
@@ -59,6 +70,7 @@ storage:
     rootdirectory: $dir/storage
   delete:
     enabled: true
+$auth
 http:
   addr: 127.0.0.1:$port
 EOF
