@@ -109,7 +109,27 @@ bool Registry::streams_body(std::string_view method, const Route& route) {
   return false;
 }
 
+std::optional<HttpResponse> Registry::refuse_unauthenticated(const HttpRequest& request) const {
+  if (!options_.authenticator) return std::nullopt;
+  bool anonymous = true;  // no header, or one without a user name (skopeo's "Basic Og==")
+  if (auto header = request.header("authorization")) {
+    auto credentials = parse_basic_authorization(*header);
+    anonymous = credentials && credentials->user.empty();
+    if (credentials && !anonymous && options_.authenticator->verify(credentials->user, credentials->password))
+      return std::nullopt;
+    if (!anonymous)
+      spdlog::debug("refused the credentials{}",
+                    credentials ? fmt::format(" of user \"{}\"", credentials->user) : std::string(" (malformed)"));
+  }
+  // The answer names no user: the body must stay valid UTF-8 whatever the client sent.
+  auto r = error_response(401, "UNAUTHORIZED", anonymous ? "authentication required" : "invalid user name or password");
+  r.set("WWW-Authenticate", fmt::format("Basic realm=\"{}\"", kAuthRealm));
+  r.set("Docker-Distribution-API-Version", "registry/2.0");
+  return r;
+}
+
 HttpResponse Registry::handle(const HttpRequest& request, const Route& route) {
+  if (auto refused = refuse_unauthenticated(request)) return std::move(*refused);
   const std::string& m = request.method;
   auto not_allowed = [&] { return error_response(405, "UNSUPPORTED", fmt::format("{} is not supported here", m)); };
   if (route.endpoint != Endpoint::base && route.endpoint != Endpoint::catalog &&

@@ -16,6 +16,7 @@
 
 #include "core/result.hpp"
 #include "oci/layout_store.hpp"
+#include "registry/auth.hpp"
 #include "registry/http_types.hpp"
 #include "registry/routes.hpp"
 
@@ -23,7 +24,12 @@ namespace mos::registry {
 
 struct RegistryOptions {
   bool delete_enabled = true;
+  // When set, every request needs "Authorization: Basic ..." with credentials it accepts;
+  // others get 401 UNAUTHORIZED and a Basic challenge for kAuthRealm.
+  std::shared_ptr<const Authenticator> authenticator;
 };
+
+inline constexpr std::string_view kAuthRealm = "mos-registry";
 
 // State of one upload: its file and the running hash of what it holds. Kept in memory between
 // requests; after a restart it is rebuilt from the file, so uploads survive a crash.
@@ -62,6 +68,8 @@ class Registry {
 
  private:
   friend class UploadSink;
+  // The 401 answer for a request the authenticator does not accept, nullopt when it may pass.
+  std::optional<HttpResponse> refuse_unauthenticated(const HttpRequest& request) const;
   HttpResponse get_manifest(const HttpRequest& request, const Route& route, bool head);
   HttpResponse put_manifest(const HttpRequest& request, const Route& route);
   HttpResponse delete_manifest(const Route& route);

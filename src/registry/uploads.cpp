@@ -209,6 +209,8 @@ HttpResponse Registry::cancel_upload(const Route& route) {
 
 std::variant<HttpResponse, std::unique_ptr<UploadBody>> Registry::begin_upload_body(const HttpRequest& request,
                                                                                    const Route& route) {
+  // Before anything else: an unauthenticated client's body is never read.
+  if (auto refused = refuse_unauthenticated(request)) return std::move(*refused);
   if (!oci::is_valid_repository_name(route.name))
     return error_response(400, "NAME_INVALID", "invalid repository name", route.name);
   std::unique_ptr<oci::LayoutStore> store;

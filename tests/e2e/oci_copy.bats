@@ -11,7 +11,8 @@ setup_file() {
   make_umoci_image "$WORK/img" latest 3 200000
   start_docker_registry "$WORK/docker"
   export REG=$DOCKER_REGISTRY
-  start_docker_registry_htpasswd "$WORK/auth" alice s3cret
+  start_docker_registry "$WORK/auth" alice s3cret
+  export AUTH_REGISTRY=$DOCKER_REGISTRY
 }
 
 teardown_file() {

@@ -118,3 +118,16 @@ JSON
   [ "$status" -ne 0 ]
   [[ "$output" == *"both a certificate and a key"* ]]
 }
+
+@test "htpasswd Basic auth over TLS: the password only crosses the wire encrypted" {
+  htpasswd -Bbn alice 's3cret' >"$BATS_TEST_TMPDIR/htpasswd"
+  start_mos_registry "$BATS_TEST_TMPDIR/root" --tls-cert "$WORK/pki/server.crt" --tls-key "$WORK/pki/server.key" \
+    --htpasswd "$BATS_TEST_TMPDIR/htpasswd"
+  run curl -sS --cacert "$CA" -o /dev/null -w '%{http_code}' "https://$MOS_REGISTRY/v2/"
+  [ "$output" = 401 ]
+  "$MOS_BIN/mosb" oci copy --cacert "$CA" --creds alice:s3cret "oci:$WORK/img:latest" "docker://$MOS_REGISTRY/tls/auth:1"
+  run "$MOS_BIN/mosb" oci inspect --cacert "$CA" --creds alice:wrong "docker://$MOS_REGISTRY/tls/auth:1"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"refused the credentials"* ]]
+  [ "$(digest_of_ref --cacert "$CA" --creds alice:s3cret "docker://$MOS_REGISTRY/tls/auth:1")" = "$(digest_of_ref "oci:$WORK/img:latest")" ]
+}

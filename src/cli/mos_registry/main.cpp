@@ -10,6 +10,7 @@
 #include "oci/layout_store.hpp"
 #include "registry/config.hpp"
 #include "registry/gc.hpp"
+#include "registry/htpasswd.hpp"
 #include "registry/registry.hpp"
 #include "registry/server.hpp"
 
@@ -17,7 +18,7 @@ int main(int argc, char** argv) {
   mos::cli::Program program("mos-registry", "OCI distribution registry (zot's storage layout and config file)");
   auto* serve = program.app().add_subcommand(
       "serve", "Serve a registry root directory (like `zot serve CONFIG.json`)");
-  std::string config_path, root, address;
+  std::string config_path, root, address, htpasswd;
   int port = -1, threads = 0, idle_timeout = 60;
   bool no_delete = false;
   std::string tls_cert, tls_key;
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   serve->add_option("--idle-timeout", idle_timeout, "Drop a client that moves no byte for this many seconds (default 60)")
       ->check(CLI::Range(1, 86400));
   serve->add_flag("--no-delete", no_delete, "Refuse manifest, tag and blob deletes (405)");
+  serve->add_option("--htpasswd", htpasswd, "htpasswd file (bcrypt or SHA-crypt) for Basic auth (overrides http.auth.htpasswd.path)");
   program.on_run(serve, [&]() -> mos::Status {
     mos::registry::RegistryConfig config;
     if (!config_path.empty()) {
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
     if (no_delete) config.delete_enabled = false;
     if (!tls_cert.empty()) config.tls_cert = tls_cert;
     if (!tls_key.empty()) config.tls_key = tls_key;
+    if (!htpasswd.empty()) config.htpasswd = htpasswd;
     if (config.root_directory.empty()) return mos::fail("no root directory: give a config file or --root DIR");
     if (!program.debug() && !program.quiet()) {
       auto level = config.log_level == "debug" || config.log_level == "trace" ? spdlog::level::debug
@@ -53,9 +56,15 @@ int main(int argc, char** argv) {
       spdlog::set_level(level);
     }
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %l %v");
-    if (config.htpasswd) spdlog::warn("http.auth.htpasswd is not supported yet: serving without authentication");
+    std::shared_ptr<const mos::registry::Authenticator> authenticator;
+    if (config.htpasswd) {
+      MOS_TRY_ASSIGN(auto users, mos::registry::Htpasswd::load(*config.htpasswd));
+      spdlog::info("Basic authentication: {} users from {}", users->users(), config.htpasswd->string());
+      authenticator = std::move(users);
+    }
     MOS_TRY_ASSIGN(auto layout_root, mos::oci::LayoutRoot::open(config.root_directory, true));
-    mos::registry::Registry registry(std::move(layout_root), {.delete_enabled = config.delete_enabled});
+    mos::registry::Registry registry(std::move(layout_root),
+                                     {.delete_enabled = config.delete_enabled, .authenticator = authenticator});
     MOS_TRY_ASSIGN(auto server, mos::registry::Server::create(
                                     registry, {.address = config.address,
                                                 .port = config.port,

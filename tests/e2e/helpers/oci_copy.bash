@@ -1,38 +1,6 @@
 # Helpers for the mosb oci end-to-end tests: images built with umoci, hand-made artifacts and
-# indexes in layouts, and Debian's docker-registry with htpasswd Basic auth. Servers are started
-# with helpers/registry.bash (load it first) and recorded there, so stop_registries stops them.
-
-# start_docker_registry_htpasswd DIR USER PASS: docker-registry with Basic auth from an htpasswd
-# file (bcrypt, as distribution requires); sets AUTH_REGISTRY (host:port) and AUTH_REGISTRY_PID.
-start_docker_registry_htpasswd() {
-  local dir=$1 user=$2 pass=$3 port
-  port=$(free_port)
-  mkdir -p "$dir/storage"
-  htpasswd -Bbn "$user" "$pass" >"$dir/htpasswd"
-  cat >"$dir/config.yml" <<EOF2
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $dir/storage
-auth:
-  htpasswd:
-    realm: mos-test
-    path: $dir/htpasswd
-http:
-  addr: 127.0.0.1:$port
-EOF2
-  docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
-  AUTH_REGISTRY_PID=$!
-  echo "$AUTH_REGISTRY_PID" >>"${BATS_FILE_TMPDIR:-$BATS_TMPDIR}/registry-pids"
-  AUTH_REGISTRY=127.0.0.1:$port
-  wait_for_http "http://$AUTH_REGISTRY/v2/" "$AUTH_REGISTRY_PID" || {
-    cat "$dir/log" >&2
-    return 1
-  }
-  export AUTH_REGISTRY AUTH_REGISTRY_PID
-}
+# indexes in layouts, blobs in docker-registry's storage. Registries are started with
+# helpers/registry.bash (load it first; its start_docker_registry takes htpasswd credentials).
 
 # make_umoci_image DIR TAG LAYERS BYTES: an OCI layout with an image of LAYERS layers of random
 # files of BYTES bytes each (umoci).

@@ -49,12 +49,26 @@ start_mos_registry() {
   export MOS_REGISTRY MOS_REGISTRY_PID MOS_REGISTRY_PORT MOS_REGISTRY_LOG
 }
 
-# start_docker_registry DIR: Debian's docker-registry (distribution 2.8) with storage in DIR and
-# deletes enabled; sets DOCKER_REGISTRY (host:port) and DOCKER_REGISTRY_PID.
+# start_docker_registry DIR [USER PASS]: Debian's docker-registry (distribution 2.8) with storage
+# in DIR and deletes enabled; with USER and PASS, Basic auth from an htpasswd file made by
+# `htpasswd -B` (bcrypt, which distribution requires), realm "mos-registry" like ours. Sets
+# DOCKER_REGISTRY (host:port), DOCKER_REGISTRY_PID and, with auth, DOCKER_REGISTRY_HTPASSWD.
 start_docker_registry() {
-  local dir=$1 port
-  port=$(free_port)
+  local dir=$1 user=${2:-} pass=${3:-} port auth= attempt
   mkdir -p "$dir/storage"
+  if [ -n "$user" ]; then
+    htpasswd -Bbn "$user" "$pass" >"$dir/htpasswd"
+    auth="auth:
+  htpasswd:
+    realm: mos-registry
+    path: $dir/htpasswd"
+    DOCKER_REGISTRY_HTPASSWD=$dir/htpasswd
+    export DOCKER_REGISTRY_HTPASSWD
+  fi
+  # free_port only knows nothing listens there: a client socket may hold the port, so a bind
+  # failure is retried on another one.
+  for attempt in 1 2 3; do
+  port=$(free_port)
   cat >"$dir/config.yml" <<EOF
 version: 0.1
 log:
@@ -64,6 +78,7 @@ storage:
     rootdirectory: $dir/storage
   delete:
     enabled: true
+$auth
 http:
   addr: 127.0.0.1:$port
 EOF
@@ -71,11 +86,14 @@ EOF
   DOCKER_REGISTRY_PID=$!
   echo "$DOCKER_REGISTRY_PID" >>"${BATS_FILE_TMPDIR:-$BATS_TMPDIR}/registry-pids"
   DOCKER_REGISTRY=127.0.0.1:$port
-  wait_for_http "http://$DOCKER_REGISTRY/v2/" "$DOCKER_REGISTRY_PID" || {
-    cat "$dir/log" >&2
-    return 1
-  }
-  export DOCKER_REGISTRY DOCKER_REGISTRY_PID
+  if wait_for_http "http://$DOCKER_REGISTRY/v2/" "$DOCKER_REGISTRY_PID"; then
+    export DOCKER_REGISTRY DOCKER_REGISTRY_PID
+    return 0
+  fi
+  grep -q "address already in use" "$dir/log" && [ "$attempt" -lt 3 ] || break
+  done
+  cat "$dir/log" >&2
+  return 1
 }
 
 stop_registries() {
