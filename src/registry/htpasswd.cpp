@@ -212,7 +212,14 @@ bool Htpasswd::verify(std::string_view user, std::string_view password) const {
     generation = generation_;
   }
   auto found = table->hashes.find(user);
-  if (found == table->hashes.end()) return false;
+  if (found == table->hashes.end()) {
+    // The same work as for a known user, so the answer's timing does not tell which users exist.
+    if (!table->hashes.empty()) {
+      ++hash_computations_;
+      (void)crypt_matches(password, table->hashes.begin()->second);
+    }
+    return false;
+  }
   ++hash_computations_;
   if (!crypt_matches(password, found->second)) return false;
   std::lock_guard lock(mutex_);

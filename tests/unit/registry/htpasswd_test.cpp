@@ -147,6 +147,9 @@ TEST_F(HtpasswdTest, SuccessesAreCachedFailuresNever) {
   EXPECT_TRUE(users->verify("carol", "tr0ub4dor&3"));
   EXPECT_TRUE(users->verify("carol", "tr0ub4dor&3"));
   EXPECT_EQ(users->hash_computations(), 5u);
+  // An unknown user costs a hash computation too, so timing does not tell which users exist.
+  EXPECT_FALSE(users->verify("mallory", "s3cret"));
+  EXPECT_EQ(users->hash_computations(), 6u);
 }
 
 TEST_F(HtpasswdTest, CacheIsBounded) {
