@@ -103,7 +103,8 @@ still_serving() {
   [ "$output" = "HTTP/1.1 200" ]
   rss_kib=$(awk '/^VmRSS/ {print $2}' "/proc/$MOS_REGISTRY_PID/status")
   echo "RSS with 3000 connections: $rss_kib KiB"
-  [ "$rss_kib" -lt $((100 * 1024)) ]
+  # ASan's shadow memory and quarantine inflate RSS; the bound holds for the real build.
+  [ "${MOS_SANITIZED:-0}" = 1 ] || [ "$rss_kib" -lt $((100 * 1024)) ]
   for fd in "${fds[@]}"; do exec {fd}>&-; done
   still_serving
   kill -0 "$MOS_REGISTRY_PID"
