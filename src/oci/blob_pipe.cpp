@@ -47,8 +47,10 @@ class PipeSink final : public BlobSink {
 
 class PipeReader final : public BlobReader {
  public:
-  PipeReader(std::function<Status(BlobSink&)> producer, std::size_t buffer_bytes)
-      : producer_(std::move(producer)), buffer_bytes_(std::max<std::size_t>(buffer_bytes, 4096)) {}
+  PipeReader(std::function<Status(BlobSink&)> producer, std::size_t buffer_bytes, std::optional<Digest> verified)
+      : producer_(std::move(producer)), buffer_bytes_(std::max<std::size_t>(buffer_bytes, 4096)),
+        verified_(std::move(verified)) {}
+  bool verifies(const Digest& digest) const override { return verified_ && *verified_ == digest; }
   ~PipeReader() override {
     if (!thread_.joinable()) return;
     {
@@ -90,14 +92,16 @@ class PipeReader final : public BlobReader {
 
   std::function<Status(BlobSink&)> producer_;
   std::size_t buffer_bytes_;
+  std::optional<Digest> verified_;
   PipeState state_;
   std::thread thread_;
 };
 
 }  // namespace
 
-std::unique_ptr<BlobReader> make_blob_pipe(std::function<Status(BlobSink&)> producer, std::size_t buffer_bytes) {
-  return std::make_unique<PipeReader>(std::move(producer), buffer_bytes);
+std::unique_ptr<BlobReader> make_blob_pipe(std::function<Status(BlobSink&)> producer, std::size_t buffer_bytes,
+                                           std::optional<Digest> verified) {
+  return std::make_unique<PipeReader>(std::move(producer), buffer_bytes, std::move(verified));
 }
 
 }  // namespace mos::oci

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "oci/repository.hpp"
 
@@ -14,7 +15,10 @@ namespace mos::oci {
 
 // producer(sink) must write all bytes into sink and return its status (a failed status, e.g. a
 // digest mismatch, is returned by the reader's read() once the buffered bytes are drained).
+// `verified`: the digest the producer checks the bytes against before it returns success (the
+// reader then answers verifies() for it).
 std::unique_ptr<BlobReader> make_blob_pipe(std::function<Status(BlobSink&)> producer,
-                                           std::size_t buffer_bytes = 2 * 1024 * 1024);
+                                           std::size_t buffer_bytes = 2 * 1024 * 1024,
+                                           std::optional<Digest> verified = std::nullopt);
 
 }  // namespace mos::oci

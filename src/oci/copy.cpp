@@ -18,6 +18,7 @@ namespace {
 class CountingReader final : public BlobReader {
  public:
   CountingReader(BlobReader& inner, Progress& progress) : inner_(inner), progress_(progress) {}
+  bool verifies(const Digest& digest) const override { return inner_.verifies(digest); }
   Result<std::size_t> read(std::span<std::byte> buffer) override {
     MOS_TRY_ASSIGN(auto n, inner_.read(buffer));
     progress_.add(static_cast<std::int64_t>(n));

@@ -41,6 +41,7 @@ class FileBlobReader final : public BlobReader {
   FileBlobReader(int fd, fs::path path, Descriptor expected)
       : fd_(fd), path_(std::move(path)), expected_(std::move(expected)), hasher_(expected_.digest.algorithm()) {}
   ~FileBlobReader() override { ::close(fd_); }
+  bool verifies(const Digest& digest) const override { return digest == expected_.digest; }
 
   Result<std::size_t> read(std::span<std::byte> buffer) override {
     if (done_) return std::size_t{0};
@@ -84,17 +85,23 @@ Status link_into_place(const fs::path& file, const fs::path& target) {
 
 // ---- StagedBlob ----
 
-StagedBlob::StagedBlob(const LayoutStore& store, AtomicFileWriter writer, DigestAlgorithm algorithm)
-    : store_(&store), writer_(std::move(writer)), hasher_(algorithm) {}
+StagedBlob::StagedBlob(const LayoutStore& store, AtomicFileWriter writer, DigestAlgorithm algorithm, bool hashing)
+    : store_(&store), writer_(std::move(writer)), hasher_(algorithm), hashing_(hashing) {}
 
 Result<StagedBlob> StagedBlob::create(const LayoutStore& store, DigestAlgorithm algorithm) {
   MOS_TRY_ASSIGN(auto uploads, store.uploads_dir());
   MOS_TRY_ASSIGN(auto writer, AtomicFileWriter::create(uploads / staging_name()));
-  return StagedBlob(store, std::move(writer), algorithm);
+  return StagedBlob(store, std::move(writer), algorithm, true);
+}
+
+Result<StagedBlob> StagedBlob::create_source_verified(const LayoutStore& store) {
+  MOS_TRY_ASSIGN(auto uploads, store.uploads_dir());
+  MOS_TRY_ASSIGN(auto writer, AtomicFileWriter::create(uploads / staging_name()));
+  return StagedBlob(store, std::move(writer), DigestAlgorithm::sha256, false);
 }
 
 Status StagedBlob::write(std::span<const std::byte> bytes) {
-  hasher_.update(bytes);
+  if (hashing_) hasher_.update(bytes);
   return writer_.write(bytes);
 }
 
@@ -105,14 +112,16 @@ Status StagedBlob::commit(const Digest& expected, std::optional<std::int64_t> ex
     writer_.abandon();
     return fail("blob {} has {} bytes, expected {}", expected.str(), writer_.bytes_written(), *expected_size);
   }
-  if (expected.algorithm() != hasher_.algorithm()) {
-    writer_.abandon();
-    return fail("blob {}: staged with a different digest algorithm", expected.str());
-  }
-  auto actual = hasher_.finish();
-  if (actual != expected) {
-    writer_.abandon();
-    return fail("blob content has digest {}, expected {}", actual.str(), expected.str());
+  if (hashing_) {
+    if (expected.algorithm() != hasher_.algorithm()) {
+      writer_.abandon();
+      return fail("blob {}: staged with a different digest algorithm", expected.str());
+    }
+    auto actual = hasher_.finish();
+    if (actual != expected) {
+      writer_.abandon();
+      return fail("blob content has digest {}, expected {}", actual.str(), expected.str());
+    }
   }
   MOS_TRY(writer_.commit());
   fs::path target = blob_file(store_->dir(), expected);
@@ -203,7 +212,11 @@ Status LayoutStore::fetch_blob(const Descriptor& blob, BlobSink& sink) {
 Status LayoutStore::put_blob(const Descriptor& blob, BlobReader& source) {
   MOS_TRY_ASSIGN(bool present, has_blob(blob));
   if (present) return {};
-  MOS_TRY_ASSIGN(auto staged, StagedBlob::create(*this, blob.digest.algorithm()));
+  // A source that verifies the digest itself (a registry download) is not hashed twice: its
+  // read() ends with an error, not 0, when the bytes do not match.
+  auto created = source.verifies(blob.digest) ? StagedBlob::create_source_verified(*this)
+                                              : StagedBlob::create(*this, blob.digest.algorithm());
+  MOS_TRY_ASSIGN(auto staged, std::move(created));
   std::vector<std::byte> buffer(kCopyBuffer);
   for (;;) {
     auto n = source.read(buffer);

@@ -50,16 +50,20 @@ struct LayoutIndex {
 class StagedBlob {
  public:
   static Result<StagedBlob> create(const LayoutStore& store, DigestAlgorithm algorithm = DigestAlgorithm::sha256);
+  // For bytes whose source checks them against the digest commit() will be given (see
+  // BlobReader::verifies): staged without hashing them again.
+  static Result<StagedBlob> create_source_verified(const LayoutStore& store);
   Status write(std::span<const std::byte> bytes);
   Status write(std::string_view bytes) { return write(std::as_bytes(std::span(bytes.data(), bytes.size()))); }
   Status commit(const Digest& expected, std::optional<std::int64_t> expected_size = std::nullopt);
   std::uint64_t size() const;
 
  private:
-  StagedBlob(const LayoutStore& store, AtomicFileWriter writer, DigestAlgorithm algorithm);
+  StagedBlob(const LayoutStore& store, AtomicFileWriter writer, DigestAlgorithm algorithm, bool hashing);
   const LayoutStore* store_;
   AtomicFileWriter writer_;
   Hasher hasher_;
+  bool hashing_;
 };
 
 class LayoutStore final : public Repository {

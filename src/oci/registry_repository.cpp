@@ -89,7 +89,9 @@ Result<std::unique_ptr<BlobReader>> RegistryRepository::open_blob(const Descript
   // The download runs on its own thread (curl pushes bytes); the caller pulls them through a
   // 2 MiB ring. The client is shared (thread-safe); the descriptor is copied for the thread.
   auto client = client_;
-  return make_blob_pipe([client, repo = repo_, blob](BlobSink& sink) { return client->get_blob(repo, blob, sink); });
+  // get_blob verifies size and digest before it returns success.
+  return make_blob_pipe([client, repo = repo_, blob](BlobSink& sink) { return client->get_blob(repo, blob, sink); },
+                        2 * 1024 * 1024, blob.digest);
 }
 
 Status RegistryRepository::fetch_blob(const Descriptor& blob, BlobSink& sink) {

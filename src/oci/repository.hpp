@@ -26,6 +26,13 @@ class BlobReader {
  public:
   virtual ~BlobReader() = default;
   virtual Result<std::size_t> read(std::span<std::byte> buffer) = 0;
+  // True when this reader checks the bytes against `digest` itself: read() returns 0 (the end)
+  // only after they matched, an error otherwise. A store writing them under that digest may
+  // then skip hashing them a second time.
+  virtual bool verifies(const Digest& digest) const {
+    (void)digest;
+    return false;
+  }
 };
 
 // Push side of a blob transfer.

@@ -57,6 +57,26 @@ TEST(BlobPipe, ProducerErrorArrivesAfterTheBufferedBytes) {
   EXPECT_NE(second.error().message.find("digest mismatch"), std::string::npos);
 }
 
+TEST(BlobPipe, VouchesOnlyForTheDigestItsProducerChecksAndStartsAtTheFirstRead) {
+  std::atomic<bool> started{false};
+  auto checked = digest_of("abc");
+  auto reader = make_blob_pipe(
+      [&](BlobSink& sink) -> Status {
+        started = true;
+        return sink.write(std::as_bytes(std::span("abc", 3)));
+      },
+      4096, checked);
+  EXPECT_TRUE(reader->verifies(checked));
+  EXPECT_FALSE(reader->verifies(digest_of("abd")));
+  EXPECT_FALSE(started.load());  // a reader never read (a mounted blob) downloads nothing
+  auto got = drain(*reader);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(*got, "abc");
+  EXPECT_TRUE(started.load());
+  auto plain = make_blob_pipe([](BlobSink&) -> Status { return {}; });
+  EXPECT_FALSE(plain->verifies(checked));
+}
+
 TEST(BlobPipe, DroppingTheReaderStopsTheProducer) {
   std::atomic<bool> stopped_with_error{false};
   {

@@ -202,6 +202,45 @@ TEST_F(LayoutStoreTest, BlobMismatchLeavesNothing) {
   EXPECT_EQ(store_->blob_path(d.digest).value(), store_->dir() / "blobs/sha256" / d.digest.hex());
 }
 
+// A source that checks the digest itself is not hashed again: the store relies on its read()
+// failing at the end when the bytes are wrong, and nothing is left behind when it does.
+class SelfVerifyingReader final : public BlobReader {
+ public:
+  SelfVerifyingReader(std::string bytes, Digest checks, bool fail_at_end)
+      : inner_(std::move(bytes), nullptr), checks_(std::move(checks)), fail_at_end_(fail_at_end) {}
+  Result<std::size_t> read(std::span<std::byte> buffer) override {
+    MOS_TRY_ASSIGN(auto n, inner_.read(buffer));
+    if (n == 0 && fail_at_end_) return fail("digest mismatch");
+    return n;
+  }
+  bool verifies(const Digest& digest) const override { return digest == checks_; }
+
+ private:
+  ScriptedReader inner_;
+  Digest checks_;
+  bool fail_at_end_;
+};
+
+TEST_F(LayoutStoreTest, ASelfVerifyingSourceIsTrustedOnlyForItsDigestAndOnlyToItsEnd) {
+  auto d = blob_descriptor("the real content");
+  // Wrong bytes, and the source says so at the end: nothing stored.
+  SelfVerifyingReader caught("other content!!!", d.digest, true);
+  ASSERT_FALSE(store_->put_blob(d, caught));
+  EXPECT_EQ(count_files(store_->dir() / "blobs/sha256"), 0u);
+  EXPECT_EQ(count_files(store_->dir() / ".uploads"), 0u);
+  // A source verifying another digest is hashed as usual, so its wrong bytes are refused.
+  SelfVerifyingReader other("other content!!!", digest_of("something else"), false);
+  ASSERT_FALSE(store_->put_blob(d, other));
+  EXPECT_EQ(count_files(store_->dir() / "blobs/sha256"), 0u);
+  // The right bytes from a source verifying this digest are stored, sizes still checked.
+  SelfVerifyingReader shorter("the real", d.digest, false);
+  ASSERT_FALSE(store_->put_blob(d, shorter));
+  SelfVerifyingReader right("the real content", d.digest, false);
+  ASSERT_TRUE(store_->put_blob(d, right));
+  EXPECT_EQ(read_file(store_->blob_path(d.digest).value()).value(), "the real content");
+  EXPECT_EQ(count_files(store_->dir() / ".uploads"), 0u);
+}
+
 TEST_F(LayoutStoreTest, ReadersDetectCorruptBlobs) {
   auto d = blob_descriptor("0123456789");
   ASSERT_TRUE(store_->put_blob_bytes(d, "0123456789"));
