@@ -11,8 +11,16 @@ namespace mos::registry {
 class Authenticator {
  public:
   virtual ~Authenticator() = default;
-  // True when password is user's. Called from several server threads at once.
+  // True when password is user's. Called from several server threads at once; may be slow
+  // (bcrypt), so the server calls it off its I/O threads.
   virtual bool verify(std::string_view user, std::string_view password) const = 0;
+  // True when verify() would answer true at once (a remembered success): cheap enough for an
+  // I/O thread.
+  virtual bool remembers(std::string_view user, std::string_view password) const {
+    (void)user;
+    (void)password;
+    return false;
+  }
 };
 
 struct BasicCredentials {

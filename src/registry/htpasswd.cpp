@@ -66,6 +66,17 @@ std::string weak_scheme(std::string_view h) {
   return "no known scheme (plain text?)";
 }
 
+// What the cache keeps of a success: a hash of user and password, never the password.
+std::string cache_key(std::string_view user, std::string_view password) {
+  std::string material;
+  material.reserve(user.size() + 1 + password.size());
+  material.append(user).push_back('\0');
+  material.append(password);
+  std::string key = oci::digest_of(material).hex();
+  OPENSSL_cleanse(material.data(), material.size());
+  return key;
+}
+
 // crypt(3) of password with hash's settings, compared with hash in constant time.
 bool crypt_matches(std::string_view password, const std::string& hash) {
   std::string secret(password);
@@ -192,16 +203,18 @@ void Htpasswd::maybe_reload() const {
     spdlog::warn("{}; still using the users loaded before", reloaded.error().message);
 }
 
+bool Htpasswd::remembers(std::string_view user, std::string_view password) const {
+  maybe_reload();
+  std::string key = cache_key(user, password);
+  std::lock_guard lock(mutex_);
+  return cache_.contains(key);
+}
+
 bool Htpasswd::verify(std::string_view user, std::string_view password) const {
   maybe_reload();
   // crypt(3) takes C strings: a NUL would cut the password short.
   if (password.find('\0') != std::string_view::npos) return false;
-  std::string material;
-  material.reserve(user.size() + 1 + password.size());
-  material.append(user).push_back('\0');
-  material.append(password);
-  std::string key = oci::digest_of(material).hex();
-  OPENSSL_cleanse(material.data(), material.size());
+  std::string key = cache_key(user, password);
 
   std::shared_ptr<const HtpasswdTable> table;
   std::uint64_t generation = 0;

@@ -51,6 +51,7 @@ class Htpasswd final : public Authenticator {
   ~Htpasswd() override;
 
   bool verify(std::string_view user, std::string_view password) const override;
+  bool remembers(std::string_view user, std::string_view password) const override;
 
   // Re-reads the file now if its size, mtime or inode changed (verify() does this at most once
   // per reload interval). Returns the error of a failed reload (the old table stays).

@@ -16,6 +16,8 @@ struct HttpRequest {
   std::string target;  // path and query as sent
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercase
   std::string body;    // small bodies only (manifests); blob uploads are streamed
+  // Set by a transport that checked the credentials itself, off its I/O threads (a slow hash).
+  std::optional<bool> credentials_accepted = std::nullopt;
   std::optional<std::string_view> header(std::string_view lowercase_name) const {
     for (const auto& [k, v] : headers)
       if (k == lowercase_name) return std::string_view(v);

@@ -109,14 +109,31 @@ bool Registry::streams_body(std::string_view method, const Route& route) {
   return false;
 }
 
+bool Registry::credentials_check_is_slow(const HttpRequest& request) const {
+  if (!options_.authenticator || request.credentials_accepted) return false;
+  auto header = request.header("authorization");
+  if (!header) return false;
+  auto credentials = parse_basic_authorization(*header);
+  return credentials && !credentials->user.empty() &&
+         !options_.authenticator->remembers(credentials->user, credentials->password);
+}
+
+bool Registry::accepts_credentials(const HttpRequest& request) const {
+  if (!options_.authenticator) return true;
+  if (request.credentials_accepted) return *request.credentials_accepted;
+  auto header = request.header("authorization");
+  if (!header) return false;
+  auto credentials = parse_basic_authorization(*header);
+  return credentials && !credentials->user.empty() &&
+         options_.authenticator->verify(credentials->user, credentials->password);
+}
+
 std::optional<HttpResponse> Registry::refuse_unauthenticated(const HttpRequest& request) const {
-  if (!options_.authenticator) return std::nullopt;
+  if (!options_.authenticator || accepts_credentials(request)) return std::nullopt;
   bool anonymous = true;  // no header, or one without a user name (skopeo's "Basic Og==")
   if (auto header = request.header("authorization")) {
     auto credentials = parse_basic_authorization(*header);
     anonymous = credentials && credentials->user.empty();
-    if (credentials && !anonymous && options_.authenticator->verify(credentials->user, credentials->password))
-      return std::nullopt;
     if (!anonymous)
       spdlog::debug("refused the credentials{}",
                     credentials ? fmt::format(" of user \"{}\"", credentials->user) : std::string(" (malformed)"));

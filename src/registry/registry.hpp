@@ -66,10 +66,16 @@ class Registry {
 
   oci::LayoutRoot& root() { return root_; }
 
- private:
-  friend class UploadSink;
+  // Authentication, for transports: whether checking request's credentials may be slow (a
+  // password the authenticator does not remember), and the check itself (true: accepted or
+  // none needed). handle() and begin_upload_body() use request.credentials_accepted when set.
+  bool credentials_check_is_slow(const HttpRequest& request) const;
+  bool accepts_credentials(const HttpRequest& request) const;
   // The 401 answer for a request the authenticator does not accept, nullopt when it may pass.
   std::optional<HttpResponse> refuse_unauthenticated(const HttpRequest& request) const;
+
+ private:
+  friend class UploadSink;
   HttpResponse get_manifest(const HttpRequest& request, const Route& route, bool head);
   HttpResponse put_manifest(const HttpRequest& request, const Route& route);
   HttpResponse delete_manifest(const Route& route);

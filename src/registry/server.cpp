@@ -169,6 +169,7 @@ struct Server::Impl {
   tcp::acceptor acceptor{io};
   asio::signal_set signals{io, SIGINT, SIGTERM};
   std::unique_ptr<asio::ssl::context> tls;  // null: plain http
+  asio::thread_pool auth_pool{1};           // slow password checks
 
   Impl(Registry& r, ServerOptions o) : registry(r), options(std::move(o)), io(options.threads) {}
 
@@ -267,6 +268,13 @@ struct Server::Impl {
                                      std::string(value.data(), value.size()));
       }
       Route route = parse_route(request.target);
+      if (registry.credentials_check_is_slow(request)) {
+        // bcrypt takes milliseconds on purpose: done on the one authentication thread, so a
+        // flood of wrong passwords slows only itself while the I/O threads keep serving.
+        request.credentials_accepted = co_await asio::co_spawn(
+            auth_pool, [&]() -> asio::awaitable<bool> { co_return registry.accepts_credentials(request); },
+            asio::use_awaitable);
+      }
       bool keep_alive = head.keep_alive();
       bool body_expected = !parser.is_done();
 
@@ -451,6 +459,8 @@ Status Server::run() {
   for (int i = 1; i < std::max(1, impl_->options.threads); ++i) threads.emplace_back([this] { impl_->io.run(); });
   impl_->io.run();
   for (auto& t : threads) t.join();
+  impl_->auth_pool.stop();  // a check still running finishes; its answer has nobody to go to
+  impl_->auth_pool.join();
   spdlog::info("stopped");
   return {};
 }

@@ -258,3 +258,27 @@ JSON
   req GET "http://$MOS_REGISTRY/v2/" -u alice:n3w
   expect_challenge
 }
+
+@test "a flood of wrong passwords is checked on its own thread: others are served meanwhile" {
+  # Cost 15: each bcrypt check takes over a second, so four wrong ones keep the authentication
+  # thread busy for several. Were they checked on the I/O threads, the requests below would wait
+  # for the first two checks to end.
+  htpasswd -Bbn -C 15 alice s3cret >"$BATS_TEST_TMPDIR/htpasswd"
+  start_mos_registry "$BATS_TEST_TMPDIR/root" --htpasswd "$BATS_TEST_TMPDIR/htpasswd"
+  REG=$MOS_REGISTRY
+  req GET "http://$REG/v2/" -u alice:s3cret  # remembered from now on
+  expect_status 200
+  pids=()
+  for i in 1 2 3 4; do
+    curl -s -o /dev/null -u "alice:wrong$i" "http://$REG/v2/" &
+    pids+=($!)
+  done
+  sleep 0.2
+  req GET "http://$REG/v2/_catalog" -u alice:s3cret
+  expect_status 200
+  req GET "http://$REG/v2/"
+  expect_challenge
+  # Both answers came while every wrong password was still waiting for its answer.
+  for pid in "${pids[@]}"; do kill -0 "$pid"; done
+  wait "${pids[@]}"
+}

@@ -133,8 +133,12 @@ TEST_F(HtpasswdTest, WeakSchemesAreSkippedWithAWarningNamingTheUser) {
 TEST_F(HtpasswdTest, SuccessesAreCachedFailuresNever) {
   auto users = load(lines({kAlice, kCarol}));
   ASSERT_TRUE(users);
+  EXPECT_FALSE(users->remembers("alice", "s3cret"));
   EXPECT_TRUE(users->verify("alice", "s3cret"));
   EXPECT_EQ(users->hash_computations(), 1u);
+  EXPECT_TRUE(users->remembers("alice", "s3cret"));
+  EXPECT_FALSE(users->remembers("alice", "s3cret2"));
+  EXPECT_FALSE(users->remembers("carol", "s3cret"));
   for (int i = 0; i < 20; ++i) EXPECT_TRUE(users->verify("alice", "s3cret"));
   EXPECT_EQ(users->hash_computations(), 1u);  // one bcrypt for 21 requests
   // A wrong password after a right one is checked, and refused, every time.
