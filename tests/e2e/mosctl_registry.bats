@@ -5,6 +5,10 @@
 
 load helpers/mosctl
 load helpers/registry
+load helpers/tls
+
+# Registry access flags of mosb and mosctl (--cacert, --creds) for the registry under test.
+ACCESS=()
 
 # publish REGISTRY TAG VERSION IMAGE...: manifest.yaml with one fs-only target per image
 # (t1, t2, ...) sourced from the fixtures' layout, published as machine/install:TAG.
@@ -18,7 +22,7 @@ publish() {
     printf '  - service_name: t%s\n    source: "oci:%s:%s"\n    version: %s\n    service_type: fs-only\n    network:\n      type: none\n' \
       "$i" "$MOS_FX/pub/mos" "$image" "$version" >> "$yaml"
   done
-  "$MOS_BIN/mosb" -q manifest publish --project fx:default --skip-bootkit --repo "$registry" \
+  "$MOS_BIN/mosb" -q manifest publish "${ACCESS[@]}" --project fx:default --skip-bootkit --repo "$registry" \
     --name "machine/install:$tag" "$yaml"
 }
 
@@ -44,11 +48,11 @@ setup() {
 
 check_install_and_update() {
   local registry=$1
-  run "$M" install -r "$R" "$registry/machine/install:1.0.0"
+  run "$M" install "${ACCESS[@]}" -r "$R" "$registry/machine/install:1.0.0"
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [ "$(mos_targets "$R")" = "t1=1.0.0@$A1_D t2=1.0.0@$B1_D" ]
   [[ "$("$M" status -r "$R" --json | jq -r .system.install.reference)" == "$registry/machine/install:1.0.0" ]]
-  run "$M" update -r "$R" "docker://$registry/machine/install:2.0.0"
+  run "$M" update "${ACCESS[@]}" -r "$R" "docker://$registry/machine/install:2.0.0"
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [ "$(mos_targets "$R")" = "t1=2.0.0@$A2_D t2=2.0.0@$C1_D" ]
   # Every blob in the store hashes to its name (nothing unverified was kept).
@@ -66,6 +70,28 @@ check_install_and_update() {
 
 @test "install, update and rollback from docker-registry (referrers by tag schema)" {
   check_install_and_update "$DOCKER_REGISTRY"
+}
+
+@test "install, update and rollback from mos-registry over TLS with htpasswd (--cacert, --creds)" {
+  make_tls_ca "$BATS_FILE_TMPDIR/pki" ca
+  make_tls_server_cert "$BATS_FILE_TMPDIR/pki" ca server
+  htpasswd -Bbn installer 'pa:ss' >"$BATS_FILE_TMPDIR/htpasswd"
+  start_mos_registry "$BATS_FILE_TMPDIR/secure" --htpasswd "$BATS_FILE_TMPDIR/htpasswd" \
+    --tls-cert "$BATS_FILE_TMPDIR/pki/server.crt" --tls-key "$BATS_FILE_TMPDIR/pki/server.key"
+  ACCESS=(--cacert "$BATS_FILE_TMPDIR/pki/ca.crt" --creds 'installer:pa:ss')
+  publish "$MOS_REGISTRY" 1.0.0 1.0.0 A1 B1
+  publish "$MOS_REGISTRY" 2.0.0 2.0.0 A2 C1
+  check_install_and_update "$MOS_REGISTRY"
+  # Without the CA, or without the password, nothing is installed.
+  R2=$BATS_TEST_TMPDIR/root2
+  mos_new_root "$R2"
+  before=$(mos_tree_hash "$R2")
+  run "$M" install --creds 'installer:pa:ss' -r "$R2" "$MOS_REGISTRY/machine/install:1.0.0"
+  [ "$status" -ne 0 ]
+  run "$M" install --cacert "$BATS_FILE_TMPDIR/pki/ca.crt" -r "$R2" "$MOS_REGISTRY/machine/install:1.0.0"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"requires authentication"* ]]
+  [ "$(mos_tree_hash "$R2")" = "$before" ]
 }
 
 @test "an unreachable registry or unknown tag changes nothing" {
