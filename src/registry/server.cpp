@@ -34,6 +34,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/file.hpp"
+#include "registry/auth.hpp"
 #include "oci/media_types.hpp"
 
 namespace mos::registry {
@@ -160,6 +161,19 @@ Result<std::unique_ptr<asio::ssl::context>> make_tls_context(const std::filesyst
     return fail("TLS key {} does not belong to the certificate {}", key.string(), cert.string());
   return context;
 }
+// The user a request names in its Basic credentials, for the log line ("-" for none, as in
+// the common log format): printable ASCII only and at most 64 characters, so a client cannot
+// forge or flood log lines with it.
+std::string log_user(const HttpRequest& request) {
+  auto header = request.header("authorization");
+  auto credentials = header ? parse_basic_authorization(*header) : std::nullopt;
+  if (!credentials || credentials->user.empty()) return "-";
+  std::string user = credentials->user.substr(0, 64);
+  for (auto& c : user)
+    if (c < 0x21 || c > 0x7e) c = '?';
+  return user;
+}
+
 }  // namespace
 
 struct Server::Impl {
@@ -354,7 +368,8 @@ struct Server::Impl {
           }
           std::get<std::unique_ptr<UploadBody>>(begun).reset();
           if (!complete) {
-            spdlog::info("{} \"{} {}\" client went away during the body", peer, request.method, request.target);
+            spdlog::info("{} {} \"{} {}\" client went away during the body", peer, log_user(request), request.method,
+                         request.target);
             break;
           }
         }
@@ -403,7 +418,8 @@ struct Server::Impl {
         co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
       }
       auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-      spdlog::info("{} \"{} {}\" {} {} {:.1f}ms{}", peer, request.method, request.target, answer.status, length, ms,
+      spdlog::info("{} {} \"{} {}\" {} {} {:.1f}ms{}", peer, log_user(request), request.method, request.target,
+                   answer.status, length, ms,
                    ec ? fmt::format(" (answer cut short: {})", ec.message()) : std::string());
       if (ec || !keep_alive) break;
     }

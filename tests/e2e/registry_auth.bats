@@ -281,4 +281,8 @@ JSON
   # Both answers came while every wrong password was still waiting for its answer.
   for pid in "${pids[@]}"; do kill -0 "$pid"; done
   wait "${pids[@]}"
+  # The log names the user of each request ("-" for none), as the common log format does.
+  wait_for_log ' alice "GET /v2/_catalog" 200 '
+  wait_for_log ' - "GET /v2/" 401 '
+  wait_for_log ' alice "GET /v2/" 401 '
 }

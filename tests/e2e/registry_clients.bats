@@ -19,17 +19,6 @@ teardown_file() {
   stop_registries
 }
 
-# wait_for_log TEXT: the server's log gets a line containing TEXT within 30 s.
-wait_for_log() {
-  for _ in $(seq 1 300); do
-    grep -qF "$1" "$MOS_REGISTRY_LOG" && return 0
-    sleep 0.1
-  done
-  echo "no log line with '$1':" >&2
-  tail -20 "$MOS_REGISTRY_LOG" >&2
-  return 1
-}
-
 still_serving() {
   req GET "http://$REG/v2/clients/big/blobs/$BIG_DIGEST" -H 'Range: bytes=0-99'
   expect_status 206

@@ -96,6 +96,18 @@ EOF
   return 1
 }
 
+# wait_for_log TEXT: mos-registry's log gets a line containing TEXT within 30 s (it writes the
+# line after the answer has gone out).
+wait_for_log() {
+  for _ in $(seq 1 300); do
+    grep -qF -- "$1" "$MOS_REGISTRY_LOG" && return 0
+    sleep 0.1
+  done
+  echo "no log line with '$1':" >&2
+  tail -20 "$MOS_REGISTRY_LOG" >&2
+  return 1
+}
+
 stop_registries() {
   local pids=${BATS_FILE_TMPDIR:-$BATS_TMPDIR}/registry-pids pid
   [ -f "$pids" ] || return 0
