@@ -7,7 +7,9 @@
 #      connection for both servers)                      -> requests/s, p99 latency
 #   3. blob GET of a 64 MiB blob, 4 connections (wrk)   -> MB/s
 #   4. 16 concurrent clients pushing distinct 16 MiB blobs (curl POST+PUT) -> MB/s
-# and each server's peak RSS. Rounds: $ROUNDS (default 3), medians reported.
+#   5. over TLS (a second instance of each server on the same storage, same certificate):
+#      manifest GET at 64 connections and the 64 MiB blob GET (wrk, https)
+# and each server's peak RSS (of the plain instances). Rounds: $ROUNDS (default 3), medians reported.
 # Last line: RESULT registry ratio=R target=0.33, R = docker-registry's manifest GET requests/s
 # divided by ours (our cost / peer cost; lower is better). Exits 0 whether or not it is met.
 #   bench/registry.sh            (builds build/release; MOS_BIN=DIR uses programs from DIR)
@@ -139,5 +141,34 @@ printf '%-16s %14s %14s\n' "HEAD p99 ms" "$(med mos,head_p99)" "$(med docker,hea
 printf '%-16s %14s %14s\n' "blob GET MB/s" "$(med mos,blob_mbs)" "$(med docker,blob_mbs)"
 printf '%-16s %14s %14s\n' "push16 MB/s" "$(med mos,push_mbs)" "$(med docker,push_mbs)"
 printf '%-16s %14s %14s\n' "peak RSS MiB" "$(peak_rss_mib "$mos_pid")" "$(peak_rss_mib "$docker_pid")"
+
+# TLS: one more instance of each on the same storage, with a throw-away certificate.
+. "$top/tests/e2e/helpers/tls.bash"
+make_tls_ca "$work/pki" ca && make_tls_server_cert "$work/pki" ca server
+mos_tls_port=$(free_port)
+"$MOS_BIN/mos-registry" -q serve --root "$work/mos" --port "$mos_tls_port" \
+  --tls-cert "$work/pki/server.crt" --tls-key "$work/pki/server.key" >"$work/mos-tls.log" 2>&1 &
+pids+=("$!")
+docker_tls_port=$(free_port)
+sed -e "s/127.0.0.1:$docker_port/127.0.0.1:$docker_tls_port/" "$work/docker.yml" >"$work/docker-tls.yml"
+printf '  tls:\n    certificate: %s\n    key: %s\n' "$work/pki/server.crt" "$work/pki/server.key" >>"$work/docker-tls.yml"
+docker-registry serve "$work/docker-tls.yml" >"$work/docker-tls.log" 2>&1 &
+pids+=("$!")
+wait_tls() { for _ in $(seq 1 100); do curl -s -o /dev/null --cacert "$work/pki/ca.crt" "https://$1/v2/" && return 0; sleep 0.1; done; return 1; }
+if wait_tls "127.0.0.1:$mos_tls_port" && wait_tls "127.0.0.1:$docker_tls_port"; then
+  for name in mos docker; do
+    port=$([ $name = mos ] && echo "$mos_tls_port" || echo "$docker_tls_port")
+    for r in $(seq 1 "$rounds"); do
+      read -r rps _ _ < <(wrk_run "https://127.0.0.1:$port/v2/bench/app/manifests/latest" 64 -H "$accept")
+      res[$name,tls_get_rps]+="$rps "
+      read -r _ mbs _ < <(wrk_run "https://127.0.0.1:$port/v2/bench/app/blobs/$(digest "$work/big")" 4)
+      res[$name,tls_blob_mbs]+="$mbs "
+    done
+  done
+  printf '%-16s %14s %14s\n' "TLS GET rps" "$(med mos,tls_get_rps)" "$(med docker,tls_get_rps)"
+  printf '%-16s %14s %14s\n' "TLS blob MB/s" "$(med mos,tls_blob_mbs)" "$(med docker,tls_blob_mbs)"
+else
+  echo "TLS instances did not start"
+fi
 ratio=$(awk -v d="$(med docker,get_rps)" -v m="$(med mos,get_rps)" 'BEGIN { if (m > 0) printf "%.3f", d / m; else print "inf" }')
 echo "RESULT registry ratio=$ratio target=0.33"
