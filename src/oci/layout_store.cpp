@@ -44,7 +44,15 @@ class FileBlobReader final : public BlobReader {
   bool verifies(const Digest& digest) const override { return digest == expected_.digest; }
 
   Result<std::size_t> read(std::span<std::byte> buffer) override {
+    if (failure_) return std::unexpected(*failure_);  // an error sticks: never a clean end after it
     if (done_) return std::size_t{0};
+    auto result = read_some(buffer);
+    if (!result) failure_ = result.error();
+    return result;
+  }
+
+ private:
+  Result<std::size_t> read_some(std::span<std::byte> buffer) {
     ssize_t n;
     do {
       n = ::read(fd_, buffer.data(), buffer.size());
@@ -65,13 +73,13 @@ class FileBlobReader final : public BlobReader {
     return static_cast<std::size_t>(n);
   }
 
- private:
   int fd_;
   fs::path path_;
   Descriptor expected_;
   Hasher hasher_;
   std::uint64_t count_ = 0;
   bool done_ = false;
+  std::optional<Error> failure_;
 };
 
 Status link_into_place(const fs::path& file, const fs::path& target) {

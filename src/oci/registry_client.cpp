@@ -113,8 +113,9 @@ Status RegistryClient::fetch_token(const AuthChallenge& challenge, const std::st
   req.connect_timeout_seconds = options_.connect_timeout_seconds;
   req.stall_timeout_seconds = options_.stall_timeout_seconds;
   req.total_timeout_seconds = options_.request_timeout_seconds;
-  req.ca_file = options_.ca_file ? options_.ca_file->string() : std::string();
   MOS_TRY_ASSIGN(auto realm_host, url_authority(url));
+  // The registry's own CA, for the registry's host only: a token server elsewhere has its own.
+  if (options_.ca_file && realm_host == url_authority(base_url_).value_or("")) req.ca_file = options_.ca_file->string();
   bool secure_realm = url.starts_with("https://") || is_loopback_host(realm_host) || options_.insecure;
   std::optional<Credentials> creds;
   {
@@ -190,7 +191,8 @@ Result<HttpResponse> RegistryClient::send_once(Call& call, HttpSession& session,
     req.connect_timeout_seconds = options_.connect_timeout_seconds;
     req.stall_timeout_seconds = options_.stall_timeout_seconds;
     req.total_timeout_seconds = call.streaming ? 0 : options_.request_timeout_seconds;
-    req.ca_file = options_.ca_file ? options_.ca_file->string() : std::string();
+    // The registry's CA for the registry only; a blob redirect to storage elsewhere uses the system's.
+    if (options_.ca_file && same_host) req.ca_file = options_.ca_file->string();
     std::optional<std::string> auth;
     if (same_host) auth = authorization(call.scope, false);
     if (auth) req.headers.push_back("Authorization: " + *auth);

@@ -18,11 +18,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <charconv>
 #include <chrono>
 #include <csignal>
 #include <limits>
+#include <optional>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -50,6 +52,7 @@ namespace {
 constexpr std::size_t kChunk = 1 << 20;
 constexpr auto kHandshakeTimeout = 10s;
 constexpr std::size_t kTlsFileChunk = 256 * 1024;
+constexpr int kMaxPendingChecks = 64;  // password checks queued for the authentication thread
 
 using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
@@ -184,6 +187,7 @@ struct Server::Impl {
   asio::signal_set signals{io, SIGINT, SIGTERM};
   std::unique_ptr<asio::ssl::context> tls;  // null: plain http
   asio::thread_pool auth_pool{1};           // slow password checks
+  std::atomic<int> pending_checks{0};
 
   Impl(Registry& r, ServerOptions o) : registry(r), options(std::move(o)), io(options.threads) {}
 
@@ -282,19 +286,33 @@ struct Server::Impl {
                                      std::string(value.data(), value.size()));
       }
       Route route = parse_route(request.target);
-      if (registry.credentials_check_is_slow(request)) {
-        // bcrypt takes milliseconds on purpose: done on the one authentication thread, so a
-        // flood of wrong passwords slows only itself while the I/O threads keep serving.
-        request.credentials_accepted = co_await asio::co_spawn(
-            auth_pool, [&]() -> asio::awaitable<bool> { co_return registry.accepts_credentials(request); },
-            asio::use_awaitable);
-      }
       bool keep_alive = head.keep_alive();
       bool body_expected = !parser.is_done();
+      // Answered before any body is read (the body is then left unread and the connection closed).
+      std::optional<HttpResponse> early;
+      if (request.header("transfer-encoding") && !parser.chunked()) {
+        // Beast would take such a body for the next request: refuse rather than guess.
+        early = error_response(400, "UNSUPPORTED", "Transfer-Encoding other than chunked is not supported");
+      } else if (registry.credentials_check_is_slow(request)) {
+        // bcrypt takes milliseconds on purpose: done on the authentication thread, so the I/O
+        // threads keep serving anonymous requests and remembered users. The queue is bounded:
+        // beyond it a client is told to come back rather than waiting behind a flood.
+        if (pending_checks.fetch_add(1) >= kMaxPendingChecks) {
+          early = error_response(429, "TOOMANYREQUESTS", "too many password checks at once; retry shortly");
+        } else {
+          request.credentials_accepted = co_await asio::co_spawn(
+              auth_pool, [&]() -> asio::awaitable<bool> { co_return registry.accepts_credentials(request); },
+              asio::use_awaitable);
+        }
+        pending_checks.fetch_sub(1);
+      }
+      if (!early) early = registry.refuse_unauthenticated(request);
+      if (!early) request.credentials_accepted = true;  // checked once per request
 
-      if (body_expected) {
+      if (body_expected && !early) {
         if (auto expect = request.header("expect"); expect && lowercase(*expect) == "100-continue") {
           http::response<http::empty_body> cont{http::status::continue_, 11};
+          transport.expires_after(options.idle_timeout);  // the credentials check may have taken a while
           co_await http::async_write(stream, cont, asio::redirect_error(asio::use_awaitable, ec));
           if (ec) break;
         }
@@ -349,7 +367,9 @@ struct Server::Impl {
 
       HttpResponse answer;
       bool body_unread = body_expected;
-      if (Registry::streams_body(request.method, route)) {
+      if (early) {
+        answer = std::move(*early);
+      } else if (Registry::streams_body(request.method, route)) {
         auto begun = registry.begin_upload_body(request, route);
         if (auto* immediate = std::get_if<HttpResponse>(&begun)) {
           answer = std::move(*immediate);
@@ -367,7 +387,7 @@ struct Server::Impl {
             answer = registry.finish_upload_body(request, route, sink, complete);
           }
           std::get<std::unique_ptr<UploadBody>>(begun).reset();
-          if (!complete) {
+          if (!complete && write_status) {
             spdlog::info("{} {} \"{} {}\" client went away during the body", peer, log_user(request), request.method,
                          request.target);
             break;

@@ -286,3 +286,13 @@ JSON
   wait_for_log ' - "GET /v2/" 401 '
   wait_for_log ' alice "GET /v2/" 401 '
 }
+
+@test "without credentials a client is answered 401 before it sends a body (no 100 Continue)" {
+  exec {conn}<>"/dev/tcp/127.0.0.1/$MOS_REGISTRY_PORT"
+  printf 'PUT /v2/nobody/manifests/x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3000000\r\n\r\n' >&"$conn"
+  run timeout 30 cat <&"$conn"
+  exec {conn}>&-
+  [[ "$output" == "HTTP/1.1 401"* ]]
+  [[ "$output" != *"100 Continue"* ]]
+  [[ "$output" == *UNAUTHORIZED* ]]
+}

@@ -132,3 +132,13 @@ still_serving() {
   req PUT "$(with_query "$(absolute "$location")" "digest=$(sha256_of "$BATS_TEST_TMPDIR/ab")")"
   expect_status 201
 }
+
+@test "a Transfer-Encoding other than chunked is refused, not taken for the next request" {
+  exec {conn}<>"/dev/tcp/127.0.0.1/$MOS_REGISTRY_PORT"
+  printf 'PUT /v2/clients/te/manifests/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nGET /v2/ HTTP/1.1\r\nHost: x\r\n\r\n' >&"$conn"
+  run timeout 30 cat <&"$conn"
+  exec {conn}>&-
+  [[ "$output" == "HTTP/1.1 400"* ]]
+  [ "$(echo "$output" | grep -c '^HTTP/1.1')" -eq 1 ]
+  still_serving
+}
