@@ -16,40 +16,24 @@ if [ -z "${MOS_BIN:-}" ]; then
   MOS_BIN="$top/build/release/bin"
 fi
 work=$(mktemp -d /var/tmp/mos-bench-copy.XXXXXX)
-pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  stop_registries
   wait 2>/dev/null
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-# free_port (and wait_for_http) as the end-to-end tests use them.
+# free_port, start_docker_registry and stop_registries as the end-to-end tests use them; they
+# keep their pid list in $BATS_FILE_TMPDIR.
 . "$top/tests/e2e/helpers/registry.bash"
+export BATS_FILE_TMPDIR=$work
 
-# start_registry DIR: prints host:port of a docker-registry storing into DIR.
+# start_registry DIR: prints host:port of a docker-registry storing into DIR (the end-to-end
+# helper's start_docker_registry; stop_registries at exit stops every one).
 start_registry() {
-  local dir=$1 port
-  port=$(free_port)
-  mkdir -p "$dir/storage"
-  cat >"$dir/config.yml" <<CFG
-version: 0.1
-log:
-  level: error
-storage:
-  filesystem:
-    rootdirectory: $dir/storage
-http:
-  addr: 127.0.0.1:$port
-CFG
-  docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
-  pids+=($!)
-  echo "$!" >"$dir/pid"
-  for _ in $(seq 1 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/v2/" && { echo "127.0.0.1:$port"; return 0; }
-    sleep 0.1
-  done
-  return 1
+  start_docker_registry "$1" || return 1
+  echo "$DOCKER_REGISTRY_PID" >"$1/pid"
+  echo "$DOCKER_REGISTRY"
 }
 stop_registry() {
   local pid

@@ -68,8 +68,8 @@ start_docker_registry() {
   # free_port only knows nothing listens there: a client socket may hold the port, so a bind
   # failure is retried on another one.
   for attempt in 1 2 3; do
-  port=$(free_port)
-  cat >"$dir/config.yml" <<EOF
+    port=$(free_port)
+    cat >"$dir/config.yml" <<EOF
 version: 0.1
 log:
   level: error
@@ -82,15 +82,15 @@ $auth
 http:
   addr: 127.0.0.1:$port
 EOF
-  docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
-  DOCKER_REGISTRY_PID=$!
-  echo "$DOCKER_REGISTRY_PID" >>"${BATS_FILE_TMPDIR:-$BATS_TMPDIR}/registry-pids"
-  DOCKER_REGISTRY=127.0.0.1:$port
-  if wait_for_http "http://$DOCKER_REGISTRY/v2/" "$DOCKER_REGISTRY_PID"; then
-    export DOCKER_REGISTRY DOCKER_REGISTRY_PID
-    return 0
-  fi
-  grep -q "address already in use" "$dir/log" && [ "$attempt" -lt 3 ] || break
+    docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+    DOCKER_REGISTRY_PID=$!
+    echo "$DOCKER_REGISTRY_PID" >>"${BATS_FILE_TMPDIR:-$BATS_TMPDIR}/registry-pids"
+    DOCKER_REGISTRY=127.0.0.1:$port
+    if wait_for_http "http://$DOCKER_REGISTRY/v2/" "$DOCKER_REGISTRY_PID"; then
+      export DOCKER_REGISTRY DOCKER_REGISTRY_PID
+      return 0
+    fi
+    grep -q "address already in use" "$dir/log" && [ "$attempt" -lt 3 ] || break
   done
   cat "$dir/log" >&2
   return 1
