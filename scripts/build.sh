@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Configures and builds one flavour into build/<flavour> (incremental on a rerun).
-#   scripts/build.sh [release|asan|fuzz]
+#   scripts/build.sh [release|asan|fuzz|package]
+# release: the tested build (optimised, with debug info); asan: ASan+UBSan; fuzz: libFuzzer
+# targets with clang; package: CMake's Release type as a packager builds it (programs only).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 flavour=${1:-release}
@@ -9,15 +11,21 @@ case "$flavour" in
   release) flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
   asan) flags=(-DCMAKE_BUILD_TYPE=Debug -DMOS_SANITIZE=ON) ;;
   fuzz) flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOS_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-19) ;;
-  *) echo "unknown flavour $flavour (release, asan or fuzz)" >&2; exit 2 ;;
+  package) flags=(-DCMAKE_BUILD_TYPE=Release -DMOS_TESTS=OFF) ;;
+  *) echo "unknown flavour $flavour (release, asan, fuzz or package)" >&2; exit 2 ;;
 esac
+flags+=(-DMOS_WARNINGS_AS_ERRORS=ON)
 # ccache keeps rebuilds of a fresh checkout (CI) quick on a machine that built before.
 # Paths are made relative to the checkout so another clone of the same tree hits the cache.
 if command -v ccache >/dev/null; then
   flags+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   export CCACHE_BASEDIR="$top" CCACHE_NOHASHDIR=1
 fi
-if [ ! -f "$dir/build.ninja" ]; then
+# Configure when the folder is new or was configured with other flags (CMake keeps cached
+# values, so changed flags would otherwise never reach an existing build folder).
+stamp="$dir/.mos-configure-flags"
+if [ ! -f "$dir/build.ninja" ] || [ "$(cat "$stamp" 2>/dev/null)" != "${flags[*]}" ]; then
   cmake -S "$top" -B "$dir" -G Ninja "${flags[@]}"
+  printf '%s' "${flags[*]}" > "$stamp"
 fi
 cmake --build "$dir" -j "$(nproc)"

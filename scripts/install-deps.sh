@@ -14,9 +14,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 # docker-registry's package starts a system service on :5000; the tests and demo run their own.
+# Stop it through its service manager (by unit or init script), never by killing processes by
+# name: another docker-registry on this machine may be somebody else's.
 if systemctl is-active --quiet docker-registry 2>/dev/null; then
   systemctl stop docker-registry || true
   systemctl disable docker-registry >/dev/null 2>&1 || true
-elif pgrep -x docker-registry >/dev/null 2>&1; then
-  service docker-registry stop >/dev/null 2>&1 || pkill -x docker-registry || true
+elif [ -x /etc/init.d/docker-registry ] && /etc/init.d/docker-registry status >/dev/null 2>&1; then
+  /etc/init.d/docker-registry stop >/dev/null 2>&1 || true
 fi

@@ -180,7 +180,7 @@ Result<MountedImage> mount_image(oci::LayoutStore& store, std::string_view refer
   bool overlay_mounted = false;
   auto fail_cleanly = [&](Error e) -> Result<MountedImage> {
     if (auto s = tear_down(dest, overlay_mounted, mounted.layer_mounts, metadir); !s)
-      e.message += "; cleaning up also failed: " + s.error().message;
+      e.message += fmt::format("; cleaning up also failed: {}", s.error().message);
     return std::unexpected(std::move(e));
   };
 
@@ -212,18 +212,18 @@ Result<MountedImage> mount_image(oci::LayoutStore& store, std::string_view refer
   std::string lower;
   for (auto it = mounted.layer_mounts.rbegin(); it != mounted.layer_mounts.rend(); ++it)
     lower += (lower.empty() ? "" : ":") + it->string();
-  std::string dirs = "lowerdir=" + lower;
+  std::string dirs = fmt::format("lowerdir={}", lower);
   fs::path upper_parent = options.scratch ? *options.scratch : metadir;
   if (options.read_only) {
     if (mounted.layer_mounts.size() == 1) {  // a read-only overlay needs two lowers
       if (auto s = make_dirs(metadir / "workaround", 0700); !s) return fail_cleanly(s.error());
-      dirs += ":" + (metadir / "workaround").string();
+      dirs += fmt::format(":{}", (metadir / "workaround").string());
     }
   } else {
     if (auto s = overlay_safe(upper_parent); !s) return fail_cleanly(s.error());
     for (const char* d : {"upper", "work"})
       if (auto s = make_dirs(upper_parent / d, 0755); !s) return fail_cleanly(s.error());
-    dirs += ",upperdir=" + (upper_parent / "upper").string() + ",workdir=" + (upper_parent / "work").string();
+    dirs += fmt::format(",upperdir={},workdir={}", (upper_parent / "upper").string(), (upper_parent / "work").string());
   }
   if (auto s = mount_overlay(dest, dirs, options.read_only); !s) return fail_cleanly(s.error());
   overlay_mounted = true;

@@ -1,27 +1,27 @@
 #include "atomfs/target_mount.hpp"
 
 #include "core/file.hpp"
-#include "target/installed_system.hpp"
-#include "target/system_history.hpp"
+#include "sysroot/installed_system.hpp"
+#include "sysroot/system_history.hpp"
 
 namespace mos::atomfs {
 
-std::filesystem::path default_target_dest(const target::TargetOptions& options, std::string_view name) {
-  return target::TargetPaths(options.root).root / "mnt" / "mos" / std::string(name);
+std::filesystem::path default_target_dest(const sysroot::SysrootOptions& options, std::string_view name) {
+  return sysroot::SysrootPaths(options.root).root / "mnt" / "mos" / std::string(name);
 }
 
-Result<MountedImage> mount_target(const target::TargetOptions& options, std::string_view name,
+Result<MountedImage> mount_target(const sysroot::SysrootOptions& options, std::string_view name,
                                   const TargetMountOptions& mount) {
-  target::TargetPaths paths(options.root);
-  if (!target::SystemHistory::exists(paths.history))
+  sysroot::SysrootPaths paths(options.root);
+  if (!sysroot::SystemHistory::exists(paths.history))
     return fail("no system is installed in {} (run mosctl install first)", paths.root.string());
-  MOS_TRY_ASSIGN(auto policy, target::load_trust_policy(paths, options));
-  MOS_TRY_ASSIGN(auto lock, target::lock_for_reading(paths, options.no_wait));
-  MOS_TRY_ASSIGN(auto history, target::SystemHistory::open(paths.history, false));
+  MOS_TRY_ASSIGN(auto policy, sysroot::load_trust_policy(paths, options));
+  MOS_TRY_ASSIGN(auto lock, sysroot::lock_for_reading(paths, options.no_wait));
+  MOS_TRY_ASSIGN(auto history, sysroot::SystemHistory::open(paths.history, false));
   MOS_TRY_ASSIGN(auto head, history.head());
   if (!head) return fail("no system is installed in {} (run mosctl install first)", paths.root.string());
   MOS_TRY_ASSIGN(auto store, oci::LayoutStore::open(paths.store, false));
-  MOS_TRY_ASSIGN(auto system, target::load_system(history, *head, policy, store.get()));
+  MOS_TRY_ASSIGN(auto system, sysroot::load_system(history, *head, policy, store.get()));
 
   const manifest::Target* found = nullptr;
   std::vector<std::string> names;

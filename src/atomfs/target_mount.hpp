@@ -9,7 +9,7 @@
 
 #include "atomfs/mount_image.hpp"
 #include "core/result.hpp"
-#include "target/target_root.hpp"
+#include "sysroot/sysroot.hpp"
 
 namespace mos::atomfs {
 
@@ -23,10 +23,10 @@ struct TargetMountOptions {
 // Mounts the installed target `name` (for create-boot-fs: the hostfs target, found by type
 // when name is empty). A writable mount keeps its upper layer in ROOT/scratch-writes/roots/<name>,
 // so what a service writes survives remounts until an update replaces the target.
-Result<MountedImage> mount_target(const target::TargetOptions& options, std::string_view name,
+Result<MountedImage> mount_target(const sysroot::SysrootOptions& options, std::string_view name,
                                   const TargetMountOptions& mount);
 
 // Where mount_target puts a target by default.
-std::filesystem::path default_target_dest(const target::TargetOptions& options, std::string_view name);
+std::filesystem::path default_target_dest(const sysroot::SysrootOptions& options, std::string_view name);
 
 }  // namespace mos::atomfs

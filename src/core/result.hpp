@@ -27,6 +27,14 @@ template <class... Args>
   return std::unexpected(Error{fmt::format("{}: {}", what, error.message)});
 }
 
+// The same for a whole result: its error prefixed with `what`, its value passed through
+// (libstdc++ 12 has no std::expected::transform_error yet).
+template <class T>
+[[nodiscard]] Result<T> with_context(Result<T> result, std::string_view what) {
+  if (!result) return context(what, std::move(result).error());
+  return result;
+}
+
 }  // namespace mos
 
 #define MOS_CONCAT_INNER(a, b) a##b

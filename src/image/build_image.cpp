@@ -84,9 +84,9 @@ constexpr std::string_view architecture() {
 }
 
 // Streams a local file into Repository::put_blob.
-class FileBlobReader final : public oci::BlobReader {
+class PlainFileReader final : public oci::BlobReader {
  public:
-  explicit FileBlobReader(int fd) : fd_(fd) {}
+  explicit PlainFileReader(int fd) : fd_(fd) {}
   Result<std::size_t> read(std::span<std::byte> buffer) override {
     for (;;) {
       ssize_t n = ::read(fd_, buffer.data(), buffer.size());
@@ -235,7 +235,7 @@ Result<ImageBuildResult> build_image(const ImageBuildOptions& options, oci::Repo
   } else {
     Fd fd{::open(layer.file.c_str(), O_RDONLY | O_CLOEXEC)};
     if (fd.fd < 0) return fail("opening {}: {}", layer.file.string(), errno_message(errno));
-    FileBlobReader reader(fd.fd);
+    PlainFileReader reader(fd.fd);
     MOS_TRY(dest.put_blob(layer.descriptor, reader));
   }
 

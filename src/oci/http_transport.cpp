@@ -6,14 +6,10 @@
 
 #include <curl/curl.h>
 
+#include "core/text.hpp"
+
 namespace mos::oci {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::ranges::transform(out, out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -27,8 +23,8 @@ void global_init() {
 }
 
 struct Exchange {
-  const HttpRequest* request;
-  HttpResponse response;
+  const TransportRequest* request;
+  TransportResponse response;
   std::size_t body_offset = 0;  // into request->body
   std::optional<Error> callback_error;
   bool body_started = false;
@@ -53,7 +49,7 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   }
   auto colon = line.find(':');
   if (colon != std::string_view::npos)
-    ex->response.headers.emplace(lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+    ex->response.headers.emplace(to_lower_ascii(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
   return size * count;
 }
 
@@ -98,13 +94,13 @@ std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* use
 
 }  // namespace
 
-std::optional<std::string> HttpResponse::header(std::string_view lower_name) const {
+std::optional<std::string> TransportResponse::header(std::string_view lower_name) const {
   auto it = headers.find(std::string(lower_name));
   if (it == headers.end()) return std::nullopt;
   return it->second;
 }
 
-std::vector<std::string> HttpResponse::header_values(std::string_view lower_name) const {
+std::vector<std::string> TransportResponse::header_values(std::string_view lower_name) const {
   std::vector<std::string> out;
   auto [from, to] = headers.equal_range(std::string(lower_name));
   for (auto it = from; it != to; ++it) out.push_back(it->second);
@@ -118,7 +114,7 @@ HttpSession::HttpSession() {
 
 HttpSession::~HttpSession() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
-std::expected<HttpResponse, TransportError> HttpSession::perform(const HttpRequest& request) {
+std::expected<TransportResponse, TransportError> HttpSession::perform(const TransportRequest& request) {
   auto* curl = static_cast<CURL*>(curl_);
   if (!curl) return std::unexpected(TransportError{"libcurl could not create a handle", false});
   curl_easy_reset(curl);
@@ -220,8 +216,8 @@ Result<std::string> url_authority(std::string_view url) {
   CURLUcode rc = curl_url_set(u, CURLUPART_URL, s.c_str(), 0);
   if (rc == CURLUE_OK) rc = curl_url_get(u, CURLUPART_HOST, &host, 0);
   if (rc == CURLUE_OK) curl_url_get(u, CURLUPART_PORT, &port, 0);
-  std::string result = host ? lower(host) : "";
-  if (port) result += ":" + std::string(port);
+  std::string result = host ? to_lower_ascii(host) : "";
+  if (port) result += fmt::format(":{}", port);
   curl_free(host);
   curl_free(port);
   curl_url_cleanup(u);

@@ -18,7 +18,7 @@
 
 namespace mos::oci {
 
-struct HttpRequest {
+struct TransportRequest {
   std::string method = "GET";  // GET HEAD PUT POST PATCH DELETE
   std::string url;
   std::vector<std::string> headers;  // "Name: value"
@@ -40,7 +40,7 @@ struct HttpRequest {
   std::string ca_file;
 };
 
-struct HttpResponse {
+struct TransportResponse {
   long status = 0;
   std::multimap<std::string, std::string> headers;  // names lower-cased
   std::string body;                                 // when not streamed (or a non-2xx answer)
@@ -66,7 +66,7 @@ class HttpSession {
   HttpSession(const HttpSession&) = delete;
   HttpSession& operator=(const HttpSession&) = delete;
 
-  std::expected<HttpResponse, TransportError> perform(const HttpRequest& request);
+  std::expected<TransportResponse, TransportError> perform(const TransportRequest& request);
 
  private:
   void* curl_;  // CURL*

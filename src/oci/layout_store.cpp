@@ -36,11 +36,11 @@ fs::path blob_file(const fs::path& dir, const Digest& digest) {
 
 // Reads a blob file, hashing as it goes; the read that reaches the end (or passes the expected
 // size) fails when the bytes do not match the descriptor.
-class FileBlobReader final : public BlobReader {
+class VerifyingFileReader final : public BlobReader {
  public:
-  FileBlobReader(int fd, fs::path path, Descriptor expected)
+  VerifyingFileReader(int fd, fs::path path, Descriptor expected)
       : fd_(fd), path_(std::move(path)), expected_(std::move(expected)), hasher_(expected_.digest.algorithm()) {}
-  ~FileBlobReader() override { ::close(fd_); }
+  ~VerifyingFileReader() override { ::close(fd_); }
   bool verifies(const Digest& digest) const override { return digest == expected_.digest; }
 
   Result<std::size_t> read(std::span<std::byte> buffer) override {
@@ -157,7 +157,7 @@ Result<std::unique_ptr<LayoutStore>> LayoutStore::open(const fs::path& dir, bool
   return std::unique_ptr<LayoutStore>(new LayoutStore(dir));
 }
 
-std::string LayoutStore::describe() const { return "oci:" + dir_.string(); }
+std::string LayoutStore::describe() const { return fmt::format("oci:{}", dir_.string()); }
 
 Result<fs::path> LayoutStore::uploads_dir() const {
   fs::path uploads = dir_ / ".uploads";
@@ -204,7 +204,7 @@ Result<std::unique_ptr<BlobReader>> LayoutStore::open_blob(const Descriptor& blo
     return fail("blob {} in {} has {} bytes, its descriptor says {}", blob.digest.str(), describe(),
                 static_cast<long long>(st.st_size), blob.size);
   }
-  return std::unique_ptr<BlobReader>(new FileBlobReader(fd, path, blob));
+  return std::unique_ptr<BlobReader>(new VerifyingFileReader(fd, path, blob));
 }
 
 Status LayoutStore::fetch_blob(const Descriptor& blob, BlobSink& sink) {

@@ -12,7 +12,7 @@
 namespace mos::oci {
 
 struct OpenOptions {
-  RegistryOptions registry;
+  RegistryClientOptions registry;
   bool create = false;  // layouts: create the directory when missing
 };
 

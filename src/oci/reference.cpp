@@ -179,9 +179,9 @@ std::string Reference::location() const {
 }
 
 std::string Reference::str() const {
-  std::string out = is_layout() ? location() : "docker://" + location();
-  if (tag) out += ":" + *tag;
-  if (digest) out += "@" + digest->str();
+  std::string out = is_layout() ? location() : fmt::format("docker://{}", location());
+  if (tag) out += fmt::format(":{}", *tag);
+  if (digest) out += fmt::format("@{}", digest->str());
   return out;
 }
 

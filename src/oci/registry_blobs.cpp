@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/text.hpp"
 #include "oci/registry_client.hpp"
 
 namespace mos::oci {
@@ -75,11 +76,9 @@ Result<std::optional<std::int64_t>> RegistryClient::blob_size(std::string_view r
   if (response.status != 200) return std::unexpected(http_error(what, response));
   auto length = response.header("content-length");
   if (!length) return std::optional<std::int64_t>(-1);
-  try {
-    return std::optional<std::int64_t>(std::stoll(*length));
-  } catch (...) {
-    return fail("{}: bad Content-Length \"{}\"", what, *length);
-  }
+  auto size = parse_unsigned(*length, INT64_MAX);
+  if (!size) return fail("{}: bad Content-Length \"{}\"", what, *length);
+  return std::optional<std::int64_t>(static_cast<std::int64_t>(*size));
 }
 
 Status RegistryClient::get_blob(std::string_view repo, const Descriptor& blob, BlobSink& sink) {
@@ -113,11 +112,8 @@ Result<std::string> RegistryClient::start_upload(std::string_view repo, std::str
   auto location = response.header("location");
   if (!location) return fail("{}: the registry answered 202 without a Location", what);
   if (auto min = response.header("oci-chunk-min-length")) {
-    try {
-      chunk_min = std::stoll(*min);
-    } catch (...) {
-      chunk_min = 0;
-    }
+    // A hint only: one we cannot read is ignored.
+    chunk_min = static_cast<std::int64_t>(parse_unsigned(*min, INT64_MAX).value_or(0));
   }
   return resolve_url(call.url, *location);
 }

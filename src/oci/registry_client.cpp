@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/text.hpp"
 #include "core/json.hpp"
 #include "oci/media_types.hpp"
 
@@ -49,7 +50,7 @@ void RegistryClient::give_back(std::unique_ptr<HttpSession> session) {
   if (sessions_.size() < 8) sessions_.push_back(std::move(session));
 }
 
-RegistryClient::RegistryClient(std::string host, RegistryOptions options)
+RegistryClient::RegistryClient(std::string host, RegistryClientOptions options)
     : host_(std::move(host)), options_(std::move(options)) {
   // A CA file means the registry speaks TLS, on loopback too (a test or on-target registry).
   bool plain = options_.insecure || (is_loopback_host(host_) && !options_.ca_file);
@@ -58,7 +59,7 @@ RegistryClient::RegistryClient(std::string host, RegistryOptions options)
 
 RegistryClient::~RegistryClient() = default;
 
-Result<std::shared_ptr<RegistryClient>> RegistryClient::create(std::string host, RegistryOptions options) {
+Result<std::shared_ptr<RegistryClient>> RegistryClient::create(std::string host, RegistryClientOptions options) {
   if (host.empty()) return fail("empty registry host");
   std::shared_ptr<RegistryClient> client(new RegistryClient(host, options));
   if (options.username || options.password) {
@@ -75,7 +76,7 @@ std::string RegistryClient::repo_url(std::string_view repo, std::string_view tai
   return fmt::format("{}/v2/{}/{}", base_url_, repo, tail);
 }
 
-Error RegistryClient::http_error(std::string_view what, const HttpResponse& response) const {
+Error RegistryClient::http_error(std::string_view what, const TransportResponse& response) const {
   return Error{fmt::format("{}: {}", what, describe_registry_error(response.status, response.body))};
 }
 
@@ -108,7 +109,7 @@ Status RegistryClient::fetch_token(const AuthChallenge& challenge, const std::st
     if (sp == std::string_view::npos) break;
     rest.remove_prefix(sp + 1);
   }
-  HttpRequest req;
+  TransportRequest req;
   req.url = url;
   req.connect_timeout_seconds = options_.connect_timeout_seconds;
   req.stall_timeout_seconds = options_.stall_timeout_seconds;
@@ -139,7 +140,7 @@ Status RegistryClient::fetch_token(const AuthChallenge& challenge, const std::st
   return {};
 }
 
-Status RegistryClient::handle_challenge(const HttpResponse& response, const std::string& scope, bool had_authorization) {
+Status RegistryClient::handle_challenge(const TransportResponse& response, const std::string& scope, bool had_authorization) {
   auto header = response.header("www-authenticate");
   if (!header) return fail("{} answered 401 without a WWW-Authenticate challenge", host_);
   MOS_TRY_ASSIGN(auto challenges, parse_www_authenticate(*header));
@@ -173,13 +174,13 @@ Status RegistryClient::handle_challenge(const HttpResponse& response, const std:
   return fail("{} asks for an unsupported authentication scheme: {}", host_, *header);
 }
 
-Result<HttpResponse> RegistryClient::send_once(Call& call, HttpSession& session, bool& transient) {
+Result<TransportResponse> RegistryClient::send_once(Call& call, HttpSession& session, bool& transient) {
   transient = false;
   std::string url = call.url;
   bool same_host = true;
   int auth_rounds = 0;
   for (int hop = 0; hop < 10; ++hop) {
-    HttpRequest req;
+    TransportRequest req;
     req.method = call.method;
     req.url = url;
     req.headers = call.headers;
@@ -244,7 +245,7 @@ Result<HttpResponse> RegistryClient::send_once(Call& call, HttpSession& session,
   return fail("{} {}: too many redirects or authentication rounds", call.method, call.url);
 }
 
-Result<HttpResponse> RegistryClient::send(Call& call) {
+Result<TransportResponse> RegistryClient::send(Call& call) {
   Lease lease(*this);
   auto delay = options_.retry_delay;
   for (int attempt = 1;; ++attempt) {
@@ -296,11 +297,9 @@ Result<std::optional<Descriptor>> RegistryClient::head_manifest(std::string_view
   Descriptor d;
   d.media_type = *type;
   d.digest = *digest;
-  try {
-    d.size = std::stoll(*length);
-  } catch (...) {
-    return fail("{}: bad Content-Length \"{}\"", what, *length);
-  }
+  auto size = parse_unsigned(*length, INT64_MAX);
+  if (!size) return fail("{}: bad Content-Length \"{}\"", what, *length);
+  d.size = static_cast<std::int64_t>(*size);
   return d;
 }
 

@@ -26,7 +26,7 @@
 
 namespace mos::oci {
 
-struct RegistryOptions {
+struct RegistryClientOptions {
   bool insecure = false;  // plain http for any host (loopback hosts use http unless ca_file is set)
   // PEM file of the CAs that sign the registry's certificate, instead of the system's; implies
   // https even on loopback.
@@ -48,7 +48,7 @@ bool is_loopback_host(std::string_view host);
 
 class RegistryClient {
  public:
-  static Result<std::shared_ptr<RegistryClient>> create(std::string host, RegistryOptions options);
+  static Result<std::shared_ptr<RegistryClient>> create(std::string host, RegistryClientOptions options);
   ~RegistryClient();
 
   const std::string& host() const { return host_; }
@@ -82,7 +82,7 @@ class RegistryClient {
   Result<bool> mount_blob(std::string_view repo, const Descriptor& blob, std::string_view from);
 
  private:
-  RegistryClient(std::string host, RegistryOptions options);
+  RegistryClient(std::string host, RegistryClientOptions options);
 
   struct Call {
     std::string method = "GET";
@@ -98,17 +98,17 @@ class RegistryClient {
     bool foreign_redirects = false;  // blob GET/HEAD may be redirected to a storage host
     bool streaming = false;          // no total timeout
   };
-  Result<HttpResponse> send(Call& call);
-  Result<HttpResponse> send_once(Call& call, HttpSession& session, bool& transient);
+  Result<TransportResponse> send(Call& call);
+  Result<TransportResponse> send_once(Call& call, HttpSession& session, bool& transient);
   std::optional<std::string> authorization(const std::string& scope, bool refresh);
-  Status handle_challenge(const HttpResponse& response, const std::string& scope, bool had_authorization);
+  Status handle_challenge(const TransportResponse& response, const std::string& scope, bool had_authorization);
   Status fetch_token(const AuthChallenge& challenge, const std::string& scope);
   std::string repo_url(std::string_view repo, std::string_view tail) const;
   Result<std::string> start_upload(std::string_view repo, std::string_view query, long& status,
                                    std::int64_t& chunk_min, std::string_view mount_from = {});
   Status upload_chunked(std::string_view repo, const Descriptor& blob, std::string location,
                         BlobReader& source, std::int64_t chunk_min);
-  Error http_error(std::string_view what, const HttpResponse& response) const;
+  Error http_error(std::string_view what, const TransportResponse& response) const;
 
   // A curl handle from the pool (returned on destruction).
   class Lease;
@@ -117,7 +117,7 @@ class RegistryClient {
 
   std::string host_;
   std::string base_url_;
-  RegistryOptions options_;
+  RegistryClientOptions options_;
   std::mutex sessions_mutex_;
   std::vector<std::unique_ptr<HttpSession>> sessions_;
 

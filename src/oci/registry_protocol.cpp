@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/text.hpp"
 #include "core/json.hpp"
 #include "oci/media_types.hpp"
 
@@ -11,12 +12,6 @@ namespace {
 
 bool is_token_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::ranges::transform(out, out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
 }
 
 void skip_spaces(std::string_view text, std::size_t& i) {
@@ -62,7 +57,7 @@ Result<std::vector<AuthChallenge>> parse_www_authenticate(std::string_view text)
     if (i >= text.size()) break;
     auto scheme = read_token(text, i);
     if (scheme.empty()) return bad("expected an authentication scheme");
-    AuthChallenge challenge{lower(scheme), {}};
+    AuthChallenge challenge{to_lower_ascii(scheme), {}};
     // Parameters: name=value pairs separated by commas, until the next scheme (a token not
     // followed by '=').
     while (true) {
@@ -86,7 +81,7 @@ Result<std::vector<AuthChallenge>> parse_www_authenticate(std::string_view text)
         // token68 (e.g. base64 with trailing '='): accept trailing '='.
         while (i < text.size() && text[i] == '=') value += text[i++];
       }
-      challenge.params[lower(name)] = std::move(value);
+      challenge.params[to_lower_ascii(name)] = std::move(value);
       skip_spaces(text, i);
       if (i < text.size() && text[i] == ',') {
         ++i;
@@ -122,7 +117,7 @@ Result<std::optional<std::string>> parse_next_link(std::string_view text) {
       if (i >= text.size() || text[i] != ';') break;
       ++i;
       skip_spaces(text, i);
-      auto name = lower(read_token(text, i));
+      auto name = to_lower_ascii(read_token(text, i));
       skip_spaces(text, i);
       std::string value;
       if (i < text.size() && text[i] == '=') {
@@ -141,7 +136,7 @@ Result<std::optional<std::string>> parse_next_link(std::string_view text) {
         std::string_view rels(value);
         while (!rels.empty()) {
           auto sp = rels.find(' ');
-          if (lower(rels.substr(0, sp)) == "next") next = true;
+          if (to_lower_ascii(rels.substr(0, sp)) == "next") next = true;
           if (sp == std::string_view::npos) break;
           rels.remove_prefix(sp + 1);
         }

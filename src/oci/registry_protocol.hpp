@@ -14,14 +14,6 @@
 
 namespace mos::oci {
 
-// Prefixes the error of a failed result with what was being done (libstdc++ 12 has no
-// std::expected::transform_error yet).
-template <class T>
-Result<T> with_context(Result<T> result, std::string_view what) {
-  if (!result) return std::unexpected(Error{fmt::format("{}: {}", what, result.error().message)});
-  return result;
-}
-
 struct AuthChallenge {
   std::string scheme;                         // lower-cased: "basic", "bearer"
   std::map<std::string, std::string> params;  // names lower-cased: realm, service, scope, ...

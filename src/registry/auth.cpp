@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/text.hpp"
 #include "oci/registry_auth.hpp"
 
 namespace mos::registry {
@@ -21,8 +22,7 @@ std::optional<BasicCredentials> parse_basic_authorization(std::string_view value
   while (!value.empty() && is_space(value.back())) value.remove_suffix(1);
   constexpr std::string_view scheme = "basic";
   if (value.size() <= scheme.size() || !is_space(value[scheme.size()])) return std::nullopt;
-  for (std::size_t i = 0; i < scheme.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(value[i])) != scheme[i]) return std::nullopt;
+  if (!equals_ignoring_case(value.substr(0, scheme.size()), scheme)) return std::nullopt;
   value.remove_prefix(scheme.size());
   while (!value.empty() && is_space(value.front())) value.remove_prefix(1);
   // EVP_DecodeBlock (under base64_decode) tolerates some whitespace; a token has none.

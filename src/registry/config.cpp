@@ -3,6 +3,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "core/text.hpp"
 #include "core/file.hpp"
 #include "core/json.hpp"
 
@@ -88,9 +89,8 @@ Result<RegistryConfig> parse_registry_config(std::string_view text, std::string_
       if (it->is_number_integer()) {
         port = it->get<std::int64_t>();
       } else if (it->is_string()) {
-        auto s = it->get<std::string>();
-        auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), port);
-        if (ec != std::errc() || ptr != s.data() + s.size()) port = -1;
+        auto parsed = parse_unsigned(it->get<std::string>(), 65535);
+        port = parsed ? static_cast<std::int64_t>(*parsed) : -1;
       }
       if (port < 0 || port > 65535) return fail("{}: \"port\" must be a port number (0-65535)", where);
       config.port = static_cast<std::uint16_t>(port);

@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/text.hpp"
 #include "core/json.hpp"
 #include "oci/media_types.hpp"
 #include "oci/reference.hpp"
@@ -27,10 +28,9 @@ HttpResponse json_response(int status, const OrderedJson& body) {
 
 std::optional<std::size_t> parse_count(const std::optional<std::string>& text) {
   if (!text) return std::nullopt;
-  std::size_t n = 0;
-  auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
-  if (ec != std::errc() || ptr != text->data() + text->size()) return std::nullopt;
-  return n;
+  auto n = parse_unsigned(*text, SIZE_MAX);
+  if (!n) return std::nullopt;
+  return static_cast<std::size_t>(*n);
 }
 
 // Applies n/last pagination to a sorted list; sets `more` when entries remain after the page.
@@ -68,14 +68,7 @@ std::optional<ByteRange> parse_range(std::string_view header, std::uint64_t size
   std::string_view spec = header.substr(6);
   auto dash = spec.find('-');
   if (dash == std::string_view::npos) return std::nullopt;
-  auto number = [](std::string_view t) -> std::optional<std::uint64_t> {
-    std::uint64_t v = 0;
-    if (t.empty()) return std::nullopt;
-    auto [ptr, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
-    if (ec != std::errc() || ptr != t.data() + t.size()) return std::nullopt;
-    return v;
-  };
-  auto a = number(spec.substr(0, dash)), b = number(spec.substr(dash + 1));
+  auto a = parse_unsigned(spec.substr(0, dash)), b = parse_unsigned(spec.substr(dash + 1));
   partial = true;
   if (!a && b) {  // suffix: the last b bytes
     if (*b == 0 || size == 0) return std::nullopt;
@@ -100,7 +93,7 @@ HttpResponse error_response(int status, std::string_view code, std::string_view 
   return json_response(status, body);
 }
 
-Registry::Registry(oci::LayoutRoot root, RegistryOptions options) : root_(std::move(root)), options_(options) {}
+Registry::Registry(oci::LayoutRoot root, RegistryPolicy options) : root_(std::move(root)), options_(options) {}
 Registry::~Registry() = default;
 
 bool Registry::streams_body(std::string_view method, const Route& route) {

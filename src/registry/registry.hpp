@@ -22,7 +22,7 @@
 
 namespace mos::registry {
 
-struct RegistryOptions {
+struct RegistryPolicy {
   bool delete_enabled = true;
   // When set, every request needs "Authorization: Basic ..." with credentials it accepts;
   // others get 401 UNAUTHORIZED and a Basic challenge for kAuthRealm.
@@ -49,7 +49,7 @@ class UploadBody {
 
 class Registry {
  public:
-  Registry(oci::LayoutRoot root, RegistryOptions options);
+  Registry(oci::LayoutRoot root, RegistryPolicy options);
   ~Registry();
 
   // True for requests whose body is a blob to stream through begin_upload_body().
@@ -99,7 +99,7 @@ class Registry {
   void forget_upload(const std::string& name, const std::string& id);
 
   oci::LayoutRoot root_;
-  RegistryOptions options_;
+  RegistryPolicy options_;
   std::mutex uploads_mutex_;
   std::unordered_map<std::string, std::shared_ptr<UploadState>> uploads_;  // "<name>/<id>"
 };

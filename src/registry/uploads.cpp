@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/file.hpp"
+#include "core/text.hpp"
 #include "oci/reference.hpp"
 #include "registry/registry.hpp"
 
@@ -43,13 +44,9 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> parse_content_range(std::
   if (auto slash = text.find('/'); slash != std::string_view::npos) text = text.substr(0, slash);
   auto dash = text.find('-');
   if (dash == std::string_view::npos) return std::nullopt;
-  std::uint64_t a = 0, b = 0;
-  auto r1 = std::from_chars(text.data(), text.data() + dash, a);
-  auto r2 = std::from_chars(text.data() + dash + 1, text.data() + text.size(), b);
-  if (r1.ec != std::errc() || r1.ptr != text.data() + dash || r2.ec != std::errc() ||
-      r2.ptr != text.data() + text.size() || b < a)
-    return std::nullopt;
-  return std::pair{a, b};
+  auto a = parse_unsigned(text.substr(0, dash)), b = parse_unsigned(text.substr(dash + 1));
+  if (!a || !b || *b < *a) return std::nullopt;
+  return std::pair{*a, *b};
 }
 
 }  // namespace

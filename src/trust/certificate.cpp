@@ -8,6 +8,7 @@
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
 
+#include "core/text.hpp"
 #include "trust/keys.hpp"
 
 namespace mos::trust {
@@ -141,16 +142,6 @@ std::string common_name_of(const X509_NAME* name) {
   return cn;
 }
 
-bool is_uuid(std::string_view text) {
-  if (text.size() != 36) return false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? c != '-' : !std::isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 TimePoint add_years(TimePoint from, int years) {
@@ -253,7 +244,7 @@ CertificateInfo certificate_info(X509* cert) {
     if (char* hex = BN_bn2hex(serial)) {
       info.serial = hex;
       OPENSSL_free(hex);
-      for (char& c : info.serial) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      info.serial = to_lower_ascii(info.serial);
     }
     BN_free(serial);
   }

@@ -6,6 +6,7 @@
 
 #include <openssl/rand.h>
 
+#include "core/text.hpp"
 #include "core/file.hpp"
 #include "trust/certificate.hpp"
 #include "trust/key_files.hpp"
@@ -45,16 +46,6 @@ constexpr KeyDirSpec kKeyDirs[] = {
     {"tpmpol-luks", "TPM EAPolicy LUKS", false, true, 25, Issuer::self, false},
 };
 constexpr std::size_t kKeyDirCount = std::size(kKeyDirs);
-
-bool is_uuid_text(std::string_view text) {
-  if (text.size() != 36) return false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? c != '-' : !std::isxdigit(static_cast<unsigned char>(c))) return false;
-  }
-  return true;
-}
 
 Status write_keyset(const fs::path& dir, std::string_view name, const KeysetOptions& options) {
   std::vector<KeyAlgorithm> algorithms(kKeyDirCount, KeyAlgorithm::rsa2048);
@@ -147,7 +138,7 @@ Result<std::string> read_uuid_file(const fs::path& path) {
   std::string_view value = *text;
   while (!value.empty() && (value.back() == '\n' || value.back() == '\r' || value.back() == ' '))
     value.remove_suffix(1);
-  if (!is_uuid_text(value))
+  if (!is_uuid(value))
     return fail("{} does not hold a UUID (found '{}')", path.string(), value.substr(0, 64));
   return std::string(value);
 }

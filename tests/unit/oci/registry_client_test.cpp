@@ -17,15 +17,15 @@ using testing::FakeRegistry;
 using testing::FakeRequest;
 using testing::FakeResponse;
 
-RegistryOptions fast_options() {
-  RegistryOptions o;
+RegistryClientOptions fast_options() {
+  RegistryClientOptions o;
   o.retry_delay = std::chrono::milliseconds(1);
   o.request_timeout_seconds = 20;
   o.stall_timeout_seconds = 20;
   return o;
 }
 
-std::shared_ptr<RegistryClient> client_for(const FakeRegistry& fake, RegistryOptions options = fast_options()) {
+std::shared_ptr<RegistryClient> client_for(const FakeRegistry& fake, RegistryClientOptions options = fast_options()) {
   auto c = RegistryClient::create(fake.host(), options);
   EXPECT_TRUE(c);
   return *c;

@@ -30,7 +30,7 @@ class RegistryAuthTest : public ::testing::Test {
     dir_ = TempDir::create({}, "mos-registry-auth-test-").value();
     auth_ = std::make_shared<FakeAuthenticator>();
     registry_ = std::make_unique<Registry>(oci::LayoutRoot::open(dir_->path(), true).value(),
-                                           RegistryOptions{.authenticator = auth_});
+                                           RegistryPolicy{.authenticator = auth_});
   }
   // A request through the same path the server takes; `streamed` tells whether the body sink
   // was handed out (the server would then read the body).
@@ -148,7 +148,7 @@ TEST_F(RegistryAuthTest, WrongOrMalformedCredentialsAreRefusedGoodOnesPass) {
 }
 
 TEST_F(RegistryAuthTest, WithoutAnAuthenticatorNothingIsAsked) {
-  Registry open(oci::LayoutRoot::open(dir_->path(), true).value(), RegistryOptions{});
+  Registry open(oci::LayoutRoot::open(dir_->path(), true).value(), RegistryPolicy{});
   HttpRequest request{"GET", "/v2/", {}, {}};
   auto r = open.handle(request, parse_route(request.target));
   EXPECT_EQ(r.status, 200);

@@ -82,7 +82,7 @@ class RegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = TempDir::create({}, "mos-registry-test-").value();
-    registry_ = std::make_unique<Registry>(oci::LayoutRoot::open(dir_->path(), true).value(), RegistryOptions{});
+    registry_ = std::make_unique<Registry>(oci::LayoutRoot::open(dir_->path(), true).value(), RegistryPolicy{});
   }
   HttpResponse call(std::string method, std::string target, std::string body = {}, std::string content_type = {}) {
     HttpRequest request{std::move(method), std::move(target), {}, std::move(body)};
@@ -192,7 +192,7 @@ TEST_F(RegistryTest, ChunkedUploadsResumeAfterARestart) {
     EXPECT_EQ(registry_->finish_upload_body(patch, route, sink, true).header("Range"), "0-4");
   }
   // A new process: the running hash is rebuilt from the upload file.
-  registry_ = std::make_unique<Registry>(oci::LayoutRoot::open(dir_->path(), false).value(), RegistryOptions{});
+  registry_ = std::make_unique<Registry>(oci::LayoutRoot::open(dir_->path(), false).value(), RegistryPolicy{});
   EXPECT_EQ(call("GET", location).header("Range"), "0-4");
   HttpRequest bad{"PATCH", location, {{"content-range", "7-9"}}, "abc"};
   auto refused = registry_->begin_upload_body(bad, route);

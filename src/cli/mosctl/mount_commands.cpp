@@ -1,0 +1,58 @@
+// mosctl mount, create-boot-fs and umount: installed targets mounted with every layer verified.
+#include <cstdio>
+#include <string>
+
+#include "atomfs/target_mount.hpp"
+#include "cli/mosctl/commands.hpp"
+
+namespace mos::cli {
+
+void add_mount_commands(Program& program) {
+  auto& app = program.app();
+  static sysroot::SysrootOptions options;
+  static std::string target_name;
+  static atomfs::TargetMountOptions mount_options;
+  static std::string dest;
+
+  // Mounting installed targets (atomfs: every layer verified before it is mounted).
+  auto add_mount_options = [](CLI::App* command) {
+    add_sysroot_options(command, options);
+    command->add_flag("--ro,--readonly", mount_options.read_only, "Mount read-only (no writable upper layer)");
+    command->add_option("--dest", dest, "Mount point");
+    command->add_flag("--allow-missing-verity", mount_options.allow_missing_verity,
+                      "Accept layers without verity data (checked by their sha256 instead)");
+  };
+  static auto run_mount = [](std::string_view name) -> Status {
+    if (!dest.empty()) mount_options.dest = dest;
+    MOS_TRY_ASSIGN(auto mounted, atomfs::mount_target(options, name, mount_options));
+    std::printf("mounted %s at %s\n", mounted.manifest_digest.c_str(), mounted.dest.c_str());
+    return {};
+  };
+
+  auto* mount = app.add_subcommand("mount", "Mount an installed target (default at ROOT/mnt/mos/TARGET)");
+  add_mount_options(mount);
+  mount->add_option("-t,--target", target_name, "Target (service name) to mount")->required();
+  program.on_run(mount, [] { return run_mount(target_name); });
+
+  auto* boot_fs = app.add_subcommand("create-boot-fs", "Mount the installed hostfs target (default at /sysroot)");
+  add_mount_options(boot_fs);
+  program.on_run(boot_fs, [] {
+    if (dest.empty()) dest = "/sysroot";
+    return run_mount("");
+  });
+
+  auto* umount = app.add_subcommand("umount", "Unmount what mount or create-boot-fs mounted");
+  add_sysroot_options(umount, options);
+  umount->add_option("-t,--target", target_name, "Target whose default mount point to unmount");
+  umount->add_option("--dest", dest, "Mount point to unmount");
+  program.on_run(umount, []() -> Status {
+    if (dest.empty() && target_name.empty()) return fail("give --dest DIR or --target NAME");
+    std::filesystem::path where = dest.empty() ? atomfs::default_target_dest(options, target_name)
+                                               : std::filesystem::path(dest);
+    MOS_TRY(atomfs::unmount_image(where, mount_options.run_dir));
+    std::printf("unmounted %s\n", where.c_str());
+    return {};
+  });
+}
+
+}  // namespace mos::cli

@@ -1,0 +1,86 @@
+// mosctl install, update, rollback, status and gc: the signed system of a machine.
+#include <cstdio>
+#include <string>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/common/access_flags.hpp"
+#include "cli/mosctl/commands.hpp"
+#include "sysroot/system_operations.hpp"
+
+namespace mos::cli {
+namespace {
+
+void print_change(const sysroot::ChangeReport& report) {
+  for (const auto& d : report.downgrades) spdlog::warn("downgrade allowed: {}", d);
+  if (!report.copied.empty())
+    spdlog::info("copied {} ({} bytes)", fmt::join(report.copied, ", "), report.bytes_copied);
+  std::printf("%s\n", report.summary.c_str());
+  if (!report.commit.empty()) std::printf("system %s\n", report.commit.c_str());
+}
+
+}  // namespace
+
+void add_system_commands(Program& program) {
+  auto& app = program.app();
+  static sysroot::SysrootOptions options;
+  static std::string url;
+  static AccessFlags access;
+
+  auto* install = app.add_subcommand("install", "Install a signed system (first install only)");
+  add_sysroot_options(install, options);
+  install->add_option("url", url, "Install manifest: HOST:PORT/REPO:TAG, docker://..., oci:DIR:TAG")->required();
+  add_access_flags(install, access);
+  program.on_run(install, []() -> Status {
+    MOS_TRY_ASSIGN(options.source, open_options(access, false));
+    MOS_TRY_ASSIGN(auto report, sysroot::install(options, url));
+    print_change(report);
+    return {};
+  });
+
+  auto* update = app.add_subcommand("update", "Update the installed system (complete or partial)");
+  add_sysroot_options(update, options);
+  update->add_option("url", url, "Install manifest: HOST:PORT/REPO:TAG, docker://..., oci:DIR:TAG")->required();
+  update->add_flag("--allow-downgrade", options.allow_downgrade,
+                   "Accept lower target versions and older install manifests");
+  add_access_flags(update, access);
+  program.on_run(update, []() -> Status {
+    MOS_TRY_ASSIGN(options.source, open_options(access, false));
+    MOS_TRY_ASSIGN(auto report, sysroot::update(options, url));
+    print_change(report);
+    return {};
+  });
+
+  auto* rollback = app.add_subcommand("rollback", "Return to the system before the current one");
+  add_sysroot_options(rollback, options);
+  program.on_run(rollback, []() -> Status {
+    MOS_TRY_ASSIGN(auto report, sysroot::rollback(options));
+    print_change(report);
+    return {};
+  });
+
+  static bool json = false;
+  auto* status = app.add_subcommand("status", "Show the installed system (verified) and its history");
+  add_sysroot_options(status, options);
+  status->add_flag("--json", json, "Print JSON for programs");
+  program.on_run(status, []() -> Status {
+    MOS_TRY_ASSIGN(auto s, sysroot::status(options));
+    std::string text = json ? s.dump(2) + "\n" : sysroot::format_status(s);
+    std::fputs(text.c_str(), stdout);
+    return {};
+  });
+
+  auto* gc = app.add_subcommand("gc", "Remove store content no kept system uses");
+  add_sysroot_options(gc, options);
+  program.on_run(gc, []() -> Status {
+    MOS_TRY_ASSIGN(auto r, sysroot::gc(options));
+    std::printf("kept %zu system(s); removed %zu manifest(s), %zu blob(s), %zu staging file(s); freed %llu bytes\n",
+                r.kept_systems.size(), r.manifests_removed, r.blobs_removed, r.staging_files_removed,
+                static_cast<unsigned long long>(r.bytes_freed));
+    return {};
+  });
+
+}
+
+}  // namespace mos::cli

@@ -1,0 +1,24 @@
+#pragma once
+// Command groups of trust. Each registers its subcommands on the program (main.cpp calls them).
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/common/program.hpp"
+
+namespace mos::cli {
+
+// trust keyset list|add|show (keyset_commands.cpp; docs/trust.md)
+void add_keyset_commands(Program& program);
+
+// trust project add|list|show and trust sudi add|list (project_commands.cpp)
+void add_project_commands(Program& program);
+
+// trust sign|verify (signature_commands.cpp)
+void add_signature_commands(Program& program);
+
+inline void print_lines(const std::vector<std::string>& lines) {
+  for (const auto& line : lines) std::printf("%s\n", line.c_str());
+}
+
+}  // namespace mos::cli

@@ -1,0 +1,126 @@
+// trust keyset: create, list and show keysets (docs/trust.md).
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cli/trust/commands.hpp"
+#include "core/file.hpp"
+#include "trust/keyset.hpp"
+#include "trust/names.hpp"
+
+namespace mos::cli {
+namespace {
+
+using namespace mos::trust;
+
+constexpr std::size_t kMaxShownFile = 1 << 20;
+
+// KEY of `keyset show`: one of the key directories, or manifest:PROJECT.
+Result<fs::path> key_dir(const fs::path& keyset, const std::string& key) {
+  if (key.starts_with("manifest:")) {
+    std::string project = key.substr(9);
+    MOS_TRY(validate_name("project name", project));
+    return keyset / "manifest" / project;
+  }
+  if (key == "manifest") return fail("key 'manifest' needs a project: manifest:PROJECT");
+  for (auto known : kKeysetKeyDirs)
+    if (key == known) return keyset / key;
+  return fail("unknown key '{}': expected one of manifest-ca, sudi-ca, uefi-pk, uefi-kek, uefi-db, "
+              "uki-production, uki-limited, uki-tpm, tpmpol-admin, tpmpol-luks, pcr7data or manifest:PROJECT",
+              key);
+}
+
+Status show_tree(const fs::path& keyset, bool paths) {
+  std::vector<std::string> lines;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(keyset, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code type_ec;
+    bool dir = it->is_directory(type_ec);
+    if (paths && !dir) continue;
+    std::string rel = it->path().lexically_relative(keyset).string();
+    lines.push_back(paths ? it->path().string() : rel + (dir ? "/" : ""));
+  }
+  if (ec) return fail("cannot list {}: {}", keyset.string(), ec.message());
+  std::sort(lines.begin(), lines.end());
+  print_lines(lines);
+  return {};
+}
+
+Status show_file(const fs::path& path, bool path_only, bool value_only) {
+  if (path_only) {
+    std::printf("%s\n", path.c_str());
+    return {};
+  }
+  MOS_TRY_ASSIGN(std::string content, read_file(path, kMaxShownFile));
+  if (!value_only) std::printf("%s:\n", path.c_str());
+  std::fwrite(content.data(), 1, content.size(), stdout);
+  if (!value_only && !content.empty() && content.back() != '\n') std::printf("\n");
+  return {};
+}
+
+Status keyset_show(const std::string& name, const std::string& key, const std::string& item, bool path_only,
+                   bool value_only) {
+  if (path_only && value_only) return fail("--path and --value exclude each other");
+  MOS_TRY_ASSIGN(fs::path keyset, find_keyset(name));
+  if (key.empty()) return show_tree(keyset, path_only);
+  MOS_TRY_ASSIGN(fs::path dir, key_dir(keyset, key));
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return fail("keyset {} has no {} ({} is missing)", name, key, dir.string());
+  if (!item.empty()) {
+    MOS_TRY(validate_name("item name", item));
+    if (!fs::is_regular_file(dir / item, ec))
+      return fail("keyset {} has no item {} in {} ({} is missing)", name, item, key, (dir / item).string());
+    return show_file(dir / item, path_only, value_only);
+  }
+  std::vector<fs::path> files;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code type_ec;
+    if (it->is_regular_file(type_ec)) files.push_back(it->path());
+  }
+  if (ec) return fail("cannot list {}: {}", dir.string(), ec.message());
+  std::sort(files.begin(), files.end());
+  for (const auto& file : files) MOS_TRY(show_file(file, path_only, value_only));
+  return {};
+}
+
+}  // namespace
+
+void add_keyset_commands(Program& program) {
+  CLI::App& app = program.app();
+  auto* keyset = app.add_subcommand("keyset", "Manage keysets")->require_subcommand(1);
+  auto* keyset_list = keyset->add_subcommand("list", "List keysets");
+  program.on_run(keyset_list, [] () -> Status {
+    MOS_TRY_ASSIGN(fs::path root, keysets_root());
+    MOS_TRY_ASSIGN(auto names, list_keysets(root));
+    print_lines(names);
+    return {};
+  });
+
+  static std::string name, algorithm = "rsa2048";
+  static std::vector<std::string> orgs;
+  auto* keyset_add = keyset->add_subcommand("add", "Create a keyset with all its keys and the project 'default'");
+  keyset_add->add_option("name", name, "Keyset name")->required();
+  keyset_add->add_option("--org,--Org,--organization", orgs, "X.509 organization (O) of the certificates");
+  keyset_add->add_option("--algorithm", algorithm, "Key of the default project: rsa2048, rsa4096, ecdsa-p256");
+  program.on_run(keyset_add, [&program] () -> Status {
+    MOS_TRY_ASSIGN(KeyAlgorithm alg, parse_key_algorithm(algorithm));
+    MOS_TRY_ASSIGN(fs::path root, keysets_root());
+    MOS_TRY_ASSIGN(fs::path dir, create_keyset(name, KeysetOptions{orgs, alg, 0}, root));
+    if (!program.quiet()) std::printf("Created keyset %s in %s\n", name.c_str(), dir.c_str());
+    return {};
+  });
+
+  static std::string show_key, show_item;
+  static bool show_path = false, show_value = false;
+  auto* keyset_show_cmd = keyset->add_subcommand("show", "Show a keyset, one of its keys, or one file");
+  keyset_show_cmd->add_option("name", name, "Keyset name")->required();
+  keyset_show_cmd->add_option("key", show_key, "Key directory (e.g. manifest-ca, manifest:default)");
+  keyset_show_cmd->add_option("item", show_item, "File of the key (cert.pem, privkey.pem, guid, uuid)");
+  keyset_show_cmd->add_flag("--path", show_path, "Print paths only");
+  keyset_show_cmd->add_flag("--value", show_value, "Print contents only");
+  program.on_run(keyset_show_cmd, [] { return keyset_show(name, show_key, show_item, show_path, show_value); });
+
+}
+
+}  // namespace mos::cli

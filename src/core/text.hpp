@@ -1,0 +1,26 @@
+#pragma once
+// Small text helpers every module needs, written once: ASCII case folding (HTTP header names,
+// auth schemes), strict unsigned numbers (header values, config fields: "12abc" is no number),
+// and the UUID shape of product and SUDI identifiers.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mos {
+
+// ASCII lower-casing; bytes outside A-Z are kept as they are.
+std::string to_lower_ascii(std::string_view text);
+
+// Case-insensitive ASCII comparison, as HTTP compares header names and tokens.
+bool equals_ignoring_case(std::string_view a, std::string_view b);
+
+// The whole of `text` as a decimal unsigned number no larger than `max`: no sign, no spaces, no
+// trailing characters, no overflow. Anything else is nullopt.
+std::optional<std::uint64_t> parse_unsigned(std::string_view text,
+                                            std::uint64_t max = UINT64_MAX);
+
+// 8-4-4-4-12 hexadecimal digits with dashes (either case), as uuidgen prints.
+bool is_uuid(std::string_view text);
+
+}  // namespace mos

@@ -1,0 +1,52 @@
+#include "sysroot/sysroot.hpp"
+
+#include "core/file.hpp"
+
+namespace mos::sysroot {
+
+SysrootPaths::SysrootPaths(const std::filesystem::path& r)
+    : root(r),
+      config(r / "config"),
+      lock(r / "config/manifest.lock"),
+      history(r / "config/manifest.git"),
+      store_root(r / "atomfs-store"),
+      store(r / "atomfs-store/mos"),
+      scratch(r / "scratch-writes"),
+      factory_ca(r / "factory/secure/manifestCA.pem"),
+      factory_product(r / "factory/secure/product-uuid") {}
+
+Result<manifest::TrustPolicy> load_trust_policy(const SysrootPaths& paths, const SysrootOptions& options) {
+  manifest::TrustPolicy policy;
+  auto ca_path = options.ca_file.value_or(paths.factory_ca);
+  if (!std::filesystem::exists(ca_path))
+    return fail("no manifest CA: {} does not exist (give one with --ca FILE)", ca_path.string());
+  auto ca = read_file(ca_path, kMaxCaBytes);
+  if (!ca) return context(fmt::format("reading the manifest CA {}", ca_path.string()), ca.error());
+  policy.ca_pem = std::move(*ca);
+  if (options.product_uuid) {
+    if (options.product_uuid->empty()) return fail("--product-uuid is empty");
+    policy.product_uuid = *options.product_uuid;
+  } else if (std::filesystem::exists(paths.factory_product)) {
+    MOS_TRY_ASSIGN(auto text, read_file(paths.factory_product, 4096));
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+    if (text.empty() || text.find_first_of(" \t\n") != std::string::npos)
+      return fail("{}: expected one product uuid on one line", paths.factory_product.string());
+    policy.product_uuid = text;
+  }
+  return policy;
+}
+
+Result<FileLock> lock_for_writing(const SysrootPaths& paths, bool no_wait) {
+  MOS_TRY(make_dirs(paths.config));
+  return FileLock::acquire(paths.lock, FileLock::Mode::exclusive,
+                           no_wait ? FileLock::Wait::no_wait : FileLock::Wait::block);
+}
+
+Result<FileLock> lock_for_reading(const SysrootPaths& paths, bool no_wait) {
+  if (!std::filesystem::exists(paths.config))
+    return fail("no system is installed in {} ({} does not exist)", paths.root.string(), paths.config.string());
+  return FileLock::acquire(paths.lock, FileLock::Mode::shared,
+                           no_wait ? FileLock::Wait::no_wait : FileLock::Wait::block);
+}
+
+}  // namespace mos::sysroot

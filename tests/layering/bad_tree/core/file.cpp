@@ -1,0 +1,1 @@
+#include "oci/digest.hpp"  // core may not use oci
