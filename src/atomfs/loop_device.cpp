@@ -41,7 +41,8 @@ bool configure(int loop_fd, int backing_fd, std::uint64_t size_limit) {
 
 Result<LoopDevice> LoopDevice::attach_read_only(int backing_fd, std::uint64_t size_limit) {
   int control = ::open("/dev/loop-control", O_RDWR | O_CLOEXEC);
-  if (control < 0) return fail("opening /dev/loop-control: {} (loop devices need root)", errno_message(errno));
+  if (control < 0)
+    return fail("opening /dev/loop-control: {} (loop devices need root)", errno_message(errno));
   for (int attempt = 0; attempt < kAttachAttempts; ++attempt) {
     int number = ::ioctl(control, LOOP_CTL_GET_FREE);
     if (number < 0) {
@@ -68,10 +69,14 @@ Result<LoopDevice> LoopDevice::attach_read_only(int backing_fd, std::uint64_t si
     }
   }
   ::close(control);
-  return fail("no loop device could be attached after {} attempts (all taken concurrently)", kAttachAttempts);
+  return fail("no loop device could be attached after {} attempts (all taken concurrently)",
+              kAttachAttempts);
 }
 
-LoopDevice::LoopDevice(LoopDevice&& other) noexcept : path_(std::move(other.path_)), fd_(other.fd_) { other.fd_ = -1; }
+LoopDevice::LoopDevice(LoopDevice&& other) noexcept
+    : path_(std::move(other.path_)), fd_(other.fd_) {
+  other.fd_ = -1;
+}
 
 LoopDevice::~LoopDevice() {
   if (fd_ >= 0) ::close(fd_);

@@ -57,9 +57,13 @@ Status mount_overlay(const fs::path& dest, const std::string& dirs, bool read_on
   // As new atomfs: userxattr honours stacker's user.overlay.opaque; older kernels lack it.
   for (const char* extra : {"index=off,xino=on,userxattr,", "index=off,"}) {
     std::string options = extra + dirs;
-    if (options.size() >= 4096) return fail("too many layers: overlay options exceed 4096 characters");
-    if (::mount("overlay", dest.c_str(), "overlay", read_only ? MS_RDONLY : 0, options.c_str()) == 0) return {};
-    if (errno != EINVAL) return fail("mounting the overlay at {}: {}", dest.string(), errno_message(errno));
+    if (options.size() >= 4096)
+      return fail("too many layers: overlay options exceed 4096 characters");
+    if (::mount("overlay", dest.c_str(), "overlay", read_only ? MS_RDONLY : 0, options.c_str()) ==
+        0)
+      return {};
+    if (errno != EINVAL)
+      return fail("mounting the overlay at {}: {}", dest.string(), errno_message(errno));
   }
   return fail("mounting the overlay at {}: {}", dest.string(), errno_message(errno));
 }
@@ -67,12 +71,14 @@ Status mount_overlay(const fs::path& dest, const std::string& dirs, bool read_on
 Status unmount_if_mounted(const fs::path& p) {
   MOS_TRY_ASSIGN(bool mounted, is_mount_point(p));
   if (!mounted) return {};
-  if (::umount2(p.c_str(), UMOUNT_NOFOLLOW) != 0) return fail("unmounting {}: {}", p.string(), errno_message(errno));
+  if (::umount2(p.c_str(), UMOUNT_NOFOLLOW) != 0)
+    return fail("unmounting {}: {}", p.string(), errno_message(errno));
   return {};
 }
 
 // Undoes a partial mount or a complete one: overlay first, then the layers, then the metadir.
-Status tear_down(const fs::path& dest, bool overlay_mounted, const std::vector<fs::path>& layers, const fs::path& metadir) {
+Status tear_down(const fs::path& dest, bool overlay_mounted, const std::vector<fs::path>& layers,
+                 const fs::path& metadir) {
   if (overlay_mounted) MOS_TRY(unmount_if_mounted(dest));
   for (auto it = layers.rbegin(); it != layers.rend(); ++it) MOS_TRY(unmount_if_mounted(*it));
   std::error_code ec;
@@ -86,8 +92,10 @@ std::string decode_mountinfo_path(std::string_view field) {
   for (std::size_t i = 0; i < field.size(); ++i) {
     if (field[i] == '\\' && i + 3 < field.size()) {
       auto octal = field.substr(i + 1, 3);
-      if (octal.size() == 3 && std::all_of(octal.begin(), octal.end(), [](char c) { return c >= '0' && c <= '7'; })) {
-        out.push_back(static_cast<char>((octal[0] - '0') * 64 + (octal[1] - '0') * 8 + (octal[2] - '0')));
+      if (octal.size() == 3 &&
+          std::all_of(octal.begin(), octal.end(), [](char c) { return c >= '0' && c <= '7'; })) {
+        out.push_back(
+            static_cast<char>((octal[0] - '0') * 64 + (octal[1] - '0') * 8 + (octal[2] - '0')));
         i += 3;
         continue;
       }
@@ -109,15 +117,19 @@ Status hash_whole(int fd, const oci::Descriptor& layer) {
     at += n;
   }
   auto got = hasher.finish();
-  if (got != layer.digest) return fail("layer blob has digest {}, expected {}: modified", got.str(), layer.digest.str());
+  if (got != layer.digest)
+    return fail("layer blob has digest {}, expected {}: modified", got.str(), layer.digest.str());
   return {};
 }
 
 }  // namespace
 
-Result<LayerCheck> check_layer(int fd, const oci::Descriptor& layer, bool allow_missing_verity, unsigned threads) {
-  auto where = [&](Error e) { return context(fmt::format("layer {}", layer.digest.str()), std::move(e)); };
-  struct stat st {};
+Result<LayerCheck> check_layer(int fd, const oci::Descriptor& layer, bool allow_missing_verity,
+                               unsigned threads) {
+  auto where = [&](Error e) {
+    return context(fmt::format("layer {}", layer.digest.str()), std::move(e));
+  };
+  struct stat st{};
   if (::fstat(fd, &st) != 0) return where(Error{errno_message(errno)});
   auto size = static_cast<std::uint64_t>(st.st_size);
   if (static_cast<std::int64_t>(size) != layer.size)
@@ -130,48 +142,58 @@ Result<LayerCheck> check_layer(int fd, const oci::Descriptor& layer, bool allow_
   LayerCheck check;
   check.squashfs_size = sb->padded_size();
   if (check.squashfs_size > size)
-    return where(Error{fmt::format("squashfs claims {} bytes but the blob has {}", sb->bytes_used, size)});
+    return where(
+        Error{fmt::format("squashfs claims {} bytes but the blob has {}", sb->bytes_used, size)});
   auto root = image::layer_root_hash(layer);
   if (!root) return where(root.error());
   bool has_verity = size > check.squashfs_size;
   if (has_verity && *root) {
-    if (auto s = image::verify_verity_fd(fd, check.squashfs_size, **root, threads); !s) return where(s.error());
+    if (auto s = image::verify_verity_fd(fd, check.squashfs_size, **root, threads); !s)
+      return where(s.error());
     check.verity_verified = true;
     return check;
   }
-  if (*root) return where(Error{"asked for verity (the descriptor has a root hash) but the blob has no verity data"});
+  if (*root)
+    return where(
+        Error{"asked for verity (the descriptor has a root hash) but the blob has no verity data"});
   if (!allow_missing_verity) {
-    return where(Error{has_verity ? "verity data present but no root hash annotation; refusing to mount it "
-                                    "unverified (--allow-missing-verity)"
-                                  : "has no root hash (no verity data); refusing to mount without "
-                                    "--allow-missing-verity"});
+    return where(
+        Error{has_verity ? "verity data present but no root hash annotation; refusing to mount it "
+                           "unverified (--allow-missing-verity)"
+                         : "has no root hash (no verity data); refusing to mount without "
+                           "--allow-missing-verity"});
   }
   // Allowed without verity: at least make sure the bytes are those the manifest names.
   if (auto s = hash_whole(fd, layer); !s) return where(s.error());
   return check;
 }
 
-Result<MountedImage> mount_image(oci::LayoutStore& store, std::string_view reference, const fs::path& dest_in,
-                                 const MountOptions& options) {
+Result<MountedImage> mount_image(oci::LayoutStore& store, std::string_view reference,
+                                 const fs::path& dest_in, const MountOptions& options) {
   MOS_TRY_ASSIGN(fs::path dest, canonical_dest(dest_in));
   MOS_TRY(overlay_safe(dest));
   MOS_TRY(make_dirs(options.run_dir, 0700));
   MOS_TRY(overlay_safe(options.run_dir));
   // Loop devices and the run dir are shared by every mount of the host.
-  MOS_TRY_ASSIGN(auto lock, FileLock::acquire(options.run_dir / ".lock", FileLock::Mode::exclusive));
+  MOS_TRY_ASSIGN(auto lock,
+                 FileLock::acquire(options.run_dir / ".lock", FileLock::Mode::exclusive));
   fs::path metadir = metadir_for(options.run_dir, dest);
   std::error_code ec;
   if (fs::exists(metadir, ec))
-    return fail("{} already has a mounted image (state in {}); unmount it first", dest.string(), metadir.string());
+    return fail("{} already has a mounted image (state in {}); unmount it first", dest.string(),
+                metadir.string());
   MOS_TRY_ASSIGN(auto doc, store.get_manifest(reference));
   if (!oci::media_type::is_manifest(doc.media_type))
-    return fail("{}:{} is a {}, not an image manifest", store.describe(), reference, doc.media_type);
+    return fail("{}:{} is a {}, not an image manifest", store.describe(), reference,
+                doc.media_type);
   MOS_TRY_ASSIGN(auto manifest, oci::parse_image_manifest(doc.bytes));
   if (manifest.layers.empty()) return fail("{}:{} has no layers", store.describe(), reference);
 
   if (fs::exists("/dev/mapper/control", ec))
-    spdlog::info("device-mapper is present, but mos verifies layers in userspace (dm-verity activation is not "
-                 "implemented yet)");
+    spdlog::info(
+        "device-mapper is present, but mos verifies layers in userspace (dm-verity activation is "
+        "not "
+        "implemented yet)");
   MOS_TRY(make_dirs(metadir / "layers", 0700));
   MountedImage mounted;
   mounted.dest = dest;
@@ -188,22 +210,27 @@ Result<MountedImage> mount_image(oci::LayoutStore& store, std::string_view refer
     const auto& layer = manifest.layers[i];
     auto filesystem = image::layer_filesystem(layer.media_type);
     if (filesystem != LayerFilesystem::squashfs)
-      return fail_cleanly(Error{fmt::format("layer {} has media type {}: only squashfs layers can be mounted",
-                                            layer.digest.str(), layer.media_type)});
+      return fail_cleanly(
+          Error{fmt::format("layer {} has media type {}: only squashfs layers can be mounted",
+                            layer.digest.str(), layer.media_type)});
     auto path = store.blob_path(layer.digest);
     if (!path) return fail_cleanly(path.error());
     Fd fd{::open(path->c_str(), O_RDONLY | O_CLOEXEC)};
-    if (fd.fd < 0) return fail_cleanly(Error{fmt::format("opening {}: {}", path->string(), errno_message(errno))});
+    if (fd.fd < 0)
+      return fail_cleanly(
+          Error{fmt::format("opening {}: {}", path->string(), errno_message(errno))});
     auto check = check_layer(fd.fd, layer, options.allow_missing_verity, options.threads);
     if (!check) return fail_cleanly(check.error());
     // The loop device reads the same open file that was verified, limited to the squashfs area.
     auto loop = LoopDevice::attach_read_only(fd.fd, check->squashfs_size);
     if (!loop) return fail_cleanly(loop.error());
-    fs::path target = metadir / "layers" / fmt::format("{}-{}", i, layer.digest.hex().substr(0, 16));
+    fs::path target =
+        metadir / "layers" / fmt::format("{}-{}", i, layer.digest.hex().substr(0, 16));
     if (auto s = make_dirs(target, 0700); !s) return fail_cleanly(s.error());
-    if (::mount(loop->path().c_str(), target.c_str(), "squashfs", MS_RDONLY | MS_NODEV | MS_NOSUID, nullptr) != 0)
-      return fail_cleanly(Error{fmt::format("mounting layer {} ({}) at {}: {}", layer.digest.str(), loop->path(),
-                                            target.string(), errno_message(errno))});
+    if (::mount(loop->path().c_str(), target.c_str(), "squashfs", MS_RDONLY | MS_NODEV | MS_NOSUID,
+                nullptr) != 0)
+      return fail_cleanly(Error{fmt::format("mounting layer {} ({}) at {}: {}", layer.digest.str(),
+                                            loop->path(), target.string(), errno_message(errno))});
     mounted.layer_mounts.push_back(target);
     mounted.layer_verified.push_back(check->verity_verified);
   }
@@ -223,7 +250,8 @@ Result<MountedImage> mount_image(oci::LayoutStore& store, std::string_view refer
     if (auto s = overlay_safe(upper_parent); !s) return fail_cleanly(s.error());
     for (const char* d : {"upper", "work"})
       if (auto s = make_dirs(upper_parent / d, 0755); !s) return fail_cleanly(s.error());
-    dirs += fmt::format(",upperdir={},workdir={}", (upper_parent / "upper").string(), (upper_parent / "work").string());
+    dirs += fmt::format(",upperdir={},workdir={}", (upper_parent / "upper").string(),
+                        (upper_parent / "work").string());
   }
   if (auto s = mount_overlay(dest, dirs, options.read_only); !s) return fail_cleanly(s.error());
   overlay_mounted = true;
@@ -235,7 +263,8 @@ Result<MountedImage> mount_image(oci::LayoutStore& store, std::string_view refer
   state["layers"] = OrderedJson::array();
   for (const auto& l : mounted.layer_mounts) state["layers"].push_back(l.string());
   if (options.scratch) state["scratch"] = options.scratch->string();
-  if (auto s = write_file_atomic(metadir / "mount.json", state.dump(2) + "\n", 0600); !s) return fail_cleanly(s.error());
+  if (auto s = write_file_atomic(metadir / "mount.json", state.dump(2) + "\n", 0600); !s)
+    return fail_cleanly(s.error());
   return mounted;
 }
 
@@ -244,18 +273,23 @@ Status unmount_image(const fs::path& dest_in, const fs::path& run_dir) {
   fs::path metadir = metadir_for(run_dir, dest);
   std::error_code ec;
   if (!fs::exists(metadir / "mount.json", ec))
-    return fail("no image mounted by mos at {} (no {})", dest.string(), (metadir / "mount.json").string());
+    return fail("no image mounted by mos at {} (no {})", dest.string(),
+                (metadir / "mount.json").string());
   MOS_TRY_ASSIGN(auto lock, FileLock::acquire(run_dir / ".lock", FileLock::Mode::exclusive));
   auto text = read_file(metadir / "mount.json", 1 << 20);
-  if (!text) return fail("no image mounted by mos at {} (no {})", dest.string(), (metadir / "mount.json").string());
+  if (!text)
+    return fail("no image mounted by mos at {} (no {})", dest.string(),
+                (metadir / "mount.json").string());
   MOS_TRY_ASSIGN(auto state, parse_json_strict(*text, (metadir / "mount.json").string()));
   std::vector<fs::path> layers;
-  if (!state.contains("layers") || !state["layers"].is_array()) return fail("{}: no layers list", metadir.string());
+  if (!state.contains("layers") || !state["layers"].is_array())
+    return fail("{}: no layers list", metadir.string());
   for (const auto& l : state["layers"]) {
     if (!l.is_string()) return fail("{}: bad layers list", metadir.string());
     fs::path p = l.get<std::string>();
     // Only our own mount points: a damaged state file must not make us unmount elsewhere.
-    if (p.parent_path() != metadir / "layers") return fail("{}: layer {} is outside the metadir", metadir.string(), p.string());
+    if (p.parent_path() != metadir / "layers")
+      return fail("{}: layer {} is outside the metadir", metadir.string(), p.string());
     layers.push_back(p);
   }
   return tear_down(dest, true, layers, metadir);
@@ -276,7 +310,8 @@ Result<std::vector<fs::path>> mount_points() {
     }
     if (start == std::string::npos) continue;
     auto end = line.find(' ', start);
-    auto field = std::string_view(line).substr(start, end == std::string::npos ? std::string::npos : end - start);
+    auto field = std::string_view(line).substr(
+        start, end == std::string::npos ? std::string::npos : end - start);
     out.emplace_back(decode_mountinfo_path(field));
   }
   return out;

@@ -53,7 +53,8 @@ struct LayerCheck {
   std::uint64_t squashfs_size = 0;
   bool verity_verified = false;
 };
-Result<LayerCheck> check_layer(int fd, const oci::Descriptor& layer, bool allow_missing_verity, unsigned threads = 0);
+Result<LayerCheck> check_layer(int fd, const oci::Descriptor& layer, bool allow_missing_verity,
+                               unsigned threads = 0);
 
 // Mounts the image `reference` (tag or digest) of store at dest (an existing directory).
 Result<MountedImage> mount_image(oci::LayoutStore& store, std::string_view reference,

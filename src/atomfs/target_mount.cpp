@@ -6,7 +6,8 @@
 
 namespace mos::atomfs {
 
-std::filesystem::path default_target_dest(const sysroot::SysrootOptions& options, std::string_view name) {
+std::filesystem::path default_target_dest(const sysroot::SysrootOptions& options,
+                                          std::string_view name) {
   return sysroot::SysrootPaths(options.root).root / "mnt" / "mos" / std::string(name);
 }
 
@@ -19,7 +20,8 @@ Result<MountedImage> mount_target(const sysroot::SysrootOptions& options, std::s
   MOS_TRY_ASSIGN(auto lock, sysroot::lock_for_reading(paths, options.no_wait));
   MOS_TRY_ASSIGN(auto history, sysroot::SystemHistory::open(paths.history, false));
   MOS_TRY_ASSIGN(auto head, history.head());
-  if (!head) return fail("no system is installed in {} (run mosctl install first)", paths.root.string());
+  if (!head)
+    return fail("no system is installed in {} (run mosctl install first)", paths.root.string());
   MOS_TRY_ASSIGN(auto store, oci::LayoutStore::open(paths.store, false));
   MOS_TRY_ASSIGN(auto system, sysroot::load_system(history, *head, policy, store.get()));
 
@@ -32,8 +34,11 @@ Result<MountedImage> mount_target(const sysroot::SysrootOptions& options, std::s
     if (match && !found) found = &t.target;
   }
   if (!found) {
-    if (name.empty()) return fail("the installed system has no hostfs target (targets: {})", fmt::join(names, ", "));
-    return fail("the installed system has no target \"{}\" (targets: {})", name, fmt::join(names, ", "));
+    if (name.empty())
+      return fail("the installed system has no hostfs target (targets: {})",
+                  fmt::join(names, ", "));
+    return fail("the installed system has no target \"{}\" (targets: {})", name,
+                fmt::join(names, ", "));
   }
   auto dest = mount.dest.value_or(default_target_dest(options, found->service_name));
   MOS_TRY(make_dirs(dest, 0755));

@@ -27,6 +27,7 @@ Result<MountedImage> mount_target(const sysroot::SysrootOptions& options, std::s
                                   const TargetMountOptions& mount);
 
 // Where mount_target puts a target by default.
-std::filesystem::path default_target_dest(const sysroot::SysrootOptions& options, std::string_view name);
+std::filesystem::path default_target_dest(const sysroot::SysrootOptions& options,
+                                          std::string_view name);
 
 }  // namespace mos::atomfs

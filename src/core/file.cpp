@@ -11,7 +11,9 @@
 
 namespace mos {
 
-std::string errno_message(int error) { return std::strerror(error); }
+std::string errno_message(int error) {
+  return std::strerror(error);
+}
 
 namespace {
 
@@ -44,7 +46,7 @@ Status write_all(int fd, const std::byte* data, std::size_t size, const fs::path
 
 Result<std::string> read_file(const fs::path& path, std::size_t max_size) {
   MOS_TRY_ASSIGN(int fd, open_checked(path, O_RDONLY));
-  struct stat st {};
+  struct stat st{};
   if (::fstat(fd, &st) != 0) {
     int e = errno;
     ::close(fd);
@@ -86,7 +88,8 @@ Status fsync_dir(const fs::path& dir) {
   int rc = ::fsync(fd);
   int e = errno;
   ::close(fd);
-  if (rc != 0 && e != EINVAL) return fail("cannot sync directory {}: {}", dir.string(), errno_message(e));
+  if (rc != 0 && e != EINVAL)
+    return fail("cannot sync directory {}: {}", dir.string(), errno_message(e));
   return {};
 }
 
@@ -94,7 +97,8 @@ Status make_dirs(const fs::path& path, mode_t mode) {
   if (path.empty()) return {};
   std::error_code ec;
   if (fs::is_directory(path, ec)) return {};
-  if (path.has_parent_path() && path.parent_path() != path) MOS_TRY(make_dirs(path.parent_path(), mode));
+  if (path.has_parent_path() && path.parent_path() != path)
+    MOS_TRY(make_dirs(path.parent_path(), mode));
   if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST)
     return fail("cannot create directory {}: {}", path.string(), errno_message(errno));
   if (!fs::is_directory(path, ec)) return fail("{} exists and is not a directory", path.string());
@@ -144,7 +148,9 @@ AtomicFileWriter& AtomicFileWriter::operator=(AtomicFileWriter&& other) noexcept
   return *this;
 }
 
-AtomicFileWriter::~AtomicFileWriter() { abandon(); }
+AtomicFileWriter::~AtomicFileWriter() {
+  abandon();
+}
 
 void AtomicFileWriter::abandon() {
   if (fd_ >= 0) {
@@ -166,7 +172,8 @@ Status AtomicFileWriter::write(std::span<const std::byte> bytes) {
   constexpr std::size_t kWritebackChunk = 8 << 20;
   if (written_ / kWritebackChunk != (written_ - bytes.size()) / kWritebackChunk) {
     auto end = static_cast<off_t>(written_ / kWritebackChunk * kWritebackChunk);
-    ::sync_file_range(fd_, end - static_cast<off_t>(kWritebackChunk), kWritebackChunk, SYNC_FILE_RANGE_WRITE);
+    ::sync_file_range(fd_, end - static_cast<off_t>(kWritebackChunk), kWritebackChunk,
+                      SYNC_FILE_RANGE_WRITE);
   }
   return {};
 }
@@ -207,11 +214,14 @@ Result<TempDir> TempDir::create(const fs::path& parent, std::string_view prefix)
   std::vector<char> buffer(pattern.begin(), pattern.end());
   buffer.push_back('\0');
   if (::mkdtemp(buffer.data()) == nullptr)
-    return fail("cannot create a temporary directory in {}: {}", base.string(), errno_message(errno));
+    return fail("cannot create a temporary directory in {}: {}", base.string(),
+                errno_message(errno));
   return TempDir(fs::path(buffer.data()));
 }
 
-TempDir::TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)) { other.path_.clear(); }
+TempDir::TempDir(TempDir&& other) noexcept : path_(std::move(other.path_)) {
+  other.path_.clear();
+}
 
 TempDir& TempDir::operator=(TempDir&& other) noexcept {
   if (this != &other) {

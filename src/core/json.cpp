@@ -5,7 +5,9 @@
 
 namespace mos {
 
-const char* json_type_name(const Json& value) { return value.type_name(); }
+const char* json_type_name(const Json& value) {
+  return value.type_name();
+}
 
 Result<Json> parse_json_strict(std::string_view text, std::string_view what, JsonLimits limits) {
   if (text.size() > limits.max_bytes)

@@ -22,7 +22,8 @@ struct JsonLimits {
 };
 
 // Parses text as one JSON value; `what` names the document in error messages.
-Result<Json> parse_json_strict(std::string_view text, std::string_view what, JsonLimits limits = {});
+Result<Json> parse_json_strict(std::string_view text, std::string_view what,
+                               JsonLimits limits = {});
 
 // Typed access to object members; `where` names the object for messages ("manifest", "layers[2]").
 Result<std::string> json_string(const Json& object, std::string_view key, std::string_view where);

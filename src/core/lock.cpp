@@ -19,12 +19,13 @@
 namespace mos {
 
 std::optional<long> lock_holder_pid(const std::filesystem::path& path) {
-  struct stat st {};
+  struct stat st{};
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;
   // Lines look like: "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF" (major:minor in hex).
   std::ifstream locks("/proc/locks");
   std::string line;
-  std::string wanted = fmt::format("{:02x}:{:02x}:{}", major(st.st_dev), minor(st.st_dev), st.st_ino);
+  std::string wanted =
+      fmt::format("{:02x}:{:02x}:{}", major(st.st_dev), minor(st.st_dev), st.st_ino);
   while (std::getline(locks, line)) {
     std::istringstream fields(line);
     std::string id, kind, advisory, access, pid, dev_inode;
@@ -78,7 +79,9 @@ FileLock& FileLock::operator=(FileLock&& other) noexcept {
   return *this;
 }
 
-FileLock::~FileLock() { release(); }
+FileLock::~FileLock() {
+  release();
+}
 
 void FileLock::release() {
   if (fd_ >= 0) {

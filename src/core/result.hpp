@@ -41,16 +41,16 @@ template <class T>
 #define MOS_CONCAT(a, b) MOS_CONCAT_INNER(a, b)
 
 // Returns the error of a failed Result from the enclosing function.
-#define MOS_TRY(expr)                                                  \
-  do {                                                                 \
-    if (auto mos_try_result = (expr); !mos_try_result)                 \
-      return std::unexpected(std::move(mos_try_result).error());      \
+#define MOS_TRY(expr)                                            \
+  do {                                                           \
+    if (auto mos_try_result = (expr); !mos_try_result)           \
+      return std::unexpected(std::move(mos_try_result).error()); \
   } while (0)
 
 // Declares `decl` from the value of a Result, or returns its error: MOS_TRY_ASSIGN(auto x, f());
 // It expands to several statements: wrap it in braces under an if or a loop.
 #define MOS_TRY_ASSIGN(decl, expr) MOS_TRY_ASSIGN_IMPL(MOS_CONCAT(mos_try_, __LINE__), decl, expr)
-#define MOS_TRY_ASSIGN_IMPL(tmp, decl, expr)                           \
-  auto tmp = (expr);                                                   \
-  if (!tmp) return std::unexpected(std::move(tmp).error());            \
+#define MOS_TRY_ASSIGN_IMPL(tmp, decl, expr)                \
+  auto tmp = (expr);                                        \
+  if (!tmp) return std::unexpected(std::move(tmp).error()); \
   decl = std::move(*tmp)

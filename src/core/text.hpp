@@ -17,8 +17,7 @@ bool equals_ignoring_case(std::string_view a, std::string_view b);
 
 // The whole of `text` as a decimal unsigned number no larger than `max`: no sign, no spaces, no
 // trailing characters, no overflow. Anything else is nullopt.
-std::optional<std::uint64_t> parse_unsigned(std::string_view text,
-                                            std::uint64_t max = UINT64_MAX);
+std::optional<std::uint64_t> parse_unsigned(std::string_view text, std::uint64_t max = UINT64_MAX);
 
 // 8-4-4-4-12 hexadecimal digits with dashes (either case), as uuidgen prints.
 bool is_uuid(std::string_view text);

@@ -109,24 +109,29 @@ Result<std::int64_t> source_date_epoch() {
   errno = 0;
   long long t = std::strtoll(value, &end, 10);
   if (errno != 0 || *end != '\0' || t < 0 || t > 0xffffffffLL)
-    return fail("SOURCE_DATE_EPOCH=\"{}\" is not a number of seconds between 0 and 4294967295", value);
+    return fail("SOURCE_DATE_EPOCH=\"{}\" is not a number of seconds between 0 and 4294967295",
+                value);
   return static_cast<std::int64_t>(t);
 }
 
-Result<BuiltLayer> build_squashfs_layer(const std::filesystem::path& rootfs, const std::filesystem::path& output,
+Result<BuiltLayer> build_squashfs_layer(const std::filesystem::path& rootfs,
+                                        const std::filesystem::path& output,
                                         const SquashfsLayerOptions& options) {
-  auto where = [&](Error e) { return context(fmt::format("building a squashfs layer from {}", rootfs.string()), std::move(e)); };
+  auto where = [&](Error e) {
+    return context(fmt::format("building a squashfs layer from {}", rootfs.string()), std::move(e));
+  };
   std::error_code ec;
   if (!std::filesystem::is_directory(rootfs, ec)) return where(Error{"not a directory"});
-  if (options.timestamp < 0 || options.timestamp > 0xffffffffLL) return where(Error{"timestamp out of range"});
+  if (options.timestamp < 0 || options.timestamp > 0xffffffffLL)
+    return where(Error{"timestamp out of range"});
   std::string t = std::to_string(options.timestamp);
   bool zstd = mksquashfs_has_zstd();
   // Reproducible: fixed inode and filesystem times, no xattrs unless asked, no appending to an
   // existing file, and (mksquashfs 4.5's default) -reproducible ordering of fragments. Entries
   // are always stored sorted by name. SOURCE_DATE_EPOCH is removed from its environment because
   // 4.5.1 refuses it together with -mkfs-time/-all-time.
-  ToolRun run{{"mksquashfs", rootfs.string(), output.string(), "-noappend", "-no-progress", "-quiet", "-mkfs-time", t,
-               "-all-time", t, "-comp", zstd ? "zstd" : "gzip"},
+  ToolRun run{{"mksquashfs", rootfs.string(), output.string(), "-noappend", "-no-progress",
+               "-quiet", "-mkfs-time", t, "-all-time", t, "-comp", zstd ? "zstd" : "gzip"},
               {"SOURCE_DATE_EPOCH"},
               {}};
   if (!options.xattrs) run.argv.push_back("-no-xattrs");
@@ -134,18 +139,21 @@ Result<BuiltLayer> build_squashfs_layer(const std::filesystem::path& rootfs, con
   if (auto out = run_tool(run); !out) return where(out.error());
 
   Fd fd{::open(output.c_str(), O_RDWR | O_CLOEXEC)};
-  if (fd.fd < 0) return where(Error{fmt::format("opening {}: {}", output.string(), errno_message(errno))});
+  if (fd.fd < 0)
+    return where(Error{fmt::format("opening {}: {}", output.string(), errno_message(errno))});
   std::array<std::byte, kSquashfsSuperblockSize> head{};
   if (::pread(fd.fd, head.data(), head.size(), 0) != static_cast<ssize_t>(head.size()))
     return where(Error{"mksquashfs wrote no superblock"});
   MOS_TRY_ASSIGN(auto sb, parse_squashfs_superblock(head));
-  struct stat st {};
+  struct stat st{};
   ::fstat(fd.fd, &st);
   std::uint64_t padded = sb.padded_size();
   if (static_cast<std::uint64_t>(st.st_size) > padded)
-    return where(Error{fmt::format("mksquashfs wrote {} bytes, more than its {} bytes padded to 4096", st.st_size, padded)});
+    return where(Error{fmt::format(
+        "mksquashfs wrote {} bytes, more than its {} bytes padded to 4096", st.st_size, padded)});
   // mksquashfs pads to 4K unless -nopad; make sure anyway, verity needs whole blocks.
-  if (static_cast<std::uint64_t>(st.st_size) < padded && ::ftruncate(fd.fd, static_cast<off_t>(padded)) != 0)
+  if (static_cast<std::uint64_t>(st.st_size) < padded &&
+      ::ftruncate(fd.fd, static_cast<off_t>(padded)) != 0)
     return where(Error{fmt::format("padding: {}", errno_message(errno))});
 
   MOS_TRY_ASSIGN(auto content, hash_prefix(fd.fd, padded));
@@ -159,20 +167,23 @@ Result<BuiltLayer> build_squashfs_layer(const std::filesystem::path& rootfs, con
   layer.file = output;
   layer.root_hash = root;
   layer.squashfs_size = padded;
-  layer.descriptor.media_type = std::string(zstd ? layer_media_type::kSquashfsZstd : layer_media_type::kSquashfsGzip);
+  layer.descriptor.media_type =
+      std::string(zstd ? layer_media_type::kSquashfsZstd : layer_media_type::kSquashfsGzip);
   layer.descriptor.digest = digest;
   layer.descriptor.size = static_cast<std::int64_t>(g.end());
   layer.descriptor.annotations[std::string(layer_annotation::kRootHash)] = hex_encode(root);
   return layer;
 }
 
-std::string encode_image_config(const ImageConfigFields& fields, std::int64_t timestamp, const oci::Digest& diff_id) {
+std::string encode_image_config(const ImageConfigFields& fields, std::int64_t timestamp,
+                                const oci::Digest& diff_id) {
   OrderedJson config = OrderedJson::object();
   if (fields.user) config["User"] = *fields.user;
   std::vector<std::string> env = fields.env;
   bool has_path = false;
   for (const auto& e : env) has_path = has_path || e.starts_with("PATH=");
-  if (!has_path) env.insert(env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  if (!has_path)
+    env.insert(env.begin(), "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   config["Env"] = env;
   if (fields.entrypoint) config["Entrypoint"] = *fields.entrypoint;
   if (fields.cmd) config["Cmd"] = *fields.cmd;
@@ -216,7 +227,8 @@ Result<ImageBuildResult> build_image(const ImageBuildOptions& options, oci::Repo
                  root ? "--same-owner" : "--no-same-owner", "--delay-directory-restore"},
                 {},
                 {}};
-    if (auto out = run_tool(tar); !out) return context(fmt::format("extracting {}", options.from.string()), out.error());
+    if (auto out = run_tool(tar); !out)
+      return context(fmt::format("extracting {}", options.from.string()), out.error());
     // As root, tar restored the archive's owners: keep them. Otherwise they are ours: use root.
     all_root = !root;
   } else if (!std::filesystem::is_directory(options.from, ec)) {
@@ -228,7 +240,8 @@ Result<ImageBuildResult> build_image(const ImageBuildOptions& options, oci::Repo
   layer_options.all_root = all_root;
   layer_options.xattrs = options.xattrs;
   layer_options.threads = options.threads;
-  MOS_TRY_ASSIGN(auto layer, build_squashfs_layer(rootfs, scratch.path() / "layer.squashfs", layer_options));
+  MOS_TRY_ASSIGN(auto layer,
+                 build_squashfs_layer(rootfs, scratch.path() / "layer.squashfs", layer_options));
 
   if (layout) {
     MOS_TRY(layout->adopt_blob_file(layer.file, layer.descriptor.digest));
@@ -239,7 +252,8 @@ Result<ImageBuildResult> build_image(const ImageBuildOptions& options, oci::Repo
     MOS_TRY(dest.put_blob(layer.descriptor, reader));
   }
 
-  std::string config_bytes = encode_image_config(options.config, options.timestamp, layer.descriptor.digest);
+  std::string config_bytes =
+      encode_image_config(options.config, options.timestamp, layer.descriptor.digest);
   oci::Descriptor config;
   config.media_type = std::string(oci::media_type::kImageConfig);
   config.digest = oci::digest_of(config_bytes);
@@ -253,8 +267,8 @@ Result<ImageBuildResult> build_image(const ImageBuildOptions& options, oci::Repo
   MOS_TRY_ASSIGN(auto doc, oci::make_document(oci::encode_manifest(manifest)));
   if (tags.empty()) MOS_TRY(dest.put_manifest(doc, std::nullopt));
   for (const auto& tag : tags) MOS_TRY(dest.put_manifest(doc, tag));
-  spdlog::debug("built {} (layer {}, root hash {})", doc.digest.str(), layer.descriptor.digest.str(),
-                hex_encode(layer.root_hash));
+  spdlog::debug("built {} (layer {}, root hash {})", doc.digest.str(),
+                layer.descriptor.digest.str(), hex_encode(layer.root_hash));
   return ImageBuildResult{std::move(doc), config, layer.descriptor, layer.root_hash};
 }
 

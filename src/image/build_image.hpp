@@ -31,7 +31,8 @@ struct BuiltLayer {
 
 // Runs mksquashfs on rootfs into `output` (which must not exist) with reproducible options, then
 // appends verity data whose salt and UUID derive from the squashfs content.
-Result<BuiltLayer> build_squashfs_layer(const std::filesystem::path& rootfs, const std::filesystem::path& output,
+Result<BuiltLayer> build_squashfs_layer(const std::filesystem::path& rootfs,
+                                        const std::filesystem::path& output,
                                         const SquashfsLayerOptions& options);
 
 // The fields of the image config's "config" object mosb sets.
@@ -50,7 +51,8 @@ struct ImageBuildOptions {
   bool keep_owners = false;    // directories: keep uid/gid (tars keep theirs when run as root)
   bool xattrs = false;
   unsigned threads = 0;
-  std::filesystem::path temp_parent;  // scratch space for tar extraction and the layer (default: $TMPDIR)
+  std::filesystem::path
+      temp_parent;  // scratch space for tar extraction and the layer (default: $TMPDIR)
 };
 
 struct ImageBuildResult {
@@ -69,6 +71,7 @@ Result<ImageBuildResult> build_image(const ImageBuildOptions& options, oci::Repo
 Result<std::int64_t> source_date_epoch();
 
 // The image config document (Go field order, compact) for one layer.
-std::string encode_image_config(const ImageConfigFields& fields, std::int64_t timestamp, const oci::Digest& diff_id);
+std::string encode_image_config(const ImageConfigFields& fields, std::int64_t timestamp,
+                                const oci::Digest& diff_id);
 
 }  // namespace mos::image

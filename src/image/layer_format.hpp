@@ -17,8 +17,10 @@ namespace mos::image {
 
 namespace layer_media_type {
 // Written by mosb: the current stacker form (verity signalled only by the annotation).
-inline constexpr std::string_view kSquashfsZstd = "application/vnd.stacker.image.layer.squashfs+zstd";
-inline constexpr std::string_view kSquashfsGzip = "application/vnd.stacker.image.layer.squashfs+gzip";
+inline constexpr std::string_view kSquashfsZstd =
+    "application/vnd.stacker.image.layer.squashfs+zstd";
+inline constexpr std::string_view kSquashfsGzip =
+    "application/vnd.stacker.image.layer.squashfs+gzip";
 // Read: every form stacker ever wrote, including "+zstd+verity" and the bare stacker type, and
 // the pre-2020 "application/vnd.oci.image.layer.squashfs" (which current atomfs rejects).
 inline constexpr std::string_view kSquashfsPrefix = "application/vnd.stacker.image.layer.squashfs";
@@ -27,8 +29,10 @@ inline constexpr std::string_view kErofsPrefix = "application/vnd.stacker.image.
 }  // namespace layer_media_type
 
 namespace layer_annotation {
-inline constexpr std::string_view kRootHash = "io.stackeroci.stacker.atomfs_verity_root_hash";  // atomfs >= 1.2
-inline constexpr std::string_view kRootHashPrevious = "io.stackeroci.stacker.squashfs_verity_root_hash";  // stacker <= 1.0
+inline constexpr std::string_view kRootHash =
+    "io.stackeroci.stacker.atomfs_verity_root_hash";  // atomfs >= 1.2
+inline constexpr std::string_view kRootHashPrevious =
+    "io.stackeroci.stacker.squashfs_verity_root_hash";  // stacker <= 1.0
 }  // namespace layer_annotation
 
 enum class LayerFilesystem { squashfs, erofs, other };
@@ -51,7 +55,9 @@ struct SquashfsSuperblock {
   std::uint16_t minor = 0;
   std::uint64_t bytes_used = 0;
   // Where the verity data starts: bytes_used rounded up to 4096 (mksquashfs pads to 4K).
-  std::uint64_t padded_size() const { return (bytes_used + kVerityBlockSize - 1) / kVerityBlockSize * kVerityBlockSize; }
+  std::uint64_t padded_size() const {
+    return (bytes_used + kVerityBlockSize - 1) / kVerityBlockSize * kVerityBlockSize;
+  }
 };
 inline constexpr std::size_t kSquashfsSuperblockSize = 96;
 

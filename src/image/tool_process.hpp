@@ -9,9 +9,9 @@
 namespace mos::image {
 
 struct ToolRun {
-  std::vector<std::string> argv;           // argv[0] is looked up in PATH
-  std::vector<std::string> unset_env;      // variables removed from the inherited environment
-  std::vector<std::string> set_env;        // NAME=VALUE added
+  std::vector<std::string> argv;       // argv[0] is looked up in PATH
+  std::vector<std::string> unset_env;  // variables removed from the inherited environment
+  std::vector<std::string> set_env;    // NAME=VALUE added
 };
 
 // Returns the tool's combined stdout and stderr (the last 64 KiB); fails with that output when

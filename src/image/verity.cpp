@@ -6,13 +6,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 #include <thread>
+
+#include <openssl/evp.h>
 
 #include "core/file.hpp"
 
@@ -20,7 +20,8 @@ namespace mos::image {
 namespace {
 
 constexpr std::size_t kDigestsPerBlock = kVerityBlockSize / kVerityDigestSize;  // 128
-constexpr std::size_t kReadChunkBlocks = 32;  // 128 KiB reads: the buffer stays in L2 between copy and hash
+constexpr std::size_t kReadChunkBlocks =
+    32;  // 128 KiB reads: the buffer stays in L2 between copy and hash
 
 void put_le(std::string& out, std::size_t at, std::uint64_t value, int bytes) {
   for (int i = 0; i < bytes; ++i) out[at + i] = static_cast<char>((value >> (8 * i)) & 0xff);
@@ -42,7 +43,8 @@ const EVP_MD* sha256_md() {
 // Hashes salt ‖ block, as format version 1 defines every tree node.
 class SaltedHasher {
  public:
-  explicit SaltedHasher(std::span<const std::uint8_t> salt) : salt_(salt), ctx_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) {}
+  explicit SaltedHasher(std::span<const std::uint8_t> salt)
+      : salt_(salt), ctx_(EVP_MD_CTX_new(), &EVP_MD_CTX_free) {}
   SaltedHasher(const SaltedHasher&) = delete;
   SaltedHasher& operator=(const SaltedHasher&) = delete;
   bool ok() const { return ctx_ && sha256_md(); }
@@ -50,7 +52,8 @@ class SaltedHasher {
     unsigned int len = 0;
     return EVP_DigestInit_ex2(ctx_.get(), sha256_md(), nullptr) == 1 &&
            EVP_DigestUpdate(ctx_.get(), salt_.data(), salt_.size()) == 1 &&
-           EVP_DigestUpdate(ctx_.get(), block, kVerityBlockSize) == 1 && EVP_DigestFinal_ex(ctx_.get(), out, &len) == 1;
+           EVP_DigestUpdate(ctx_.get(), block, kVerityBlockSize) == 1 &&
+           EVP_DigestFinal_ex(ctx_.get(), out, &len) == 1;
   }
 
  private:
@@ -64,7 +67,9 @@ Status pread_full(int fd, std::uint8_t* buffer, std::size_t size, std::uint64_t 
     ssize_t n = ::pread(fd, buffer + done, size - done, static_cast<off_t>(offset + done));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return fail("reading at offset {}: {}", offset + done, errno_message(errno));
-    if (n == 0) return fail("unexpected end of file at offset {} (expected {} more bytes)", offset + done, size - done);
+    if (n == 0)
+      return fail("unexpected end of file at offset {} (expected {} more bytes)", offset + done,
+                  size - done);
     done += static_cast<std::size_t>(n);
   }
   return {};
@@ -90,8 +95,8 @@ unsigned thread_count(unsigned requested, std::uint64_t blocks) {
 }
 
 // Hashes data blocks [first, first+count) of fd into out (32 bytes each).
-Status hash_data_range(int fd, std::uint64_t first, std::uint64_t count, std::span<const std::uint8_t> salt,
-                       std::uint8_t* out) {
+Status hash_data_range(int fd, std::uint64_t first, std::uint64_t count,
+                       std::span<const std::uint8_t> salt, std::uint8_t* out) {
   SaltedHasher hasher(salt);
   if (!hasher.ok()) return fail("OpenSSL has no SHA-256");
   std::vector<std::uint8_t> buffer(kReadChunkBlocks * kVerityBlockSize);
@@ -114,7 +119,8 @@ struct Tree {
   Sha256Bytes root{};
 };
 
-Result<Tree> compute_tree(int fd, std::uint64_t data_blocks, std::span<const std::uint8_t> salt, unsigned threads) {
+Result<Tree> compute_tree(int fd, std::uint64_t data_blocks, std::span<const std::uint8_t> salt,
+                          unsigned threads) {
   if (data_blocks == 0) return fail("no data blocks to hash");
   VerityGeometry geometry = verity_geometry(data_blocks * kVerityBlockSize, data_blocks);
   Tree tree;
@@ -136,9 +142,13 @@ Result<Tree> compute_tree(int fd, std::uint64_t data_blocks, std::span<const std
     std::uint64_t first = t * per;
     std::uint64_t count = first >= data_blocks ? 0 : std::min(per, data_blocks - first);
     std::uint8_t* out = tree.levels[0].data() + first * kVerityDigestSize;
-    auto work = [&, t, first, count, out] { results[t] = hash_data_range(fd, first, count, salt, out); };
-    if (t + 1 == n) work();
-    else workers.emplace_back(work);
+    auto work = [&, t, first, count, out] {
+      results[t] = hash_data_range(fd, first, count, salt, out);
+    };
+    if (t + 1 == n)
+      work();
+    else
+      workers.emplace_back(work);
   }
   for (auto& w : workers) w.join();
   for (auto& r : results) MOS_TRY(r);
@@ -184,7 +194,8 @@ std::string encode_verity_superblock(const VeritySuperblock& sb) {
 Result<VeritySuperblock> parse_verity_superblock(std::span<const std::byte> in) {
   if (in.size() < kVeritySuperblockSize)
     return fail("verity superblock is {} bytes, expected {}", in.size(), kVeritySuperblockSize);
-  if (std::memcmp(in.data(), "verity\0\0", 8) != 0) return fail("no verity superblock (signature \"verity\" missing)");
+  if (std::memcmp(in.data(), "verity\0\0", 8) != 0)
+    return fail("no verity superblock (signature \"verity\" missing)");
   VeritySuperblock sb;
   sb.version = static_cast<std::uint32_t>(get_le(in, 8, 4));
   sb.hash_type = static_cast<std::uint32_t>(get_le(in, 12, 4));
@@ -195,21 +206,26 @@ Result<VeritySuperblock> parse_verity_superblock(std::span<const std::byte> in) 
   sb.hash_block_size = static_cast<std::uint32_t>(get_le(in, 68, 4));
   sb.data_blocks = get_le(in, 72, 8);
   std::uint64_t salt_size = get_le(in, 80, 2);
-  if (sb.version != 1) return fail("verity superblock version {} is not supported (expected 1)", sb.version);
-  if (sb.hash_type != 1) return fail("verity hash type {} is not supported (expected 1)", sb.hash_type);
-  if (sb.algorithm != "sha256") return fail("verity hash algorithm \"{}\" is not supported (expected sha256)", sb.algorithm);
+  if (sb.version != 1)
+    return fail("verity superblock version {} is not supported (expected 1)", sb.version);
+  if (sb.hash_type != 1)
+    return fail("verity hash type {} is not supported (expected 1)", sb.hash_type);
+  if (sb.algorithm != "sha256")
+    return fail("verity hash algorithm \"{}\" is not supported (expected sha256)", sb.algorithm);
   if (sb.data_block_size != kVerityBlockSize || sb.hash_block_size != kVerityBlockSize)
-    return fail("verity block sizes {}/{} are not supported (expected 4096/4096)", sb.data_block_size,
-                sb.hash_block_size);
+    return fail("verity block sizes {}/{} are not supported (expected 4096/4096)",
+                sb.data_block_size, sb.hash_block_size);
   if (sb.data_blocks == 0 || sb.data_blocks > (std::uint64_t{1} << 40))
     return fail("verity superblock names {} data blocks", sb.data_blocks);
-  if (salt_size > kVerityMaxSalt) return fail("verity salt size {} exceeds {}", salt_size, kVerityMaxSalt);
+  if (salt_size > kVerityMaxSalt)
+    return fail("verity salt size {} exceeds {}", salt_size, kVerityMaxSalt);
   const auto* bytes = reinterpret_cast<const std::uint8_t*>(in.data());
   sb.salt.assign(bytes + 88, bytes + 88 + salt_size);
   auto nonzero = [&](std::size_t from, std::size_t to) {
     return std::any_of(bytes + from, bytes + to, [](std::uint8_t b) { return b != 0; });
   };
-  if (nonzero(82, 88) || nonzero(88 + salt_size, kVeritySuperblockSize) || nonzero(32 + sb.algorithm.size(), 64))
+  if (nonzero(82, 88) || nonzero(88 + salt_size, kVeritySuperblockSize) ||
+      nonzero(32 + sb.algorithm.size(), 64))
     return fail("verity superblock has non-zero padding");
   return sb;
 }
@@ -224,7 +240,8 @@ VerityGeometry verity_geometry(std::uint64_t hash_offset, std::uint64_t data_blo
   VerityGeometry g;
   g.hash_offset = hash_offset;
   g.data_blocks = data_blocks;
-  g.tree_offset = (hash_offset + kVeritySuperblockSize + kVerityBlockSize - 1) / kVerityBlockSize * kVerityBlockSize;
+  g.tree_offset = (hash_offset + kVeritySuperblockSize + kVerityBlockSize - 1) / kVerityBlockSize *
+                  kVerityBlockSize;
   // As veritysetup: one more level while (N-1) >> (7*levels) is non-zero.
   int levels = 0;
   while (data_blocks > 0 && 7 * levels < 64 && ((data_blocks - 1) >> (7 * levels)) != 0) ++levels;
@@ -255,8 +272,11 @@ VerityParams derived_verity_params(std::span<const std::uint8_t> content_digest)
   return p;
 }
 
-Result<Sha256Bytes> append_verity(const std::filesystem::path& file, std::uint64_t data_size, const VerityParams& params) {
-  auto where = [&](Error e) { return context(fmt::format("appending verity data to {}", file.string()), std::move(e)); };
+Result<Sha256Bytes> append_verity(const std::filesystem::path& file, std::uint64_t data_size,
+                                  const VerityParams& params) {
+  auto where = [&](Error e) {
+    return context(fmt::format("appending verity data to {}", file.string()), std::move(e));
+  };
   if (data_size == 0 || data_size % kVerityBlockSize != 0)
     return where(Error{fmt::format("data size {} is not a non-zero multiple of 4096", data_size)});
   if (params.salt.size() > kVerityMaxSalt) return where(Error{"salt longer than 256 bytes"});
@@ -273,43 +293,51 @@ Result<Sha256Bytes> append_verity(const std::filesystem::path& file, std::uint64
   std::string head = encode_verity_superblock(sb);
   head.resize(g.tree_offset - g.hash_offset, '\0');
   auto write = [&]() -> Status {
-    MOS_TRY(pwrite_full(fd.fd, reinterpret_cast<const std::uint8_t*>(head.data()), head.size(), g.hash_offset));
+    MOS_TRY(pwrite_full(fd.fd, reinterpret_cast<const std::uint8_t*>(head.data()), head.size(),
+                        g.hash_offset));
     std::uint64_t at = g.tree_offset;
-    for (auto level = tree->levels.rbegin(); level != tree->levels.rend(); ++level) {  // top level first
+    for (auto level = tree->levels.rbegin(); level != tree->levels.rend();
+         ++level) {  // top level first
       MOS_TRY(pwrite_full(fd.fd, level->data(), level->size(), at));
       at += level->size();
     }
-    if (::ftruncate(fd.fd, static_cast<off_t>(at)) != 0) return fail("truncating: {}", errno_message(errno));
+    if (::ftruncate(fd.fd, static_cast<off_t>(at)) != 0)
+      return fail("truncating: {}", errno_message(errno));
     return {};
   };
   if (auto s = write(); !s) return where(s.error());
   return tree->root;
 }
 
-Result<Sha256Bytes> compute_verity_root(int fd, std::uint64_t data_blocks, const VerityParams& params) {
+Result<Sha256Bytes> compute_verity_root(int fd, std::uint64_t data_blocks,
+                                        const VerityParams& params) {
   MOS_TRY_ASSIGN(auto tree, compute_tree(fd, data_blocks, params.salt, params.threads));
   return tree.root;
 }
 
-Status verify_verity_fd(int fd, std::uint64_t hash_offset, const Sha256Bytes& root_hash, unsigned threads) {
+Status verify_verity_fd(int fd, std::uint64_t hash_offset, const Sha256Bytes& root_hash,
+                        unsigned threads) {
   if (hash_offset == 0 || hash_offset % kVerityBlockSize != 0)
     return fail("verity hash offset {} is not a non-zero multiple of 4096", hash_offset);
-  struct stat st {};
+  struct stat st{};
   if (::fstat(fd, &st) != 0) return fail("stat: {}", errno_message(errno));
   auto size = static_cast<std::uint64_t>(st.st_size);
   if (size < hash_offset + kVerityBlockSize)
-    return fail("no verity data: the file is {} bytes, the verity superblock would start at {}", size, hash_offset);
+    return fail("no verity data: the file is {} bytes, the verity superblock would start at {}",
+                size, hash_offset);
   std::vector<std::uint8_t> head(kVerityBlockSize);
   MOS_TRY(pread_full(fd, head.data(), head.size(), hash_offset));
-  MOS_TRY_ASSIGN(auto sb, parse_verity_superblock(std::as_bytes(std::span(head.data(), kVeritySuperblockSize))));
+  MOS_TRY_ASSIGN(auto sb, parse_verity_superblock(
+                              std::as_bytes(std::span(head.data(), kVeritySuperblockSize))));
   if (sb.data_blocks * kVerityBlockSize != hash_offset)
-    return fail("verity superblock covers {} data blocks, but the data area is {} blocks", sb.data_blocks,
-                hash_offset / kVerityBlockSize);
+    return fail("verity superblock covers {} data blocks, but the data area is {} blocks",
+                sb.data_blocks, hash_offset / kVerityBlockSize);
   VerityGeometry g = verity_geometry(hash_offset, sb.data_blocks);
   if (size != g.end())
-    return fail("file is {} bytes, expected {} (data, verity superblock and a {}-level hash tree)", size, g.end(),
-                g.level_blocks.size());
-  if (std::any_of(head.begin() + kVeritySuperblockSize, head.end(), [](std::uint8_t b) { return b != 0; }))
+    return fail("file is {} bytes, expected {} (data, verity superblock and a {}-level hash tree)",
+                size, g.end(), g.level_blocks.size());
+  if (std::any_of(head.begin() + kVeritySuperblockSize, head.end(),
+                  [](std::uint8_t b) { return b != 0; }))
     return fail("the bytes after the verity superblock are not zero");
   MOS_TRY_ASSIGN(auto tree, compute_tree(fd, sb.data_blocks, sb.salt, threads));
   // Compare the stored tree too, so that a flipped byte anywhere in it is reported (the kernel
@@ -323,20 +351,22 @@ Status verify_verity_fd(int fd, std::uint64_t hash_offset, const Sha256Bytes& ro
     if (stored != level) {
       auto mismatch = std::mismatch(stored.begin(), stored.end(), level.begin());
       auto offset = at + static_cast<std::uint64_t>(mismatch.first - stored.begin());
-      return fail("verity hash tree level {} (of {}, leaf = 0) does not match the data at byte {}: data or hash tree "
-                  "modified",
-                  i, tree.levels.size(), offset);
+      return fail(
+          "verity hash tree level {} (of {}, leaf = 0) does not match the data at byte {}: data or "
+          "hash tree "
+          "modified",
+          i, tree.levels.size(), offset);
     }
     at += level.size();
   }
   if (tree.root != root_hash)
-    return fail("verity root hash is {}, expected {}: the layer was modified or rebuilt", hex_encode(tree.root),
-                hex_encode(root_hash));
+    return fail("verity root hash is {}, expected {}: the layer was modified or rebuilt",
+                hex_encode(tree.root), hex_encode(root_hash));
   return {};
 }
 
-Status verify_verity(const std::filesystem::path& file, std::uint64_t hash_offset, const Sha256Bytes& root_hash,
-                     unsigned threads) {
+Status verify_verity(const std::filesystem::path& file, std::uint64_t hash_offset,
+                     const Sha256Bytes& root_hash, unsigned threads) {
   Fd fd{::open(file.c_str(), O_RDONLY | O_CLOEXEC)};
   if (fd.fd < 0) return fail("opening {}: {}", file.string(), errno_message(errno));
   if (auto s = verify_verity_fd(fd.fd, hash_offset, root_hash, threads); !s)

@@ -57,17 +57,17 @@ Result<VeritySuperblock> parse_verity_superblock(std::span<const std::byte> byte
 struct VerityGeometry {
   std::uint64_t hash_offset = 0;
   std::uint64_t data_blocks = 0;
-  std::uint64_t tree_offset = 0;                // first byte of the top level
-  std::vector<std::uint64_t> level_blocks;      // blocks per level, leaf level first
+  std::uint64_t tree_offset = 0;            // first byte of the top level
+  std::vector<std::uint64_t> level_blocks;  // blocks per level, leaf level first
   std::uint64_t tree_bytes() const;
   std::uint64_t end() const { return tree_offset + tree_bytes(); }  // file size
 };
 VerityGeometry verity_geometry(std::uint64_t hash_offset, std::uint64_t data_blocks);
 
 struct VerityParams {
-  std::vector<std::uint8_t> salt;           // kVeritySaltSize bytes normally
+  std::vector<std::uint8_t> salt;  // kVeritySaltSize bytes normally
   std::array<std::uint8_t, 16> uuid{};
-  unsigned threads = 0;                     // 0: one per core
+  unsigned threads = 0;  // 0: one per core
 };
 
 // Deterministic salt and UUID derived from a digest of the data, for reproducible layers.
@@ -76,17 +76,20 @@ VerityParams derived_verity_params(std::span<const std::uint8_t> content_digest)
 // Computes the tree of the first data_size bytes of `file` (a multiple of 4096, > 0), writes the
 // superblock and tree at data_size, cuts the file after the tree and returns the root hash.
 // The file is not fsynced: whoever makes it durable (LayoutStore::adopt_blob_file) does that.
-Result<Sha256Bytes> append_verity(const std::filesystem::path& file, std::uint64_t data_size, const VerityParams& params);
+Result<Sha256Bytes> append_verity(const std::filesystem::path& file, std::uint64_t data_size,
+                                  const VerityParams& params);
 
 // Checks `fd` (a file with verity data at hash_offset, data_blocks*4096 == hash_offset) against
 // root_hash: the superblock, the whole data area, every stored hash block (including the zero
 // tails), the zero gap after the superblock and the file size. Any flipped byte fails.
-Status verify_verity_fd(int fd, std::uint64_t hash_offset, const Sha256Bytes& root_hash, unsigned threads = 0);
-Status verify_verity(const std::filesystem::path& file, std::uint64_t hash_offset, const Sha256Bytes& root_hash,
-                     unsigned threads = 0);
+Status verify_verity_fd(int fd, std::uint64_t hash_offset, const Sha256Bytes& root_hash,
+                        unsigned threads = 0);
+Status verify_verity(const std::filesystem::path& file, std::uint64_t hash_offset,
+                     const Sha256Bytes& root_hash, unsigned threads = 0);
 
 // Root hash of the data alone (no tree written or read): for callers that only need the hash.
-Result<Sha256Bytes> compute_verity_root(int fd, std::uint64_t data_blocks, const VerityParams& params);
+Result<Sha256Bytes> compute_verity_root(int fd, std::uint64_t data_blocks,
+                                        const VerityParams& params);
 
 std::string hex_encode(std::span<const std::uint8_t> bytes);
 // 64 lowercase hex characters.

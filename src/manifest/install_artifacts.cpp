@@ -11,7 +11,8 @@ namespace {
 
 namespace mt = oci::media_type;
 
-oci::Descriptor blob_descriptor(std::string_view media_type, std::string_view bytes, std::string_view title) {
+oci::Descriptor blob_descriptor(std::string_view media_type, std::string_view bytes,
+                                std::string_view title) {
   oci::Descriptor d;
   d.media_type = std::string(media_type);
   d.digest = oci::digest_of(bytes);
@@ -21,7 +22,8 @@ oci::Descriptor blob_descriptor(std::string_view media_type, std::string_view by
 }
 
 oci::Document artifact_manifest(std::string_view artifact_type, const oci::Descriptor& layer,
-                                const std::optional<oci::Descriptor>& subject, const std::string& created) {
+                                const std::optional<oci::Descriptor>& subject,
+                                const std::string& created) {
   oci::ImageManifest m;
   m.media_type = std::string(mt::kImageManifest);
   m.artifact_type = std::string(artifact_type);
@@ -41,13 +43,16 @@ oci::Document artifact_manifest(std::string_view artifact_type, const oci::Descr
 InstallArtifacts make_install_artifacts(std::string_view install_json, std::string_view cert_pem,
                                         std::string_view signature, const std::string& created) {
   InstallArtifacts out;
-  out.install = artifact_manifest(mt::kMachineInstall, blob_descriptor(mt::kMachineInstall, install_json, "index.json"),
+  out.install = artifact_manifest(mt::kMachineInstall,
+                                  blob_descriptor(mt::kMachineInstall, install_json, "index.json"),
                                   std::nullopt, created);
   auto subject = out.install.descriptor();
-  out.certificate = artifact_manifest(mt::kMachinePubkeyCert, blob_descriptor(mt::kImageLayerTar, cert_pem, "cert.pem"),
+  out.certificate = artifact_manifest(mt::kMachinePubkeyCert,
+                                      blob_descriptor(mt::kImageLayerTar, cert_pem, "cert.pem"),
                                       subject, created);
   out.signature = artifact_manifest(
-      mt::kMachineSignature, blob_descriptor(mt::kImageLayerTar, signature, "install.json.signed"), subject, created);
+      mt::kMachineSignature, blob_descriptor(mt::kImageLayerTar, signature, "install.json.signed"),
+      subject, created);
   return out;
 }
 
@@ -55,7 +60,8 @@ Status push_install_artifacts(oci::Repository& repository, const std::string& ta
                               std::string_view install_json, std::string_view cert_pem,
                               std::string_view signature, const InstallArtifacts& artifacts) {
   MOS_TRY(repository.put_blob_bytes(oci::empty_descriptor(), oci::kEmptyJson));
-  MOS_TRY(repository.put_blob_bytes(blob_descriptor(mt::kMachineInstall, install_json, ""), install_json));
+  MOS_TRY(repository.put_blob_bytes(blob_descriptor(mt::kMachineInstall, install_json, ""),
+                                    install_json));
   MOS_TRY(repository.put_blob_bytes(blob_descriptor(mt::kImageLayerTar, cert_pem, ""), cert_pem));
   MOS_TRY(repository.put_blob_bytes(blob_descriptor(mt::kImageLayerTar, signature, ""), signature));
   // The walkthrough's order: the tagged install manifest, then its two referrers.
@@ -65,12 +71,13 @@ Status push_install_artifacts(oci::Repository& repository, const std::string& ta
   return {};
 }
 
-bool is_already_published(oci::Repository& repository, const std::string& tag, const oci::Digest& install_json) {
+bool is_already_published(oci::Repository& repository, const std::string& tag,
+                          const oci::Digest& install_json) {
   auto doc = repository.get_manifest(tag);
   if (!doc || doc->is_index()) return false;
   auto manifest = oci::parse_image_manifest(doc->bytes);
-  if (!manifest || manifest->artifact_type != std::string(mt::kMachineInstall) || manifest->layers.size() != 1 ||
-      manifest->layers[0].digest != install_json)
+  if (!manifest || manifest->artifact_type != std::string(mt::kMachineInstall) ||
+      manifest->layers.size() != 1 || manifest->layers[0].digest != install_json)
     return false;
   auto referrers = repository.referrers(doc->digest, std::nullopt);
   if (!referrers) return false;

@@ -31,7 +31,8 @@ Status push_install_artifacts(oci::Repository& repository, const std::string& ta
 
 // True when `tag` already names an install manifest over exactly these install.json bytes with
 // a certificate and a signature referrer: publishing again would only add duplicates.
-bool is_already_published(oci::Repository& repository, const std::string& tag, const oci::Digest& install_json);
+bool is_already_published(oci::Repository& repository, const std::string& tag,
+                          const oci::Digest& install_json);
 
 // The org.opencontainers.image.created value: SOURCE_DATE_EPOCH (UTC) when set, else now in
 // local time with its offset, as the original writes it.

@@ -25,7 +25,8 @@ OrderedJson encode_target(const Target& t) {
     network["ports"] = nullptr;
   } else {
     OrderedJson ports = OrderedJson::array();
-    for (const auto& p : t.network.ports) ports.push_back(OrderedJson{{"host", p.host}, {"container", p.container}});
+    for (const auto& p : t.network.ports)
+      ports.push_back(OrderedJson{{"host", p.host}, {"container", p.container}});
     network["ports"] = std::move(ports);
   }
   out["network"] = std::move(network);
@@ -33,7 +34,8 @@ OrderedJson encode_target(const Target& t) {
   out["digest"] = t.digest->str();
   if (!t.storage.empty()) {
     OrderedJson storage = OrderedJson::array();
-    for (const auto& s : t.storage) storage.push_back(OrderedJson{{"dest", s.dest}, {"label", s.label}});
+    for (const auto& s : t.storage)
+      storage.push_back(OrderedJson{{"dest", s.dest}, {"label", s.label}});
     out["storage"] = std::move(storage);
   }
   out["size"] = *t.size;
@@ -66,7 +68,8 @@ class JsonObject {
   Result<std::int64_t> integer(std::string_view key) const {
     auto it = value_.find(key);
     if (it == value_.end()) return fail("install.json: {} is missing \"{}\"", where_, key);
-    if (!it->is_number_integer()) return fail("install.json: {} \"{}\" must be an integer", where_, key);
+    if (!it->is_number_integer())
+      return fail("install.json: {} \"{}\" must be an integer", where_, key);
     return it->get<std::int64_t>();
   }
   // A list that Go may have written as null or left out.
@@ -88,7 +91,8 @@ class JsonObject {
 };
 
 template <class Enum>
-Result<Enum> enum_from(std::string_view text, std::initializer_list<Enum> values, std::string_view what) {
+Result<Enum> enum_from(std::string_view text, std::initializer_list<Enum> values,
+                       std::string_view what) {
   for (auto v : values)
     if (to_string(v) == text) return v;
   return fail("install.json: unknown {} \"{}\"", what, text);
@@ -96,12 +100,16 @@ Result<Enum> enum_from(std::string_view text, std::initializer_list<Enum> values
 
 Result<Target> decode_target(const Json& value, std::size_t index) {
   JsonObject o(value, fmt::format("targets[{}]", index));
-  MOS_TRY(o.only({"service_name", "version", "service_type", "network", "nsgroup", "digest", "storage", "size"}));
+  MOS_TRY(o.only({"service_name", "version", "service_type", "network", "nsgroup", "digest",
+                  "storage", "size"}));
   Target t;
   MOS_TRY_ASSIGN(t.service_name, o.string("service_name"));
   MOS_TRY_ASSIGN(t.version, o.string("version"));
   MOS_TRY_ASSIGN(auto type, o.string("service_type"));
-  MOS_TRY_ASSIGN(t.service_type, enum_from(type, {ServiceType::hostfs, ServiceType::container, ServiceType::fs_only}, "service_type"));
+  MOS_TRY_ASSIGN(
+      t.service_type,
+      enum_from(type, {ServiceType::hostfs, ServiceType::container, ServiceType::fs_only},
+                "service_type"));
   MOS_TRY_ASSIGN(t.nsgroup, o.string("nsgroup", false));
   MOS_TRY_ASSIGN(auto digest_text, o.string("digest"));
   auto digest = oci::Digest::parse(digest_text);
@@ -114,7 +122,9 @@ Result<Target> decode_target(const Json& value, std::size_t index) {
     JsonObject n(*network, o.where() + " network");
     MOS_TRY(n.only({"type", "ipv4", "ipv6", "ports"}));
     MOS_TRY_ASSIGN(auto ntype, n.string("type"));
-    MOS_TRY_ASSIGN(t.network.type, enum_from(ntype, {NetworkType::host, NetworkType::none, NetworkType::simple}, "network type"));
+    MOS_TRY_ASSIGN(t.network.type,
+                   enum_from(ntype, {NetworkType::host, NetworkType::none, NetworkType::simple},
+                             "network type"));
     MOS_TRY_ASSIGN(t.network.ipv4, n.string("ipv4", false));
     MOS_TRY_ASSIGN(t.network.ipv6, n.string("ipv6", false));
     MOS_TRY_ASSIGN(auto ports, n.list("ports"));
@@ -150,13 +160,17 @@ Result<std::string> encode_install_json(const Manifest& m) {
   if (!m.storage.empty()) {
     OrderedJson storage = OrderedJson::array();
     for (const auto& s : m.storage)
-      storage.push_back(OrderedJson{{"label", s.label}, {"persistent", s.persistent}, {"nsgroup", s.nsgroup}, {"size", s.size_mib}});
+      storage.push_back(OrderedJson{{"label", s.label},
+                                    {"persistent", s.persistent},
+                                    {"nsgroup", s.nsgroup},
+                                    {"size", s.size_mib}});
     out["storage"] = std::move(storage);
   }
   OrderedJson targets = OrderedJson::array();
   for (const auto& t : m.targets) {
     if (!t.digest || !t.size)
-      return fail("target {} has no pinned digest and size (resolve its source first)", t.service_name);
+      return fail("target {} has no pinned digest and size (resolve its source first)",
+                  t.service_name);
     targets.push_back(encode_target(t));
   }
   out["targets"] = std::move(targets);
@@ -165,7 +179,8 @@ Result<std::string> encode_install_json(const Manifest& m) {
 }
 
 Result<Manifest> parse_install_json(std::string_view bytes) {
-  MOS_TRY_ASSIGN(auto json, parse_json_strict(bytes, "install.json", {.max_bytes = kMaxInstallJsonBytes}));
+  MOS_TRY_ASSIGN(auto json,
+                 parse_json_strict(bytes, "install.json", {.max_bytes = kMaxInstallJsonBytes}));
   JsonObject o(json, "the document");
   MOS_TRY(o.only({"version", "product", "storage", "targets", "update_type"}));
   Manifest m;
@@ -173,7 +188,8 @@ Result<Manifest> parse_install_json(std::string_view bytes) {
   if (version != 1) return fail("install.json: version must be 1, not {}", version);
   MOS_TRY_ASSIGN(m.product, o.string("product"));
   MOS_TRY_ASSIGN(auto update_type, o.string("update_type"));
-  MOS_TRY_ASSIGN(m.update_type, enum_from(update_type, {UpdateType::complete, UpdateType::partial}, "update_type"));
+  MOS_TRY_ASSIGN(m.update_type, enum_from(update_type, {UpdateType::complete, UpdateType::partial},
+                                          "update_type"));
   MOS_TRY_ASSIGN(auto storage, o.list("storage"));
   for (std::size_t i = 0; i < storage.size(); ++i) {
     JsonObject s(storage[i], fmt::format("storage[{}]", i));
@@ -182,7 +198,8 @@ Result<Manifest> parse_install_json(std::string_view bytes) {
     MOS_TRY_ASSIGN(item.label, s.string("label"));
     MOS_TRY_ASSIGN(item.nsgroup, s.string("nsgroup", false));
     if (const Json* p = s.member("persistent")) {
-      if (!p->is_boolean()) return fail("install.json: storage[{}] persistent must be true or false", i);
+      if (!p->is_boolean())
+        return fail("install.json: storage[{}] persistent must be true or false", i);
       item.persistent = p->get<bool>();
     }
     MOS_TRY_ASSIGN(auto size, s.integer("size"));
@@ -195,7 +212,8 @@ Result<Manifest> parse_install_json(std::string_view bytes) {
     MOS_TRY_ASSIGN(auto t, decode_target(targets[i], i));
     m.targets.push_back(std::move(t));
   }
-  if (auto ok = validate_manifest(m, "install.json"); !ok) return fail("install.json: {}", ok.error().message);
+  if (auto ok = validate_manifest(m, "install.json"); !ok)
+    return fail("install.json: {}", ok.error().message);
   return m;
 }
 

@@ -13,23 +13,31 @@ namespace mos::manifest {
 
 std::string_view to_string(ServiceType t) {
   switch (t) {
-    case ServiceType::hostfs: return "hostfs";
-    case ServiceType::container: return "container";
-    case ServiceType::fs_only: return "fs-only";
+    case ServiceType::hostfs:
+      return "hostfs";
+    case ServiceType::container:
+      return "container";
+    case ServiceType::fs_only:
+      return "fs-only";
   }
   return "?";
 }
 
 std::string_view to_string(NetworkType t) {
   switch (t) {
-    case NetworkType::host: return "host";
-    case NetworkType::none: return "none";
-    case NetworkType::simple: return "simple";
+    case NetworkType::host:
+      return "host";
+    case NetworkType::none:
+      return "none";
+    case NetworkType::simple:
+      return "simple";
   }
   return "?";
 }
 
-std::string_view to_string(UpdateType t) { return t == UpdateType::complete ? "complete" : "partial"; }
+std::string_view to_string(UpdateType t) {
+  return t == UpdateType::complete ? "complete" : "partial";
+}
 
 const Target* Manifest::find_target(std::string_view name) const {
   for (const auto& t : targets)
@@ -53,7 +61,8 @@ bool matches(std::string_view s, std::size_t max, bool allow_upper, std::string_
 }
 
 bool has_control_or_space(std::string_view s) {
-  return std::any_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7f; });
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == 0x7f; });
 }
 
 Status check_address(std::string_view text, int family, std::string_view what) {
@@ -63,13 +72,15 @@ Status check_address(std::string_view text, int family, std::string_view what) {
     std::string_view prefix = std::string_view(address).substr(slash + 1);
     int value = -1;
     auto [end, ec] = std::from_chars(prefix.data(), prefix.data() + prefix.size(), value);
-    if (ec != std::errc() || end != prefix.data() + prefix.size() || value < 0 || value > max_prefix)
+    if (ec != std::errc() || end != prefix.data() + prefix.size() || value < 0 ||
+        value > max_prefix)
       return fail("{} \"{}\" has an invalid prefix length (0-{})", what, text, max_prefix);
     address.resize(slash);
   }
   unsigned char buffer[16];
   if (inet_pton(family, address.c_str(), buffer) != 1)
-    return fail("{} \"{}\" is not a valid {} address", what, text, family == AF_INET ? "IPv4" : "IPv6");
+    return fail("{} \"{}\" is not a valid {} address", what, text,
+                family == AF_INET ? "IPv4" : "IPv6");
   return {};
 }
 
@@ -77,14 +88,16 @@ Status check_network(const Target& t) {
   const auto& n = t.network;
   if (n.type != NetworkType::simple) {
     if (!n.ipv4.empty() || !n.ipv6.empty() || !n.ports.empty())
-      return fail("service {}: addresses and ports need network type simple, not {}", t.service_name,
-                  to_string(n.type));
+      return fail("service {}: addresses and ports need network type simple, not {}",
+                  t.service_name, to_string(n.type));
     return {};
   }
   if (t.service_type != ServiceType::container)
     return fail("service {}: network type simple needs service_type container", t.service_name);
-  if (!n.ipv4.empty()) MOS_TRY(check_address(n.ipv4, AF_INET, fmt::format("service {}: ipv4", t.service_name)));
-  if (!n.ipv6.empty()) MOS_TRY(check_address(n.ipv6, AF_INET6, fmt::format("service {}: ipv6", t.service_name)));
+  if (!n.ipv4.empty())
+    MOS_TRY(check_address(n.ipv4, AF_INET, fmt::format("service {}: ipv4", t.service_name)));
+  if (!n.ipv6.empty())
+    MOS_TRY(check_address(n.ipv6, AF_INET6, fmt::format("service {}: ipv6", t.service_name)));
   for (const auto& p : n.ports)
     if (p.host < 1 || p.host > 65535 || p.container < 1 || p.container > 65535)
       return fail("service {}: port {}:{} is outside 1-65535", t.service_name, p.host, p.container);
@@ -98,17 +111,21 @@ Status check_storage(const Manifest& m) {
       return fail("storage label \"{}\" must be lowercase letters, digits, '-' or '_'", s.label);
     for (auto reserved : kReservedLabels)
       if (s.label == reserved)
-        return fail("storage label \"{}\" is reserved for the system (esp, machine-config, "
-                    "machine-store, machine-scratch)", s.label);
-    if (!labels.insert(s.label).second) return fail("storage label \"{}\" is declared twice", s.label);
+        return fail(
+            "storage label \"{}\" is reserved for the system (esp, machine-config, "
+            "machine-store, machine-scratch)",
+            s.label);
+    if (!labels.insert(s.label).second)
+      return fail("storage label \"{}\" is declared twice", s.label);
     if (s.size_mib == 0) return fail("storage {}: size must be at least 1 MiB", s.label);
   }
   for (const auto& t : m.targets) {
     std::set<std::string_view> dests;
     for (const auto& ts : t.storage) {
       if (!labels.contains(ts.label))
-        return fail("service {}: storage label \"{}\" is not declared in the manifest's storage list",
-                    t.service_name, ts.label);
+        return fail(
+            "service {}: storage label \"{}\" is not declared in the manifest's storage list",
+            t.service_name, ts.label);
       if (!ts.dest.starts_with('/') || ts.dest.find("/../") != std::string::npos ||
           ts.dest.ends_with("/..") || has_control_or_space(ts.dest))
         return fail("service {}: storage dest \"{}\" must be an absolute path without '..'",
@@ -133,8 +150,10 @@ Status validate_manifest(const Manifest& m, std::string_view where) {
   int hostfs_count = 0;
   for (const auto& t : m.targets) {
     if (!matches(t.service_name, 64, true, "_.-"))
-      return fail("service_name \"{}\" must start with a letter or digit and use only letters, "
-                  "digits, '.', '_' and '-' (at most 64)", t.service_name);
+      return fail(
+          "service_name \"{}\" must start with a letter or digit and use only letters, "
+          "digits, '.', '_' and '-' (at most 64)",
+          t.service_name);
     if (!names.insert(t.service_name).second)
       return fail("service_name \"{}\" is used by two targets", t.service_name);
     if (t.version.empty() || has_control_or_space(t.version))
@@ -144,8 +163,9 @@ Status validate_manifest(const Manifest& m, std::string_view where) {
         return fail("service {}: source: {}", t.service_name, ref.error().message);
     }
     if (!t.nsgroup.empty() && t.nsgroup != "none" && !matches(t.nsgroup, 32, false, "_-"))
-      return fail("service {}: nsgroup \"{}\" must be lowercase letters, digits, '-' or '_' (or none)",
-                  t.service_name, t.nsgroup);
+      return fail(
+          "service {}: nsgroup \"{}\" must be lowercase letters, digits, '-' or '_' (or none)",
+          t.service_name, t.nsgroup);
     if (t.service_type == ServiceType::hostfs) ++hostfs_count;
     MOS_TRY(check_network(t));
     for (const auto& p : t.network.ports) {
@@ -165,10 +185,14 @@ Result<std::uint64_t> parse_size_mib(std::string_view text) {
     return fail("size \"{}\" must be a number of MiB or a number with a unit (M, G, T)", text);
   std::string_view unit(end, text.data() + text.size() - end);
   std::uint64_t factor;
-  if (unit.empty() || unit == "M" || unit == "MiB" || unit == "MB") factor = 1;
-  else if (unit == "G" || unit == "GiB" || unit == "GB") factor = 1024;
-  else if (unit == "T" || unit == "TiB" || unit == "TB") factor = 1024 * 1024;
-  else return fail("size \"{}\" has an unknown unit \"{}\" (M, G or T)", text, unit);
+  if (unit.empty() || unit == "M" || unit == "MiB" || unit == "MB")
+    factor = 1;
+  else if (unit == "G" || unit == "GiB" || unit == "GB")
+    factor = 1024;
+  else if (unit == "T" || unit == "TiB" || unit == "TB")
+    factor = 1024 * 1024;
+  else
+    return fail("size \"{}\" has an unknown unit \"{}\" (M, G or T)", text, unit);
   if (value == 0) return fail("size \"{}\" must be at least 1 MiB", text);
   if (value > (std::uint64_t{1} << 40) / factor) return fail("size \"{}\" is too large", text);
   return value * factor;

@@ -91,7 +91,8 @@ Result<std::uint64_t> parse_size_mib(std::string_view text);
 // install.json: compact, Go field order, `source` dropped, empty storage lists omitted (the
 // walkthrough's bytes); every target must carry digest and size.
 Result<std::string> encode_install_json(const Manifest& manifest);
-// Parses install.json strictly (duplicate keys, wrong types, unknown keys are errors) and validates it.
+// Parses install.json strictly (duplicate keys, wrong types, unknown keys are errors) and validates
+// it.
 Result<Manifest> parse_install_json(std::string_view bytes);
 
 // Largest install.json accepted (a machine has a handful of targets; this is generous).

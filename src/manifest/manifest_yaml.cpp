@@ -32,14 +32,16 @@ class YamlReader {
     if (!node.IsMap()) return error(node, "{} must be a mapping", what);
     std::set<std::string> seen;
     for (const auto& item : node) {
-      if (!item.first.IsScalar()) return error(item.first, "{} has a key that is not a string", what);
+      if (!item.first.IsScalar())
+        return error(item.first, "{} has a key that is not a string", what);
       auto key = item.first.Scalar();
       bool known = false;
       for (auto a : allowed) known = known || key == a;
       if (!known)
         return error(item.first, "unknown key \"{}\" in {} (allowed: {})", key, what,
                      fmt::join(allowed, ", "));
-      if (!seen.insert(key).second) return error(item.first, "duplicate key \"{}\" in {}", key, what);
+      if (!seen.insert(key).second)
+        return error(item.first, "duplicate key \"{}\" in {}", key, what);
     }
     return {};
   }
@@ -93,7 +95,9 @@ Result<Enum> parse_enum(const YamlReader& r, const YAML::Node& node, std::string
 }
 
 constexpr std::pair<std::string_view, ServiceType> kServiceTypes[] = {
-    {"hostfs", ServiceType::hostfs}, {"container", ServiceType::container}, {"fs-only", ServiceType::fs_only}};
+    {"hostfs", ServiceType::hostfs},
+    {"container", ServiceType::container},
+    {"fs-only", ServiceType::fs_only}};
 constexpr std::pair<std::string_view, NetworkType> kNetworkTypes[] = {
     {"host", NetworkType::host}, {"none", NetworkType::none}, {"simple", NetworkType::simple}};
 constexpr std::pair<std::string_view, UpdateType> kUpdateTypes[] = {
@@ -118,7 +122,8 @@ Result<Network> read_network(const YamlReader& r, const YAML::Node& node) {
       Port port;
       MOS_TRY_ASSIGN(auto host, r.integer(p["host"], "host port"));
       MOS_TRY_ASSIGN(auto container, r.integer(p["container"], "container port"));
-      if (host < 1 || host > 65535) return r.error(p["host"], "host port {} is outside 1-65535", host);
+      if (host < 1 || host > 65535)
+        return r.error(p["host"], "host port {} is outside 1-65535", host);
       if (container < 1 || container > 65535)
         return r.error(p["container"], "container port {} is outside 1-65535", container);
       port.host = static_cast<int>(host);
@@ -139,7 +144,8 @@ Result<Target> read_target(const YamlReader& r, const YAML::Node& node) {
   MOS_TRY_ASSIGN(t.service_name, r.string(node["service_name"], "service_name"));
   MOS_TRY_ASSIGN(t.source, r.string(node["source"], "source"));
   MOS_TRY_ASSIGN(t.version, r.string(node["version"], "version"));
-  MOS_TRY_ASSIGN(t.service_type, parse_enum(r, node["service_type"], "service_type", kServiceTypes));
+  MOS_TRY_ASSIGN(t.service_type,
+                 parse_enum(r, node["service_type"], "service_type", kServiceTypes));
   if (node["nsgroup"]) {
     MOS_TRY_ASSIGN(t.nsgroup, r.string(node["nsgroup"], "nsgroup"));
   }
@@ -174,7 +180,8 @@ Result<Target> read_target(const YamlReader& r, const YAML::Node& node) {
 Result<StorageItem> read_storage_item(const YamlReader& r, const YAML::Node& node) {
   MOS_TRY(r.check_mapping(node, "storage item", {"label", "persistent", "nsgroup", "size"}));
   if (!node["label"]) return r.error(node, "storage item needs a label");
-  if (!node["size"]) return r.error(node, "storage item needs a size (MiB, or with a unit such as 30G)");
+  if (!node["size"])
+    return r.error(node, "storage item needs a size (MiB, or with a unit such as 30G)");
   StorageItem s;
   MOS_TRY_ASSIGN(s.label, r.string(node["label"], "storage label"));
   if (node["persistent"]) {
@@ -198,10 +205,12 @@ Result<Manifest> parse_manifest_yaml(std::string_view text, std::string_view fil
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    return fail("{}:{}:{}: not valid YAML: {}", file_name, e.mark.line + 1, e.mark.column + 1, e.msg);
+    return fail("{}:{}:{}: not valid YAML: {}", file_name, e.mark.line + 1, e.mark.column + 1,
+                e.msg);
   }
   if (!root || root.IsNull()) return fail("{}: the manifest is empty", file_name);
-  MOS_TRY(r.check_mapping(root, "the manifest", {"version", "product", "update_type", "storage", "targets"}));
+  MOS_TRY(r.check_mapping(root, "the manifest",
+                          {"version", "product", "update_type", "storage", "targets"}));
   for (auto required : {"version", "product", "update_type", "targets"})
     if (!root[required]) return r.error(root, "the manifest is missing \"{}\"", required);
   Manifest m;
@@ -229,7 +238,8 @@ Result<Manifest> parse_manifest_yaml(std::string_view text, std::string_view fil
       return r.error(targets[i], "{}", ok.error().message);
     }
   }
-  if (auto ok = validate_manifest(m, "manifest"); !ok) return fail("{}: {}", file_name, ok.error().message);
+  if (auto ok = validate_manifest(m, "manifest"); !ok)
+    return fail("{}: {}", file_name, ok.error().message);
   return m;
 }
 

@@ -17,25 +17,32 @@ namespace mt = oci::media_type;
 
 // Pins a target to the digest and size of its source image manifest and copies the image to
 // DEST/mos:<hex>.
-Status pin_and_copy(Target& target, oci::Repository& images, const oci::OpenOptions& open, bool progress) {
+Status pin_and_copy(Target& target, oci::Repository& images, const oci::OpenOptions& open,
+                    bool progress) {
   MOS_TRY_ASSIGN(auto source, oci::Reference::parse(target.source));
   auto repo = oci::open_repository(source, open);
   if (!repo) return fail("target {}: {}", target.service_name, repo.error().message);
   auto found = (*repo)->resolve(source.tag_or_digest());
-  if (!found) return fail("target {}: resolving {}: {}", target.service_name, target.source, found.error().message);
+  if (!found)
+    return fail("target {}: resolving {}: {}", target.service_name, target.source,
+                found.error().message);
   if (target.digest && *target.digest != found->digest)
-    return fail("target {}: {} is {}, but manifest.yaml pins digest {}", target.service_name, target.source,
-                found->digest.str(), target.digest->str());
+    return fail("target {}: {} is {}, but manifest.yaml pins digest {}", target.service_name,
+                target.source, found->digest.str(), target.digest->str());
   if (target.size && *target.size != found->size)
-    return fail("target {}: {} is {} bytes, but manifest.yaml pins size {}", target.service_name, target.source,
-                found->size, *target.size);
+    return fail("target {}: {} is {} bytes, but manifest.yaml pins size {}", target.service_name,
+                target.source, found->size, *target.size);
   target.digest = found->digest;
   target.size = found->size;
-  spdlog::info("copying {} ({}) to {}:{}", target.source, found->digest.str(), images.describe(), found->digest.hex());
+  spdlog::info("copying {} ({}) to {}:{}", target.source, found->digest.str(), images.describe(),
+               found->digest.hex());
   oci::CopyOptions copy_options;
   copy_options.progress = progress;
-  auto copied = oci::copy_image(**repo, found->digest.str(), images, found->digest.hex(), copy_options);
-  if (!copied) return fail("target {}: copying {}: {}", target.service_name, target.source, copied.error().message);
+  auto copied =
+      oci::copy_image(**repo, found->digest.str(), images, found->digest.hex(), copy_options);
+  if (!copied)
+    return fail("target {}: copying {}: {}", target.service_name, target.source,
+                copied.error().message);
   return {};
 }
 
@@ -54,7 +61,8 @@ Result<PublishDestination> publish_destination(std::string_view repo, std::strin
   if (repo.starts_with("oci:")) {
     std::string root(repo.substr(4));
     if (root.empty()) return fail("--repo oci: needs a directory (oci:DIR)");
-    MOS_TRY_ASSIGN(out.install, oci::Reference::parse(fmt::format("oci:{}/{}:{}", root, repository, tag)));
+    MOS_TRY_ASSIGN(out.install,
+                   oci::Reference::parse(fmt::format("oci:{}/{}:{}", root, repository, tag)));
     MOS_TRY_ASSIGN(out.images, oci::Reference::parse(fmt::format("oci:{}/mos", root)));
     return out;
   }
@@ -62,7 +70,8 @@ Result<PublishDestination> publish_destination(std::string_view repo, std::strin
   if (host.starts_with("docker://")) host = host.substr(9);
   while (host.ends_with('/')) host.pop_back();
   auto install = oci::Reference::parse(fmt::format("{}/{}:{}", host, repository, tag));
-  if (!install) return fail("--repo \"{}\" must be HOST[:PORT] or oci:DIR: {}", repo, install.error().message);
+  if (!install)
+    return fail("--repo \"{}\" must be HOST[:PORT] or oci:DIR: {}", repo, install.error().message);
   out.install = *install;
   MOS_TRY_ASSIGN(out.images, oci::Reference::parse(fmt::format("{}/mos", host)));
   return out;
@@ -75,14 +84,17 @@ Result<PublishResult> publish_manifest(const PublishOptions& options) {
   MOS_TRY_ASSIGN(auto destination, publish_destination(options.repo, options.name));
 
   if (!options.skip_bootkit) {
-    spdlog::warn("keyset {} has no bootkit artifacts yet (they come with the boot tools); publishing "
-                 "without hostfs and bootkit targets (pass --skip-bootkit to say so)", project.keyset);
+    spdlog::warn(
+        "keyset {} has no bootkit artifacts yet (they come with the boot tools); publishing "
+        "without hostfs and bootkit targets (pass --skip-bootkit to say so)",
+        project.keyset);
   }
 
   oci::OpenOptions create = options.open;
   create.create = true;
   MOS_TRY_ASSIGN(auto images, oci::open_repository(destination.images, create));
-  for (auto& target : manifest.targets) MOS_TRY(pin_and_copy(target, *images, options.open, options.progress));
+  for (auto& target : manifest.targets)
+    MOS_TRY(pin_and_copy(target, *images, options.open, options.progress));
 
   MOS_TRY_ASSIGN(auto install_json, encode_install_json(manifest));
   MOS_TRY_ASSIGN(auto repo, oci::open_repository(destination.install, create));
@@ -95,13 +107,14 @@ Result<PublishResult> publish_manifest(const PublishOptions& options) {
     if (existing) {
       result.install_manifest = existing->digest;
       result.already_published = true;
-      spdlog::info("{} already holds this install manifest ({}); nothing to publish", result.install_reference,
-                   existing->digest.str());
+      spdlog::info("{} already holds this install manifest ({}); nothing to publish",
+                   result.install_reference, existing->digest.str());
       return result;
     }
   }
   MOS_TRY_ASSIGN(auto signature, trust::sign_bytes(project.private_key_pem, install_json));
-  auto artifacts = make_install_artifacts(install_json, project.cert_pem, signature, created_timestamp());
+  auto artifacts =
+      make_install_artifacts(install_json, project.cert_pem, signature, created_timestamp());
   MOS_TRY(push_install_artifacts(*repo, tag, install_json, project.cert_pem, signature, artifacts));
   result.install_manifest = artifacts.install.digest;
   spdlog::info("published {} ({}) with its certificate and signature", result.install_reference,

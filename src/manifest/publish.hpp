@@ -13,12 +13,12 @@ namespace mos::manifest {
 
 struct PublishOptions {
   std::string manifest_path;
-  std::string project;      // KEYSET:PROJECT
-  std::string repo;         // HOST[:PORT], docker://HOST[:PORT] or oci:DIR
-  std::string name;         // REPOSITORY:TAG
+  std::string project;  // KEYSET:PROJECT
+  std::string repo;     // HOST[:PORT], docker://HOST[:PORT] or oci:DIR
+  std::string name;     // REPOSITORY:TAG
   bool skip_bootkit = false;
-  oci::OpenOptions open;    // credentials, TLS
-  bool progress = false;    // progress bars while copying images
+  oci::OpenOptions open;  // credentials, TLS
+  bool progress = false;  // progress bars while copying images
 };
 
 struct PublishResult {

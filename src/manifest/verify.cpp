@@ -27,7 +27,8 @@ Result<Artifact> load_referrer(oci::Repository& repository, const oci::Descripto
   MOS_TRY_ASSIGN(auto manifest, oci::parse_image_manifest(doc.bytes));
   if (!manifest.subject || manifest.subject->digest != subject)
     return fail("its subject is {}, not the install manifest {}",
-                manifest.subject ? manifest.subject->digest.str() : std::string("missing"), subject.str());
+                manifest.subject ? manifest.subject->digest.str() : std::string("missing"),
+                subject.str());
   if (manifest.artifact_type.value_or(manifest.config.media_type) != artifact_type)
     return fail("its artifactType is not {}", artifact_type);
   if (manifest.layers.size() != 1)
@@ -36,24 +37,30 @@ Result<Artifact> load_referrer(oci::Repository& repository, const oci::Descripto
   return Artifact{doc.digest, std::move(content)};
 }
 
-std::string short_digest(const oci::Digest& d) { return d.str().substr(0, 19); }
+std::string short_digest(const oci::Digest& d) {
+  return d.str().substr(0, 19);
+}
 
 }  // namespace
 
-Result<trust::CertificateInfo> check_signing_certificate(std::string_view cert_pem, const TrustPolicy& policy) {
+Result<trust::CertificateInfo> check_signing_certificate(std::string_view cert_pem,
+                                                         const TrustPolicy& policy) {
   MOS_TRY_ASSIGN(auto info, trust::verify_certificate(cert_pem, policy.ca_pem));
   if (policy.product_uuid && info.product_uuid != policy.product_uuid)
-    return fail("it is for product {}, expected {}", info.product_uuid.value_or("(none)"), *policy.product_uuid);
+    return fail("it is for product {}, expected {}", info.product_uuid.value_or("(none)"),
+                *policy.product_uuid);
   return info;
 }
 
-Result<SignedInstall> verify_signed_install(std::string_view install_json, std::string_view signature,
-                                            std::string_view cert_pem, const TrustPolicy& policy) {
+Result<SignedInstall> verify_signed_install(std::string_view install_json,
+                                            std::string_view signature, std::string_view cert_pem,
+                                            const TrustPolicy& policy) {
   SignedInstall out;
   auto info = check_signing_certificate(cert_pem, policy);
   if (!info) return context("certificate", info.error());
   out.certificate = std::move(*info);
-  if (auto ok = trust::verify_signature(cert_pem, signature, install_json); !ok) return context("signature", ok.error());
+  if (auto ok = trust::verify_signature(cert_pem, signature, install_json); !ok)
+    return context("signature", ok.error());
   MOS_TRY_ASSIGN(out.manifest, parse_install_json(install_json));
   return out;
 }
@@ -89,13 +96,15 @@ Result<VerifiedInstall> verify_install(oci::Repository& repository, std::string_
     out.install_manifest = std::move(*doc);
   }
   const auto& subject = out.install_manifest.digest;
-  if (out.install_manifest.is_index()) return fail("{} is an image index, not an install manifest", where);
+  if (out.install_manifest.is_index())
+    return fail("{} is an image index, not an install manifest", where);
   MOS_TRY_ASSIGN(auto manifest, oci::parse_image_manifest(out.install_manifest.bytes));
   if (manifest.artifact_type != std::string(mt::kMachineInstall))
     return fail("{} is not an install manifest: artifactType is \"{}\", expected {}", where,
                 manifest.artifact_type.value_or(""), mt::kMachineInstall);
   if (manifest.layers.size() != 1 || manifest.layers[0].media_type != mt::kMachineInstall)
-    return fail("{}: an install manifest has exactly one layer of type {}", where, mt::kMachineInstall);
+    return fail("{}: an install manifest has exactly one layer of type {}", where,
+                mt::kMachineInstall);
   {
     auto bytes = oci::fetch_small_blob(repository, manifest.layers[0], kMaxInstallJsonBytes);
     if (!bytes) return fail("{}: install.json: {}", where, bytes.error().message);
@@ -110,8 +119,10 @@ Result<VerifiedInstall> verify_install(oci::Repository& repository, std::string_
     if (type == mt::kMachinePubkeyCert) certs.push_back(r);
     if (type == mt::kMachineSignature) sigs.push_back(r);
   }
-  if (certs.empty()) return fail("{}: no certificate referrer ({}) found", where, mt::kMachinePubkeyCert);
-  if (sigs.empty()) return fail("{}: no signature referrer ({}) found", where, mt::kMachineSignature);
+  if (certs.empty())
+    return fail("{}: no certificate referrer ({}) found", where, mt::kMachinePubkeyCert);
+  if (sigs.empty())
+    return fail("{}: no signature referrer ({}) found", where, mt::kMachineSignature);
   if (certs.size() > kMaxReferrerCandidates || sigs.size() > kMaxReferrerCandidates)
     return fail("{}: too many certificate or signature referrers ({} and {}, at most {})", where,
                 certs.size(), sigs.size(), kMaxReferrerCandidates);
@@ -121,7 +132,8 @@ Result<VerifiedInstall> verify_install(oci::Repository& repository, std::string_
   for (const auto& s : sigs) {
     auto sig = load_referrer(repository, s, subject, mt::kMachineSignature, kMaxSignatureBytes);
     if (!sig) {
-      problems.push_back(fmt::format("signature {}: {}", short_digest(s.digest), sig.error().message));
+      problems.push_back(
+          fmt::format("signature {}: {}", short_digest(s.digest), sig.error().message));
       continue;
     }
     signatures.push_back(std::move(*sig));
@@ -130,19 +142,22 @@ Result<VerifiedInstall> verify_install(oci::Repository& repository, std::string_
   for (const auto& c : certs) {
     auto cert = load_referrer(repository, c, subject, mt::kMachinePubkeyCert, kMaxCertificateBytes);
     if (!cert) {
-      problems.push_back(fmt::format("certificate {}: {}", short_digest(c.digest), cert.error().message));
+      problems.push_back(
+          fmt::format("certificate {}: {}", short_digest(c.digest), cert.error().message));
       continue;
     }
     auto info = check_signing_certificate(cert->content, policy);
     if (!info) {
-      problems.push_back(fmt::format("certificate {}: {}", short_digest(c.digest), info.error().message));
+      problems.push_back(
+          fmt::format("certificate {}: {}", short_digest(c.digest), info.error().message));
       continue;
     }
     for (const auto& sig : signatures) {
       auto ok = trust::verify_signature(cert->content, sig.content, out.install_json);
       if (!ok) {
-        problems.push_back(fmt::format("signature {} with certificate {}: {}", short_digest(sig.manifest_digest),
-                                       short_digest(c.digest), ok.error().message));
+        problems.push_back(fmt::format("signature {} with certificate {}: {}",
+                                       short_digest(sig.manifest_digest), short_digest(c.digest),
+                                       ok.error().message));
         continue;
       }
       out.certificate_pem = cert->content;
@@ -167,14 +182,15 @@ Result<VerifiedInstall> verify_install(oci::Repository& repository, std::string_
     for (const auto& t : out.manifest.targets) {
       auto found = targets->get_manifest(t.digest->str());
       if (!found)
-        return fail("{}: target {} ({}) is not available in {}: {}", where, t.service_name, t.digest->str(),
-                    targets->describe(), found.error().message);
+        return fail("{}: target {} ({}) is not available in {}: {}", where, t.service_name,
+                    t.digest->str(), targets->describe(), found.error().message);
       if (found->digest != *t.digest)
-        return fail("{}: target {} in {} has digest {}, but the signed manifest says {}", where, t.service_name,
-                    targets->describe(), found->digest.str(), t.digest->str());
+        return fail("{}: target {} in {} has digest {}, but the signed manifest says {}", where,
+                    t.service_name, targets->describe(), found->digest.str(), t.digest->str());
       if (static_cast<std::int64_t>(found->bytes.size()) != *t.size)
         return fail("{}: target {} ({}) is {} bytes in {}, but the signed manifest says {}", where,
-                    t.service_name, t.digest->str(), found->bytes.size(), targets->describe(), *t.size);
+                    t.service_name, t.digest->str(), found->bytes.size(), targets->describe(),
+                    *t.size);
       if (!mt::is_manifest(found->media_type))
         return fail("{}: target {} ({}) is a {}, not an image manifest", where, t.service_name,
                     t.digest->str(), found->media_type);

@@ -16,8 +16,8 @@
 namespace mos::manifest {
 
 struct TrustPolicy {
-  std::string ca_pem;                          // the manifest CA (PEM, may hold several)
-  std::optional<std::string> product_uuid;     // the product the certificate must name
+  std::string ca_pem;                       // the manifest CA (PEM, may hold several)
+  std::optional<std::string> product_uuid;  // the product the certificate must name
 };
 
 struct VerifiedInstall {
@@ -35,7 +35,8 @@ struct VerifiedInstall {
 // signing, and names the policy's product when one is required (CN "manifest PRODUCT:<uuid>").
 // install.json's own `product` field is a name ("default" in the walkthrough), not the uuid, so
 // the binding is between the certificate and the machine, not the certificate and the field.
-Result<trust::CertificateInfo> check_signing_certificate(std::string_view cert_pem, const TrustPolicy& policy);
+Result<trust::CertificateInfo> check_signing_certificate(std::string_view cert_pem,
+                                                         const TrustPolicy& policy);
 
 struct SignedInstall {
   Manifest manifest;
@@ -45,8 +46,9 @@ struct SignedInstall {
 // The offline check of a stored triple (install.json, its signature, its certificate): the
 // certificate as above, the signature over the exact bytes, then install.json parsed strictly.
 // verify_install runs the same checks on every candidate pair it fetches.
-Result<SignedInstall> verify_signed_install(std::string_view install_json, std::string_view signature,
-                                            std::string_view cert_pem, const TrustPolicy& policy);
+Result<SignedInstall> verify_signed_install(std::string_view install_json,
+                                            std::string_view signature, std::string_view cert_pem,
+                                            const TrustPolicy& policy);
 
 // Where target images live for an install manifest reference: the repository "mos" of the same
 // registry, or for a layout the "mos" layout in the nearest parent directory of the install

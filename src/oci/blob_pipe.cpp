@@ -28,7 +28,8 @@ class PipeSink final : public BlobSink {
   Status write(std::span<const std::byte> bytes) override {
     std::unique_lock lock(state_.mutex);
     while (!bytes.empty()) {
-      state_.changed.wait(lock, [&] { return state_.cancelled || state_.used < state_.ring.size(); });
+      state_.changed.wait(lock,
+                          [&] { return state_.cancelled || state_.used < state_.ring.size(); });
       if (state_.cancelled) return fail("the reader stopped reading");
       std::size_t cap = state_.ring.size();
       std::size_t tail = (state_.head + state_.used) % cap;
@@ -47,8 +48,10 @@ class PipeSink final : public BlobSink {
 
 class PipeReader final : public BlobReader {
  public:
-  PipeReader(std::function<Status(BlobSink&)> producer, std::size_t buffer_bytes, std::optional<Digest> verified)
-      : producer_(std::move(producer)), buffer_bytes_(std::max<std::size_t>(buffer_bytes, 4096)),
+  PipeReader(std::function<Status(BlobSink&)> producer, std::size_t buffer_bytes,
+             std::optional<Digest> verified)
+      : producer_(std::move(producer)),
+        buffer_bytes_(std::max<std::size_t>(buffer_bytes, 4096)),
         verified_(std::move(verified)) {}
   bool verifies(const Digest& digest) const override { return verified_ && *verified_ == digest; }
   ~PipeReader() override {
@@ -99,7 +102,8 @@ class PipeReader final : public BlobReader {
 
 }  // namespace
 
-std::unique_ptr<BlobReader> make_blob_pipe(std::function<Status(BlobSink&)> producer, std::size_t buffer_bytes,
+std::unique_ptr<BlobReader> make_blob_pipe(std::function<Status(BlobSink&)> producer,
+                                           std::size_t buffer_bytes,
                                            std::optional<Digest> verified) {
   return std::make_unique<PipeReader>(std::move(producer), buffer_bytes, std::move(verified));
 }

@@ -49,10 +49,12 @@ Status plan_document(Repository& src, const Document& doc, Plan& plan, int depth
     for (const auto& child : index.manifests) {
       if (plan.seen_manifests.contains(child.digest)) continue;
       auto child_doc = src.get_manifest(child.digest.str());
-      if (!child_doc) return context(fmt::format("reading {} of index {}", child.digest.str(), doc.digest.str()), child_doc.error());
+      if (!child_doc)
+        return context(fmt::format("reading {} of index {}", child.digest.str(), doc.digest.str()),
+                       child_doc.error());
       if (static_cast<std::int64_t>(child_doc->bytes.size()) != child.size)
-        return fail("manifest {} in {} is {} bytes, its index says {}", child.digest.str(), src.describe(),
-                    child_doc->bytes.size(), child.size);
+        return fail("manifest {} in {} is {} bytes, its index says {}", child.digest.str(),
+                    src.describe(), child_doc->bytes.size(), child.size);
       MOS_TRY(plan_document(src, *child_doc, plan, depth + 1));
     }
   } else {
@@ -72,12 +74,13 @@ struct Mount {
 std::optional<Mount> mount_between(Repository& src, Repository& dst) {
   auto* s = dynamic_cast<RegistryRepository*>(&src);
   auto* d = dynamic_cast<RegistryRepository*>(&dst);
-  if (!s || !d || s->client()->host() != d->client()->host() || s->repo() == d->repo()) return std::nullopt;
+  if (!s || !d || s->client()->host() != d->client()->host() || s->repo() == d->repo())
+    return std::nullopt;
   return Mount{d, s->repo()};
 }
 
-Status copy_blobs(Repository& src, Repository& dst, const std::vector<Descriptor>& blobs, const CopyOptions& options,
-                  Progress& progress, CopyResult& result) {
+Status copy_blobs(Repository& src, Repository& dst, const std::vector<Descriptor>& blobs,
+                  const CopyOptions& options, Progress& progress, CopyResult& result) {
   auto mount = mount_between(src, dst);
   std::atomic<std::size_t> next{0};
   std::atomic<bool> stop{false};
@@ -135,7 +138,8 @@ Result<CopyResult> copy_one(Repository& src, std::string_view src_reference, Rep
                             const std::optional<std::string>& dst_tag, const CopyOptions& options,
                             std::set<Digest>& copied) {
   auto where = [&](const Error& e) {
-    return context(fmt::format("copying {}:{} to {}", src.describe(), src_reference, dst.describe()), e);
+    return context(
+        fmt::format("copying {}:{} to {}", src.describe(), src_reference, dst.describe()), e);
   };
   auto top = src.get_manifest(src_reference);
   if (!top) return where(top.error());
@@ -147,12 +151,14 @@ Result<CopyResult> copy_one(Repository& src, std::string_view src_reference, Rep
   for (const auto& b : plan.blobs) total += b.size;
   {
     Progress progress(fmt::format("{}", src_reference.substr(0, 24)), total, options.progress);
-    if (auto ok = copy_blobs(src, dst, plan.blobs, options, progress, result); !ok) return where(ok.error());
+    if (auto ok = copy_blobs(src, dst, plan.blobs, options, progress, result); !ok)
+      return where(ok.error());
     progress.finish();
   }
   for (const auto& doc : plan.manifests) {
     bool is_top = doc.digest == top->digest;
-    if (auto ok = dst.put_manifest(doc, is_top ? dst_tag : std::nullopt); !ok) return where(ok.error());
+    if (auto ok = dst.put_manifest(doc, is_top ? dst_tag : std::nullopt); !ok)
+      return where(ok.error());
     ++result.manifests;
   }
   copied.insert(top->digest);
@@ -175,7 +181,8 @@ Result<CopyResult> copy_one(Repository& src, std::string_view src_reference, Rep
 }  // namespace
 
 Result<CopyResult> copy_image(Repository& src, std::string_view src_reference, Repository& dst,
-                              const std::optional<std::string>& dst_tag, const CopyOptions& options) {
+                              const std::optional<std::string>& dst_tag,
+                              const CopyOptions& options) {
   std::set<Digest> copied;
   return copy_one(src, src_reference, dst, dst_tag, options, copied);
 }

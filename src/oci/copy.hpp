@@ -15,9 +15,9 @@
 namespace mos::oci {
 
 struct CopyOptions {
-  int parallel = 4;          // blob transfers at once
-  bool referrers = false;    // also copy the manifests that refer to the copied one
-  bool progress = false;     // draw a progress line on stderr
+  int parallel = 4;        // blob transfers at once
+  bool referrers = false;  // also copy the manifests that refer to the copied one
+  bool progress = false;   // draw a progress line on stderr
 };
 
 struct CopyResult {
@@ -33,6 +33,7 @@ struct CopyResult {
 // Copies src_reference (tag or digest) of src to dst, tagging it dst_tag there (untagged when
 // nullopt).
 Result<CopyResult> copy_image(Repository& src, std::string_view src_reference, Repository& dst,
-                              const std::optional<std::string>& dst_tag, const CopyOptions& options);
+                              const std::optional<std::string>& dst_tag,
+                              const CopyOptions& options);
 
 }  // namespace mos::oci

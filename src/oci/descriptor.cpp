@@ -90,9 +90,11 @@ Result<ImageManifest> parse_image_manifest(std::string_view bytes) {
   MOS_TRY_ASSIGN(m.config, parse_descriptor(*config, "image manifest config"));
   auto layers = doc.find("layers");
   if (layers == doc.end()) return fail("{}: missing \"layers\"", where);
-  if (!layers->is_array()) return fail("{}: \"layers\" must be an array, not {}", where, layers->type_name());
+  if (!layers->is_array())
+    return fail("{}: \"layers\" must be an array, not {}", where, layers->type_name());
   for (std::size_t i = 0; i < layers->size(); ++i) {
-    MOS_TRY_ASSIGN(auto layer, parse_descriptor((*layers)[i], fmt::format("image manifest layers[{}]", i)));
+    MOS_TRY_ASSIGN(auto layer,
+                   parse_descriptor((*layers)[i], fmt::format("image manifest layers[{}]", i)));
     m.layers.push_back(std::move(layer));
   }
   MOS_TRY_ASSIGN(m.subject, parse_subject(doc, where));
@@ -116,7 +118,8 @@ Result<ImageIndex> parse_image_index(std::string_view bytes) {
   if (!manifests->is_array())
     return fail("{}: \"manifests\" must be an array, not {}", where, manifests->type_name());
   for (std::size_t i = 0; i < manifests->size(); ++i) {
-    MOS_TRY_ASSIGN(auto d, parse_descriptor((*manifests)[i], fmt::format("image index manifests[{}]", i)));
+    MOS_TRY_ASSIGN(auto d,
+                   parse_descriptor((*manifests)[i], fmt::format("image index manifests[{}]", i)));
     index.manifests.push_back(std::move(d));
   }
   MOS_TRY_ASSIGN(index.subject, parse_subject(doc, where));
@@ -146,10 +149,17 @@ std::string encode_compact(const OrderedJson& value) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '<': out += "\\u003c"; break;
-      case '>': out += "\\u003e"; break;
-      case '&': out += "\\u0026"; break;
-      default: out += c;
+      case '<':
+        out += "\\u003c";
+        break;
+      case '>':
+        out += "\\u003e";
+        break;
+      case '&':
+        out += "\\u0026";
+        break;
+      default:
+        out += c;
     }
   }
   return out;

@@ -21,7 +21,8 @@ const EVP_MD* evp_for(DigestAlgorithm algorithm) {
 Result<Digest> Digest::parse(std::string_view text) {
   auto colon = text.find(':');
   if (colon == std::string_view::npos)
-    return fail("invalid digest \"{}\": expected ALGORITHM:HEX such as sha256:<64 hex digits>", text);
+    return fail("invalid digest \"{}\": expected ALGORITHM:HEX such as sha256:<64 hex digits>",
+                text);
   std::string_view algorithm = text.substr(0, colon);
   std::string_view hex = text.substr(colon + 1);
   DigestAlgorithm alg;
@@ -41,20 +42,25 @@ Result<Digest> Digest::parse(std::string_view text) {
   return Digest(alg, std::string(hex));
 }
 
-Digest Digest::from_hex(DigestAlgorithm algorithm, std::string hex) { return Digest(algorithm, std::move(hex)); }
+Digest Digest::from_hex(DigestAlgorithm algorithm, std::string hex) {
+  return Digest(algorithm, std::move(hex));
+}
 
 std::string_view Digest::algorithm_name() const {
   return algorithm_ == DigestAlgorithm::sha256 ? "sha256" : "sha512";
 }
 
-std::string Digest::str() const { return fmt::format("{}:{}", algorithm_name(), hex_); }
+std::string Digest::str() const {
+  return fmt::format("{}:{}", algorithm_name(), hex_);
+}
 
 struct Hasher::State {
   EVP_MD_CTX* ctx = nullptr;
   ~State() { EVP_MD_CTX_free(ctx); }
 };
 
-Hasher::Hasher(DigestAlgorithm algorithm) : algorithm_(algorithm), state_(std::make_unique<State>()) {
+Hasher::Hasher(DigestAlgorithm algorithm)
+    : algorithm_(algorithm), state_(std::make_unique<State>()) {
   state_->ctx = EVP_MD_CTX_new();
   EVP_DigestInit_ex(state_->ctx, evp_for(algorithm), nullptr);
 }

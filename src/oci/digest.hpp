@@ -29,7 +29,8 @@ class Digest {
   friend auto operator<=>(const Digest&, const Digest&) = default;
 
  private:
-  Digest(DigestAlgorithm algorithm, std::string hex) : algorithm_(algorithm), hex_(std::move(hex)) {}
+  Digest(DigestAlgorithm algorithm, std::string hex)
+      : algorithm_(algorithm), hex_(std::move(hex)) {}
   DigestAlgorithm algorithm_ = DigestAlgorithm::sha256;
   std::string hex_;
 };
@@ -42,7 +43,9 @@ class Hasher {
   Hasher& operator=(Hasher&&) noexcept;
   ~Hasher();
   void update(std::span<const std::byte> bytes);
-  void update(std::string_view bytes) { update(std::as_bytes(std::span(bytes.data(), bytes.size()))); }
+  void update(std::string_view bytes) {
+    update(std::as_bytes(std::span(bytes.data(), bytes.size())));
+  }
   Digest finish();
   DigestAlgorithm algorithm() const { return algorithm_; }
 

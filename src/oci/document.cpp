@@ -4,7 +4,9 @@
 
 namespace mos::oci {
 
-bool Document::is_index() const { return media_type::is_index(media_type); }
+bool Document::is_index() const {
+  return media_type::is_index(media_type);
+}
 
 Descriptor Document::descriptor() const {
   Descriptor d;
@@ -23,7 +25,8 @@ Result<Document> make_document(std::string bytes, std::string_view content_type)
     type = it->get<std::string>();
     // Docker's registry answers "application/json"-ish types for some documents; only a real
     // manifest or index type can contradict.
-    bool known_content_type = media_type::is_manifest(content_type) || media_type::is_index(content_type);
+    bool known_content_type =
+        media_type::is_manifest(content_type) || media_type::is_index(content_type);
     if (!content_type.empty() && known_content_type && content_type != type)
       return fail("manifest declares mediaType {} but was served as {}", type, content_type);
   } else if (media_type::is_manifest(content_type) || media_type::is_index(content_type)) {

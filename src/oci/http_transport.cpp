@@ -41,7 +41,8 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
     auto sp = line.find(' ');
     if (sp != std::string_view::npos) {
       long status = 0;
-      for (std::size_t i = sp + 1; i < line.size() && std::isdigit(static_cast<unsigned char>(line[i])); ++i)
+      for (std::size_t i = sp + 1;
+           i < line.size() && std::isdigit(static_cast<unsigned char>(line[i])); ++i)
         status = status * 10 + (line[i] - '0');
       ex->response.status = status;
     }
@@ -49,7 +50,8 @@ std::size_t on_header(char* data, std::size_t size, std::size_t count, void* use
   }
   auto colon = line.find(':');
   if (colon != std::string_view::npos)
-    ex->response.headers.emplace(to_lower_ascii(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+    ex->response.headers.emplace(to_lower_ascii(trim(line.substr(0, colon))),
+                                 std::string(trim(line.substr(colon + 1))));
   return size * count;
 }
 
@@ -112,9 +114,12 @@ HttpSession::HttpSession() {
   curl_ = curl_easy_init();
 }
 
-HttpSession::~HttpSession() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+HttpSession::~HttpSession() {
+  curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
 
-std::expected<TransportResponse, TransportError> HttpSession::perform(const TransportRequest& request) {
+std::expected<TransportResponse, TransportError> HttpSession::perform(
+    const TransportRequest& request) {
   auto* curl = static_cast<CURL*>(curl_);
   if (!curl) return std::unexpected(TransportError{"libcurl could not create a handle", false});
   curl_easy_reset(curl);
@@ -148,7 +153,8 @@ std::expected<TransportResponse, TransportError> HttpSession::perform(const Tran
   } else if (request.method != "GET") {
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     std::int64_t size = request.body ? static_cast<std::int64_t>(request.body->size())
-                                     : has_body ? request.body_size : 0;
+                        : has_body   ? request.body_size
+                                     : 0;
     curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
     curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
     curl_easy_setopt(curl, CURLOPT_READDATA, &ex);
@@ -171,7 +177,8 @@ std::expected<TransportResponse, TransportError> HttpSession::perform(const Tran
       err.message = fmt::format("the answer is larger than {} bytes", request.max_body - 1);
     } else {
       err.message = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
-      if (code == CURLE_PARTIAL_FILE) err.message = fmt::format("transfer cut short: {}", err.message);
+      if (code == CURLE_PARTIAL_FILE)
+        err.message = fmt::format("transfer cut short: {}", err.message);
       switch (code) {
         case CURLE_COULDNT_CONNECT:
         case CURLE_COULDNT_RESOLVE_HOST:

@@ -4,8 +4,8 @@
 // (blobs), so memory stays bounded whatever the transfer size. Redirects are never followed
 // here: the registry client decides per request whether the target host is acceptable.
 #include <cstddef>
-#include <expected>
 #include <cstdint>
+#include <expected>
 #include <functional>
 #include <map>
 #include <optional>
@@ -55,7 +55,7 @@ struct TransportResponse {
 struct TransportError {
   std::string message;
   bool transient = false;
-  bool body_started = false;  // bytes already reached on_body (a retry would repeat them)
+  bool body_started = false;     // bytes already reached on_body (a retry would repeat them)
   bool callback_failed = false;  // the body source/sink reported the error (kept in message)
 };
 

@@ -45,11 +45,13 @@ Result<LayoutIndex> parse_layout_index(std::string_view text, const fs::path& pa
   if (!doc.is_object()) return fail("corrupt OCI layout index {}: not a JSON object", what);
   auto version = json_int(doc, "schemaVersion", what);
   if (!version) return fail("corrupt OCI layout index {}: {}", what, version.error().message);
-  if (*version != 2) return fail("corrupt OCI layout index {}: schemaVersion must be 2, not {}", what, *version);
+  if (*version != 2)
+    return fail("corrupt OCI layout index {}: schemaVersion must be 2, not {}", what, *version);
   LayoutIndex index;
   auto manifests = doc.find("manifests");
   if (manifests != doc.end() && !manifests->is_null()) {
-    if (!manifests->is_array()) return fail("corrupt OCI layout index {}: \"manifests\" must be an array", what);
+    if (!manifests->is_array())
+      return fail("corrupt OCI layout index {}: \"manifests\" must be an array", what);
     for (std::size_t i = 0; i < manifests->size(); ++i) {
       auto d = parse_descriptor((*manifests)[i], fmt::format("manifests[{}]", i));
       if (!d) return fail("corrupt OCI layout index {}: {}", what, d.error().message);
@@ -70,7 +72,8 @@ std::string encode_layout_index(const LayoutIndex& index) {
   for (const auto& d : index.manifests) list.push_back(descriptor_json(d));
   out["manifests"] = std::move(list);
   for (auto it = index.other_fields.begin(); it != index.other_fields.end(); ++it)
-    if (it.key() != "schemaVersion" && it.key() != "mediaType") out[it.key()] = OrderedJson::parse(it->dump());
+    if (it.key() != "schemaVersion" && it.key() != "mediaType")
+      out[it.key()] = OrderedJson::parse(it->dump());
   return encode_compact(out);
 }
 
@@ -85,7 +88,8 @@ class IndexCache {
     if (it == entries_.end() || it->second.first != stamp) return nullptr;
     return it->second.second;
   }
-  void store(const std::string& path, const std::string& stamp, std::shared_ptr<const LayoutIndex> index) {
+  void store(const std::string& path, const std::string& stamp,
+             std::shared_ptr<const LayoutIndex> index) {
     std::lock_guard guard(mutex_);
     if (entries_.size() >= 256) entries_.clear();
     entries_[path] = {stamp, std::move(index)};
@@ -93,7 +97,8 @@ class IndexCache {
 
  private:
   std::mutex mutex_;
-  std::unordered_map<std::string, std::pair<std::string, std::shared_ptr<const LayoutIndex>>> entries_;
+  std::unordered_map<std::string, std::pair<std::string, std::shared_ptr<const LayoutIndex>>>
+      entries_;
 };
 
 IndexCache& index_cache() {
@@ -135,7 +140,8 @@ Result<std::shared_ptr<const LayoutIndex>> LayoutStore::read_index() const {
   return shared;
 }
 
-Status LayoutStore::update_index(const std::function<Result<bool>(LayoutIndex&, IndexUpdate&)>& change) {
+Status LayoutStore::update_index(
+    const std::function<Result<bool>(LayoutIndex&, IndexUpdate&)>& change) {
   MOS_TRY_ASSIGN(auto lock, FileLock::acquire(dir_ / kLockFile, FileLock::Mode::exclusive));
   fs::path refdir = dir_ / kReferrersDir;
   MOS_TRY_ASSIGN(auto current, read_index());
@@ -158,13 +164,19 @@ Status LayoutStore::update_index(const std::function<Result<bool>(LayoutIndex&, 
     };
     for (const auto& [subject, referrer] : update.removed) {
       auto list = list_of(subject);
-      if (!list) { referrers_valid = false; break; }
+      if (!list) {
+        referrers_valid = false;
+        break;
+      }
       std::erase_if(**list, [&](const Descriptor& d) { return d.digest == referrer; });
     }
     for (const auto& [subject, referrer] : update.added) {
       if (!referrers_valid) break;
       auto list = list_of(subject);
-      if (!list) { referrers_valid = false; break; }
+      if (!list) {
+        referrers_valid = false;
+        break;
+      }
       auto& l = **list;
       std::erase_if(l, [&](const Descriptor& d) { return d.digest == referrer.digest; });
       l.push_back(referrer);
@@ -177,11 +189,13 @@ Status LayoutStore::update_index(const std::function<Result<bool>(LayoutIndex&, 
 
   std::string text = encode_layout_index(index);
   auto written = write_file_atomic(dir_ / "index.json", text);
-  if (!written) return context(fmt::format("updating the index of {}", describe()), written.error());
+  if (!written)
+    return context(fmt::format("updating the index of {}", describe()), written.error());
 
   std::string stamp_after = digest_of(text).str();
   if (referrers_valid) {
-    if (!write_file_atomic(refdir / kStampFile, stamp_after)) ::unlink((refdir / kStampFile).c_str());
+    if (!write_file_atomic(refdir / kStampFile, stamp_after))
+      ::unlink((refdir / kStampFile).c_str());
   } else {
     if (auto rebuilt = rebuild_referrers(stamp_after, index); !rebuilt)
       spdlog::warn("{}: referrers index not rebuilt ({}); it will be rebuilt when read", describe(),
@@ -195,16 +209,18 @@ Status LayoutStore::update_index(const std::function<Result<bool>(LayoutIndex&, 
 Status LayoutStore::put_manifest(const Document& doc, const std::optional<std::string>& tag) {
   std::string where = fmt::format("storing manifest {} in {}", doc.digest.str(), describe());
   if (doc.bytes.size() > kMaxManifestBytes)
-    return fail("{}: it is {} bytes, more than the limit of {}", where, doc.bytes.size(), kMaxManifestBytes);
+    return fail("{}: it is {} bytes, more than the limit of {}", where, doc.bytes.size(),
+                kMaxManifestBytes);
   if (digest_of(doc.bytes, doc.digest.algorithm()) != doc.digest)
     return fail("{}: the bytes do not have that digest", where);
   if (tag && !is_valid_tag(*tag))
-    return fail("{}: invalid tag \"{}\" (tags match [A-Za-z0-9_][A-Za-z0-9._-]{{0,127}})", where, *tag);
+    return fail("{}: invalid tag \"{}\" (tags match [A-Za-z0-9_][A-Za-z0-9._-]{{0,127}})", where,
+                *tag);
   auto missing = missing_blobs(doc);
   if (!missing) return context(where, missing.error());
   if (!missing->empty())
-    return fail("{}: manifest names missing blob {} (MANIFEST_BLOB_UNKNOWN: write its blobs first)", where,
-                missing->front().str());
+    return fail("{}: manifest names missing blob {} (MANIFEST_BLOB_UNKNOWN: write its blobs first)",
+                where, missing->front().str());
   auto subject = subject_of(doc);
   if (!subject) return context(where, subject.error());
   std::optional<Descriptor> referrer;
@@ -219,7 +235,8 @@ Status LayoutStore::put_manifest(const Document& doc, const std::optional<std::s
     // Again under the lock: garbage collection may have removed a blob since the check above.
     MOS_TRY_ASSIGN(auto gone, missing_blobs(doc));
     if (!gone.empty())
-      return fail("manifest names missing blob {} (MANIFEST_BLOB_UNKNOWN: write its blobs first)", gone.front().str());
+      return fail("manifest names missing blob {} (MANIFEST_BLOB_UNKNOWN: write its blobs first)",
+                  gone.front().str());
     auto& entries = index.manifests;
     bool changed = false;
     if (tag) {
@@ -231,12 +248,16 @@ Status LayoutStore::put_manifest(const Document& doc, const std::optional<std::s
       if (tagged != entries.end()) {
         // The old manifest stays listed (untagged) unless another entry still lists it.
         Digest old = tagged->digest;
-        long listed = std::count_if(entries.begin(), entries.end(), [&](const Descriptor& d) { return d.digest == old; });
-        if (listed > 1) entries.erase(tagged);
-        else tagged->annotations.erase(std::string(annotation::kRefName));
+        long listed = std::count_if(entries.begin(), entries.end(),
+                                    [&](const Descriptor& d) { return d.digest == old; });
+        if (listed > 1)
+          entries.erase(tagged);
+        else
+          tagged->annotations.erase(std::string(annotation::kRefName));
       }
-      auto untagged = std::find_if(entries.begin(), entries.end(),
-                                   [&](const Descriptor& d) { return d.digest == doc.digest && !ref_name(d); });
+      auto untagged = std::find_if(entries.begin(), entries.end(), [&](const Descriptor& d) {
+        return d.digest == doc.digest && !ref_name(d);
+      });
       if (untagged != entries.end()) {
         untagged->annotations[std::string(annotation::kRefName)] = *tag;
       } else {
@@ -245,7 +266,8 @@ Status LayoutStore::put_manifest(const Document& doc, const std::optional<std::s
         entries.push_back(std::move(d));
       }
       changed = true;
-    } else if (std::none_of(entries.begin(), entries.end(), [&](const Descriptor& d) { return d.digest == doc.digest; })) {
+    } else if (std::none_of(entries.begin(), entries.end(),
+                            [&](const Descriptor& d) { return d.digest == doc.digest; })) {
       entries.push_back(doc.descriptor());
       changed = true;
     }
@@ -265,9 +287,12 @@ Status LayoutStore::untag(std::string_view tag) {
     });
     if (tagged == entries.end()) return fail("tag {} not found in {}", tag, describe());
     Digest digest = tagged->digest;
-    long listed = std::count_if(entries.begin(), entries.end(), [&](const Descriptor& d) { return d.digest == digest; });
-    if (listed > 1) entries.erase(tagged);
-    else tagged->annotations.erase(std::string(annotation::kRefName));
+    long listed = std::count_if(entries.begin(), entries.end(),
+                                [&](const Descriptor& d) { return d.digest == digest; });
+    if (listed > 1)
+      entries.erase(tagged);
+    else
+      tagged->annotations.erase(std::string(annotation::kRefName));
     return true;
   });
 }
@@ -286,7 +311,8 @@ Status LayoutStore::delete_manifest(const Digest& digest) {
   }
   bool was_listed = false;
   MOS_TRY(update_index([&](LayoutIndex& index, IndexUpdate& update) -> Result<bool> {
-    was_listed = std::erase_if(index.manifests, [&](const Descriptor& d) { return d.digest == digest; }) > 0;
+    was_listed =
+        std::erase_if(index.manifests, [&](const Descriptor& d) { return d.digest == digest; }) > 0;
     if (was_listed && subject) update.removed.emplace_back(*subject, digest);
     return was_listed;
   }));
@@ -301,7 +327,8 @@ Status LayoutStore::delete_manifest(const Digest& digest) {
 
 // ---- referrers ----
 
-Result<std::optional<std::vector<Descriptor>>> LayoutStore::read_referrers_sidecar(const Digest& subject) const {
+Result<std::optional<std::vector<Descriptor>>> LayoutStore::read_referrers_sidecar(
+    const Digest& subject) const {
   fs::path path = dir_ / kReferrersDir / sidecar_name(subject);
   if (!fs::exists(path)) return std::optional<std::vector<Descriptor>>{};
   MOS_TRY_ASSIGN(auto text, read_file(path, kMaxLayoutIndexBytes));
@@ -309,7 +336,8 @@ Result<std::optional<std::vector<Descriptor>>> LayoutStore::read_referrers_sidec
   return std::optional<std::vector<Descriptor>>{std::move(parsed.manifests)};
 }
 
-Status LayoutStore::write_referrers_sidecar(const Digest& subject, const std::vector<Descriptor>& list) {
+Status LayoutStore::write_referrers_sidecar(const Digest& subject,
+                                            const std::vector<Descriptor>& list) {
   fs::path dir = dir_ / kReferrersDir;
   fs::path path = dir / sidecar_name(subject);
   if (list.empty()) {
@@ -324,7 +352,8 @@ Status LayoutStore::write_referrers_sidecar(const Digest& subject, const std::ve
   return write_file_atomic(path, encode_layout_index(index));
 }
 
-Result<std::vector<std::pair<Digest, Descriptor>>> LayoutStore::scan_referrers(const LayoutIndex& index) const {
+Result<std::vector<std::pair<Digest, Descriptor>>> LayoutStore::scan_referrers(
+    const LayoutIndex& index) const {
   std::vector<std::pair<Digest, Descriptor>> found;
   std::set<Digest> seen;
   for (const auto& d : index.manifests) {
@@ -332,7 +361,8 @@ Result<std::vector<std::pair<Digest, Descriptor>>> LayoutStore::scan_referrers(c
     if (!media_type::is_manifest(d.media_type) && !media_type::is_index(d.media_type)) continue;
     auto doc = read_manifest_blob(d);
     if (!doc) {
-      spdlog::warn("{}: skipping unreadable manifest while listing referrers: {}", describe(), doc.error().message);
+      spdlog::warn("{}: skipping unreadable manifest while listing referrers: {}", describe(),
+                   doc.error().message);
       continue;
     }
     auto subject = subject_of(*doc);
@@ -360,11 +390,13 @@ Status LayoutStore::rebuild_referrers(const std::string& stamp, const LayoutInde
   return write_file_atomic(dir / kStampFile, stamp);
 }
 
-Result<std::vector<Descriptor>> LayoutStore::referrers(const Digest& subject,
-                                                       const std::optional<std::string>& artifact_type) {
+Result<std::vector<Descriptor>> LayoutStore::referrers(
+    const Digest& subject, const std::optional<std::string>& artifact_type) {
   auto filtered = [&](std::vector<Descriptor> list) {
     if (artifact_type)
-      std::erase_if(list, [&](const Descriptor& d) { return d.artifact_type.value_or("") != *artifact_type; });
+      std::erase_if(list, [&](const Descriptor& d) {
+        return d.artifact_type.value_or("") != *artifact_type;
+      });
     return list;
   };
   fs::path stamp_path = dir_ / kReferrersDir / kStampFile;

@@ -9,7 +9,8 @@ namespace mos::oci {
 Result<LayoutRoot> LayoutRoot::open(const fs::path& root, bool create) {
   std::error_code ec;
   if (!fs::is_directory(root, ec)) {
-    if (!create) return fail("registry root {} does not exist or is not a directory", root.string());
+    if (!create)
+      return fail("registry root {} does not exist or is not a directory", root.string());
     MOS_TRY(make_dirs(root));
   }
   return LayoutRoot(root);
@@ -25,9 +26,10 @@ bool LayoutRoot::has_repository(std::string_view name) const {
 Result<std::unique_ptr<LayoutStore>> LayoutRoot::repository(std::string_view name, bool create) {
   // The grammar excludes "..", "." components, absolute paths and empty components.
   if (!is_valid_repository_name(name))
-    return fail("invalid repository name \"{}\": names are lowercase path components "
-                "[a-z0-9]+((.|_|__|-+)[a-z0-9]+)* separated by /",
-                name);
+    return fail(
+        "invalid repository name \"{}\": names are lowercase path components "
+        "[a-z0-9]+((.|_|__|-+)[a-z0-9]+)* separated by /",
+        name);
   fs::path dir = root_ / std::string(name);
   if (create && !has_repository(name)) {
     // A repository must not live inside another one's layout (e.g. "a/blobs" when "a" exists),
@@ -64,7 +66,8 @@ Result<std::vector<std::string>> LayoutRoot::catalog() const {
       it.disable_recursion_pending();
       continue;
     }
-    if (fs::is_regular_file(it->path() / "oci-layout", ec) && fs::is_regular_file(it->path() / "index.json", ec)) {
+    if (fs::is_regular_file(it->path() / "oci-layout", ec) &&
+        fs::is_regular_file(it->path() / "index.json", ec)) {
       auto name = fs::relative(it->path(), root_, ec).generic_string();
       if (is_valid_repository_name(name)) names.push_back(name);
     }

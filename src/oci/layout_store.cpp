@@ -39,7 +39,10 @@ fs::path blob_file(const fs::path& dir, const Digest& digest) {
 class VerifyingFileReader final : public BlobReader {
  public:
   VerifyingFileReader(int fd, fs::path path, Descriptor expected)
-      : fd_(fd), path_(std::move(path)), expected_(std::move(expected)), hasher_(expected_.digest.algorithm()) {}
+      : fd_(fd),
+        path_(std::move(path)),
+        expected_(std::move(expected)),
+        hasher_(expected_.digest.algorithm()) {}
   ~VerifyingFileReader() override { ::close(fd_); }
   bool verifies(const Digest& digest) const override { return digest == expected_.digest; }
 
@@ -60,15 +63,18 @@ class VerifyingFileReader final : public BlobReader {
     if (n < 0) return fail("cannot read blob {}: {}", path_.string(), errno_message(errno));
     count_ += static_cast<std::uint64_t>(n);
     if (count_ > static_cast<std::uint64_t>(expected_.size))
-      return fail("blob {} is larger than the {} bytes its descriptor says", path_.string(), expected_.size);
+      return fail("blob {} is larger than the {} bytes its descriptor says", path_.string(),
+                  expected_.size);
     hasher_.update(std::span<const std::byte>(buffer.data(), static_cast<std::size_t>(n)));
     if (n == 0) {
       done_ = true;
       if (count_ != static_cast<std::uint64_t>(expected_.size))
-        return fail("blob {} has {} bytes, its descriptor says {}", path_.string(), count_, expected_.size);
+        return fail("blob {} has {} bytes, its descriptor says {}", path_.string(), count_,
+                    expected_.size);
       auto actual = hasher_.finish();
       if (actual != expected_.digest)
-        return fail("blob {} has digest {}, expected {}", path_.string(), actual.str(), expected_.digest.str());
+        return fail("blob {} has digest {}, expected {}", path_.string(), actual.str(),
+                    expected_.digest.str());
     }
     return static_cast<std::size_t>(n);
   }
@@ -93,7 +99,8 @@ Status link_into_place(const fs::path& file, const fs::path& target) {
 
 // ---- StagedBlob ----
 
-StagedBlob::StagedBlob(const LayoutStore& store, AtomicFileWriter writer, DigestAlgorithm algorithm, bool hashing)
+StagedBlob::StagedBlob(const LayoutStore& store, AtomicFileWriter writer, DigestAlgorithm algorithm,
+                       bool hashing)
     : store_(&store), writer_(std::move(writer)), hasher_(algorithm), hashing_(hashing) {}
 
 Result<StagedBlob> StagedBlob::create(const LayoutStore& store, DigestAlgorithm algorithm) {
@@ -113,12 +120,15 @@ Status StagedBlob::write(std::span<const std::byte> bytes) {
   return writer_.write(bytes);
 }
 
-std::uint64_t StagedBlob::size() const { return writer_.bytes_written(); }
+std::uint64_t StagedBlob::size() const {
+  return writer_.bytes_written();
+}
 
 Status StagedBlob::commit(const Digest& expected, std::optional<std::int64_t> expected_size) {
   if (expected_size && static_cast<std::uint64_t>(*expected_size) != writer_.bytes_written()) {
     writer_.abandon();
-    return fail("blob {} has {} bytes, expected {}", expected.str(), writer_.bytes_written(), *expected_size);
+    return fail("blob {} has {} bytes, expected {}", expected.str(), writer_.bytes_written(),
+                *expected_size);
   }
   if (hashing_) {
     if (expected.algorithm() != hasher_.algorithm()) {
@@ -146,18 +156,24 @@ Result<std::unique_ptr<LayoutStore>> LayoutStore::open(const fs::path& dir, bool
   if (!has_layout || !has_index) {
     if (!create) {
       if (!fs::exists(dir, ec)) return fail("OCI layout {} does not exist", dir.string());
-      return fail("{} is not an OCI image layout (no {})", dir.string(), has_layout ? "index.json" : "oci-layout");
+      return fail("{} is not an OCI image layout (no {})", dir.string(),
+                  has_layout ? "index.json" : "oci-layout");
     }
     MOS_TRY(make_dirs(dir / "blobs" / "sha256"));
-    MOS_TRY_ASSIGN(auto lock, FileLock::acquire(dir / ".mos-index.lock", FileLock::Mode::exclusive));
+    MOS_TRY_ASSIGN(auto lock,
+                   FileLock::acquire(dir / ".mos-index.lock", FileLock::Mode::exclusive));
     // Another creator may have won the race while we waited.
-    if (!fs::exists(dir / "oci-layout", ec)) MOS_TRY(write_file_atomic(dir / "oci-layout", kLayoutFile));
-    if (!fs::exists(dir / "index.json", ec)) MOS_TRY(write_file_atomic(dir / "index.json", kEmptyIndex));
+    if (!fs::exists(dir / "oci-layout", ec))
+      MOS_TRY(write_file_atomic(dir / "oci-layout", kLayoutFile));
+    if (!fs::exists(dir / "index.json", ec))
+      MOS_TRY(write_file_atomic(dir / "index.json", kEmptyIndex));
   }
   return std::unique_ptr<LayoutStore>(new LayoutStore(dir));
 }
 
-std::string LayoutStore::describe() const { return fmt::format("oci:{}", dir_.string()); }
+std::string LayoutStore::describe() const {
+  return fmt::format("oci:{}", dir_.string());
+}
 
 Result<fs::path> LayoutStore::uploads_dir() const {
   fs::path uploads = dir_ / ".uploads";
@@ -169,7 +185,7 @@ Result<fs::path> LayoutStore::uploads_dir() const {
 
 Result<fs::path> LayoutStore::blob_path(const Digest& digest) const {
   fs::path path = blob_file(dir_, digest);
-  struct stat st {};
+  struct stat st{};
   if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
     return fail("blob {} not found in {}", digest.str(), describe());
   return path;
@@ -177,7 +193,7 @@ Result<fs::path> LayoutStore::blob_path(const Digest& digest) const {
 
 Result<std::optional<std::int64_t>> LayoutStore::blob_size(const Digest& digest) const {
   fs::path path = blob_file(dir_, digest);
-  struct stat st {};
+  struct stat st{};
   if (::stat(path.c_str(), &st) != 0) {
     if (errno == ENOENT || errno == ENOTDIR) return std::optional<std::int64_t>{};
     return fail("cannot stat blob {}: {}", path.string(), errno_message(errno));
@@ -198,7 +214,7 @@ Result<std::unique_ptr<BlobReader>> LayoutStore::open_blob(const Descriptor& blo
     if (errno == ENOENT) return fail("blob {} not found in {}", blob.digest.str(), describe());
     return fail("cannot open blob {}: {}", path.string(), errno_message(errno));
   }
-  struct stat st {};
+  struct stat st{};
   if (::fstat(fd, &st) != 0 || st.st_size != blob.size) {
     ::close(fd);
     return fail("blob {} in {} has {} bytes, its descriptor says {}", blob.digest.str(), describe(),
@@ -228,12 +244,15 @@ Status LayoutStore::put_blob(const Descriptor& blob, BlobReader& source) {
   std::vector<std::byte> buffer(kCopyBuffer);
   for (;;) {
     auto n = source.read(buffer);
-    if (!n) return context(fmt::format("writing blob {} to {}", blob.digest.str(), describe()), n.error());
+    if (!n)
+      return context(fmt::format("writing blob {} to {}", blob.digest.str(), describe()),
+                     n.error());
     if (*n == 0) break;
     MOS_TRY(staged.write(std::span<const std::byte>(buffer.data(), *n)));
     if (staged.size() > static_cast<std::uint64_t>(blob.size))
-      return fail("writing blob {} to {}: the source sent more than the {} bytes its descriptor says",
-                  blob.digest.str(), describe(), blob.size);
+      return fail(
+          "writing blob {} to {}: the source sent more than the {} bytes its descriptor says",
+          blob.digest.str(), describe(), blob.size);
   }
   auto committed = staged.commit(blob.digest, blob.size);
   if (!committed) return context(fmt::format("writing blob to {}", describe()), committed.error());
@@ -242,11 +261,12 @@ Status LayoutStore::put_blob(const Descriptor& blob, BlobReader& source) {
 
 Status LayoutStore::put_blob_bytes(const Descriptor& blob, std::string_view bytes) {
   if (static_cast<std::int64_t>(bytes.size()) != blob.size)
-    return fail("writing blob {} to {}: {} bytes given, its descriptor says {}", blob.digest.str(), describe(),
-                bytes.size(), blob.size);
+    return fail("writing blob {} to {}: {} bytes given, its descriptor says {}", blob.digest.str(),
+                describe(), bytes.size(), blob.size);
   auto actual = digest_of(bytes, blob.digest.algorithm());
   if (actual != blob.digest)
-    return fail("writing blob {} to {}: the bytes have digest {}", blob.digest.str(), describe(), actual.str());
+    return fail("writing blob {} to {}: the bytes have digest {}", blob.digest.str(), describe(),
+                actual.str());
   MOS_TRY_ASSIGN(bool present, has_blob(blob));
   if (present) return {};
   MOS_TRY_ASSIGN(auto staged, StagedBlob::create(*this, blob.digest.algorithm()));
@@ -279,15 +299,19 @@ Status LayoutStore::delete_blob(const Digest& digest) {
 
 Result<Document> LayoutStore::read_manifest_blob(const Descriptor& d) const {
   if (d.size > static_cast<std::int64_t>(kMaxManifestBytes))
-    return fail("manifest {} in {} is {} bytes, more than the limit of {}", d.digest.str(), describe(), d.size,
-                kMaxManifestBytes);
+    return fail("manifest {} in {} is {} bytes, more than the limit of {}", d.digest.str(),
+                describe(), d.size, kMaxManifestBytes);
   auto bytes = read_file(blob_file(dir_, d.digest), kMaxManifestBytes);
-  if (!bytes) return context(fmt::format("reading manifest {} in {}", d.digest.str(), describe()), bytes.error());
+  if (!bytes)
+    return context(fmt::format("reading manifest {} in {}", d.digest.str(), describe()),
+                   bytes.error());
   auto actual = digest_of(*bytes, d.digest.algorithm());
   if (actual != d.digest)
-    return fail("manifest {} in {} is corrupt: its bytes have digest {}", d.digest.str(), describe(), actual.str());
+    return fail("manifest {} in {} is corrupt: its bytes have digest {}", d.digest.str(),
+                describe(), actual.str());
   auto doc = make_document(std::move(*bytes), d.media_type);
-  if (!doc) return context(fmt::format("manifest {} in {}", d.digest.str(), describe()), doc.error());
+  if (!doc)
+    return context(fmt::format("manifest {} in {}", d.digest.str(), describe()), doc.error());
   return doc;
 }
 
@@ -299,7 +323,8 @@ Result<std::optional<Descriptor>> LayoutStore::find_manifest(std::string_view re
       if (d.digest == digest) return std::optional<Descriptor>{d};
     // Children of an image index are blobs without an index.json entry of their own.
     MOS_TRY_ASSIGN(auto size, blob_size(digest));
-    if (!size || *size > static_cast<std::int64_t>(kMaxManifestBytes)) return std::optional<Descriptor>{};
+    if (!size || *size > static_cast<std::int64_t>(kMaxManifestBytes))
+      return std::optional<Descriptor>{};
     Descriptor probe;
     probe.digest = digest;
     probe.size = *size;

@@ -49,17 +49,21 @@ struct LayoutIndex {
 // without commit() removes the staging file.
 class StagedBlob {
  public:
-  static Result<StagedBlob> create(const LayoutStore& store, DigestAlgorithm algorithm = DigestAlgorithm::sha256);
+  static Result<StagedBlob> create(const LayoutStore& store,
+                                   DigestAlgorithm algorithm = DigestAlgorithm::sha256);
   // For bytes whose source checks them against the digest commit() will be given (see
   // BlobReader::verifies): staged without hashing them again.
   static Result<StagedBlob> create_source_verified(const LayoutStore& store);
   Status write(std::span<const std::byte> bytes);
-  Status write(std::string_view bytes) { return write(std::as_bytes(std::span(bytes.data(), bytes.size()))); }
+  Status write(std::string_view bytes) {
+    return write(std::as_bytes(std::span(bytes.data(), bytes.size())));
+  }
   Status commit(const Digest& expected, std::optional<std::int64_t> expected_size = std::nullopt);
   std::uint64_t size() const;
 
  private:
-  StagedBlob(const LayoutStore& store, AtomicFileWriter writer, DigestAlgorithm algorithm, bool hashing);
+  StagedBlob(const LayoutStore& store, AtomicFileWriter writer, DigestAlgorithm algorithm,
+             bool hashing);
   const LayoutStore* store_;
   AtomicFileWriter writer_;
   Hasher hasher_;
@@ -78,8 +82,8 @@ class LayoutStore final : public Repository {
   Result<Document> get_manifest(std::string_view reference) override;
   Status put_manifest(const Document& doc, const std::optional<std::string>& tag) override;
   Result<std::vector<std::string>> list_tags() override;
-  Result<std::vector<Descriptor>> referrers(const Digest& subject,
-                                            const std::optional<std::string>& artifact_type) override;
+  Result<std::vector<Descriptor>> referrers(
+      const Digest& subject, const std::optional<std::string>& artifact_type) override;
   Result<bool> has_blob(const Descriptor& blob) override;
   Result<std::unique_ptr<BlobReader>> open_blob(const Descriptor& blob) override;
   Status fetch_blob(const Descriptor& blob, BlobSink& sink) override;
@@ -118,7 +122,8 @@ class LayoutStore final : public Repository {
   struct IndexUpdate;
   Status update_index(const std::function<Result<bool>(LayoutIndex&, IndexUpdate&)>& change);
   Status rebuild_referrers(const std::string& stamp, const LayoutIndex& index);
-  Result<std::optional<std::vector<Descriptor>>> read_referrers_sidecar(const Digest& subject) const;
+  Result<std::optional<std::vector<Descriptor>>> read_referrers_sidecar(
+      const Digest& subject) const;
   Status write_referrers_sidecar(const Digest& subject, const std::vector<Descriptor>& list);
   // (subject, referrer descriptor) of every listed manifest that has a subject.
   Result<std::vector<std::pair<Digest, Descriptor>>> scan_referrers(const LayoutIndex& index) const;

@@ -8,14 +8,17 @@ inline constexpr std::string_view kImageManifest = "application/vnd.oci.image.ma
 inline constexpr std::string_view kImageIndex = "application/vnd.oci.image.index.v1+json";
 inline constexpr std::string_view kImageConfig = "application/vnd.oci.image.config.v1+json";
 inline constexpr std::string_view kImageLayerTar = "application/vnd.oci.image.layer.v1.tar";
-inline constexpr std::string_view kImageLayerTarGzip = "application/vnd.oci.image.layer.v1.tar+gzip";
+inline constexpr std::string_view kImageLayerTarGzip =
+    "application/vnd.oci.image.layer.v1.tar+gzip";
 inline constexpr std::string_view kEmpty = "application/vnd.oci.empty.v1+json";
 inline constexpr std::string_view kLayoutHeader = "application/vnd.oci.layout.header.v1+json";
-inline constexpr std::string_view kDockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
+inline constexpr std::string_view kDockerManifest =
+    "application/vnd.docker.distribution.manifest.v2+json";
 inline constexpr std::string_view kDockerManifestList =
     "application/vnd.docker.distribution.manifest.list.v2+json";
 inline constexpr std::string_view kDockerConfig = "application/vnd.docker.container.image.v1+json";
-inline constexpr std::string_view kDockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+inline constexpr std::string_view kDockerLayerGzip =
+    "application/vnd.docker.image.rootfs.diff.tar.gzip";
 
 // Project Machine artifacts.
 inline constexpr std::string_view kMachineInstall = "application/vnd.machine.install";
@@ -29,8 +32,12 @@ inline constexpr std::string_view kManifestAccept =
     "application/vnd.docker.distribution.manifest.v2+json, "
     "application/vnd.docker.distribution.manifest.list.v2+json";
 
-inline bool is_manifest(std::string_view t) { return t == kImageManifest || t == kDockerManifest; }
-inline bool is_index(std::string_view t) { return t == kImageIndex || t == kDockerManifestList; }
+inline bool is_manifest(std::string_view t) {
+  return t == kImageManifest || t == kDockerManifest;
+}
+inline bool is_index(std::string_view t) {
+  return t == kImageIndex || t == kDockerManifestList;
+}
 
 }  // namespace mos::oci::media_type
 

@@ -16,6 +16,7 @@ struct OpenOptions {
   bool create = false;  // layouts: create the directory when missing
 };
 
-Result<std::unique_ptr<Repository>> open_repository(const Reference& reference, const OpenOptions& options);
+Result<std::unique_ptr<Repository>> open_repository(const Reference& reference,
+                                                    const OpenOptions& options);
 
 }  // namespace mos::oci

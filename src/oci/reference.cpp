@@ -6,7 +6,9 @@ namespace mos::oci {
 
 namespace {
 
-bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool is_lower_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
 
 // path-component = [a-z0-9]+ ( ( "." | "_" | "__" | "-"+ ) [a-z0-9]+ )*
 bool is_valid_component(std::string_view c) {
@@ -83,13 +85,16 @@ Result<Reference> parse_layout(std::string_view text, std::string_view rest) {
     std::string_view tag = rest.substr(colon + 1);
     if (tag.find('/') == std::string_view::npos) {
       if (!is_valid_tag(tag))
-        return fail("invalid reference \"{}\": \"{}\" is not a valid tag ([A-Za-z0-9_][A-Za-z0-9._-]{{0,127}})",
-                    text, tag);
+        return fail(
+            "invalid reference \"{}\": \"{}\" is not a valid tag "
+            "([A-Za-z0-9_][A-Za-z0-9._-]{{0,127}})",
+            text, tag);
       ref.tag = std::string(tag);
       rest = rest.substr(0, colon);
     }
   }
-  if (rest.empty()) return fail("invalid reference \"{}\": oci: needs a directory (oci:DIR[:TAG])", text);
+  if (rest.empty())
+    return fail("invalid reference \"{}\": oci: needs a directory (oci:DIR[:TAG])", text);
   ref.layout_dir = std::string(rest);
   return ref;
 }
@@ -101,7 +106,8 @@ bool is_valid_repository_name(std::string_view name) {
   std::size_t start = 0;
   for (;;) {
     auto slash = name.find('/', start);
-    std::string_view component = name.substr(start, slash == std::string_view::npos ? name.npos : slash - start);
+    std::string_view component =
+        name.substr(start, slash == std::string_view::npos ? name.npos : slash - start);
     if (!is_valid_component(component)) return false;
     if (slash == std::string_view::npos) return true;
     start = slash + 1;
@@ -133,8 +139,10 @@ Result<Reference> Reference::parse(std::string_view text) {
   if (rest.starts_with("docker://")) {
     rest.remove_prefix(9);
   } else if (rest.find("://") != std::string_view::npos) {
-    return fail("invalid reference \"{}\": unsupported transport (use docker://HOST/REPO:TAG, "
-                "HOST:PORT/REPO:TAG or oci:DIR:TAG)", text);
+    return fail(
+        "invalid reference \"{}\": unsupported transport (use docker://HOST/REPO:TAG, "
+        "HOST:PORT/REPO:TAG or oci:DIR:TAG)",
+        text);
   }
   Reference ref;
   if (auto at = rest.find('@'); at != std::string_view::npos) {
@@ -145,24 +153,32 @@ Result<Reference> Reference::parse(std::string_view text) {
   }
   auto slash = rest.find('/');
   if (slash == std::string_view::npos || !looks_like_host(rest.substr(0, slash)))
-    return fail("invalid reference \"{}\": expected HOST[:PORT]/REPOSITORY[:TAG] with a registry "
-                "host (such as 127.0.0.1:5000/machine/install:1.0.0)", text);
+    return fail(
+        "invalid reference \"{}\": expected HOST[:PORT]/REPOSITORY[:TAG] with a registry "
+        "host (such as 127.0.0.1:5000/machine/install:1.0.0)",
+        text);
   std::string_view host = rest.substr(0, slash);
-  if (!is_valid_host(host)) return fail("invalid reference \"{}\": \"{}\" is not a valid registry host", text, host);
+  if (!is_valid_host(host))
+    return fail("invalid reference \"{}\": \"{}\" is not a valid registry host", text, host);
   std::string_view path = rest.substr(slash + 1);
   auto last_slash = path.rfind('/');
   auto colon = path.rfind(':');
-  if (colon != std::string_view::npos && (last_slash == std::string_view::npos || colon > last_slash)) {
+  if (colon != std::string_view::npos &&
+      (last_slash == std::string_view::npos || colon > last_slash)) {
     std::string_view tag = path.substr(colon + 1);
     if (!is_valid_tag(tag))
-      return fail("invalid reference \"{}\": \"{}\" is not a valid tag ([A-Za-z0-9_][A-Za-z0-9._-]{{0,127}})",
-                  text, tag);
+      return fail(
+          "invalid reference \"{}\": \"{}\" is not a valid tag "
+          "([A-Za-z0-9_][A-Za-z0-9._-]{{0,127}})",
+          text, tag);
     ref.tag = std::string(tag);
     path = path.substr(0, colon);
   }
   if (!is_valid_repository_name(path))
-    return fail("invalid reference \"{}\": \"{}\" is not a valid repository name (lowercase "
-                "components of [a-z0-9] joined by '.', '_', '__' or '-', separated by '/')", text, path);
+    return fail(
+        "invalid reference \"{}\": \"{}\" is not a valid repository name (lowercase "
+        "components of [a-z0-9] joined by '.', '_', '__' or '-', separated by '/')",
+        text, path);
   ref.registry = std::string(host);
   ref.repository = std::string(path);
   return ref;

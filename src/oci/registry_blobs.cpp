@@ -10,15 +10,19 @@
 namespace mos::oci {
 namespace {
 
-std::string push_scope(std::string_view repo) { return fmt::format("repository:{}:pull,push", repo); }
+std::string push_scope(std::string_view repo) {
+  return fmt::format("repository:{}:pull,push", repo);
+}
 
 // Counts and hashes the bytes of a download and refuses more than announced.
 class VerifyingSink {
  public:
-  VerifyingSink(const Descriptor& blob, BlobSink& sink) : blob_(blob), sink_(sink), hasher_(blob.digest.algorithm()) {}
+  VerifyingSink(const Descriptor& blob, BlobSink& sink)
+      : blob_(blob), sink_(sink), hasher_(blob.digest.algorithm()) {}
   Status write(std::span<const std::byte> bytes) {
     received_ += static_cast<std::int64_t>(bytes.size());
-    if (received_ > blob_.size) return fail("received more than the {} bytes the descriptor announces", blob_.size);
+    if (received_ > blob_.size)
+      return fail("received more than the {} bytes the descriptor announces", blob_.size);
     hasher_.update(bytes);
     return sink_.write(bytes);
   }
@@ -26,7 +30,8 @@ class VerifyingSink {
     if (received_ != blob_.size)
       return fail("transfer ended after {} of {} bytes (truncated)", received_, blob_.size);
     auto got = hasher_.finish();
-    if (got != blob_.digest) return fail("digest mismatch: the bytes received have digest {}", got.str());
+    if (got != blob_.digest)
+      return fail("digest mismatch: the bytes received have digest {}", got.str());
     return {};
   }
 
@@ -56,7 +61,8 @@ struct BoundedSource {
     }
     auto want = std::min<std::int64_t>(left, static_cast<std::int64_t>(buffer.size()));
     MOS_TRY_ASSIGN(auto n, source.read(buffer.first(static_cast<std::size_t>(want))));
-    if (n == 0) return fail("the source ended after {} bytes, the descriptor says {}", taken, limit);
+    if (n == 0)
+      return fail("the source ended after {} bytes, the descriptor says {}", taken, limit);
     taken += static_cast<std::int64_t>(n);
     return n;
   }
@@ -64,7 +70,8 @@ struct BoundedSource {
 
 }  // namespace
 
-Result<std::optional<std::int64_t>> RegistryClient::blob_size(std::string_view repo, const Digest& digest) {
+Result<std::optional<std::int64_t>> RegistryClient::blob_size(std::string_view repo,
+                                                              const Digest& digest) {
   Call call;
   call.method = "HEAD";
   call.url = repo_url(repo, fmt::format("blobs/{}", digest.str()));
@@ -96,14 +103,17 @@ Status RegistryClient::get_blob(std::string_view repo, const Descriptor& blob, B
   return {};
 }
 
-Result<std::string> RegistryClient::start_upload(std::string_view repo, std::string_view query, long& status,
-                                                 std::int64_t& chunk_min, std::string_view mount_from) {
+Result<std::string> RegistryClient::start_upload(std::string_view repo, std::string_view query,
+                                                 long& status, std::int64_t& chunk_min,
+                                                 std::string_view mount_from) {
   Call call;
   call.method = "POST";
   call.url = repo_url(repo, fmt::format("blobs/uploads/{}", query));
   call.body = std::string_view();
   // A mount needs a token that also grants pull on the source repository.
-  call.scope = mount_from.empty() ? push_scope(repo) : fmt::format("{} repository:{}:pull", push_scope(repo), mount_from);
+  call.scope = mount_from.empty()
+                   ? push_scope(repo)
+                   : fmt::format("{} repository:{}:pull", push_scope(repo), mount_from);
   auto what = fmt::format("starting an upload to {}/{}", host_, repo);
   MOS_TRY_ASSIGN(auto response, with_context(send(call), what));
   status = response.status;
@@ -118,7 +128,8 @@ Result<std::string> RegistryClient::start_upload(std::string_view repo, std::str
   return resolve_url(call.url, *location);
 }
 
-Result<bool> RegistryClient::mount_blob(std::string_view repo, const Descriptor& blob, std::string_view from) {
+Result<bool> RegistryClient::mount_blob(std::string_view repo, const Descriptor& blob,
+                                        std::string_view from) {
   long status = 0;
   std::int64_t chunk_min = 0;
   auto query = fmt::format("?mount={}&from={}", url_escape(blob.digest.str()), url_escape(from));
@@ -127,14 +138,16 @@ Result<bool> RegistryClient::mount_blob(std::string_view repo, const Descriptor&
   return status == 201;
 }
 
-Result<bool> RegistryClient::put_blob(std::string_view repo, const Descriptor& blob, BlobReader& source,
+Result<bool> RegistryClient::put_blob(std::string_view repo, const Descriptor& blob,
+                                      BlobReader& source,
                                       const std::optional<std::string>& mount_from) {
   auto what = fmt::format("uploading blob {} to {}/{}", blob.digest.str(), host_, repo);
   long status = 0;
   std::int64_t chunk_min = 0;
   std::string location;
   if (mount_from) {
-    auto query = fmt::format("?mount={}&from={}", url_escape(blob.digest.str()), url_escape(*mount_from));
+    auto query =
+        fmt::format("?mount={}&from={}", url_escape(blob.digest.str()), url_escape(*mount_from));
     MOS_TRY_ASSIGN(location, start_upload(repo, query, status, chunk_min, *mount_from));
     if (status == 201) {
       spdlog::debug("mounted {} from {}", blob.digest.str(), *mount_from);
@@ -142,7 +155,8 @@ Result<bool> RegistryClient::put_blob(std::string_view repo, const Descriptor& b
     }
   } else {
     MOS_TRY_ASSIGN(location, start_upload(repo, "", status, chunk_min));
-    if (status == 201) return fail("{}: the registry answered 201 to an upload without content", what);
+    if (status == 201)
+      return fail("{}: the registry answered 201 to an upload without content", what);
   }
   if (blob.size > options_.chunk_threshold) {
     MOS_TRY(upload_chunked(repo, blob, std::move(location), source, chunk_min));
@@ -160,12 +174,14 @@ Result<bool> RegistryClient::put_blob(std::string_view repo, const Descriptor& b
   call.retryable = false;
   call.streaming = true;
   MOS_TRY_ASSIGN(auto response, with_context(send(call), what));
-  if (response.status != 201 && response.status != 204) return std::unexpected(http_error(what, response));
+  if (response.status != 201 && response.status != 204)
+    return std::unexpected(http_error(what, response));
   return false;
 }
 
-Status RegistryClient::upload_chunked(std::string_view repo, const Descriptor& blob, std::string location,
-                                      BlobReader& source, std::int64_t chunk_min) {
+Status RegistryClient::upload_chunked(std::string_view repo, const Descriptor& blob,
+                                      std::string location, BlobReader& source,
+                                      std::int64_t chunk_min) {
   auto what = fmt::format("uploading blob {} to {}/{} in chunks", blob.digest.str(), host_, repo);
   std::int64_t chunk = std::max(options_.chunk_size, chunk_min);
   std::int64_t offset = 0;
@@ -186,10 +202,13 @@ Status RegistryClient::upload_chunked(std::string_view repo, const Descriptor& b
     if (response.status == 416) {
       // The registry's view of the upload differs from ours; the bytes already read from the
       // source cannot be replayed, so the upload fails (the caller may retry it as a whole).
-      return fail("{}: the registry refused the chunk at bytes {}-{} (416 Range Not Satisfiable; it holds {})", what,
-                  offset, offset + length - 1, response.header("range").value_or("nothing"));
+      return fail(
+          "{}: the registry refused the chunk at bytes {}-{} (416 Range Not Satisfiable; it holds "
+          "{})",
+          what, offset, offset + length - 1, response.header("range").value_or("nothing"));
     }
-    if (response.status != 202 && response.status != 204) return std::unexpected(http_error(what, response));
+    if (response.status != 202 && response.status != 204)
+      return std::unexpected(http_error(what, response));
     offset += length;
     if (auto next = response.header("location")) {
       MOS_TRY_ASSIGN(location, resolve_url(location, *next));
@@ -198,7 +217,8 @@ Status RegistryClient::upload_chunked(std::string_view repo, const Descriptor& b
   // The source must end exactly here, and verifies its digest as it does.
   std::byte probe[1];
   MOS_TRY_ASSIGN(auto extra, with_context(source.read(probe), what));
-  if (extra != 0) return fail("{}: the source has more bytes than the descriptor's {}", what, blob.size);
+  if (extra != 0)
+    return fail("{}: the source has more bytes than the descriptor's {}", what, blob.size);
   Call close;
   close.method = "PUT";
   close.url = with_query(location, "digest", blob.digest.str());
@@ -206,14 +226,18 @@ Status RegistryClient::upload_chunked(std::string_view repo, const Descriptor& b
   close.body = std::string_view();
   close.scope = push_scope(repo);
   MOS_TRY_ASSIGN(auto response, with_context(send(close), what));
-  if (response.status != 201 && response.status != 204) return std::unexpected(http_error(what, response));
+  if (response.status != 201 && response.status != 204)
+    return std::unexpected(http_error(what, response));
   return {};
 }
 
-Status RegistryClient::put_blob_bytes(std::string_view repo, const Descriptor& blob, std::string_view bytes) {
+Status RegistryClient::put_blob_bytes(std::string_view repo, const Descriptor& blob,
+                                      std::string_view bytes) {
   auto what = fmt::format("uploading blob {} to {}/{}", blob.digest.str(), host_, repo);
-  if (static_cast<std::int64_t>(bytes.size()) != blob.size || digest_of(bytes, blob.digest.algorithm()) != blob.digest)
-    return fail("{}: the bytes do not match the descriptor ({} bytes, digest {})", what, blob.size, blob.digest.str());
+  if (static_cast<std::int64_t>(bytes.size()) != blob.size ||
+      digest_of(bytes, blob.digest.algorithm()) != blob.digest)
+    return fail("{}: the bytes do not match the descriptor ({} bytes, digest {})", what, blob.size,
+                blob.digest.str());
   // Single POST with the content (a registry MAY accept it: 201); 202 opens a normal upload.
   Call post;
   post.method = "POST";
@@ -234,7 +258,8 @@ Status RegistryClient::put_blob_bytes(std::string_view repo, const Descriptor& b
   put.body = bytes;
   put.scope = push_scope(repo);
   MOS_TRY_ASSIGN(response, with_context(send(put), what));
-  if (response.status != 201 && response.status != 204) return std::unexpected(http_error(what, response));
+  if (response.status != 201 && response.status != 204)
+    return std::unexpected(http_error(what, response));
   return {};
 }
 

@@ -6,8 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "core/text.hpp"
 #include "core/json.hpp"
+#include "core/text.hpp"
 #include "oci/media_types.hpp"
 
 namespace mos::oci {
@@ -59,7 +59,8 @@ RegistryClient::RegistryClient(std::string host, RegistryClientOptions options)
 
 RegistryClient::~RegistryClient() = default;
 
-Result<std::shared_ptr<RegistryClient>> RegistryClient::create(std::string host, RegistryClientOptions options) {
+Result<std::shared_ptr<RegistryClient>> RegistryClient::create(std::string host,
+                                                               RegistryClientOptions options) {
   if (host.empty()) return fail("empty registry host");
   std::shared_ptr<RegistryClient> client(new RegistryClient(host, options));
   if (options.username || options.password) {
@@ -77,7 +78,8 @@ std::string RegistryClient::repo_url(std::string_view repo, std::string_view tai
 }
 
 Error RegistryClient::http_error(std::string_view what, const TransportResponse& response) const {
-  return Error{fmt::format("{}: {}", what, describe_registry_error(response.status, response.body))};
+  return Error{
+      fmt::format("{}: {}", what, describe_registry_error(response.status, response.body))};
 }
 
 std::optional<std::string> RegistryClient::authorization(const std::string& scope, bool refresh) {
@@ -100,7 +102,8 @@ Status RegistryClient::fetch_token(const AuthChallenge& challenge, const std::st
     url = with_query(url, "service", service->second);
   // The challenge's scope is what this request needs; ours may add the source of a mount.
   std::string scopes = scope;
-  if (auto s = challenge.params.find("scope"); s != challenge.params.end() && scopes.find(s->second) == std::string::npos)
+  if (auto s = challenge.params.find("scope");
+      s != challenge.params.end() && scopes.find(s->second) == std::string::npos)
     scopes = s->second + (scopes.empty() ? "" : " " + scopes);
   std::string_view rest(scopes);
   while (!rest.empty()) {
@@ -116,8 +119,10 @@ Status RegistryClient::fetch_token(const AuthChallenge& challenge, const std::st
   req.total_timeout_seconds = options_.request_timeout_seconds;
   MOS_TRY_ASSIGN(auto realm_host, url_authority(url));
   // The registry's own CA, for the registry's host only: a token server elsewhere has its own.
-  if (options_.ca_file && realm_host == url_authority(base_url_).value_or("")) req.ca_file = options_.ca_file->string();
-  bool secure_realm = url.starts_with("https://") || is_loopback_host(realm_host) || options_.insecure;
+  if (options_.ca_file && realm_host == url_authority(base_url_).value_or(""))
+    req.ca_file = options_.ca_file->string();
+  bool secure_realm =
+      url.starts_with("https://") || is_loopback_host(realm_host) || options_.insecure;
   std::optional<Credentials> creds;
   {
     std::lock_guard lock(auth_mutex_);
@@ -126,13 +131,16 @@ Status RegistryClient::fetch_token(const AuthChallenge& challenge, const std::st
   if (creds && secure_realm) req.headers.push_back("Authorization: " + basic_authorization(*creds));
   spdlog::debug("GET {} (token for {})", url, scopes);
   auto response = Lease(*this).operator*().perform(req);
-  if (!response) return fail("getting a token from {}: {}", realm->second, response.error().message);
+  if (!response)
+    return fail("getting a token from {}: {}", realm->second, response.error().message);
   if (response->status == 401 || response->status == 403)
-    return fail("{} refused a token for {}: {}{}", realm->second, scopes,
-                describe_registry_error(response->status, response->body),
-                creds ? " (wrong credentials?)" : " (no credentials given: use --creds or --authfile)");
+    return fail(
+        "{} refused a token for {}: {}{}", realm->second, scopes,
+        describe_registry_error(response->status, response->body),
+        creds ? " (wrong credentials?)" : " (no credentials given: use --creds or --authfile)");
   if (response->status != 200)
-    return fail("getting a token from {}: {}", realm->second, describe_registry_error(response->status, response->body));
+    return fail("getting a token from {}: {}", realm->second,
+                describe_registry_error(response->status, response->body));
   auto token = parse_token_response(response->body, std::chrono::steady_clock::now());
   if (!token) return context(fmt::format("token from {}", realm->second), token.error());
   std::lock_guard lock(auth_mutex_);
@@ -140,7 +148,8 @@ Status RegistryClient::fetch_token(const AuthChallenge& challenge, const std::st
   return {};
 }
 
-Status RegistryClient::handle_challenge(const TransportResponse& response, const std::string& scope, bool had_authorization) {
+Status RegistryClient::handle_challenge(const TransportResponse& response, const std::string& scope,
+                                        bool had_authorization) {
   auto header = response.header("www-authenticate");
   if (!header) return fail("{} answered 401 without a WWW-Authenticate challenge", host_);
   MOS_TRY_ASSIGN(auto challenges, parse_www_authenticate(*header));
@@ -165,16 +174,20 @@ Status RegistryClient::handle_challenge(const TransportResponse& response, const
   if (basic) {
     std::lock_guard lock(auth_mutex_);
     if (!credentials_)
-      return fail("{} requires authentication; no credentials given (use --creds USER:PASS or --authfile)", host_);
+      return fail(
+          "{} requires authentication; no credentials given (use --creds USER:PASS or --authfile)",
+          host_);
     if (had_authorization && auth_mode_ == AuthMode::basic)
-      return fail("{} refused the credentials of user \"{}\" (wrong user name or password)", host_, credentials_->username);
+      return fail("{} refused the credentials of user \"{}\" (wrong user name or password)", host_,
+                  credentials_->username);
     auth_mode_ = AuthMode::basic;
     return {};
   }
   return fail("{} asks for an unsupported authentication scheme: {}", host_, *header);
 }
 
-Result<TransportResponse> RegistryClient::send_once(Call& call, HttpSession& session, bool& transient) {
+Result<TransportResponse> RegistryClient::send_once(Call& call, HttpSession& session,
+                                                    bool& transient) {
   transient = false;
   std::string url = call.url;
   bool same_host = true;
@@ -192,7 +205,8 @@ Result<TransportResponse> RegistryClient::send_once(Call& call, HttpSession& ses
     req.connect_timeout_seconds = options_.connect_timeout_seconds;
     req.stall_timeout_seconds = options_.stall_timeout_seconds;
     req.total_timeout_seconds = call.streaming ? 0 : options_.request_timeout_seconds;
-    // The registry's CA for the registry only; a blob redirect to storage elsewhere uses the system's.
+    // The registry's CA for the registry only; a blob redirect to storage elsewhere uses the
+    // system's.
     if (options_.ca_file && same_host) req.ca_file = options_.ca_file->string();
     std::optional<std::string> auth;
     if (same_host) auth = authorization(call.scope, false);
@@ -200,7 +214,8 @@ Result<TransportResponse> RegistryClient::send_once(Call& call, HttpSession& ses
     spdlog::debug("{} {}", req.method, req.url);
     auto response = session.perform(req);
     if (!response) {
-      transient = response.error().transient && !response.error().body_started && !response.error().callback_failed;
+      transient = response.error().transient && !response.error().body_started &&
+                  !response.error().callback_failed;
       if (response.error().callback_failed) return std::unexpected(Error{response.error().message});
       return fail("{} {}: {}", call.method, url, response.error().message);
     }
@@ -218,8 +233,9 @@ Result<TransportResponse> RegistryClient::send_once(Call& call, HttpSession& ses
       continue;
     }
     if (status == 401) {
-      return fail("{} refused access ({}){}", host_, describe_registry_error(status, response->body),
-                  credentials_ ? "" : "; no credentials given (use --creds USER:PASS or --authfile)");
+      return fail(
+          "{} refused access ({}){}", host_, describe_registry_error(status, response->body),
+          credentials_ ? "" : "; no credentials given (use --creds USER:PASS or --authfile)");
     }
     if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
       auto location = response->header("location");
@@ -229,10 +245,12 @@ Result<TransportResponse> RegistryClient::send_once(Call& call, HttpSession& ses
       MOS_TRY_ASSIGN(auto ours, url_authority(base_url_));
       if (authority != ours) {
         if (!call.foreign_redirects)
-          return fail("{} redirected {} {} to another host ({}); refusing to follow", host_, call.method, url, authority);
+          return fail("{} redirected {} {} to another host ({}); refusing to follow", host_,
+                      call.method, url, authority);
         same_host = false;  // no credentials leave for another host
       }
-      if (call.body || call.body_source) return fail("{} redirected an upload ({}); refusing", host_, url);
+      if (call.body || call.body_source)
+        return fail("{} redirected an upload ({}); refusing", host_, url);
       url = std::move(next);
       continue;
     }
@@ -251,7 +269,8 @@ Result<TransportResponse> RegistryClient::send(Call& call) {
   for (int attempt = 1;; ++attempt) {
     bool transient = false;
     auto response = send_once(call, *lease, transient);
-    if (response || !transient || !call.retryable || attempt >= options_.max_attempts) return response;
+    if (response || !transient || !call.retryable || attempt >= options_.max_attempts)
+      return response;
     spdlog::debug("retrying after a transient failure ({}): {}", attempt, response.error().message);
     std::this_thread::sleep_for(delay);
     delay *= 2;
@@ -270,11 +289,16 @@ Status RegistryClient::ping() {
 }
 
 namespace {
-std::string pull_scope(std::string_view repo) { return fmt::format("repository:{}:pull", repo); }
-std::string push_scope(std::string_view repo) { return fmt::format("repository:{}:pull,push", repo); }
+std::string pull_scope(std::string_view repo) {
+  return fmt::format("repository:{}:pull", repo);
+}
+std::string push_scope(std::string_view repo) {
+  return fmt::format("repository:{}:pull,push", repo);
+}
 }  // namespace
 
-Result<std::optional<Descriptor>> RegistryClient::head_manifest(std::string_view repo, std::string_view reference) {
+Result<std::optional<Descriptor>> RegistryClient::head_manifest(std::string_view repo,
+                                                                std::string_view reference) {
   Call call;
   call.method = "HEAD";
   call.url = repo_url(repo, fmt::format("manifests/{}", reference));
@@ -319,17 +343,20 @@ Result<Document> RegistryClient::get_manifest(std::string_view repo, std::string
   if (!doc) return std::unexpected(wrap(doc.error()));
   if (auto expected = Digest::parse(reference); expected) {
     auto got = digest_of(doc->bytes, expected->algorithm());
-    if (got != *expected) return fail("{}: the registry sent bytes with digest {}", what, got.str());
+    if (got != *expected)
+      return fail("{}: the registry sent bytes with digest {}", what, got.str());
   }
   if (auto header = response.header("docker-content-digest")) {
     auto announced = Digest::parse(*header);
     if (announced && announced->algorithm() == doc->digest.algorithm() && *announced != doc->digest)
-      return fail("{}: Docker-Content-Digest says {} but the bytes have digest {}", what, *header, doc->digest.str());
+      return fail("{}: Docker-Content-Digest says {} but the bytes have digest {}", what, *header,
+                  doc->digest.str());
   }
   return doc;
 }
 
-Result<RegistryClient::ManifestPushed> RegistryClient::put_manifest(std::string_view repo, std::string_view reference,
+Result<RegistryClient::ManifestPushed> RegistryClient::put_manifest(std::string_view repo,
+                                                                    std::string_view reference,
                                                                     const Document& doc) {
   Call call;
   call.method = "PUT";
@@ -337,7 +364,8 @@ Result<RegistryClient::ManifestPushed> RegistryClient::put_manifest(std::string_
   call.headers = {fmt::format("Content-Type: {}", doc.media_type)};
   call.body = doc.bytes;
   call.scope = push_scope(repo);
-  auto what = fmt::format("pushing manifest {} to {}/{}:{}", doc.digest.str(), host_, repo, reference);
+  auto what =
+      fmt::format("pushing manifest {} to {}/{}:{}", doc.digest.str(), host_, repo, reference);
   MOS_TRY_ASSIGN(auto response, with_context(send(call), what));
   if (response.status != 201 && response.status != 200 && response.status != 202)
     return std::unexpected(http_error(what, response));

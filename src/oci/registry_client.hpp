@@ -34,12 +34,12 @@ struct RegistryClientOptions {
   std::optional<std::string> username;
   std::optional<std::string> password;
   std::optional<std::filesystem::path> authfile;
-  int max_attempts = 4;                                     // per request, for transient failures
-  std::chrono::milliseconds retry_delay{250};               // doubled after each failure
+  int max_attempts = 4;                        // per request, for transient failures
+  std::chrono::milliseconds retry_delay{250};  // doubled after each failure
   long connect_timeout_seconds = 30;
-  long stall_timeout_seconds = 60;                          // no byte moved for this long
-  long request_timeout_seconds = 300;                       // small (non-blob) requests
-  std::int64_t chunk_threshold = std::int64_t{1} << 30;     // larger blobs are PATCHed in chunks
+  long stall_timeout_seconds = 60;                       // no byte moved for this long
+  long request_timeout_seconds = 300;                    // small (non-blob) requests
+  std::int64_t chunk_threshold = std::int64_t{1} << 30;  // larger blobs are PATCHed in chunks
   std::int64_t chunk_size = std::int64_t{128} << 20;
 };
 
@@ -48,7 +48,8 @@ bool is_loopback_host(std::string_view host);
 
 class RegistryClient {
  public:
-  static Result<std::shared_ptr<RegistryClient>> create(std::string host, RegistryClientOptions options);
+  static Result<std::shared_ptr<RegistryClient>> create(std::string host,
+                                                        RegistryClientOptions options);
   ~RegistryClient();
 
   const std::string& host() const { return host_; }
@@ -58,16 +59,19 @@ class RegistryClient {
   Status ping();
 
   // Manifests; reference is a tag or a digest string.
-  Result<std::optional<Descriptor>> head_manifest(std::string_view repo, std::string_view reference);
+  Result<std::optional<Descriptor>> head_manifest(std::string_view repo,
+                                                  std::string_view reference);
   Result<Document> get_manifest(std::string_view repo, std::string_view reference);
   struct ManifestPushed {
     bool subject_acknowledged = false;  // the registry answered OCI-Subject
   };
-  Result<ManifestPushed> put_manifest(std::string_view repo, std::string_view reference, const Document& doc);
+  Result<ManifestPushed> put_manifest(std::string_view repo, std::string_view reference,
+                                      const Document& doc);
   Result<std::vector<std::string>> list_tags(std::string_view repo);
   // The referrers API; nullopt when the registry does not have it (404).
-  Result<std::optional<std::vector<Descriptor>>> referrers_api(std::string_view repo, const Digest& subject,
-                                                               const std::optional<std::string>& artifact_type);
+  Result<std::optional<std::vector<Descriptor>>> referrers_api(
+      std::string_view repo, const Digest& subject,
+      const std::optional<std::string>& artifact_type);
 
   // Blobs.
   Result<std::optional<std::int64_t>> blob_size(std::string_view repo, const Digest& digest);
@@ -101,7 +105,8 @@ class RegistryClient {
   Result<TransportResponse> send(Call& call);
   Result<TransportResponse> send_once(Call& call, HttpSession& session, bool& transient);
   std::optional<std::string> authorization(const std::string& scope, bool refresh);
-  Status handle_challenge(const TransportResponse& response, const std::string& scope, bool had_authorization);
+  Status handle_challenge(const TransportResponse& response, const std::string& scope,
+                          bool had_authorization);
   Status fetch_token(const AuthChallenge& challenge, const std::string& scope);
   std::string repo_url(std::string_view repo, std::string_view tail) const;
   Result<std::string> start_upload(std::string_view repo, std::string_view query, long& status,

@@ -3,15 +3,16 @@
 #include <algorithm>
 #include <cctype>
 
-#include "core/text.hpp"
 #include "core/json.hpp"
+#include "core/text.hpp"
 #include "oci/media_types.hpp"
 
 namespace mos::oci {
 namespace {
 
 bool is_token_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  return std::isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
 void skip_spaces(std::string_view text, std::size_t& i) {
@@ -91,7 +92,8 @@ Result<std::vector<AuthChallenge>> parse_www_authenticate(std::string_view text)
     }
     out.push_back(std::move(challenge));
     skip_spaces(text, i);
-    if (i < text.size() && text[i] != ',' && !is_token_char(text[i])) return bad("unexpected character");
+    if (i < text.size() && text[i] != ',' && !is_token_char(text[i]))
+      return bad("unexpected character");
   }
   if (out.empty()) return bad("no challenge");
   return out;
@@ -106,9 +108,11 @@ Result<std::optional<std::string>> parse_next_link(std::string_view text) {
       continue;
     }
     if (i >= text.size()) break;
-    if (text[i] != '<') return fail("malformed Link header \"{}\": expected '<'", text.substr(0, 200));
+    if (text[i] != '<')
+      return fail("malformed Link header \"{}\": expected '<'", text.substr(0, 200));
     auto close = text.find('>', i);
-    if (close == std::string_view::npos) return fail("malformed Link header \"{}\": missing '>'", text.substr(0, 200));
+    if (close == std::string_view::npos)
+      return fail("malformed Link header \"{}\": missing '>'", text.substr(0, 200));
     std::string target(text.substr(i + 1, close - i - 1));
     i = close + 1;
     bool next = false;
@@ -142,9 +146,12 @@ Result<std::optional<std::string>> parse_next_link(std::string_view text) {
         }
       }
     }
-    if (next) return target.empty() ? fail("malformed Link header: empty target") : Result<std::optional<std::string>>(target);
+    if (next)
+      return target.empty() ? fail("malformed Link header: empty target")
+                            : Result<std::optional<std::string>>(target);
     skip_spaces(text, i);
-    if (i < text.size() && text[i] != ',') return fail("malformed Link header \"{}\": unexpected character", text.substr(0, 200));
+    if (i < text.size() && text[i] != ',')
+      return fail("malformed Link header \"{}\": unexpected character", text.substr(0, 200));
   }
   return std::nullopt;
 }
@@ -159,7 +166,8 @@ std::string describe_registry_error(long status, std::string_view body) {
         if (!e.is_object()) continue;
         std::string part;
         if (auto c = e.find("code"); c != e.end() && c->is_string()) part = c->get<std::string>();
-        if (auto m = e.find("message"); m != e.end() && m->is_string() && !m->get<std::string>().empty())
+        if (auto m = e.find("message");
+            m != e.end() && m->is_string() && !m->get<std::string>().empty())
           part += (part.empty() ? "" : ": ") + m->get<std::string>();
         if (auto d = e.find("detail"); d != e.end() && !d->is_null()) {
           std::string detail = d->is_string() ? d->get<std::string>() : d->dump();
@@ -188,7 +196,8 @@ std::string describe_registry_error(long status, std::string_view body) {
     if (line.size() > 160) break;
   }
   while (!line.empty() && line.back() == ' ') line.pop_back();
-  if (line.empty() || line.front() == '<' || line.front() == '{') return fmt::format("HTTP {}", status);
+  if (line.empty() || line.front() == '<' || line.front() == '{')
+    return fmt::format("HTTP {}", status);
   return fmt::format("HTTP {}: {}", status, line);
 }
 
@@ -196,8 +205,8 @@ std::string referrers_tag(const Digest& subject) {
   return fmt::format("{}-{}", subject.algorithm_name(), subject.hex().substr(0, 64));
 }
 
-Result<std::optional<std::string>> add_to_referrers_index(const std::optional<std::string>& index_bytes,
-                                                          const Descriptor& entry) {
+Result<std::optional<std::string>> add_to_referrers_index(
+    const std::optional<std::string>& index_bytes, const Descriptor& entry) {
   OrderedJson index;
   if (index_bytes) {
     // Parsed strictly first (so a malformed index is reported), then kept as ordered JSON so
@@ -212,12 +221,14 @@ Result<std::optional<std::string>> add_to_referrers_index(const std::optional<st
     index["mediaType"] = std::string(media_type::kImageIndex);
     index["manifests"] = OrderedJson::array();
   }
-  if (!index.contains("manifests") || index["manifests"].is_null()) index["manifests"] = OrderedJson::array();
+  if (!index.contains("manifests") || index["manifests"].is_null())
+    index["manifests"] = OrderedJson::array();
   index["manifests"].push_back(descriptor_json(entry));
   return encode_compact(index);
 }
 
-std::vector<Descriptor> filter_referrers(std::vector<Descriptor> list, const std::optional<std::string>& artifact_type) {
+std::vector<Descriptor> filter_referrers(std::vector<Descriptor> list,
+                                         const std::optional<std::string>& artifact_type) {
   if (!artifact_type) return list;
   std::erase_if(list, [&](const Descriptor& d) { return d.artifact_type != artifact_type; });
   return list;

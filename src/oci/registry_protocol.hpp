@@ -36,10 +36,11 @@ std::string referrers_tag(const Digest& subject);
 // Adds `entry` to a tag-schema index (its bytes, or nullopt when the tag does not exist yet) and
 // returns the new index bytes; nullopt when the entry (same digest) is already listed. Other
 // entries and fields are kept as they are.
-Result<std::optional<std::string>> add_to_referrers_index(const std::optional<std::string>& index_bytes,
-                                                          const Descriptor& entry);
+Result<std::optional<std::string>> add_to_referrers_index(
+    const std::optional<std::string>& index_bytes, const Descriptor& entry);
 
 // Entries of a referrers list of the given artifactType (all when no type is given).
-std::vector<Descriptor> filter_referrers(std::vector<Descriptor> list, const std::optional<std::string>& artifact_type);
+std::vector<Descriptor> filter_referrers(std::vector<Descriptor> list,
+                                         const std::optional<std::string>& artifact_type);
 
 }  // namespace mos::oci

@@ -7,7 +7,9 @@
 
 namespace mos::oci {
 
-std::string RegistryRepository::describe() const { return fmt::format("{}/{}", client_->host(), repo_); }
+std::string RegistryRepository::describe() const {
+  return fmt::format("{}/{}", client_->host(), repo_);
+}
 
 Result<Descriptor> RegistryRepository::resolve(std::string_view reference) {
   MOS_TRY_ASSIGN(auto found, client_->head_manifest(repo_, reference));
@@ -28,7 +30,8 @@ Result<std::optional<Document>> RegistryRepository::referrers_tag_index(const Di
 }
 
 Status RegistryRepository::update_referrers_tag(const Document& doc, const Digest& subject) {
-  auto what = fmt::format("updating the referrers tag {} of {}", referrers_tag(subject), describe());
+  auto what =
+      fmt::format("updating the referrers tag {} of {}", referrers_tag(subject), describe());
   auto wrap = [&](Error e) { return Error{what + ": " + e.message}; };
   MOS_TRY_ASSIGN(auto entry, with_context(referrer_descriptor(doc), what));
   MOS_TRY_ASSIGN(auto current, with_context(referrers_tag_index(subject), what));
@@ -37,7 +40,8 @@ Status RegistryRepository::update_referrers_tag(const Document& doc, const Diges
   auto updated = add_to_referrers_index(bytes, entry);
   if (!updated && current) {
     // Spec: a tag that is not a valid index is treated as no referrers; we start afresh.
-    spdlog::warn("{}: the existing tag is not a valid image index ({}); replacing it", what, updated.error().message);
+    spdlog::warn("{}: the existing tag is not a valid image index ({}); replacing it", what,
+                 updated.error().message);
     updated = add_to_referrers_index(std::nullopt, entry);
   }
   if (!updated) return std::unexpected(wrap(updated.error()));
@@ -47,7 +51,8 @@ Status RegistryRepository::update_referrers_tag(const Document& doc, const Diges
   return {};
 }
 
-Status RegistryRepository::put_manifest(const Document& doc, const std::optional<std::string>& tag) {
+Status RegistryRepository::put_manifest(const Document& doc,
+                                        const std::optional<std::string>& tag) {
   MOS_TRY_ASSIGN(auto pushed, client_->put_manifest(repo_, tag ? *tag : doc.digest.str(), doc));
   if (pushed.subject_acknowledged) return {};
   std::optional<Descriptor> subject;
@@ -62,10 +67,12 @@ Status RegistryRepository::put_manifest(const Document& doc, const std::optional
   return update_referrers_tag(doc, subject->digest);
 }
 
-Result<std::vector<std::string>> RegistryRepository::list_tags() { return client_->list_tags(repo_); }
+Result<std::vector<std::string>> RegistryRepository::list_tags() {
+  return client_->list_tags(repo_);
+}
 
-Result<std::vector<Descriptor>> RegistryRepository::referrers(const Digest& subject,
-                                                              const std::optional<std::string>& artifact_type) {
+Result<std::vector<Descriptor>> RegistryRepository::referrers(
+    const Digest& subject, const std::optional<std::string>& artifact_type) {
   MOS_TRY_ASSIGN(auto api, client_->referrers_api(repo_, subject, artifact_type));
   if (api) return std::move(*api);
   // No referrers API: the tag-schema index. A tag that is not a valid index means no referrers.
@@ -73,8 +80,8 @@ Result<std::vector<Descriptor>> RegistryRepository::referrers(const Digest& subj
   if (!index_doc) return std::vector<Descriptor>{};
   auto index = parse_image_index(index_doc->bytes);
   if (!index) {
-    spdlog::warn("{}: the referrers tag {} is not a valid image index ({}); assuming no referrers", describe(),
-                 referrers_tag(subject), index.error().message);
+    spdlog::warn("{}: the referrers tag {} is not a valid image index ({}); assuming no referrers",
+                 describe(), referrers_tag(subject), index.error().message);
     return std::vector<Descriptor>{};
   }
   return filter_referrers(std::move(index->manifests), artifact_type);
@@ -90,8 +97,9 @@ Result<std::unique_ptr<BlobReader>> RegistryRepository::open_blob(const Descript
   // 2 MiB ring. The client is shared (thread-safe); the descriptor is copied for the thread.
   auto client = client_;
   // get_blob verifies size and digest before it returns success.
-  return make_blob_pipe([client, repo = repo_, blob](BlobSink& sink) { return client->get_blob(repo, blob, sink); },
-                        2 * 1024 * 1024, blob.digest);
+  return make_blob_pipe(
+      [client, repo = repo_, blob](BlobSink& sink) { return client->get_blob(repo, blob, sink); },
+      2 * 1024 * 1024, blob.digest);
 }
 
 Status RegistryRepository::fetch_blob(const Descriptor& blob, BlobSink& sink) {
@@ -103,7 +111,8 @@ Status RegistryRepository::put_blob(const Descriptor& blob, BlobReader& source) 
   return {};
 }
 
-Result<bool> RegistryRepository::put_blob_mounting(const Descriptor& blob, BlobReader& source, const std::string& from_repo) {
+Result<bool> RegistryRepository::put_blob_mounting(const Descriptor& blob, BlobReader& source,
+                                                   const std::string& from_repo) {
   return client_->put_blob(repo_, blob, source, from_repo);
 }
 

@@ -24,8 +24,8 @@ class RegistryRepository final : public Repository {
   Result<Document> get_manifest(std::string_view reference) override;
   Status put_manifest(const Document& doc, const std::optional<std::string>& tag) override;
   Result<std::vector<std::string>> list_tags() override;
-  Result<std::vector<Descriptor>> referrers(const Digest& subject,
-                                            const std::optional<std::string>& artifact_type) override;
+  Result<std::vector<Descriptor>> referrers(
+      const Digest& subject, const std::optional<std::string>& artifact_type) override;
   Result<bool> has_blob(const Descriptor& blob) override;
   // A reader fed by a background download through a small bounded buffer (see blob_pipe.hpp).
   Result<std::unique_ptr<BlobReader>> open_blob(const Descriptor& blob) override;
@@ -35,7 +35,8 @@ class RegistryRepository final : public Repository {
 
   // Uploads a blob, asking the registry first to mount it from another repository of itself;
   // true when it was mounted.
-  Result<bool> put_blob_mounting(const Descriptor& blob, BlobReader& source, const std::string& from_repo);
+  Result<bool> put_blob_mounting(const Descriptor& blob, BlobReader& source,
+                                 const std::string& from_repo);
   // The tag-schema index of subject, as stored (nullopt when the tag does not exist).
   Result<std::optional<Document>> referrers_tag_index(const Digest& subject);
 

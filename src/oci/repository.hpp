@@ -59,8 +59,8 @@ class Repository {
   virtual Status put_manifest(const Document& doc, const std::optional<std::string>& tag) = 0;
   virtual Result<std::vector<std::string>> list_tags() = 0;
   // Manifests whose subject is `subject`, optionally only those of one artifactType.
-  virtual Result<std::vector<Descriptor>> referrers(const Digest& subject,
-                                                    const std::optional<std::string>& artifact_type) = 0;
+  virtual Result<std::vector<Descriptor>> referrers(
+      const Digest& subject, const std::optional<std::string>& artifact_type) = 0;
 
   // Blobs.
   virtual Result<bool> has_blob(const Descriptor& blob) = 0;
@@ -79,7 +79,8 @@ namespace mos::oci {
 
 // Fetches a small blob (certificates, signatures, install.json) into memory, refusing before any
 // transfer when the descriptor announces more than `limit` bytes.
-Result<std::string> fetch_small_blob(Repository& repository, const Descriptor& blob, std::size_t limit);
+Result<std::string> fetch_small_blob(Repository& repository, const Descriptor& blob,
+                                     std::size_t limit);
 
 // A sink that keeps what it receives in memory, up to a limit.
 class StringSink final : public BlobSink {

@@ -13,7 +13,9 @@ namespace {
 // from making us decode megabytes per request.
 constexpr std::size_t kMaxAuthorization = 4096;
 
-bool is_space(char c) { return c == ' ' || c == '\t'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t';
+}
 }  // namespace
 
 std::optional<BasicCredentials> parse_basic_authorization(std::string_view value) {

@@ -3,25 +3,29 @@
 #include <cctype>
 #include <charconv>
 
-#include "core/text.hpp"
 #include "core/file.hpp"
 #include "core/json.hpp"
+#include "core/text.hpp"
 
 namespace mos::registry {
 
 namespace {
 
-Result<const Json*> object_member(const Json& parent, std::string_view key, std::string_view where) {
+Result<const Json*> object_member(const Json& parent, std::string_view key,
+                                  std::string_view where) {
   auto it = parent.find(key);
   if (it == parent.end() || it->is_null()) return nullptr;
-  if (!it->is_object()) return fail("{}: \"{}\" must be an object, not {}", where, key, it->type_name());
+  if (!it->is_object())
+    return fail("{}: \"{}\" must be an object, not {}", where, key, it->type_name());
   return &*it;
 }
 
-Result<std::optional<bool>> optional_bool(const Json& object, std::string_view key, std::string_view where) {
+Result<std::optional<bool>> optional_bool(const Json& object, std::string_view key,
+                                          std::string_view where) {
   auto it = object.find(key);
   if (it == object.end() || it->is_null()) return std::optional<bool>{};
-  if (!it->is_boolean()) return fail("{}: \"{}\" must be true or false, not {}", where, key, it->type_name());
+  if (!it->is_boolean())
+    return fail("{}: \"{}\" must be true or false, not {}", where, key, it->type_name());
   return std::optional<bool>{it->get<bool>()};
 }
 
@@ -33,23 +37,32 @@ Result<std::chrono::seconds> parse_go_duration(std::string_view text) {
   std::string_view rest = text;
   while (!rest.empty()) {
     std::size_t digits = 0;
-    while (digits < rest.size() && (std::isdigit(static_cast<unsigned char>(rest[digits])) || rest[digits] == '.'))
+    while (digits < rest.size() &&
+           (std::isdigit(static_cast<unsigned char>(rest[digits])) || rest[digits] == '.'))
       ++digits;
     if (digits == 0) return fail("invalid duration \"{}\" (use e.g. 1h, 30m, 10s)", text);
     double value = 0;
     auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + digits, value);
-    if (ec != std::errc() || ptr != rest.data() + digits) return fail("invalid duration \"{}\"", text);
+    if (ec != std::errc() || ptr != rest.data() + digits)
+      return fail("invalid duration \"{}\"", text);
     rest.remove_prefix(digits);
     std::size_t unit_len = 0;
-    while (unit_len < rest.size() && std::isalpha(static_cast<unsigned char>(rest[unit_len]))) ++unit_len;
+    while (unit_len < rest.size() && std::isalpha(static_cast<unsigned char>(rest[unit_len])))
+      ++unit_len;
     std::string_view unit = rest.substr(0, unit_len);
     rest.remove_prefix(unit_len);
-    if (unit == "h") total += value * 3600;
-    else if (unit == "m") total += value * 60;
-    else if (unit == "s") total += value;
-    else if (unit == "ms") total += value / 1000;
-    else if (unit == "us" || unit == "µs" || unit == "ns") total += 0;
-    else return fail("invalid duration \"{}\": unknown unit \"{}\"", text, unit);
+    if (unit == "h")
+      total += value * 3600;
+    else if (unit == "m")
+      total += value * 60;
+    else if (unit == "s")
+      total += value;
+    else if (unit == "ms")
+      total += value / 1000;
+    else if (unit == "us" || unit == "µs" || unit == "ns")
+      total += 0;
+    else
+      return fail("invalid duration \"{}\": unknown unit \"{}\"", text, unit);
   }
   return std::chrono::seconds(static_cast<std::int64_t>(total));
 }
@@ -69,7 +82,8 @@ Result<RegistryConfig> parse_registry_config(std::string_view text, std::string_
   config.root_directory = root;
   MOS_TRY_ASSIGN(auto gc, optional_bool(*storage, "gc", where));
   if (gc) config.gc = *gc;
-  for (auto [key, field] : {std::pair{"gcDelay", &config.gc_delay}, std::pair{"gcInterval", &config.gc_interval}}) {
+  for (auto [key, field] :
+       {std::pair{"gcDelay", &config.gc_delay}, std::pair{"gcInterval", &config.gc_interval}}) {
     MOS_TRY_ASSIGN(auto value, json_optional_string(*storage, key, where));
     if (value) {
       auto d = parse_go_duration(*value);
@@ -92,7 +106,8 @@ Result<RegistryConfig> parse_registry_config(std::string_view text, std::string_
         auto parsed = parse_unsigned(it->get<std::string>(), 65535);
         port = parsed ? static_cast<std::int64_t>(*parsed) : -1;
       }
-      if (port < 0 || port > 65535) return fail("{}: \"port\" must be a port number (0-65535)", where);
+      if (port < 0 || port > 65535)
+        return fail("{}: \"port\" must be a port number (0-65535)", where);
       config.port = static_cast<std::uint16_t>(port);
     }
     MOS_TRY_ASSIGN(const Json* auth, object_member(*http, "auth", where));
@@ -116,8 +131,8 @@ Result<RegistryConfig> parse_registry_config(std::string_view text, std::string_
   if (log) {
     MOS_TRY_ASSIGN(auto level, json_optional_string(*log, "level", fmt::format("{}: log", path)));
     if (level) {
-      if (*level != "debug" && *level != "info" && *level != "warn" && *level != "error" && *level != "panic" &&
-          *level != "fatal" && *level != "trace")
+      if (*level != "debug" && *level != "info" && *level != "warn" && *level != "error" &&
+          *level != "panic" && *level != "fatal" && *level != "trace")
         return fail("{}: log.level \"{}\" is not one of debug, info, warn, error", path, *level);
       config.log_level = *level;
     }

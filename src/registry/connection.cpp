@@ -92,8 +92,7 @@ asio::awaitable<bool> Connection<Stream>::read_request(Exchange& x) {
     if (!client_left(ec)) {
       // Malformed request line or headers: answer 400 once and close.
       spdlog::info("{} malformed request: {}", peer_, ec.message());
-      HttpResponse bad =
-          error_response(400, "UNSUPPORTED", "malformed HTTP request", ec.message());
+      HttpResponse bad = error_response(400, "UNSUPPORTED", "malformed HTTP request", ec.message());
       transport().expires_after(5s);
       co_await write_answer(bad, false);
     }
@@ -154,8 +153,7 @@ asio::awaitable<std::optional<HttpResponse>> Connection<Stream>::authenticate(Ex
 template <class Stream>
 asio::awaitable<bool> Connection<Stream>::send_continue(Exchange& x) {
   auto expect = x.request.header("expect");
-  if (!x.body_expected || !expect || !equals_ignoring_case(*expect, "100-continue"))
-    co_return true;
+  if (!x.body_expected || !expect || !equals_ignoring_case(*expect, "100-continue")) co_return true;
   beast::error_code ec;
   http::response<http::empty_body> cont{http::status::continue_, 11};
   // A fresh deadline: the credentials check may have taken a while.
@@ -189,8 +187,8 @@ asio::awaitable<bool> Connection<Stream>::read_known_length(Exchange& x, const C
   while (left > 0) {
     transport().expires_after(context_.options.idle_timeout);
     auto want = static_cast<std::size_t>(std::min<std::uint64_t>(left, chunk_.size()));
-    std::size_t n = co_await stream_.async_read_some(
-        asio::buffer(chunk_.data(), want), asio::redirect_error(asio::use_awaitable, ec));
+    std::size_t n = co_await stream_.async_read_some(asio::buffer(chunk_.data(), want),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
     left -= n;
     if (!hand_over(chunk_.data(), n) || ec) co_return false;
   }
@@ -209,8 +207,7 @@ asio::awaitable<bool> Connection<Stream>::read_chunked(Exchange& x, const Consum
                               asio::redirect_error(asio::use_awaitable, ec));
     if (ec == http::error::need_buffer) ec = {};
     std::size_t n = chunk_.size() - x.parser.get().body().size;
-    if ((n > 0 && !consume(std::span(reinterpret_cast<const std::byte*>(chunk_.data()), n))) ||
-        ec)
+    if ((n > 0 && !consume(std::span(reinterpret_cast<const std::byte*>(chunk_.data()), n))) || ec)
       co_return false;
   }
   co_return true;
@@ -225,8 +222,8 @@ asio::awaitable<std::optional<HttpResponse>> Connection<Stream>::dispatch(Exchan
 }
 
 template <class Stream>
-asio::awaitable<std::optional<HttpResponse>> Connection<Stream>::stream_upload(
-    Exchange& x, bool& body_unread) {
+asio::awaitable<std::optional<HttpResponse>> Connection<Stream>::stream_upload(Exchange& x,
+                                                                               bool& body_unread) {
   auto begun = context_.registry.begin_upload_body(x.request, x.route);
   if (auto* immediate = std::get_if<HttpResponse>(&begun)) co_return std::move(*immediate);
   auto sink = std::move(std::get<std::unique_ptr<UploadBody>>(begun));

@@ -64,8 +64,7 @@ class Connection {
   asio::awaitable<std::optional<HttpResponse>> read_small_body(Exchange& x, bool& body_unread);
   // Writes the answer (its body moved out) under the deadline the caller set.
   asio::awaitable<beast::error_code> write_answer(HttpResponse& answer, bool keep_alive);
-  void log(const Exchange& x, int status, std::uint64_t length,
-           const beast::error_code& ec) const;
+  void log(const Exchange& x, int status, std::uint64_t length, const beast::error_code& ec) const;
 
   beast::tcp_stream& transport() { return beast::get_lowest_layer(stream_); }
 

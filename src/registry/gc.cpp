@@ -14,9 +14,11 @@ namespace {
 using Clock = std::filesystem::file_time_type::clock;
 
 // Adds the blobs a manifest or index names (and, for an index, its children's) to live.
-void mark(oci::LayoutStore& store, const oci::Descriptor& d, std::set<oci::Digest>& live, int depth) {
+void mark(oci::LayoutStore& store, const oci::Descriptor& d, std::set<oci::Digest>& live,
+          int depth) {
   if (!live.insert(d.digest).second || depth > 8) return;
-  if (!oci::media_type::is_manifest(d.media_type) && !oci::media_type::is_index(d.media_type)) return;
+  if (!oci::media_type::is_manifest(d.media_type) && !oci::media_type::is_index(d.media_type))
+    return;
   auto doc = store.get_manifest(d.digest.str());
   if (!doc) return;  // an unreadable manifest keeps only itself
   if (doc->is_index()) {
@@ -44,11 +46,14 @@ Result<GcReport> collect_repository(oci::LayoutStore& store, std::chrono::second
   for (const auto& d : index->manifests) mark(store, d, live, 0);
   std::error_code ec;
   for (auto algorithm : {oci::DigestAlgorithm::sha256, oci::DigestAlgorithm::sha512}) {
-    auto dir = store.dir() / "blobs" / (algorithm == oci::DigestAlgorithm::sha256 ? "sha256" : "sha512");
+    auto dir =
+        store.dir() / "blobs" / (algorithm == oci::DigestAlgorithm::sha256 ? "sha256" : "sha512");
     for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
       auto name = entry.path().filename().string();
       auto digest = oci::Digest::parse(fmt::format("{}:{}", dir.filename().string(), name));
-      if (!digest || live.contains(*digest) || !entry.is_regular_file(ec) || !older_than(entry, delay)) continue;
+      if (!digest || live.contains(*digest) || !entry.is_regular_file(ec) ||
+          !older_than(entry, delay))
+        continue;
       auto size = entry.file_size(ec);
       if (std::filesystem::remove(entry.path(), ec)) {
         ++report.blobs_removed;
@@ -82,8 +87,8 @@ Result<GcReport> collect_garbage(oci::LayoutRoot& root, std::chrono::seconds del
     total.uploads_removed += report->uploads_removed;
     total.bytes_freed += report->bytes_freed;
     if (report->blobs_removed + report->uploads_removed > 0)
-      spdlog::info("gc of {}: removed {} blobs and {} uploads ({} bytes)", name, report->blobs_removed,
-                   report->uploads_removed, report->bytes_freed);
+      spdlog::info("gc of {}: removed {} blobs and {} uploads ({} bytes)", name,
+                   report->blobs_removed, report->uploads_removed, report->bytes_freed);
   }
   return total;
 }

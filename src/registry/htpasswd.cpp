@@ -23,9 +23,12 @@ namespace {
 constexpr std::size_t kMaxFileBytes = 16 * 1024 * 1024;
 
 bool is_crypt_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '/';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+         c == '/';
 }
-bool all_crypt_chars(std::string_view s) { return std::all_of(s.begin(), s.end(), is_crypt_char); }
+bool all_crypt_chars(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), is_crypt_char);
+}
 
 // "$2y$NN$" + 22 characters of salt + 31 of hash, cost 04..31.
 bool is_bcrypt(std::string_view h) {
@@ -43,26 +46,29 @@ bool is_sha_crypt(std::string_view h) {
     auto end = rest.find('$');
     if (end == std::string_view::npos || end == 7) return false;
     std::string_view digits = rest.substr(7, end - 7);
-    if (digits.size() > 9 || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    if (digits.size() > 9 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
       return false;
     rest.remove_prefix(end + 1);
   }
   auto dollar = rest.find('$');
   if (dollar == std::string_view::npos || dollar == 0 || dollar > 16) return false;
   std::string_view salt = rest.substr(0, dollar), hash = rest.substr(dollar + 1);
-  return salt.find_first_of(":\n") == std::string_view::npos && hash.size() == hash_length && all_crypt_chars(hash);
+  return salt.find_first_of(":\n") == std::string_view::npos && hash.size() == hash_length &&
+         all_crypt_chars(hash);
 }
 
 // What a hash we do not accept is, for the warning; empty for one we accept.
 std::string weak_scheme(std::string_view h) {
-  if (h.starts_with("$2y$") || h.starts_with("$2b$") || h.starts_with("$2a$") || h.starts_with("$5$") ||
-      h.starts_with("$6$"))
+  if (h.starts_with("$2y$") || h.starts_with("$2b$") || h.starts_with("$2a$") ||
+      h.starts_with("$5$") || h.starts_with("$6$"))
     return {};
   if (h.starts_with("{SHA}")) return "unsalted SHA-1 ({SHA}, htpasswd -s)";
   if (h.starts_with("$apr1$")) return "apr1 MD5 (htpasswd -m)";
   if (h.starts_with("$1$")) return "MD5-crypt ($1$)";
   if (h.size() == 13 && all_crypt_chars(h)) return "DES crypt (htpasswd -d)";
-  if (h.starts_with("$")) return fmt::format("an unknown scheme ({})", h.substr(0, h.find('$', 1) + 1));
+  if (h.starts_with("$"))
+    return fmt::format("an unknown scheme ({})", h.substr(0, h.find('$', 1) + 1));
   return "no known scheme (plain text?)";
 }
 
@@ -90,7 +96,9 @@ bool crypt_matches(std::string_view password, const std::string& hash) {
 }
 
 std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -104,30 +112,35 @@ Result<HtpasswdTable> parse_htpasswd(std::string_view text, std::string_view pat
     auto newline = text.find('\n');
     std::string_view line = text.substr(0, newline);
     text.remove_prefix(newline == std::string_view::npos ? text.size() : newline + 1);
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
+      line.remove_suffix(1);
     auto first = line.find_first_not_of(" \t");
     if (first == std::string_view::npos || line[first] == '#') continue;
     auto colon = line.find(':');
     if (colon == std::string_view::npos)
-      return fail("{}:{}: expected \"user:hash\" (as written by htpasswd -B), found no colon", path, number);
+      return fail("{}:{}: expected \"user:hash\" (as written by htpasswd -B), found no colon", path,
+                  number);
     std::string_view user = line.substr(0, colon), hash = line.substr(colon + 1);
     if (user.empty()) return fail("{}:{}: empty user name", path, number);
     if (hash.empty()) return fail("{}:{}: user \"{}\" has no password hash", path, number, user);
     if (auto seen = first_line.find(user); seen != first_line.end())
-      return fail("{}:{}: user \"{}\" appears again (first on line {})", path, number, user, seen->second);
+      return fail("{}:{}: user \"{}\" appears again (first on line {})", path, number, user,
+                  seen->second);
     first_line.emplace(std::string(user), number);
     if (auto weak = weak_scheme(hash); !weak.empty()) {
-      table.warnings.push_back(fmt::format(
-          "{}:{}: user \"{}\" has a password hash of {}, which is not supported (too weak or unknown): "
-          "the user cannot log in; use bcrypt (htpasswd -B) or SHA-crypt ($5$, $6$)",
-          path, number, user, weak));
+      table.warnings.push_back(
+          fmt::format("{}:{}: user \"{}\" has a password hash of {}, which is not supported (too "
+                      "weak or unknown): "
+                      "the user cannot log in; use bcrypt (htpasswd -B) or SHA-crypt ($5$, $6$)",
+                      path, number, user, weak));
       continue;
     }
     bool bcrypt = hash.starts_with("$2");
     if (bcrypt ? !is_bcrypt(hash) : !is_sha_crypt(hash))
       return fail("{}:{}: user \"{}\" has a broken {} hash (expected {})", path, number, user,
                   bcrypt ? "bcrypt" : "SHA-crypt",
-                  bcrypt ? "$2y$NN$ and 53 characters of [./A-Za-z0-9]" : "$5$ or $6$, [rounds=N$], salt$, hash");
+                  bcrypt ? "$2y$NN$ and 53 characters of [./A-Za-z0-9]"
+                         : "$5$ or $6$, [rounds=N$], salt$, hash");
     table.hashes.emplace(std::string(user), std::string(hash));
   }
   return table;
@@ -138,12 +151,13 @@ Htpasswd::Htpasswd(std::filesystem::path path, HtpasswdOptions options)
 Htpasswd::~Htpasswd() = default;
 
 Result<Htpasswd::FileStamp> Htpasswd::stamp_of(const std::filesystem::path& path) {
-  struct stat st {};
+  struct stat st{};
   if (::stat(path.c_str(), &st) != 0)
     return fail("htpasswd file {}: {}", path.string(), std::generic_category().message(errno));
   if (!S_ISREG(st.st_mode)) return fail("htpasswd file {} is not a regular file", path.string());
-  return FileStamp{static_cast<std::uint64_t>(st.st_size), static_cast<std::uint64_t>(st.st_ino),
-                   static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+  return FileStamp{
+      static_cast<std::uint64_t>(st.st_size), static_cast<std::uint64_t>(st.st_ino),
+      static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
 }
 
 namespace {
@@ -156,12 +170,15 @@ Result<HtpasswdTable> read_table(const std::filesystem::path& path) {
   if (!table) return table;
   for (const auto& warning : table->warnings) spdlog::warn("{}", warning);
   if (table->hashes.empty())
-    spdlog::warn("htpasswd file {} has no user with a supported hash: every request will be refused", path.string());
+    spdlog::warn(
+        "htpasswd file {} has no user with a supported hash: every request will be refused",
+        path.string());
   return table;
 }
 }  // namespace
 
-Result<std::shared_ptr<Htpasswd>> Htpasswd::load(const std::filesystem::path& path, HtpasswdOptions options) {
+Result<std::shared_ptr<Htpasswd>> Htpasswd::load(const std::filesystem::path& path,
+                                                 HtpasswdOptions options) {
   std::shared_ptr<Htpasswd> self(new Htpasswd(path, options));
   MOS_TRY_ASSIGN(auto stamp, stamp_of(path));
   MOS_TRY_ASSIGN(auto table, read_table(path));

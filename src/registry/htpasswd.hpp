@@ -47,7 +47,8 @@ struct HtpasswdOptions {
 class Htpasswd final : public Authenticator {
  public:
   // Reads the file; missing, unreadable or malformed is an error naming it.
-  static Result<std::shared_ptr<Htpasswd>> load(const std::filesystem::path& path, HtpasswdOptions options = {});
+  static Result<std::shared_ptr<Htpasswd>> load(const std::filesystem::path& path,
+                                                HtpasswdOptions options = {});
   ~Htpasswd() override;
 
   bool verify(std::string_view user, std::string_view password) const override;
@@ -78,10 +79,11 @@ class Htpasswd final : public Authenticator {
   std::filesystem::path path_;
   HtpasswdOptions options_;
   mutable std::mutex reload_mutex_;  // one reload at a time; guards last_seen_
-  mutable std::optional<FileStamp> last_seen_;  // stamp of the last read attempt (nullopt: stat failed)
+  mutable std::optional<FileStamp>
+      last_seen_;             // stamp of the last read attempt (nullopt: stat failed)
   mutable std::mutex mutex_;  // guards table_, generation_ and the cache
   mutable std::shared_ptr<const HtpasswdTable> table_;
-  mutable std::uint64_t generation_ = 0;  // bumped by every install
+  mutable std::uint64_t generation_ = 0;           // bumped by every install
   mutable std::unordered_set<std::string> cache_;  // hex SHA-256 of user NUL password
   mutable std::deque<std::string> cache_order_;    // oldest first, for eviction
   mutable std::atomic<std::int64_t> last_check_ns_{0};

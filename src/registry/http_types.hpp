@@ -12,10 +12,10 @@
 namespace mos::registry {
 
 struct HttpRequest {
-  std::string method;  // "GET", "HEAD", "PUT", ...
-  std::string target;  // path and query as sent
+  std::string method;                                        // "GET", "HEAD", "PUT", ...
+  std::string target;                                        // path and query as sent
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercase
-  std::string body;    // small bodies only (manifests); blob uploads are streamed
+  std::string body;  // small bodies only (manifests); blob uploads are streamed
   // Set by a transport that checked the credentials itself, off its I/O threads (a slow hash).
   std::optional<bool> credentials_accepted = std::nullopt;
   std::optional<std::string_view> header(std::string_view lowercase_name) const {

@@ -7,8 +7,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "core/text.hpp"
 #include "core/json.hpp"
+#include "core/text.hpp"
 #include "oci/media_types.hpp"
 #include "oci/reference.hpp"
 
@@ -34,8 +34,8 @@ std::optional<std::size_t> parse_count(const std::optional<std::string>& text) {
 }
 
 // Applies n/last pagination to a sorted list; sets `more` when entries remain after the page.
-std::vector<std::string> paginate(const std::vector<std::string>& all, const Query& query, bool& more,
-                                  bool& bad_n) {
+std::vector<std::string> paginate(const std::vector<std::string>& all, const Query& query,
+                                  bool& more, bool& bad_n) {
   more = false;
   bad_n = false;
   auto last = query.get("last");
@@ -64,7 +64,8 @@ struct ByteRange {
 // a full range for forms we do not serve partially (several ranges).
 std::optional<ByteRange> parse_range(std::string_view header, std::uint64_t size, bool& partial) {
   partial = false;
-  if (!header.starts_with("bytes=") || header.find(',') != std::string_view::npos) return ByteRange{0, size};
+  if (!header.starts_with("bytes=") || header.find(',') != std::string_view::npos)
+    return ByteRange{0, size};
   std::string_view spec = header.substr(6);
   auto dash = spec.find('-');
   if (dash == std::string_view::npos) return std::nullopt;
@@ -83,7 +84,8 @@ std::optional<ByteRange> parse_range(std::string_view header, std::uint64_t size
 
 }  // namespace
 
-HttpResponse error_response(int status, std::string_view code, std::string_view message, std::string_view detail) {
+HttpResponse error_response(int status, std::string_view code, std::string_view message,
+                            std::string_view detail) {
   OrderedJson e = OrderedJson::object();
   e["code"] = code;
   e["message"] = message;
@@ -93,12 +95,14 @@ HttpResponse error_response(int status, std::string_view code, std::string_view 
   return json_response(status, body);
 }
 
-Registry::Registry(oci::LayoutRoot root, RegistryPolicy options) : root_(std::move(root)), options_(options) {}
+Registry::Registry(oci::LayoutRoot root, RegistryPolicy options)
+    : root_(std::move(root)), options_(options) {}
 Registry::~Registry() = default;
 
 bool Registry::streams_body(std::string_view method, const Route& route) {
   if (route.endpoint == Endpoint::upload) return method == "PATCH" || method == "PUT";
-  if (route.endpoint == Endpoint::upload_start) return method == "POST" && route.query.get("digest").has_value();
+  if (route.endpoint == Endpoint::upload_start)
+    return method == "POST" && route.query.get("digest").has_value();
   return false;
 }
 
@@ -129,10 +133,12 @@ std::optional<HttpResponse> Registry::refuse_unauthenticated(const HttpRequest& 
     anonymous = credentials && credentials->user.empty();
     if (!anonymous)
       spdlog::debug("refused the credentials{}",
-                    credentials ? fmt::format(" of user \"{}\"", credentials->user) : std::string(" (malformed)"));
+                    credentials ? fmt::format(" of user \"{}\"", credentials->user)
+                                : std::string(" (malformed)"));
   }
   // The answer names no user: the body must stay valid UTF-8 whatever the client sent.
-  auto r = error_response(401, "UNAUTHORIZED", anonymous ? "authentication required" : "invalid user name or password");
+  auto r = error_response(401, "UNAUTHORIZED",
+                          anonymous ? "authentication required" : "invalid user name or password");
   r.set("WWW-Authenticate", fmt::format("Basic realm=\"{}\"", kAuthRealm));
   r.set("Docker-Distribution-API-Version", "registry/2.0");
   return r;
@@ -141,14 +147,17 @@ std::optional<HttpResponse> Registry::refuse_unauthenticated(const HttpRequest& 
 HttpResponse Registry::handle(const HttpRequest& request, const Route& route) {
   if (auto refused = refuse_unauthenticated(request)) return std::move(*refused);
   const std::string& m = request.method;
-  auto not_allowed = [&] { return error_response(405, "UNSUPPORTED", fmt::format("{} is not supported here", m)); };
+  auto not_allowed = [&] {
+    return error_response(405, "UNSUPPORTED", fmt::format("{} is not supported here", m));
+  };
   if (route.endpoint != Endpoint::base && route.endpoint != Endpoint::catalog &&
       route.endpoint != Endpoint::unknown && !oci::is_valid_repository_name(route.name))
     return error_response(400, "NAME_INVALID", "invalid repository name", route.name);
   switch (route.endpoint) {
     case Endpoint::base:
       if (m != "GET" && m != "HEAD") return not_allowed();
-      return json_response(200, OrderedJson::object()).set("Docker-Distribution-API-Version", "registry/2.0");
+      return json_response(200, OrderedJson::object())
+          .set("Docker-Distribution-API-Version", "registry/2.0");
     case Endpoint::catalog:
       if (m != "GET") return not_allowed();
       return catalog(route);
@@ -183,9 +192,11 @@ HttpResponse Registry::handle(const HttpRequest& request, const Route& route) {
 // ---- manifests ----
 
 HttpResponse Registry::get_manifest(const HttpRequest&, const Route& route, bool head) {
-  if (!root_.has_repository(route.name)) return error_response(404, "NAME_UNKNOWN", "repository not known", route.name);
+  if (!root_.has_repository(route.name))
+    return error_response(404, "NAME_UNKNOWN", "repository not known", route.name);
   if (route.reference.find(':') != std::string::npos) {
-    if (!oci::Digest::parse(route.reference)) return error_response(400, "DIGEST_INVALID", "invalid digest", route.reference);
+    if (!oci::Digest::parse(route.reference))
+      return error_response(400, "DIGEST_INVALID", "invalid digest", route.reference);
   } else if (!oci::is_valid_tag(route.reference)) {
     return error_response(400, "MANIFEST_INVALID", "invalid tag", route.reference);
   }
@@ -207,7 +218,8 @@ HttpResponse Registry::get_manifest(const HttpRequest&, const Route& route, bool
 
 HttpResponse Registry::put_manifest(const HttpRequest& request, const Route& route) {
   if (request.body.size() > oci::kMaxManifestBytes)
-    return error_response(413, "SIZE_INVALID", fmt::format("manifests are limited to {} bytes", oci::kMaxManifestBytes));
+    return error_response(413, "SIZE_INVALID",
+                          fmt::format("manifests are limited to {} bytes", oci::kMaxManifestBytes));
   std::optional<oci::Digest> by_digest;
   std::optional<std::string> tag;
   if (route.reference.find(':') != std::string::npos) {
@@ -224,26 +236,31 @@ HttpResponse Registry::put_manifest(const HttpRequest& request, const Route& rou
   auto doc = oci::make_document(request.body, content_type);
   if (!doc) return error_response(400, "MANIFEST_INVALID", "manifest invalid", doc.error().message);
   if (!content_type.empty() && content_type != doc->media_type)
-    return error_response(400, "MANIFEST_INVALID", "Content-Type does not match the manifest's mediaType",
-                          fmt::format("Content-Type {}, mediaType {}", content_type, doc->media_type));
+    return error_response(
+        400, "MANIFEST_INVALID", "Content-Type does not match the manifest's mediaType",
+        fmt::format("Content-Type {}, mediaType {}", content_type, doc->media_type));
   if (by_digest) {
     auto actual = oci::digest_of(request.body, by_digest->algorithm());
     if (actual != *by_digest)
-      return error_response(400, "DIGEST_INVALID", "the manifest does not have the digest it was pushed by",
+      return error_response(400, "DIGEST_INVALID",
+                            "the manifest does not have the digest it was pushed by",
                             fmt::format("expected {}, got {}", by_digest->str(), actual.str()));
     doc->digest = actual;
   }
   auto store = root_.repository(route.name, true);
-  if (!store) return error_response(400, "NAME_INVALID", "cannot use repository", store.error().message);
+  if (!store)
+    return error_response(400, "NAME_INVALID", "cannot use repository", store.error().message);
   auto missing = (*store)->missing_blobs(*doc);
-  if (!missing) return error_response(400, "MANIFEST_INVALID", "manifest invalid", missing.error().message);
+  if (!missing)
+    return error_response(400, "MANIFEST_INVALID", "manifest invalid", missing.error().message);
   if (!missing->empty())
-    return error_response(400, "MANIFEST_BLOB_UNKNOWN", "manifest references a blob not in the repository",
+    return error_response(400, "MANIFEST_BLOB_UNKNOWN",
+                          "manifest references a blob not in the repository",
                           missing->front().str());
   auto put = (*store)->put_manifest(*doc, tag);
   if (!put && put.error().message.find("MANIFEST_BLOB_UNKNOWN") != std::string::npos)
-    return error_response(400, "MANIFEST_BLOB_UNKNOWN", "manifest references a blob not in the repository",
-                          put.error().message);
+    return error_response(400, "MANIFEST_BLOB_UNKNOWN",
+                          "manifest references a blob not in the repository", put.error().message);
   if (!put) return error_response(500, "UNKNOWN", put.error().message);
   HttpResponse r;
   r.status = 201;
@@ -262,7 +279,8 @@ HttpResponse Registry::put_manifest(const HttpRequest& request, const Route& rou
 
 HttpResponse Registry::delete_manifest(const Route& route) {
   if (!options_.delete_enabled) return error_response(405, "UNSUPPORTED", "deletes are disabled");
-  if (!root_.has_repository(route.name)) return error_response(404, "NAME_UNKNOWN", "repository not known", route.name);
+  if (!root_.has_repository(route.name))
+    return error_response(404, "NAME_UNKNOWN", "repository not known", route.name);
   auto store = root_.repository(route.name, false);
   if (!store) return error_response(500, "UNKNOWN", store.error().message);
   bool is_digest = route.reference.find(':') != std::string::npos;
@@ -273,7 +291,8 @@ HttpResponse Registry::delete_manifest(const Route& route) {
   auto found = (*store)->find_manifest(route.reference);
   if (!found) return error_response(500, "UNKNOWN", found.error().message);
   if (!*found) return error_response(404, "MANIFEST_UNKNOWN", "manifest unknown", route.reference);
-  auto done = is_digest ? (*store)->delete_manifest((*found)->digest) : (*store)->untag(route.reference);
+  auto done =
+      is_digest ? (*store)->delete_manifest((*found)->digest) : (*store)->untag(route.reference);
   if (!done) return error_response(500, "UNKNOWN", done.error().message);
   HttpResponse r;
   r.status = 202;
@@ -285,7 +304,8 @@ HttpResponse Registry::delete_manifest(const Route& route) {
 HttpResponse Registry::get_blob(const HttpRequest& request, const Route& route, bool head) {
   auto digest = oci::Digest::parse(route.reference);
   if (!digest) return error_response(400, "DIGEST_INVALID", "invalid digest", route.reference);
-  if (!root_.has_repository(route.name)) return error_response(404, "NAME_UNKNOWN", "repository not known", route.name);
+  if (!root_.has_repository(route.name))
+    return error_response(404, "NAME_UNKNOWN", "repository not known", route.name);
   auto store = root_.repository(route.name, false);
   if (!store) return error_response(500, "UNKNOWN", store.error().message);
   auto size = (*store)->blob_size(*digest);
@@ -294,8 +314,8 @@ HttpResponse Registry::get_blob(const HttpRequest& request, const Route& route, 
   auto total = static_cast<std::uint64_t>(**size);
   HttpResponse r;
   r.head = head;
-  r.file = HttpResponse::FileRange{(*store)->dir() / "blobs" / std::string(digest->algorithm_name()) / digest->hex(), 0,
-                                   total};
+  r.file = HttpResponse::FileRange{
+      (*store)->dir() / "blobs" / std::string(digest->algorithm_name()) / digest->hex(), 0, total};
   r.set("Content-Type", "application/octet-stream");
   r.set("Docker-Content-Digest", digest->str());
   r.set("Accept-Ranges", "bytes");
@@ -312,7 +332,8 @@ HttpResponse Registry::get_blob(const HttpRequest& request, const Route& route, 
       r.status = 206;
       r.file->offset = br->first;
       r.file->length = br->length;
-      r.set("Content-Range", fmt::format("bytes {}-{}/{}", br->first, br->first + br->length - 1, total));
+      r.set("Content-Range",
+            fmt::format("bytes {}-{}/{}", br->first, br->first + br->length - 1, total));
     }
   }
   return r;
@@ -322,13 +343,15 @@ HttpResponse Registry::delete_blob(const Route& route) {
   if (!options_.delete_enabled) return error_response(405, "UNSUPPORTED", "deletes are disabled");
   auto digest = oci::Digest::parse(route.reference);
   if (!digest) return error_response(400, "DIGEST_INVALID", "invalid digest", route.reference);
-  if (!root_.has_repository(route.name)) return error_response(404, "NAME_UNKNOWN", "repository not known", route.name);
+  if (!root_.has_repository(route.name))
+    return error_response(404, "NAME_UNKNOWN", "repository not known", route.name);
   auto store = root_.repository(route.name, false);
   if (!store) return error_response(500, "UNKNOWN", store.error().message);
   auto size = (*store)->blob_size(*digest);
   if (!size) return error_response(500, "UNKNOWN", size.error().message);
   if (!*size) return error_response(404, "BLOB_UNKNOWN", "blob unknown to registry", digest->str());
-  if (auto done = (*store)->delete_blob(*digest); !done) return error_response(500, "UNKNOWN", done.error().message);
+  if (auto done = (*store)->delete_blob(*digest); !done)
+    return error_response(500, "UNKNOWN", done.error().message);
   HttpResponse r;
   r.status = 202;
   r.set("Docker-Content-Digest", digest->str());
@@ -338,21 +361,23 @@ HttpResponse Registry::delete_blob(const Route& route) {
 // ---- content discovery ----
 
 HttpResponse Registry::tags(const Route& route) {
-  if (!root_.has_repository(route.name)) return error_response(404, "NAME_UNKNOWN", "repository not known", route.name);
+  if (!root_.has_repository(route.name))
+    return error_response(404, "NAME_UNKNOWN", "repository not known", route.name);
   auto store = root_.repository(route.name, false);
   if (!store) return error_response(500, "UNKNOWN", store.error().message);
   auto all = (*store)->list_tags();
   if (!all) return error_response(500, "UNKNOWN", all.error().message);
   bool more = false, bad_n = false;
   auto page = paginate(*all, route.query, more, bad_n);
-  if (bad_n) return error_response(400, "PAGINATION_NUMBER_INVALID", "n must be a non-negative number");
+  if (bad_n)
+    return error_response(400, "PAGINATION_NUMBER_INVALID", "n must be a non-negative number");
   OrderedJson body = OrderedJson::object();
   body["name"] = route.name;
   body["tags"] = page;
   auto r = json_response(200, body);
   if (more)
-    r.set("Link", fmt::format("</v2/{}/tags/list?n={}&last={}>; rel=\"next\"", route.name, page.size(),
-                              percent_encode(page.back())));
+    r.set("Link", fmt::format("</v2/{}/tags/list?n={}&last={}>; rel=\"next\"", route.name,
+                              page.size(), percent_encode(page.back())));
   return r;
 }
 
@@ -392,12 +417,14 @@ HttpResponse Registry::catalog(const Route& route) {
   if (!all) return error_response(500, "UNKNOWN", all.error().message);
   bool more = false, bad_n = false;
   auto page = paginate(*all, route.query, more, bad_n);
-  if (bad_n) return error_response(400, "PAGINATION_NUMBER_INVALID", "n must be a non-negative number");
+  if (bad_n)
+    return error_response(400, "PAGINATION_NUMBER_INVALID", "n must be a non-negative number");
   OrderedJson body = OrderedJson::object();
   body["repositories"] = page;
   auto r = json_response(200, body);
   if (more)
-    r.set("Link", fmt::format("</v2/_catalog?n={}&last={}>; rel=\"next\"", page.size(), percent_encode(page.back())));
+    r.set("Link", fmt::format("</v2/_catalog?n={}&last={}>; rel=\"next\"", page.size(),
+                              percent_encode(page.back())));
   return r;
 }
 

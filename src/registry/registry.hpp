@@ -58,8 +58,8 @@ class Registry {
   HttpResponse handle(const HttpRequest& request, const Route& route);
 
   // Either an immediate answer (an error: the body is then not read) or a sink for the body.
-  std::variant<HttpResponse, std::unique_ptr<UploadBody>> begin_upload_body(const HttpRequest& request,
-                                                                           const Route& route);
+  std::variant<HttpResponse, std::unique_ptr<UploadBody>> begin_upload_body(
+      const HttpRequest& request, const Route& route);
   // Answers after the whole body went into the sink (body_complete=false: the client went away).
   HttpResponse finish_upload_body(const HttpRequest& request, const Route& route, UploadBody& body,
                                   bool body_complete);

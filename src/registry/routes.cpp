@@ -18,7 +18,8 @@ std::vector<std::string_view> split_path(std::string_view path) {
   std::size_t start = 0;
   for (;;) {
     auto slash = path.find('/', start);
-    parts.push_back(path.substr(start, slash == std::string_view::npos ? path.npos : slash - start));
+    parts.push_back(
+        path.substr(start, slash == std::string_view::npos ? path.npos : slash - start));
     if (slash == std::string_view::npos) return parts;
     start = slash + 1;
   }
@@ -100,7 +101,8 @@ Route parse_route(std::string_view target) {
       if (pair.empty()) continue;
       auto eq = pair.find('=');
       std::string key = percent_decode(pair.substr(0, eq));
-      std::string value = eq == std::string_view::npos ? std::string() : percent_decode(pair.substr(eq + 1));
+      std::string value =
+          eq == std::string_view::npos ? std::string() : percent_decode(pair.substr(eq + 1));
       route.query.params.emplace_back(std::move(key), std::move(value));
     }
   }

@@ -11,14 +11,14 @@
 namespace mos::registry {
 
 enum class Endpoint {
-  base,            // /v2/
-  catalog,         // /v2/_catalog
-  tags,            // /v2/<name>/tags/list
-  manifest,        // /v2/<name>/manifests/<reference>
-  blob,            // /v2/<name>/blobs/<digest>
-  upload_start,    // /v2/<name>/blobs/uploads/
-  upload,          // /v2/<name>/blobs/uploads/<id>
-  referrers,       // /v2/<name>/referrers/<digest>
+  base,          // /v2/
+  catalog,       // /v2/_catalog
+  tags,          // /v2/<name>/tags/list
+  manifest,      // /v2/<name>/manifests/<reference>
+  blob,          // /v2/<name>/blobs/<digest>
+  upload_start,  // /v2/<name>/blobs/uploads/
+  upload,        // /v2/<name>/blobs/uploads/<id>
+  referrers,     // /v2/<name>/referrers/<digest>
   unknown,
 };
 

@@ -107,7 +107,8 @@ Result<std::unique_ptr<Server>> Server::create(Registry& registry, const ServerO
     MOS_TRY_ASSIGN(impl->tls, make_tls_context(*options.tls_cert, *options.tls_key));
   }
   beast::error_code ec;
-  auto address = asio::ip::make_address(options.address == "localhost" ? "127.0.0.1" : options.address, ec);
+  auto address =
+      asio::ip::make_address(options.address == "localhost" ? "127.0.0.1" : options.address, ec);
   if (ec) return fail("invalid listen address \"{}\": {}", options.address, ec.message());
   tcp::endpoint endpoint(address, options.port);
   impl->acceptor.open(endpoint.protocol(), ec);
@@ -142,7 +143,8 @@ Status Server::run() {
   asio::co_spawn(impl_->io, impl_->listen(), asio::detached);
   spdlog::info("listening on {}:{}{}", impl_->options.address, port(), impl_->tls ? " (TLS)" : "");
   std::vector<std::thread> threads;
-  for (int i = 1; i < std::max(1, impl_->options.threads); ++i) threads.emplace_back([this] { impl_->io.run(); });
+  for (int i = 1; i < std::max(1, impl_->options.threads); ++i)
+    threads.emplace_back([this] { impl_->io.run(); });
   impl_->io.run();
   for (auto& t : threads) t.join();
   impl_->auth_pool.stop();  // a check still running finishes; its answer has nobody to go to

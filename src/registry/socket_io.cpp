@@ -25,8 +25,8 @@ asio::awaitable<void> send_fd(beast::tcp_stream& stream, int fd,
   off_t offset = static_cast<off_t>(range.offset);
   std::uint64_t left = range.length;
   while (left > 0 && !ec) {
-    ssize_t n = ::sendfile(socket.native_handle(), fd, &offset,
-                           std::min<std::uint64_t>(left, 8 << 20));
+    ssize_t n =
+        ::sendfile(socket.native_handle(), fd, &offset, std::min<std::uint64_t>(left, 8 << 20));
     if (n > 0) {
       left -= static_cast<std::uint64_t>(n);
     } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
@@ -121,7 +121,7 @@ Result<std::unique_ptr<asio::ssl::context>> make_tls_context(const std::filesyst
 }
 
 void raise_file_limit() {
-  struct rlimit limit {};
+  struct rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &limit);

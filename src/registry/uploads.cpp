@@ -25,11 +25,16 @@ std::string new_upload_id() {
   return fmt::format("{:016x}{:016x}", rng(), rng());
 }
 
-std::string key_of(const std::string& name, const std::string& id) { return name + "/" + id; }
+std::string key_of(const std::string& name, const std::string& id) {
+  return name + "/" + id;
+}
 
-std::string range_of(std::uint64_t size) { return fmt::format("0-{}", size == 0 ? 0 : size - 1); }
+std::string range_of(std::uint64_t size) {
+  return fmt::format("0-{}", size == 0 ? 0 : size - 1);
+}
 
-HttpResponse upload_accepted(int status, const std::string& name, const std::string& id, std::uint64_t size) {
+HttpResponse upload_accepted(int status, const std::string& name, const std::string& id,
+                             std::uint64_t size) {
   HttpResponse r;
   r.status = status;
   r.set("Location", fmt::format("/v2/{}/blobs/uploads/{}", name, id));
@@ -54,10 +59,14 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> parse_content_range(std::
 // Appends a request body to an upload file, hashing what was written.
 class UploadSink final : public UploadBody {
  public:
-  UploadSink(Registry& registry, std::unique_ptr<oci::LayoutStore> store, std::string name, std::string id,
-             std::shared_ptr<UploadState> state, int fd)
-      : registry_(registry), store_(std::move(store)), name_(std::move(name)), id_(std::move(id)),
-        state_(std::move(state)), fd_(fd) {}
+  UploadSink(Registry& registry, std::unique_ptr<oci::LayoutStore> store, std::string name,
+             std::string id, std::shared_ptr<UploadState> state, int fd)
+      : registry_(registry),
+        store_(std::move(store)),
+        name_(std::move(name)),
+        id_(std::move(id)),
+        state_(std::move(state)),
+        fd_(fd) {}
   ~UploadSink() override {
     if (fd_ >= 0) ::close(fd_);
     std::lock_guard guard(registry_.uploads_mutex_);
@@ -104,7 +113,8 @@ Result<std::string> Registry::new_upload(oci::LayoutStore& store) {
   return id;
 }
 
-Result<std::shared_ptr<UploadState>> Registry::find_upload(oci::LayoutStore& store, const std::string& name,
+Result<std::shared_ptr<UploadState>> Registry::find_upload(oci::LayoutStore& store,
+                                                           const std::string& name,
                                                            const std::string& id) {
   {
     std::lock_guard guard(uploads_mutex_);
@@ -144,7 +154,8 @@ void Registry::forget_upload(const std::string& name, const std::string& id) {
 
 HttpResponse Registry::start_upload(const Route& route) {
   auto store = root_.repository(route.name, true);
-  if (!store) return error_response(400, "NAME_INVALID", "cannot use repository", store.error().message);
+  if (!store)
+    return error_response(400, "NAME_INVALID", "cannot use repository", store.error().message);
   auto mount = route.query.get("mount");
   auto from = route.query.get("from");
   if (mount && from) {
@@ -198,14 +209,15 @@ HttpResponse Registry::cancel_upload(const Route& route) {
   if (!store) return error_response(500, "UNKNOWN", store.error().message);
   fs::path file = (*store)->dir() / ".uploads" / route.reference;
   forget_upload(route.name, route.reference);
-  if (::unlink(file.c_str()) != 0) return error_response(404, "BLOB_UPLOAD_UNKNOWN", "upload unknown", route.reference);
+  if (::unlink(file.c_str()) != 0)
+    return error_response(404, "BLOB_UPLOAD_UNKNOWN", "upload unknown", route.reference);
   HttpResponse r;
   r.status = 204;
   return r;
 }
 
-std::variant<HttpResponse, std::unique_ptr<UploadBody>> Registry::begin_upload_body(const HttpRequest& request,
-                                                                                   const Route& route) {
+std::variant<HttpResponse, std::unique_ptr<UploadBody>> Registry::begin_upload_body(
+    const HttpRequest& request, const Route& route) {
   // Before anything else: an unauthenticated client's body is never read.
   if (auto refused = refuse_unauthenticated(request)) return std::move(*refused);
   if (!oci::is_valid_repository_name(route.name))
@@ -218,7 +230,8 @@ std::variant<HttpResponse, std::unique_ptr<UploadBody>> Registry::begin_upload_b
     if (!digest_text || !oci::Digest::parse(*digest_text))
       return error_response(400, "DIGEST_INVALID", "invalid digest", digest_text.value_or(""));
     auto opened = root_.repository(route.name, true);
-    if (!opened) return error_response(400, "NAME_INVALID", "cannot use repository", opened.error().message);
+    if (!opened)
+      return error_response(400, "NAME_INVALID", "cannot use repository", opened.error().message);
     store = std::move(*opened);
     auto made = new_upload(*store);
     if (!made) return error_response(500, "UNKNOWN", made.error().message);
@@ -233,7 +246,8 @@ std::variant<HttpResponse, std::unique_ptr<UploadBody>> Registry::begin_upload_b
     if (request.method == "PUT") {
       auto digest_text = route.query.get("digest");
       if (!digest_text || !oci::Digest::parse(*digest_text))
-        return error_response(400, "DIGEST_INVALID", "PUT needs ?digest= with a valid digest", digest_text.value_or(""));
+        return error_response(400, "DIGEST_INVALID", "PUT needs ?digest= with a valid digest",
+                              digest_text.value_or(""));
     }
   }
   auto state = find_upload(*store, route.name, id);
@@ -241,15 +255,18 @@ std::variant<HttpResponse, std::unique_ptr<UploadBody>> Registry::begin_upload_b
   if (!*state) return error_response(404, "BLOB_UPLOAD_UNKNOWN", "upload unknown", id);
   {
     std::lock_guard guard(uploads_mutex_);
-    if ((*state)->busy) return error_response(416, "BLOB_UPLOAD_INVALID", "another request is writing to this upload", id);
+    if ((*state)->busy)
+      return error_response(416, "BLOB_UPLOAD_INVALID", "another request is writing to this upload",
+                            id);
     if (auto range = request.header("content-range")) {
       auto parsed = parse_content_range(*range);
-      if (!parsed) return error_response(400, "BLOB_UPLOAD_INVALID", "invalid Content-Range", *range);
+      if (!parsed)
+        return error_response(400, "BLOB_UPLOAD_INVALID", "invalid Content-Range", *range);
       if (parsed->first != (*state)->size) {
         // Out of order: the client resumes from the Range this answer (and GET) gives.
         auto r = error_response(416, "BLOB_UPLOAD_INVALID", "chunk out of order",
-                                fmt::format("the upload holds {} bytes; the chunk starts at {}", (*state)->size,
-                                            parsed->first));
+                                fmt::format("the upload holds {} bytes; the chunk starts at {}",
+                                            (*state)->size, parsed->first));
         r.set("Location", fmt::format("/v2/{}/blobs/uploads/{}", route.name, id));
         r.set("Range", range_of((*state)->size));
         return r;
@@ -261,22 +278,27 @@ std::variant<HttpResponse, std::unique_ptr<UploadBody>> Registry::begin_upload_b
   if (fd < 0) {
     std::lock_guard guard(uploads_mutex_);
     (*state)->busy = false;
-    return error_response(500, "UNKNOWN", fmt::format("cannot open upload: {}", errno_message(errno)));
+    return error_response(500, "UNKNOWN",
+                          fmt::format("cannot open upload: {}", errno_message(errno)));
   }
-  return std::unique_ptr<UploadBody>(new UploadSink(*this, std::move(store), route.name, id, *state, fd));
+  return std::unique_ptr<UploadBody>(
+      new UploadSink(*this, std::move(store), route.name, id, *state, fd));
 }
 
-HttpResponse Registry::finish_upload_body(const HttpRequest& request, const Route& route, UploadBody& body,
-                                          bool body_complete) {
+HttpResponse Registry::finish_upload_body(const HttpRequest& request, const Route& route,
+                                          UploadBody& body, bool body_complete) {
   auto& sink = static_cast<UploadSink&>(body);
   if (!body_complete)
     return error_response(400, "BLOB_UPLOAD_INVALID", "the request body ended early", sink.id_);
-  if (request.method == "PATCH") return upload_accepted(202, route.name, sink.id_, sink.state_->size);
-  return complete_upload(*sink.store_, route, sink.id_, *sink.state_, route.query.get("digest").value_or(""));
+  if (request.method == "PATCH")
+    return upload_accepted(202, route.name, sink.id_, sink.state_->size);
+  return complete_upload(*sink.store_, route, sink.id_, *sink.state_,
+                         route.query.get("digest").value_or(""));
 }
 
-HttpResponse Registry::complete_upload(oci::LayoutStore& store, const Route& route, const std::string& id,
-                                       UploadState& state, std::string_view digest_text) {
+HttpResponse Registry::complete_upload(oci::LayoutStore& store, const Route& route,
+                                       const std::string& id, UploadState& state,
+                                       std::string_view digest_text) {
   auto expected = oci::Digest::parse(digest_text);
   if (!expected) return error_response(400, "DIGEST_INVALID", "invalid digest", digest_text);
   oci::Digest actual = oci::digest_of("");

@@ -18,7 +18,8 @@ Result<ChangeSession> open_change_session(const SysrootPaths& paths, const Sysro
   return ChangeSession{std::move(lock), std::move(history), std::move(head), std::move(store)};
 }
 
-manifest::TrustPolicy policy_for_installed(manifest::TrustPolicy policy, const std::string& installed_product) {
+manifest::TrustPolicy policy_for_installed(manifest::TrustPolicy policy,
+                                           const std::string& installed_product) {
   if (!policy.product_uuid) policy.product_uuid = installed_product;
   return policy;
 }

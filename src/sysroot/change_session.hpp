@@ -9,8 +9,8 @@
 #include "core/lock.hpp"
 #include "core/result.hpp"
 #include "oci/layout_store.hpp"
-#include "sysroot/system_history.hpp"
 #include "sysroot/sysroot.hpp"
+#include "sysroot/system_history.hpp"
 
 namespace mos::sysroot {
 
@@ -28,7 +28,8 @@ Result<ChangeSession> open_change_session(const SysrootPaths& paths, const Sysro
 
 // The policy for a system already installed: when the machine names no product (flag or
 // factory file), the installed system's product is required.
-manifest::TrustPolicy policy_for_installed(manifest::TrustPolicy policy, const std::string& installed_product);
+manifest::TrustPolicy policy_for_installed(manifest::TrustPolicy policy,
+                                           const std::string& installed_product);
 
 // The commit rollback returns to: the newest commit of the first-parent history whose tree
 // differs from HEAD's; nullopt when there is none.

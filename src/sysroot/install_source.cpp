@@ -18,22 +18,26 @@ Result<InstallSource> open_install_source(std::string_view url, const oci::OpenO
   source.install = std::move(*install);
   MOS_TRY_ASSIGN(auto targets_ref, manifest::targets_reference(source.reference));
   auto targets = oci::open_repository(targets_ref, read_only);
-  if (!targets) return context(fmt::format("opening the target images of {}", url), targets.error());
+  if (!targets)
+    return context(fmt::format("opening the target images of {}", url), targets.error());
   source.targets = std::move(*targets);
   return source;
 }
 
-Result<std::int64_t> copy_target_image(oci::Repository& from, oci::LayoutStore& store, const manifest::Target& target) {
+Result<std::int64_t> copy_target_image(oci::Repository& from, oci::LayoutStore& store,
+                                       const manifest::Target& target) {
   const auto& digest = *target.digest;
   oci::CopyOptions options;
   options.parallel = 4;
   auto copied = oci::copy_image(from, digest.str(), store, digest.hex(), options);
   if (!copied)
-    return context(fmt::format("copying target {} ({}) from {}", target.service_name, digest.str(), from.describe()),
+    return context(fmt::format("copying target {} ({}) from {}", target.service_name, digest.str(),
+                               from.describe()),
                    copied.error());
   if (copied->manifest.digest != digest || copied->manifest.size != *target.size)
-    return fail("copying target {}: got {} ({} bytes), the signed manifest says {} ({} bytes)", target.service_name,
-                copied->manifest.digest.str(), copied->manifest.size, digest.str(), *target.size);
+    return fail("copying target {}: got {} ({} bytes), the signed manifest says {} ({} bytes)",
+                target.service_name, copied->manifest.digest.str(), copied->manifest.size,
+                digest.str(), *target.size);
   crash_point("target-image-copied");
   return copied->bytes_copied;
 }

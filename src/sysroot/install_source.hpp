@@ -28,6 +28,7 @@ Result<InstallSource> open_install_source(std::string_view url, const oci::OpenO
 // Copies the image a target pins (manifest, config, layers) from `from` into the store with the
 // copy engine (parallel, every blob verified, present blobs skipped); tags it with the digest's
 // hex so skopeo and umoci can name it (oci:STORE:<hex>). Returns the bytes copied.
-Result<std::int64_t> copy_target_image(oci::Repository& from, oci::LayoutStore& store, const manifest::Target& target);
+Result<std::int64_t> copy_target_image(oci::Repository& from, oci::LayoutStore& store,
+                                       const manifest::Target& target);
 
 }  // namespace mos::sysroot

@@ -9,26 +9,33 @@
 
 namespace mos::sysroot {
 
-std::string signature_file(const std::string& source) { return source + ".signed"; }
+std::string signature_file(const std::string& source) {
+  return source + ".signed";
+}
 std::string certificate_file(const std::string& source) {
   return source.substr(0, source.size() - 5) + ".pem";
 }
 
 Result<VerifiedTriple> verify_triple(const std::string& source, const SignedTriple& files,
                                      const manifest::TrustPolicy& policy) {
-  if (!is_source_name(source)) return fail("\"{}\" is not an install manifest name (<sha256 hex>.json)", source);
+  if (!is_source_name(source))
+    return fail("\"{}\" is not an install manifest name (<sha256 hex>.json)", source);
   if (source_name(files.install_json) != source)
     return fail("{}: the content does not hash to its name (expected sha256 {}, got {})", source,
                 source.substr(0, 64), oci::digest_of(files.install_json).hex());
-  auto signed_install = manifest::verify_signed_install(files.install_json, files.signature, files.certificate_pem, policy);
+  auto signed_install = manifest::verify_signed_install(files.install_json, files.signature,
+                                                        files.certificate_pem, policy);
   if (!signed_install) return context(source, signed_install.error());
-  VerifiedTriple v{source, files, std::move(signed_install->manifest), std::move(signed_install->certificate)};
+  VerifiedTriple v{source, files, std::move(signed_install->manifest),
+                   std::move(signed_install->certificate)};
   if (!v.certificate.product_uuid)
-    return fail("{}: the signing certificate (CN \"{}\") names no product", source, v.certificate.common_name);
+    return fail("{}: the signing certificate (CN \"{}\") names no product", source,
+                v.certificate.common_name);
   return v;
 }
 
-FileSet system_files(const SystemManifest& record, const std::map<std::string, SignedTriple>& triples) {
+FileSet system_files(const SystemManifest& record,
+                     const std::map<std::string, SignedTriple>& triples) {
   FileSet files;
   files.emplace(std::string(kSystemManifestFile), encode_system_manifest(record));
   for (const auto& [source, t] : triples) {
@@ -40,22 +47,26 @@ FileSet system_files(const SystemManifest& record, const std::map<std::string, S
 }
 
 Status check_target_in_store(oci::LayoutStore& store, const manifest::Target& target) {
-  if (!target.digest || !target.size) return fail("target {} has no digest or size", target.service_name);
+  if (!target.digest || !target.size)
+    return fail("target {} has no digest or size", target.service_name);
   const auto& digest = *target.digest;
   auto found = store.resolve(digest.str());
   if (!found)
-    return fail("target {}: image {} is missing from {}: {}", target.service_name, digest.str(), store.describe(),
-                found.error().message);
+    return fail("target {}: image {} is missing from {}: {}", target.service_name, digest.str(),
+                store.describe(), found.error().message);
   if (found->size != *target.size)
-    return fail("target {}: image {} in {} is {} bytes, the signed size is {}", target.service_name, digest.str(),
-                store.describe(), found->size, *target.size);
+    return fail("target {}: image {} in {} is {} bytes, the signed size is {}", target.service_name,
+                digest.str(), store.describe(), found->size, *target.size);
   if (!oci::media_type::is_manifest(found->media_type))
-    return fail("target {}: image {} has media type {}, expected {}", target.service_name, digest.str(),
-                found->media_type, oci::media_type::kImageManifest);
+    return fail("target {}: image {} has media type {}, expected {}", target.service_name,
+                digest.str(), found->media_type, oci::media_type::kImageManifest);
   auto doc = store.get_manifest(digest.str());
-  if (!doc) return fail("target {}: image {}: {}", target.service_name, digest.str(), doc.error().message);
+  if (!doc)
+    return fail("target {}: image {}: {}", target.service_name, digest.str(), doc.error().message);
   auto image = oci::parse_image_manifest(doc->bytes);
-  if (!image) return fail("target {}: image {}: {}", target.service_name, digest.str(), image.error().message);
+  if (!image)
+    return fail("target {}: image {}: {}", target.service_name, digest.str(),
+                image.error().message);
   std::vector<oci::Descriptor> blobs{image->config};
   blobs.insert(blobs.end(), image->layers.begin(), image->layers.end());
   for (const auto& blob : blobs) {
@@ -63,19 +74,22 @@ Status check_target_in_store(oci::LayoutStore& store, const manifest::Target& ta
     auto size = store.blob_size(blob.digest);
     if (!size) return fail("target {}: {}", target.service_name, size.error().message);
     if (!*size)
-      return fail("target {}: blob {} of image {} is missing from {}", target.service_name, blob.digest.str(),
-                  digest.str(), store.describe());
+      return fail("target {}: blob {} of image {} is missing from {}", target.service_name,
+                  blob.digest.str(), digest.str(), store.describe());
     if (**size != blob.size)
-      return fail("target {}: blob {} of image {} is {} bytes, expected {}", target.service_name, blob.digest.str(),
-                  digest.str(), **size, blob.size);
+      return fail("target {}: blob {} of image {} is {} bytes, expected {}", target.service_name,
+                  blob.digest.str(), digest.str(), **size, blob.size);
   }
   return {};
 }
 
 Result<InstalledSystem> load_system(const SystemHistory& history, const std::string& commit,
                                     const manifest::TrustPolicy& policy, oci::LayoutStore* store) {
-  auto in_commit = [&](const Error& e) { return context(fmt::format("system {}", commit.substr(0, 12)), e); };
-  auto files = history.read(commit, std::max(manifest::kMaxInstallJsonBytes, kMaxSystemManifestBytes));
+  auto in_commit = [&](const Error& e) {
+    return context(fmt::format("system {}", commit.substr(0, 12)), e);
+  };
+  auto files =
+      history.read(commit, std::max(manifest::kMaxInstallJsonBytes, kMaxSystemManifestBytes));
   if (!files) return in_commit(files.error());
   InstalledSystem system;
   system.commit = commit;
@@ -91,7 +105,8 @@ Result<InstalledSystem> load_system(const SystemHistory& history, const std::str
   std::set<std::string> expected_files{std::string(kSystemManifestFile)};
   for (const auto& source : sources) {
     SignedTriple triple;
-    for (auto [name, slot] : {std::pair{source, &triple.install_json}, std::pair{signature_file(source), &triple.signature},
+    for (auto [name, slot] : {std::pair{source, &triple.install_json},
+                              std::pair{signature_file(source), &triple.signature},
                               std::pair{certificate_file(source), &triple.certificate_pem}}) {
       auto it = files->find(name);
       if (it == files->end()) return in_commit(Error{fmt::format("{} is missing", name)});
@@ -106,7 +121,8 @@ Result<InstalledSystem> load_system(const SystemHistory& history, const std::str
     system.sources.emplace(source, std::move(*verified));
   }
   for (const auto& [name, bytes] : *files)
-    if (!expected_files.contains(name)) return in_commit(Error{fmt::format("unexpected file {}", name)});
+    if (!expected_files.contains(name))
+      return in_commit(Error{fmt::format("unexpected file {}", name)});
 
   std::vector<manifest::Target> targets;
   std::vector<manifest::StorageItem> storage;
@@ -118,8 +134,10 @@ Result<InstalledSystem> load_system(const SystemHistory& history, const std::str
   }
   for (const auto& s : system.record.storage) {
     const auto& list = system.sources.at(s.source).manifest.storage;
-    auto it = std::find_if(list.begin(), list.end(), [&](const manifest::StorageItem& i) { return i.label == s.name; });
-    if (it == list.end()) return in_commit(Error{fmt::format("storage {} is not in {}", s.name, s.source)});
+    auto it = std::find_if(list.begin(), list.end(),
+                           [&](const manifest::StorageItem& i) { return i.label == s.name; });
+    if (it == list.end())
+      return in_commit(Error{fmt::format("storage {} is not in {}", s.name, s.source)});
     system.storage.push_back({*it, s.source});
     storage.push_back(*it);
   }

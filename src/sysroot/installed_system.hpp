@@ -61,7 +61,8 @@ Result<VerifiedTriple> verify_triple(const std::string& source, const SignedTrip
                                      const manifest::TrustPolicy& policy);
 
 // Every file of a system: manifest.json plus the triple of every source it uses.
-FileSet system_files(const SystemManifest& record, const std::map<std::string, SignedTriple>& triples);
+FileSet system_files(const SystemManifest& record,
+                     const std::map<std::string, SignedTriple>& triples);
 
 // Loads and verifies the system of `commit`. With `store`, every target image must be complete
 // there (check_target_in_store).

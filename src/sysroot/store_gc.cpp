@@ -16,14 +16,16 @@ namespace mos::sysroot {
 namespace {
 
 // Adds a target image's manifest and every blob it names (children of an index too).
-Status mark_image(oci::LayoutStore& store, const oci::Digest& digest, std::set<oci::Digest>& live, int depth = 0) {
+Status mark_image(oci::LayoutStore& store, const oci::Digest& digest, std::set<oci::Digest>& live,
+                  int depth = 0) {
   if (depth > 4) return fail("image {}: index nesting too deep", digest.str());
   if (!live.insert(digest).second) return {};
   auto doc = store.get_manifest(digest.str());
   if (!doc) return context(fmt::format("reading {} from the store", digest.str()), doc.error());
   if (doc->is_index()) {
     MOS_TRY_ASSIGN(auto index, oci::parse_image_index(doc->bytes));
-    for (const auto& child : index.manifests) MOS_TRY(mark_image(store, child.digest, live, depth + 1));
+    for (const auto& child : index.manifests)
+      MOS_TRY(mark_image(store, child.digest, live, depth + 1));
     return {};
   }
   MOS_TRY_ASSIGN(auto image, oci::parse_image_manifest(doc->bytes));
@@ -37,7 +39,8 @@ Status mark_image(oci::LayoutStore& store, const oci::Digest& digest, std::set<o
 Result<GcReport> gc(const SysrootOptions& options) {
   SysrootPaths paths(options.root);
   MOS_TRY_ASSIGN(auto policy, load_trust_policy(paths, options));
-  if (!SystemHistory::exists(paths.history)) return fail("no system is installed in {}", paths.root.string());
+  if (!SystemHistory::exists(paths.history))
+    return fail("no system is installed in {}", paths.root.string());
   MOS_TRY_ASSIGN(auto session, open_change_session(paths, options, false));
   GcReport report;
   std::vector<std::string> kept;
@@ -50,12 +53,15 @@ Result<GcReport> gc(const SysrootOptions& options) {
   // read at all nothing is removed.
   std::set<oci::Digest> live;
   for (const auto& commit : kept) {
-    auto system = load_system(session.history, commit, policy, commit == kept.front() ? session.store.get() : nullptr);
-    if (!system) return context("gc removes nothing: a kept system does not verify", system.error());
+    auto system = load_system(session.history, commit, policy,
+                              commit == kept.front() ? session.store.get() : nullptr);
+    if (!system)
+      return context("gc removes nothing: a kept system does not verify", system.error());
     for (const auto& t : system->targets) {
       if (auto s = mark_image(*session.store, *t.target.digest, live); !s) {
         if (commit == kept.front()) return context("gc removes nothing", s.error());
-        spdlog::warn("system {} cannot be rolled back to any more: {}", commit.substr(0, 12), s.error().message);
+        spdlog::warn("system {} cannot be rolled back to any more: {}", commit.substr(0, 12),
+                     s.error().message);
       }
     }
     report.kept_systems.push_back(commit);
@@ -80,7 +86,8 @@ Result<GcReport> gc(const SysrootOptions& options) {
     if (!std::filesystem::is_directory(dir, ec)) continue;
     std::vector<std::pair<oci::Digest, std::uint64_t>> dead;
     for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
-      auto digest = oci::Digest::parse(fmt::format("{}:{}", name, entry.path().filename().string()));
+      auto digest =
+          oci::Digest::parse(fmt::format("{}:{}", name, entry.path().filename().string()));
       if (!digest) continue;  // not a blob of ours; left alone
       if (live.contains(*digest)) continue;
       dead.emplace_back(*digest, entry.file_size(ec));

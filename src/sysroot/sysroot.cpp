@@ -15,7 +15,8 @@ SysrootPaths::SysrootPaths(const std::filesystem::path& r)
       factory_ca(r / "factory/secure/manifestCA.pem"),
       factory_product(r / "factory/secure/product-uuid") {}
 
-Result<manifest::TrustPolicy> load_trust_policy(const SysrootPaths& paths, const SysrootOptions& options) {
+Result<manifest::TrustPolicy> load_trust_policy(const SysrootPaths& paths,
+                                                const SysrootOptions& options) {
   manifest::TrustPolicy policy;
   auto ca_path = options.ca_file.value_or(paths.factory_ca);
   if (!std::filesystem::exists(ca_path))
@@ -28,7 +29,8 @@ Result<manifest::TrustPolicy> load_trust_policy(const SysrootPaths& paths, const
     policy.product_uuid = *options.product_uuid;
   } else if (std::filesystem::exists(paths.factory_product)) {
     MOS_TRY_ASSIGN(auto text, read_file(paths.factory_product, 4096));
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+      text.pop_back();
     if (text.empty() || text.find_first_of(" \t\n") != std::string::npos)
       return fail("{}: expected one product uuid on one line", paths.factory_product.string());
     policy.product_uuid = text;
@@ -44,7 +46,8 @@ Result<FileLock> lock_for_writing(const SysrootPaths& paths, bool no_wait) {
 
 Result<FileLock> lock_for_reading(const SysrootPaths& paths, bool no_wait) {
   if (!std::filesystem::exists(paths.config))
-    return fail("no system is installed in {} ({} does not exist)", paths.root.string(), paths.config.string());
+    return fail("no system is installed in {} ({} does not exist)", paths.root.string(),
+                paths.config.string());
   return FileLock::acquire(paths.lock, FileLock::Mode::shared,
                            no_wait ? FileLock::Wait::no_wait : FileLock::Wait::block);
 }

@@ -32,12 +32,12 @@ struct SysrootOptions {
 struct SysrootPaths {
   explicit SysrootPaths(const std::filesystem::path& root);
   std::filesystem::path root;
-  std::filesystem::path config;      // R/config
-  std::filesystem::path lock;        // R/config/manifest.lock
-  std::filesystem::path history;     // R/config/manifest.git
-  std::filesystem::path store_root;  // R/atomfs-store
-  std::filesystem::path store;       // R/atomfs-store/mos
-  std::filesystem::path scratch;     // R/scratch-writes
+  std::filesystem::path config;           // R/config
+  std::filesystem::path lock;             // R/config/manifest.lock
+  std::filesystem::path history;          // R/config/manifest.git
+  std::filesystem::path store_root;       // R/atomfs-store
+  std::filesystem::path store;            // R/atomfs-store/mos
+  std::filesystem::path scratch;          // R/scratch-writes
   std::filesystem::path factory_ca;       // R/factory/secure/manifestCA.pem
   std::filesystem::path factory_product;  // R/factory/secure/product-uuid
 };
@@ -45,7 +45,8 @@ struct SysrootPaths {
 inline constexpr std::size_t kMaxCaBytes = 1024 * 1024;
 
 // The CA (flag, else the factory file) and the product (flag, else the factory file, else none).
-Result<manifest::TrustPolicy> load_trust_policy(const SysrootPaths& paths, const SysrootOptions& options);
+Result<manifest::TrustPolicy> load_trust_policy(const SysrootPaths& paths,
+                                                const SysrootOptions& options);
 
 // The manifest lock: exclusive for writers (creating config/ when missing), shared for readers.
 // A busy lock is reported with the pid holding it; then the call waits, or with no_wait fails.

@@ -4,7 +4,6 @@
 
 #include <cerrno>
 #include <cstdio>
-
 #include <mutex>
 #include <utility>
 
@@ -60,7 +59,9 @@ void checkout_progress(const char* path, size_t, size_t, void*) {
 
 }  // namespace
 
-bool SystemHistory::exists(const std::filesystem::path& dir) { return std::filesystem::exists(dir / ".git"); }
+bool SystemHistory::exists(const std::filesystem::path& dir) {
+  return std::filesystem::exists(dir / ".git");
+}
 
 Result<SystemHistory> SystemHistory::open(const std::filesystem::path& dir, bool create) {
   init_libgit2();
@@ -78,19 +79,23 @@ Result<SystemHistory> SystemHistory::open(const std::filesystem::path& dir, bool
     std::error_code ec;
     std::string prefix = fmt::format(".{}.new-", dir.filename().string());
     for (const auto& entry : std::filesystem::directory_iterator(parent, ec))
-      if (entry.path().filename().string().starts_with(prefix)) std::filesystem::remove_all(entry.path(), ec);
+      if (entry.path().filename().string().starts_with(prefix))
+        std::filesystem::remove_all(entry.path(), ec);
     MOS_TRY_ASSIGN(auto staging, TempDir::create(parent, prefix));
-    git_repository_init_options options;  // the _INIT macro leaves fields to zero-init (clang warns)
+    git_repository_init_options
+        options;  // the _INIT macro leaves fields to zero-init (clang warns)
     git_repository_init_options_init(&options, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
     options.flags = GIT_REPOSITORY_INIT_MKPATH;
     options.initial_head = "master";
     if (git_repository_init_ext(&repo, staging.path().c_str(), &options) != 0)
-      return fail("cannot create the system history in {}: {}", staging.path().string(), git_message());
+      return fail("cannot create the system history in {}: {}", staging.path().string(),
+                  git_message());
     git_repository_free(repo);
     repo = nullptr;
     crash_point("history-initialized");
     if (::rename(staging.path().c_str(), dir.c_str()) != 0)
-      return fail("cannot move {} to {}: {}", staging.path().string(), dir.string(), errno_message(errno));
+      return fail("cannot move {} to {}: {}", staging.path().string(), dir.string(),
+                  errno_message(errno));
     staging.keep();
     MOS_TRY(fsync_dir(parent));
     if (git_repository_open_ext(&repo, dir.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH, nullptr) != 0)
@@ -128,7 +133,8 @@ Status SystemHistory::recover() {
   }
   if (ec) return fail("cannot scan {}: {}", gitdir.string(), ec.message());
   for (const auto& p : stale) {
-    if (!std::filesystem::remove(p, ec) && ec) return fail("cannot remove stale lock {}: {}", p.string(), ec.message());
+    if (!std::filesystem::remove(p, ec) && ec)
+      return fail("cannot remove stale lock {}: {}", p.string(), ec.message());
   }
   MOS_TRY_ASSIGN(auto current, head());
   if (current) MOS_TRY(checkout_head());
@@ -150,18 +156,21 @@ Result<FileSet> SystemHistory::read(const std::string& commit, std::size_t max_b
   if (git_commit_lookup(&c.p, repo_, &id) != 0)
     return fail("commit {} of {}: {}", commit, dir_.string(), git_message());
   TreePtr tree;
-  if (git_commit_tree(&tree.p, c.p) != 0) return fail("tree of commit {}: {}", commit, git_message());
+  if (git_commit_tree(&tree.p, c.p) != 0)
+    return fail("tree of commit {}: {}", commit, git_message());
   FileSet files;
   for (std::size_t i = 0, n = git_tree_entrycount(tree.p); i < n; ++i) {
     const git_tree_entry* entry = git_tree_entry_byindex(tree.p, i);
     std::string name = git_tree_entry_name(entry);
     if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB)
-      return fail("commit {}: \"{}\" is not a file (the system history holds files only)", commit, name);
+      return fail("commit {}: \"{}\" is not a file (the system history holds files only)", commit,
+                  name);
     BlobPtr blob;
     if (git_blob_lookup(&blob.p, repo_, git_tree_entry_id(entry)) != 0)
       return fail("commit {}: reading \"{}\": {}", commit, name, git_message());
     auto size = static_cast<std::size_t>(git_blob_rawsize(blob.p));
-    if (size > max_bytes) return fail("commit {}: \"{}\" is {} bytes (limit {})", commit, name, size, max_bytes);
+    if (size > max_bytes)
+      return fail("commit {}: \"{}\" is {} bytes (limit {})", commit, name, size, max_bytes);
     files.emplace(name, std::string(static_cast<const char*>(git_blob_rawcontent(blob.p)), size));
   }
   return files;
@@ -175,7 +184,8 @@ Result<std::vector<HistoryEntry>> SystemHistory::log(std::size_t limit) const {
   git_oid_fromstr(&id, current->c_str());
   while (entries.size() < limit) {
     CommitPtr c;
-    if (git_commit_lookup(&c.p, repo_, &id) != 0) return fail("history of {}: {}", dir_.string(), git_message());
+    if (git_commit_lookup(&c.p, repo_, &id) != 0)
+      return fail("history of {}: {}", dir_.string(), git_message());
     HistoryEntry e;
     e.commit = hex(id);
     e.tree = hex(*git_commit_tree_id(c.p));
@@ -192,7 +202,8 @@ Result<std::vector<HistoryEntry>> SystemHistory::log(std::size_t limit) const {
 Result<std::string> SystemHistory::commit(const FileSet& files, const std::string& message) {
   MOS_TRY_ASSIGN(auto parent_hex, head());
   BuilderPtr builder;
-  if (git_treebuilder_new(&builder.p, repo_, nullptr) != 0) return fail("git tree: {}", git_message());
+  if (git_treebuilder_new(&builder.p, repo_, nullptr) != 0)
+    return fail("git tree: {}", git_message());
   for (const auto& [name, bytes] : files) {
     git_oid blob;
     if (git_blob_create_from_buffer(&blob, repo_, bytes.data(), bytes.size()) != 0)
@@ -202,29 +213,35 @@ Result<std::string> SystemHistory::commit(const FileSet& files, const std::strin
     crash_point("history-blob-written");
   }
   git_oid tree_id;
-  if (git_treebuilder_write(&tree_id, builder.p) != 0) return fail("writing the tree: {}", git_message());
+  if (git_treebuilder_write(&tree_id, builder.p) != 0)
+    return fail("writing the tree: {}", git_message());
   crash_point("history-tree-written");
   TreePtr tree;
-  if (git_tree_lookup(&tree.p, repo_, &tree_id) != 0) return fail("reading the tree back: {}", git_message());
+  if (git_tree_lookup(&tree.p, repo_, &tree_id) != 0)
+    return fail("reading the tree back: {}", git_message());
   SignaturePtr author;
-  if (git_signature_now(&author.p, "machine", "root@machine.local") != 0) return fail("git signature: {}", git_message());
+  if (git_signature_now(&author.p, "machine", "root@machine.local") != 0)
+    return fail("git signature: {}", git_message());
   CommitPtr parent;
   git_oid parent_id;
   if (parent_hex) {
     git_oid_fromstr(&parent_id, parent_hex->c_str());
-    if (git_commit_lookup(&parent.p, repo_, &parent_id) != 0) return fail("reading HEAD: {}", git_message());
+    if (git_commit_lookup(&parent.p, repo_, &parent_id) != 0)
+      return fail("reading HEAD: {}", git_message());
   }
   const git_commit* parents[1] = {parent.p};
   git_oid commit_id;
-  if (git_commit_create(&commit_id, repo_, nullptr, author.p, author.p, "UTF-8", message.c_str(), tree.p,
-                        parent.p ? 1 : 0, parents) != 0)
+  if (git_commit_create(&commit_id, repo_, nullptr, author.p, author.p, "UTF-8", message.c_str(),
+                        tree.p, parent.p ? 1 : 0, parents) != 0)
     return fail("writing the commit: {}", git_message());
   crash_point("history-commit-written");
   // The commit point: master moves from the parent to the new commit (compare-and-swap).
   ReferencePtr ref;
   std::string log_message = "commit: " + message.substr(0, message.find('\n'));
-  int rc = parent_hex ? git_reference_create_matching(&ref.p, repo_, kBranchRef, &commit_id, 1, &parent_id, log_message.c_str())
-                      : git_reference_create(&ref.p, repo_, kBranchRef, &commit_id, 0, log_message.c_str());
+  int rc = parent_hex ? git_reference_create_matching(&ref.p, repo_, kBranchRef, &commit_id, 1,
+                                                      &parent_id, log_message.c_str())
+                      : git_reference_create(&ref.p, repo_, kBranchRef, &commit_id, 0,
+                                             log_message.c_str());
   if (rc != 0) return fail("moving {} in {}: {}", kBranchRef, dir_.string(), git_message());
   crash_point("history-ref-updated");
   MOS_TRY(checkout_head());
@@ -240,7 +257,8 @@ Status SystemHistory::checkout_head() {
   git_oid id;
   git_oid_fromstr(&id, current->c_str());
   CommitPtr c;
-  if (git_commit_lookup(&c.p, repo_, &id) != 0) return fail("reading HEAD of {}: {}", dir_.string(), git_message());
+  if (git_commit_lookup(&c.p, repo_, &id) != 0)
+    return fail("reading HEAD of {}: {}", dir_.string(), git_message());
   git_checkout_options options;
   git_checkout_options_init(&options, GIT_CHECKOUT_OPTIONS_VERSION);
   options.checkout_strategy = GIT_CHECKOUT_FORCE | GIT_CHECKOUT_REMOVE_UNTRACKED;

@@ -59,7 +59,8 @@ class SystemHistory {
   Result<std::string> commit(const FileSet& files, const std::string& message);
 
  private:
-  explicit SystemHistory(std::filesystem::path dir, git_repository* repo) : dir_(std::move(dir)), repo_(repo) {}
+  explicit SystemHistory(std::filesystem::path dir, git_repository* repo)
+      : dir_(std::move(dir)), repo_(repo) {}
   Status checkout_head();
   std::filesystem::path dir_;
   git_repository* repo_ = nullptr;

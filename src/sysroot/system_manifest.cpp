@@ -9,7 +9,8 @@
 namespace mos::sysroot {
 namespace {
 
-Status only_keys(const Json& object, std::initializer_list<std::string_view> keys, std::string_view where) {
+Status only_keys(const Json& object, std::initializer_list<std::string_view> keys,
+                 std::string_view where) {
   for (const auto& [key, value] : object.items()) {
     bool known = false;
     for (auto k : keys) known = known || key == k;
@@ -18,21 +19,25 @@ Status only_keys(const Json& object, std::initializer_list<std::string_view> key
   return {};
 }
 
-Result<const Json*> member(const Json& object, std::string_view key, Json::value_t type, std::string_view where) {
+Result<const Json*> member(const Json& object, std::string_view key, Json::value_t type,
+                           std::string_view where) {
   auto it = object.find(key);
   if (it == object.end()) return fail("{}: missing \"{}\"", where, key);
   if (it->type() != type &&
-      !(type == Json::value_t::number_unsigned && it->type() == Json::value_t::number_integer && it->get<std::int64_t>() >= 0))
+      !(type == Json::value_t::number_unsigned && it->type() == Json::value_t::number_integer &&
+        it->get<std::int64_t>() >= 0))
     return fail("{}: \"{}\" has the wrong type ({})", where, key, json_type_name(*it));
   return &*it;
 }
 
-Result<std::uint64_t> unsigned_member(const Json& object, std::string_view key, std::string_view where) {
+Result<std::uint64_t> unsigned_member(const Json& object, std::string_view key,
+                                      std::string_view where) {
   MOS_TRY_ASSIGN(auto value, member(object, key, Json::value_t::number_unsigned, where));
   return value->get<std::uint64_t>();
 }
 
-Result<std::vector<SourcedName>> parse_sourced(const Json& object, std::string_view key, std::string_view name_key) {
+Result<std::vector<SourcedName>> parse_sourced(const Json& object, std::string_view key,
+                                               std::string_view name_key) {
   MOS_TRY_ASSIGN(auto list, member(object, key, Json::value_t::array, "manifest.json"));
   std::vector<SourcedName> result;
   std::set<std::string> seen;
@@ -44,7 +49,8 @@ Result<std::vector<SourcedName>> parse_sourced(const Json& object, std::string_v
     MOS_TRY_ASSIGN(auto name, json_string(item, name_key, where));
     MOS_TRY_ASSIGN(auto source, json_string(item, "source", where));
     if (name.empty()) return fail("{}: empty {}", where, name_key);
-    if (!is_source_name(source)) return fail("{}: source \"{}\" is not <sha256 hex>.json", where, source);
+    if (!is_source_name(source))
+      return fail("{}: source \"{}\" is not <sha256 hex>.json", where, source);
     if (!seen.insert(name).second) return fail("{}: duplicate {} \"{}\"", where, name_key, name);
     result.push_back({name, source});
   }
@@ -98,9 +104,11 @@ std::string encode_system_manifest(const SystemManifest& m) {
 }
 
 Result<SystemManifest> parse_system_manifest(std::string_view bytes) {
-  MOS_TRY_ASSIGN(auto j, parse_json_strict(bytes, "manifest.json", JsonLimits{kMaxSystemManifestBytes, 16}));
+  MOS_TRY_ASSIGN(
+      auto j, parse_json_strict(bytes, "manifest.json", JsonLimits{kMaxSystemManifestBytes, 16}));
   if (!j.is_object()) return fail("manifest.json: expected an object");
-  MOS_TRY(only_keys(j, {"format", "product", "install", "targets", "storage", "uidmaps"}, "manifest.json"));
+  MOS_TRY(only_keys(j, {"format", "product", "install", "targets", "storage", "uidmaps"},
+                    "manifest.json"));
   MOS_TRY_ASSIGN(auto format, json_int(j, "format", "manifest.json"));
   if (format != 1) return fail("manifest.json: format {} is not supported (expected 1)", format);
   SystemManifest m;
@@ -109,7 +117,8 @@ Result<SystemManifest> parse_system_manifest(std::string_view bytes) {
   MOS_TRY(only_keys(*install, {"source", "reference", "created"}, "manifest.json install"));
   MOS_TRY_ASSIGN(m.install.source, json_string(*install, "source", "manifest.json install"));
   MOS_TRY_ASSIGN(m.install.reference, json_string(*install, "reference", "manifest.json install"));
-  MOS_TRY_ASSIGN(m.install.created, json_optional_string(*install, "created", "manifest.json install"));
+  MOS_TRY_ASSIGN(m.install.created,
+                 json_optional_string(*install, "created", "manifest.json install"));
   if (!is_source_name(m.install.source))
     return fail("manifest.json install: source \"{}\" is not <sha256 hex>.json", m.install.source);
   MOS_TRY_ASSIGN(m.targets, parse_sourced(j, "targets", "name"));
@@ -124,7 +133,8 @@ Result<SystemManifest> parse_system_manifest(std::string_view bytes) {
     MOS_TRY_ASSIGN(r.nsgroup, json_string(item, "nsgroup", where));
     MOS_TRY_ASSIGN(r.hostid, unsigned_member(item, "hostid", where));
     MOS_TRY_ASSIGN(r.size, unsigned_member(item, "size", where));
-    if (r.nsgroup.empty() || r.nsgroup == "none") return fail("{}: nsgroup \"{}\" has no uid range", where, r.nsgroup);
+    if (r.nsgroup.empty() || r.nsgroup == "none")
+      return fail("{}: nsgroup \"{}\" has no uid range", where, r.nsgroup);
     m.uidmaps.push_back(r);
   }
   MOS_TRY(check_uid_ranges(m.uidmaps));

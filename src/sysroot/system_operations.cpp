@@ -17,8 +17,8 @@ enum class ChangeKind { install, update };
 // Step 1: everything about the incoming install manifest that needs no write on the target.
 Result<IncomingInstall> verify_incoming(InstallSource& source, std::string_view url,
                                         const manifest::TrustPolicy& policy) {
-  MOS_TRY_ASSIGN(auto verified,
-                 manifest::verify_install(*source.install, source.tag_or_digest, policy, source.targets.get()));
+  MOS_TRY_ASSIGN(auto verified, manifest::verify_install(*source.install, source.tag_or_digest,
+                                                         policy, source.targets.get()));
   // The triple is checked once more exactly as the history will hold it, so what is committed is
   // what every later command can verify offline (this also binds install.json's product to the
   // certificate's).
@@ -35,13 +35,14 @@ Result<IncomingInstall> verify_incoming(InstallSource& source, std::string_view 
 
 std::string describe_targets(const std::vector<manifest::Target>& targets) {
   std::string text;
-  for (const auto& t : targets) text += fmt::format("{}{} {}", text.empty() ? "" : ", ", t.service_name, t.version);
+  for (const auto& t : targets)
+    text += fmt::format("{}{} {}", text.empty() ? "" : ", ", t.service_name, t.version);
   return text;
 }
 
 // Steps 4 and 5: copy what the plan needs, check the whole system is in the store, commit.
-Result<ChangeReport> apply_plan(ChangeSession& session, InstallSource& source, const PlannedSystem& plan,
-                                const std::string& message) {
+Result<ChangeReport> apply_plan(ChangeSession& session, InstallSource& source,
+                                const PlannedSystem& plan, const std::string& message) {
   ChangeReport report;
   report.downgrades = plan.downgrades;
   for (const auto& t : plan.targets) {
@@ -55,7 +56,8 @@ Result<ChangeReport> apply_plan(ChangeSession& session, InstallSource& source, c
   for (const auto& t : plan.targets) MOS_TRY(check_target_in_store(*session.store, t));
   auto files = system_files(plan.record, plan.triples);
   if (session.head) {
-    MOS_TRY_ASSIGN(auto current_files, session.history.read(*session.head, kMaxSystemManifestBytes * 4));
+    MOS_TRY_ASSIGN(auto current_files,
+                   session.history.read(*session.head, kMaxSystemManifestBytes * 4));
     if (current_files == files) {
       report.summary = "the system is already up to date";
       return report;
@@ -77,8 +79,8 @@ Result<ChangeReport> change(const SysrootOptions& options, std::string_view url,
     MOS_TRY_ASSIGN(auto history, SystemHistory::open(paths.history, false));
     MOS_TRY_ASSIGN(auto head, history.head());
     if (head)
-      return fail("a system is already installed in {} (commit {}); use mosctl update", paths.root.string(),
-                  head->substr(0, 12));
+      return fail("a system is already installed in {} (commit {}); use mosctl update",
+                  paths.root.string(), head->substr(0, 12));
   }
   MOS_TRY_ASSIGN(auto source, open_install_source(url, options.source));
   MOS_TRY_ASSIGN(auto incoming, verify_incoming(source, url, policy));
@@ -87,20 +89,23 @@ Result<ChangeReport> change(const SysrootOptions& options, std::string_view url,
   MOS_TRY_ASSIGN(auto session, open_change_session(paths, options, kind == ChangeKind::install));
   if (kind == ChangeKind::install) {
     if (session.head)
-      return fail("a system is already installed in {} (commit {}); use mosctl update", paths.root.string(),
-                  session.head->substr(0, 12));
+      return fail("a system is already installed in {} (commit {}); use mosctl update",
+                  paths.root.string(), session.head->substr(0, 12));
     MOS_TRY_ASSIGN(auto plan, plan_install(incoming));
     crash_point("planned");
     return apply_plan(session, source, plan,
                       fmt::format("Install {}: {}", url, describe_targets(plan.targets)));
   }
-  if (!session.head) return fail("no system is installed in {}; use mosctl install first", paths.root.string());
-  MOS_TRY_ASSIGN(auto current, load_system(session.history, *session.head, policy, session.store.get()));
+  if (!session.head)
+    return fail("no system is installed in {}; use mosctl install first", paths.root.string());
+  MOS_TRY_ASSIGN(auto current,
+                 load_system(session.history, *session.head, policy, session.store.get()));
   MOS_TRY_ASSIGN(auto plan, plan_update(current, incoming, options.allow_downgrade));
   crash_point("planned");
   for (const auto& d : plan.downgrades) spdlog::warn("allowed downgrade: {}", d);
   return apply_plan(session, source, plan,
-                    fmt::format("Update ({}) to {}: {}", manifest::to_string(incoming.triple.manifest.update_type), url,
+                    fmt::format("Update ({}) to {}: {}",
+                                manifest::to_string(incoming.triple.manifest.update_type), url,
                                 describe_targets(plan.targets)));
 }
 
@@ -117,7 +122,8 @@ Result<ChangeReport> update(const SysrootOptions& options, std::string_view url)
 Result<ChangeReport> rollback(const SysrootOptions& options) {
   SysrootPaths paths(options.root);
   MOS_TRY_ASSIGN(auto policy, load_trust_policy(paths, options));
-  if (!SystemHistory::exists(paths.history)) return fail("no system is installed in {}", paths.root.string());
+  if (!SystemHistory::exists(paths.history))
+    return fail("no system is installed in {}", paths.root.string());
   MOS_TRY_ASSIGN(auto session, open_change_session(paths, options, false));
   if (!session.head) return fail("no system is installed in {}", paths.root.string());
   MOS_TRY_ASSIGN(auto current, load_system(session.history, *session.head, policy, nullptr));
@@ -125,12 +131,15 @@ Result<ChangeReport> rollback(const SysrootOptions& options) {
   if (!previous) return fail("there is no earlier system to roll back to");
   auto target_policy = policy_for_installed(policy, current.record.product);
   auto verified = load_system(session.history, *previous, target_policy, session.store.get());
-  if (!verified) return context(fmt::format("cannot roll back to {}", previous->substr(0, 12)), verified.error());
+  if (!verified)
+    return context(fmt::format("cannot roll back to {}", previous->substr(0, 12)),
+                   verified.error());
   crash_point("rollback-verified");
   MOS_TRY_ASSIGN(auto files, session.history.read(*previous, kMaxSystemManifestBytes * 4));
   std::vector<manifest::Target> targets;
   for (const auto& t : verified->targets) targets.push_back(t.target);
-  auto message = fmt::format("Rollback to {}: {}", previous->substr(0, 12), describe_targets(targets));
+  auto message =
+      fmt::format("Rollback to {}: {}", previous->substr(0, 12), describe_targets(targets));
   ChangeReport report;
   MOS_TRY_ASSIGN(report.commit, session.history.commit(files, message));
   crash_point("committed");

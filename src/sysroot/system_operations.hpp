@@ -24,9 +24,9 @@
 namespace mos::sysroot {
 
 struct ChangeReport {
-  std::string commit;                 // the new system's commit ("" when nothing changed)
-  std::string summary;                // one line for people
-  std::vector<std::string> copied;    // targets whose images were copied
+  std::string commit;               // the new system's commit ("" when nothing changed)
+  std::string summary;              // one line for people
+  std::vector<std::string> copied;  // targets whose images were copied
   std::int64_t bytes_copied = 0;
   std::vector<std::string> downgrades;  // what --allow-downgrade let through
 };

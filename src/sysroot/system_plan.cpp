@@ -10,7 +10,8 @@ namespace {
 
 // Checks the merged system as a whole with the rules every signed manifest satisfies
 // (duplicates, storage labels a target uses but nobody declares, ...).
-Status validate_merged(const PlannedSystem& plan, const std::vector<manifest::StorageItem>& storage) {
+Status validate_merged(const PlannedSystem& plan,
+                       const std::vector<manifest::StorageItem>& storage) {
   manifest::Manifest merged;
   merged.product = plan.record.product;
   merged.targets = plan.targets;
@@ -18,7 +19,8 @@ Status validate_merged(const PlannedSystem& plan, const std::vector<manifest::St
   return manifest::validate_manifest(merged, "the resulting system");
 }
 
-Result<std::vector<UidRange>> uid_ranges_for(const std::vector<UidRange>& existing, const PlannedSystem& plan,
+Result<std::vector<UidRange>> uid_ranges_for(const std::vector<UidRange>& existing,
+                                             const PlannedSystem& plan,
                                              const std::vector<manifest::StorageItem>& storage) {
   return allocate_uid_ranges(existing, nsgroups_in_use(plan.targets, storage));
 }
@@ -30,7 +32,8 @@ Status check_created(const InstalledSystem& current, const IncomingInstall& inco
   auto new_time = parse_rfc3339(*incoming.created);
   std::string problem;
   if (!new_time)
-    problem = fmt::format("the install manifest's creation time cannot be ordered: {}", new_time.error().message);
+    problem = fmt::format("the install manifest's creation time cannot be ordered: {}",
+                          new_time.error().message);
   else if (old_time && *new_time < *old_time)
     problem = fmt::format("the install manifest was created at {}, before the installed one ({})",
                           *incoming.created, *current.record.install.created);
@@ -40,14 +43,15 @@ Status check_created(const InstalledSystem& current, const IncomingInstall& inco
   return {};
 }
 
-Status check_version(const manifest::Target& old_target, const manifest::Target& new_target, bool allow,
-                     std::vector<std::string>& downgrades) {
+Status check_version(const manifest::Target& old_target, const manifest::Target& new_target,
+                     bool allow, std::vector<std::string>& downgrades) {
   auto a = parse_version(old_target.version);
   auto b = parse_version(new_target.version);
   std::string problem;
   if (!a || !b)
-    problem = fmt::format("target {}: versions {} and {} cannot be ordered ({})", new_target.service_name,
-                          old_target.version, new_target.version, (!a ? a.error() : b.error()).message);
+    problem =
+        fmt::format("target {}: versions {} and {} cannot be ordered ({})", new_target.service_name,
+                    old_target.version, new_target.version, (!a ? a.error() : b.error()).message);
   else if (compare_versions(*b, *a) < 0)
     problem = fmt::format("target {} would go from version {} down to {}", new_target.service_name,
                           old_target.version, new_target.version);
@@ -62,7 +66,8 @@ Status check_version(const manifest::Target& old_target, const manifest::Target&
 Result<PlannedSystem> plan_install(const IncomingInstall& incoming) {
   const auto& m = incoming.triple.manifest;
   if (m.update_type != manifest::UpdateType::complete)
-    return fail("{} is a partial update; a first install needs a complete install manifest", incoming.reference);
+    return fail("{} is a partial update; a first install needs a complete install manifest",
+                incoming.reference);
   PlannedSystem plan;
   plan.record.product = m.product;
   plan.record.install = {incoming.triple.source, incoming.reference, incoming.created};
@@ -82,14 +87,16 @@ Result<PlannedSystem> plan_update(const InstalledSystem& current, const Incoming
   const auto& m = incoming.triple.manifest;
   const auto& source = incoming.triple.source;
   if (m.product != current.record.product)
-    return fail("{} is for product {}, but the installed system is product {}", incoming.reference, m.product,
-                current.record.product);
+    return fail("{} is for product {}, but the installed system is product {}", incoming.reference,
+                m.product, current.record.product);
   PlannedSystem plan;
   MOS_TRY(check_created(current, incoming, allow_downgrade, plan.downgrades));
   for (const auto& t : m.targets) {
-    auto old = std::find_if(current.targets.begin(), current.targets.end(),
-                            [&](const InstalledTarget& i) { return i.target.service_name == t.service_name; });
-    if (old != current.targets.end()) MOS_TRY(check_version(old->target, t, allow_downgrade, plan.downgrades));
+    auto old = std::find_if(
+        current.targets.begin(), current.targets.end(),
+        [&](const InstalledTarget& i) { return i.target.service_name == t.service_name; });
+    if (old != current.targets.end())
+      MOS_TRY(check_version(old->target, t, allow_downgrade, plan.downgrades));
   }
 
   plan.record.product = current.record.product;
@@ -102,8 +109,9 @@ Result<PlannedSystem> plan_update(const InstalledSystem& current, const Incoming
       plan.targets.push_back(old.target);
     }
     for (const auto& old : current.storage) {
-      bool renamed = std::any_of(m.storage.begin(), m.storage.end(),
-                                 [&](const manifest::StorageItem& s) { return s.label == old.item.label; });
+      bool renamed =
+          std::any_of(m.storage.begin(), m.storage.end(),
+                      [&](const manifest::StorageItem& s) { return s.label == old.item.label; });
       if (renamed) continue;
       plan.record.storage.push_back({old.item.label, old.source});
       storage.push_back(old.item);

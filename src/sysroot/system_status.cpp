@@ -19,7 +19,8 @@ OrderedJson system_json(const InstalledSystem& system) {
   OrderedJson install;
   install["source"] = system.record.install.source;
   install["reference"] = system.record.install.reference;
-  install["created"] = system.record.install.created ? OrderedJson(*system.record.install.created) : OrderedJson();
+  install["created"] =
+      system.record.install.created ? OrderedJson(*system.record.install.created) : OrderedJson();
   j["install"] = install;
   OrderedJson targets = OrderedJson::array();
   for (const auto& t : system.targets) {
@@ -49,7 +50,8 @@ OrderedJson system_json(const InstalledSystem& system) {
   }
   j["storage"] = storage;
   OrderedJson maps = OrderedJson::array();
-  for (const auto& r : system.record.uidmaps) maps.push_back({{"nsgroup", r.nsgroup}, {"hostid", r.hostid}, {"size", r.size}});
+  for (const auto& r : system.record.uidmaps)
+    maps.push_back({{"nsgroup", r.nsgroup}, {"hostid", r.hostid}, {"size", r.size}});
   j["uidmaps"] = maps;
   OrderedJson certs = OrderedJson::array();
   for (const auto& [source, triple] : system.sources) {
@@ -91,7 +93,10 @@ Result<Json> status(const SysrootOptions& options) {
   MOS_TRY_ASSIGN(auto log, history.log());
   Json entries = Json::array();
   for (const auto& e : log)
-    entries.push_back({{"commit", e.commit}, {"tree", e.tree}, {"time", time_text(e.time)}, {"message", e.message}});
+    entries.push_back({{"commit", e.commit},
+                       {"tree", e.tree},
+                       {"time", time_text(e.time)},
+                       {"message", e.message}});
   out["history"] = entries;
   return out;
 }
@@ -104,26 +109,34 @@ std::string format_status(const Json& s) {
     return text;
   }
   const Json& sys = s["system"];
-  line(fmt::format("system {} (product {})", sys["commit"].get<std::string>().substr(0, 12), sys["product"].get<std::string>()));
-  line(fmt::format("install manifest {} from {}{}", sys["install"]["source"].get<std::string>().substr(0, 12),
+  line(fmt::format("system {} (product {})", sys["commit"].get<std::string>().substr(0, 12),
+                   sys["product"].get<std::string>()));
+  line(fmt::format("install manifest {} from {}{}",
+                   sys["install"]["source"].get<std::string>().substr(0, 12),
                    sys["install"]["reference"].get<std::string>(),
-                   sys["install"]["created"].is_string() ? ", created " + sys["install"]["created"].get<std::string>() : ""));
+                   sys["install"]["created"].is_string()
+                       ? ", created " + sys["install"]["created"].get<std::string>()
+                       : ""));
   line("targets:");
   for (const auto& t : sys["targets"])
-    line(fmt::format("  {:<16} {:<12} {:<9} {}  from {}", t["name"].get<std::string>(), t["version"].get<std::string>(),
-                     t["service_type"].get<std::string>(), t["digest"].get<std::string>(),
-                     t["source"].get<std::string>().substr(0, 12)));
+    line(fmt::format("  {:<16} {:<12} {:<9} {}  from {}", t["name"].get<std::string>(),
+                     t["version"].get<std::string>(), t["service_type"].get<std::string>(),
+                     t["digest"].get<std::string>(), t["source"].get<std::string>().substr(0, 12)));
   if (!sys["storage"].empty()) {
     line("storage:");
     for (const auto& st : sys["storage"])
-      line(fmt::format("  {:<16} {} MiB{}{}", st["label"].get<std::string>(), st["size_mib"].get<std::uint64_t>(),
+      line(fmt::format("  {:<16} {} MiB{}{}", st["label"].get<std::string>(),
+                       st["size_mib"].get<std::uint64_t>(),
                        st["persistent"].get<bool>() ? ", persistent" : "",
-                       st["nsgroup"].get<std::string>().empty() ? "" : ", nsgroup " + st["nsgroup"].get<std::string>()));
+                       st["nsgroup"].get<std::string>().empty()
+                           ? ""
+                           : ", nsgroup " + st["nsgroup"].get<std::string>()));
   }
   if (!sys["uidmaps"].empty()) {
     line("uid ranges:");
     for (const auto& r : sys["uidmaps"])
-      line(fmt::format("  {:<16} {}-{}", r["nsgroup"].get<std::string>(), r["hostid"].get<std::uint64_t>(),
+      line(fmt::format("  {:<16} {}-{}", r["nsgroup"].get<std::string>(),
+                       r["hostid"].get<std::uint64_t>(),
                        r["hostid"].get<std::uint64_t>() + r["size"].get<std::uint64_t>() - 1));
   }
   line("signed by:");
@@ -132,8 +145,8 @@ std::string format_status(const Json& s) {
                      c["subject"].get<std::string>(), c["not_after"].get<std::string>()));
   line("history:");
   for (const auto& e : s["history"])
-    line(fmt::format("  {}  {}  {}", e["commit"].get<std::string>().substr(0, 12), e["time"].get<std::string>(),
-                     e["message"].get<std::string>()));
+    line(fmt::format("  {}  {}  {}", e["commit"].get<std::string>().substr(0, 12),
+                     e["time"].get<std::string>(), e["message"].get<std::string>()));
   return text;
 }
 

@@ -21,13 +21,15 @@ Status check_uid_ranges(const std::vector<UidRange>& ranges) {
   for (const auto& r : ranges) {
     if (r.size == 0) return fail("uid range of nsgroup \"{}\" is empty", r.nsgroup);
     if (r.hostid < 1 || r.hostid > kMaxHostId || r.size > kMaxHostId - r.hostid)
-      return fail("uid range of nsgroup \"{}\" ({} + {}) leaves the 32-bit id space", r.nsgroup, r.hostid, r.size);
+      return fail("uid range of nsgroup \"{}\" ({} + {}) leaves the 32-bit id space", r.nsgroup,
+                  r.hostid, r.size);
     sorted.push_back(&r);
   }
   std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->hostid < b->hostid; });
   for (std::size_t i = 1; i < sorted.size(); ++i) {
     if (sorted[i - 1]->hostid + sorted[i - 1]->size > sorted[i]->hostid)
-      return fail("uid ranges of nsgroups \"{}\" and \"{}\" overlap", sorted[i - 1]->nsgroup, sorted[i]->nsgroup);
+      return fail("uid ranges of nsgroups \"{}\" and \"{}\" overlap", sorted[i - 1]->nsgroup,
+                  sorted[i]->nsgroup);
     if (sorted[i - 1]->nsgroup == sorted[i]->nsgroup)
       return fail("nsgroup \"{}\" has two uid ranges", sorted[i]->nsgroup);
   }
@@ -40,9 +42,12 @@ Result<std::vector<UidRange>> allocate_uid_ranges(const std::vector<UidRange>& e
   std::vector<UidRange> result;
   std::vector<std::string> missing;
   for (const auto& group : needed) {
-    auto it = std::find_if(existing.begin(), existing.end(), [&](const UidRange& r) { return r.nsgroup == group; });
-    if (it != existing.end()) result.push_back(*it);
-    else missing.push_back(group);
+    auto it = std::find_if(existing.begin(), existing.end(),
+                           [&](const UidRange& r) { return r.nsgroup == group; });
+    if (it != existing.end())
+      result.push_back(*it);
+    else
+      missing.push_back(group);
   }
   for (const auto& group : missing) {
     // Lowest start at or above kFirstHostId (on a kRangeSize grid) free of every kept range.
@@ -57,10 +62,12 @@ Result<std::vector<UidRange>> allocate_uid_ranges(const std::vector<UidRange>& e
         }
       }
     }
-    if (start > kMaxHostId - kRangeSize) return fail("no free uid range left for nsgroup \"{}\"", group);
+    if (start > kMaxHostId - kRangeSize)
+      return fail("no free uid range left for nsgroup \"{}\"", group);
     result.push_back(UidRange{group, start, kRangeSize});
   }
-  std::sort(result.begin(), result.end(), [](const UidRange& a, const UidRange& b) { return a.nsgroup < b.nsgroup; });
+  std::sort(result.begin(), result.end(),
+            [](const UidRange& a, const UidRange& b) { return a.nsgroup < b.nsgroup; });
   MOS_TRY(check_uid_ranges(result));
   return result;
 }

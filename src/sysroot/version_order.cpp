@@ -22,7 +22,8 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
   std::size_t start = 0;
   for (;;) {
     auto pos = s.find(sep, start);
-    parts.push_back(s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
+    parts.push_back(
+        s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
     if (pos == std::string_view::npos) break;
     start = pos + 1;
   }
@@ -41,7 +42,9 @@ std::strong_ordering compare_identifier(const std::string& a, const std::string&
   bool na = all_digits(a), nb = all_digits(b);
   if (na && nb) {
     // Compare numerically without overflow: strip leading zeros, then length, then text.
-    auto strip = [](const std::string& s) { return std::string_view(s).substr(std::min(s.find_first_not_of('0'), s.size())); };
+    auto strip = [](const std::string& s) {
+      return std::string_view(s).substr(std::min(s.find_first_not_of('0'), s.size()));
+    };
     auto sa = strip(a), sb = strip(b);
     if (sa.size() != sb.size()) return sa.size() <=> sb.size();
     return sa.compare(sb) <=> 0;
@@ -62,7 +65,8 @@ Result<Version> parse_version(std::string_view text) {
   Version v;
   if (auto dash = rest.find('-'); dash != std::string_view::npos) {
     for (auto part : split(rest.substr(dash + 1), '.')) {
-      if (!identifier_chars(part)) return fail("version \"{}\": malformed pre-release \"{}\"", text, part);
+      if (!identifier_chars(part))
+        return fail("version \"{}\": malformed pre-release \"{}\"", text, part);
       v.prerelease.emplace_back(part);
     }
     rest = rest.substr(0, dash);
@@ -70,7 +74,8 @@ Result<Version> parse_version(std::string_view text) {
   if (!rest.empty() && (rest.front() == 'v' || rest.front() == 'V')) rest.remove_prefix(1);
   if (rest.empty()) return fail("version \"{}\": expected numbers such as 1.2.3", text);
   for (auto part : split(rest, '.')) {
-    if (!all_digits(part)) return fail("version \"{}\": component \"{}\" is not a number", text, part);
+    if (!all_digits(part))
+      return fail("version \"{}\": component \"{}\" is not a number", text, part);
     MOS_TRY_ASSIGN(auto n, parse_number(part, text));
     v.numbers.push_back(n);
   }
@@ -93,7 +98,9 @@ std::strong_ordering compare_versions(const Version& a, const Version& b) {
 }
 
 Result<Timestamp> parse_rfc3339(std::string_view text) {
-  auto bad = [&] { return fail("\"{}\" is not an RFC 3339 time (expected 2026-11-28T09:10:11Z)", text); };
+  auto bad = [&] {
+    return fail("\"{}\" is not an RFC 3339 time (expected 2026-11-28T09:10:11Z)", text);
+  };
   auto digits = [&](std::size_t pos, std::size_t count) -> std::optional<int> {
     if (pos + count > text.size()) return std::nullopt;
     int value = 0;
@@ -103,14 +110,15 @@ Result<Timestamp> parse_rfc3339(std::string_view text) {
     }
     return value;
   };
-  if (text.size() < 20 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != 't') ||
-      text[13] != ':' || text[16] != ':')
+  if (text.size() < 20 || text[4] != '-' || text[7] != '-' ||
+      (text[10] != 'T' && text[10] != 't') || text[13] != ':' || text[16] != ':')
     return bad();
   auto year = digits(0, 4), month = digits(5, 2), day = digits(8, 2), hour = digits(11, 2),
        minute = digits(14, 2), second = digits(17, 2);
   if (!year || !month || !day || !hour || !minute || !second) return bad();
-  std::chrono::year_month_day date{std::chrono::year(*year), std::chrono::month(static_cast<unsigned>(*month)),
-                                  std::chrono::day(static_cast<unsigned>(*day))};
+  std::chrono::year_month_day date{std::chrono::year(*year),
+                                   std::chrono::month(static_cast<unsigned>(*month)),
+                                   std::chrono::day(static_cast<unsigned>(*day))};
   if (!date.ok() || *hour > 23 || *minute > 59 || *second > 60) return bad();
   std::size_t pos = 19;
   std::int32_t nanos = 0;
@@ -130,15 +138,16 @@ Result<Timestamp> parse_rfc3339(std::string_view text) {
     ++pos;
   } else if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
     auto oh = digits(pos + 1, 2), om = digits(pos + 4, 2);
-    if (!oh || !om || pos + 3 >= text.size() || text[pos + 3] != ':' || *oh > 23 || *om > 59) return bad();
+    if (!oh || !om || pos + 3 >= text.size() || text[pos + 3] != ':' || *oh > 23 || *om > 59)
+      return bad();
     offset = (*oh * 60 + *om) * 60 * (text[pos] == '+' ? 1 : -1);
     pos += 6;
   } else {
     return bad();
   }
   if (pos != text.size()) return bad();
-  std::int64_t seconds = std::chrono::sys_days(date).time_since_epoch().count() * 86400 + *hour * 3600 + *minute * 60 +
-                         *second - offset;
+  std::int64_t seconds = std::chrono::sys_days(date).time_since_epoch().count() * 86400 +
+                         *hour * 3600 + *minute * 60 + *second - offset;
   return Timestamp{seconds, nanos};
 }
 

@@ -20,7 +20,8 @@ constexpr std::string_view kProductPrefix = "manifest PRODUCT:";
 // Go's choice of string type: PrintableString when every character allows it, else UTF8String.
 bool is_printable_string(std::string_view value) {
   for (unsigned char c : value)
-    if (!std::isalnum(c) && std::string_view(" '()+,-./:=?").find(static_cast<char>(c)) == std::string_view::npos)
+    if (!std::isalnum(c) &&
+        std::string_view(" '()+,-./:=?").find(static_cast<char>(c)) == std::string_view::npos)
       return false;
   return true;
 }
@@ -33,7 +34,8 @@ Status add_name_entry(X509_NAME* name, int nid, std::string_view value) {
   if (X509_NAME_add_entry_by_NID(name, nid, type,
                                  reinterpret_cast<const unsigned char*>(value.data()),
                                  static_cast<int>(value.size()), -1, 0) != 1)
-    return fail("cannot put '{}' into a certificate subject: {}", value, openssl_reason("rejected"));
+    return fail("cannot put '{}' into a certificate subject: {}", value,
+                openssl_reason("rejected"));
   return {};
 }
 
@@ -63,7 +65,8 @@ Result<std::string> subject_key_id(X509* cert, EVP_PKEY* key, bool is_ca) {
   }
   unsigned char* der = nullptr;
   int length = i2d_PUBKEY(key, &der);
-  if (length <= 0) return fail("cannot encode the public key: {}", openssl_reason("encoding failed"));
+  if (length <= 0)
+    return fail("cannot encode the public key: {}", openssl_reason("encoding failed"));
   auto id = sha1_key_id({der, static_cast<std::size_t>(length)});
   OPENSSL_free(der);
   return id;
@@ -135,7 +138,8 @@ std::string common_name_of(const X509_NAME* name) {
   int index = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
   if (index < 0) return {};
   unsigned char* utf8 = nullptr;
-  int length = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index)));
+  int length =
+      ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index)));
   if (length < 0) return {};
   std::string cn(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(length));
   OPENSSL_free(utf8);
@@ -169,7 +173,8 @@ std::string format_time(TimePoint time) {
 Result<X509Ptr> issue_certificate(const CertificateSpec& spec, EVP_PKEY* subject_key, X509* issuer,
                                   EVP_PKEY* issuer_key) {
   if ((issuer == nullptr) != (issuer_key == nullptr))
-    return fail("issuing '{}': an issuer certificate needs its key and the other way round", spec.common_name);
+    return fail("issuing '{}': an issuer certificate needs its key and the other way round",
+                spec.common_name);
   openssl_errors();
   X509Ptr cert(X509_new());
   if (!cert || X509_set_version(cert.get(), X509_VERSION_3) != 1)
@@ -184,7 +189,8 @@ Result<X509Ptr> issue_certificate(const CertificateSpec& spec, EVP_PKEY* subject
     return fail("cannot set the certificate serial: {}", openssl_reason("encoding failed"));
 
   X509_NAME* subject = X509_get_subject_name(cert.get());
-  for (const auto& org : spec.organizations) MOS_TRY(add_name_entry(subject, NID_organizationName, org));
+  for (const auto& org : spec.organizations)
+    MOS_TRY(add_name_entry(subject, NID_organizationName, org));
   MOS_TRY(add_name_entry(subject, NID_organizationalUnitName, spec.organizational_unit));
   MOS_TRY(add_name_entry(subject, NID_commonName, spec.common_name));
   MOS_TRY(add_name_entry(subject, NID_serialNumber, spec.serial_number_attribute));
@@ -194,12 +200,14 @@ Result<X509Ptr> issue_certificate(const CertificateSpec& spec, EVP_PKEY* subject
   MOS_TRY(set_time(X509_getm_notBefore(cert.get()), spec.not_before));
   MOS_TRY(set_time(X509_getm_notAfter(cert.get()), spec.not_after));
   if (X509_set_pubkey(cert.get(), subject_key) != 1)
-    return fail("cannot set the public key of '{}': {}", spec.common_name, openssl_reason("rejected"));
+    return fail("cannot set the public key of '{}': {}", spec.common_name,
+                openssl_reason("rejected"));
   MOS_TRY(add_extensions(spec, cert.get(), subject_key, issuer));
 
   EVP_PKEY* signer = issuer_key ? issuer_key : subject_key;
   if (X509_sign(cert.get(), signer, EVP_sha256()) <= 0)
-    return fail("cannot sign the certificate '{}': {}", spec.common_name, openssl_reason("signing failed"));
+    return fail("cannot sign the certificate '{}': {}", spec.common_name,
+                openssl_reason("signing failed"));
   return cert;
 }
 
@@ -216,7 +224,8 @@ Result<std::vector<X509Ptr>> parse_certificates_pem(std::string_view pem, std::s
     return fail("{}: no -----BEGIN CERTIFICATE----- block", what);
   BioPtr bio = memory_bio(pem);
   std::vector<X509Ptr> certs;
-  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) certs.emplace_back(cert);
+  while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))
+    certs.emplace_back(cert);
   std::string reason = openssl_errors();
   // Reading stops with "no start line" after the last block; anything else is damage.
   if (certs.empty() || (!reason.empty() && reason != "no start line"))
@@ -251,7 +260,8 @@ CertificateInfo certificate_info(X509* cert) {
   if (EVP_PKEY* key = X509_get0_pubkey(cert)) info.key = describe_key(key);
   uint32_t flags = X509_get_extension_flags(cert);
   info.is_ca = (flags & EXFLAG_CA) != 0;
-  info.code_signing = (flags & EXFLAG_XKUSAGE) && (X509_get_extended_key_usage(cert) & XKU_CODE_SIGN);
+  info.code_signing =
+      (flags & EXFLAG_XKUSAGE) && (X509_get_extended_key_usage(cert) & XKU_CODE_SIGN);
   return info;
 }
 
@@ -280,11 +290,12 @@ Result<CertificateInfo> verify_certificate(std::string_view cert_pem, std::strin
   if (X509_verify_cert(ctx.get()) != 1) {
     int error = X509_STORE_CTX_get_error(ctx.get());
     openssl_errors();
-    return fail("{}: {} (subject {}, issuer {})", kNotSignedByCa, X509_verify_cert_error_string(error),
-                info.subject, info.issuer);
+    return fail("{}: {} (subject {}, issuer {})", kNotSignedByCa,
+                X509_verify_cert_error_string(error), info.subject, info.issuer);
   }
 
-  TimePoint at = options.at.value_or(std::chrono::time_point_cast<std::chrono::seconds>(Clock::now()));
+  TimePoint at =
+      options.at.value_or(std::chrono::time_point_cast<std::chrono::seconds>(Clock::now()));
   if (at < info.not_before)
     return fail("{}: valid from {}, checked at {} ({})", kCertificateNotYetValid,
                 format_time(info.not_before), format_time(at), info.subject);

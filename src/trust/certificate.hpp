@@ -21,10 +21,10 @@ using TimePoint = std::chrono::sys_seconds;
 // extended usages asked for, and an SKI that is SHA-1 of the whole SubjectPublicKeyInfo;
 // CA-issued certificates carry the issuer's SKI as AKI.
 struct CertificateSpec {
-  std::vector<std::string> organizations;       // O, in order (absent when empty)
-  std::string organizational_unit;              // OU (absent when empty)
-  std::string common_name;                      // CN
-  std::string serial_number_attribute;          // subject serialNumber 2.5.4.5 (absent when empty)
+  std::vector<std::string> organizations;  // O, in order (absent when empty)
+  std::string organizational_unit;         // OU (absent when empty)
+  std::string common_name;                 // CN
+  std::string serial_number_attribute;     // subject serialNumber 2.5.4.5 (absent when empty)
   TimePoint not_before;
   TimePoint not_after;
   bool is_ca = false;
@@ -57,16 +57,16 @@ TimePoint sudi_not_after();
 std::string format_time(TimePoint time);
 
 struct CertificateInfo {
-  std::string subject;                      // one-line RFC 2253 form
+  std::string subject;  // one-line RFC 2253 form
   std::string issuer;
   std::string common_name;                  // subject CN ("" if none)
   std::optional<std::string> product_uuid;  // from CN "manifest PRODUCT:<uuid>"
   TimePoint not_before;
   TimePoint not_after;
-  std::string serial;                       // lowercase hex, no leading zeros
-  std::string key;                          // "RSA-2048", "ECDSA-prime256v1"
+  std::string serial;  // lowercase hex, no leading zeros
+  std::string key;     // "RSA-2048", "ECDSA-prime256v1"
   bool is_ca = false;
-  bool code_signing = false;                // extendedKeyUsage includes codeSigning
+  bool code_signing = false;  // extendedKeyUsage includes codeSigning
 };
 
 Result<CertificateInfo> certificate_info(std::string_view cert_pem);
@@ -85,7 +85,7 @@ inline constexpr std::string_view kMissingCodeSigning =
     "certificate lacks the code-signing extended key usage";
 
 struct VerifyOptions {
-  std::optional<TimePoint> at;      // default: now
+  std::optional<TimePoint> at;  // default: now
   bool require_code_signing = true;
 };
 

@@ -15,14 +15,17 @@ namespace mos::trust {
 
 namespace fs = std::filesystem;
 
-std::string keyset_unit(std::string_view keyset) { return fmt::format("Project Machine Project {}", keyset); }
+std::string keyset_unit(std::string_view keyset) {
+  return fmt::format("Project Machine Project {}", keyset);
+}
 
 Status write_new_file(const fs::path& path, std::string_view data, mode_t mode) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) return fail("cannot create {}: {}", path.string(), errno_message(errno));
   Status status;
   // The umask must neither widen nor narrow the mode asked for.
-  if (::fchmod(fd, mode) != 0) status = fail("cannot set the mode of {}: {}", path.string(), errno_message(errno));
+  if (::fchmod(fd, mode) != 0)
+    status = fail("cannot set the mode of {}: {}", path.string(), errno_message(errno));
   const char* p = data.data();
   std::size_t left = data.size();
   while (status && left > 0) {
@@ -35,7 +38,8 @@ Status write_new_file(const fs::path& path, std::string_view data, mode_t mode) 
     p += n;
     left -= static_cast<std::size_t>(n);
   }
-  if (status && ::fsync(fd) != 0) status = fail("cannot sync {}: {}", path.string(), errno_message(errno));
+  if (status && ::fsync(fd) != 0)
+    status = fail("cannot sync {}: {}", path.string(), errno_message(errno));
   ::close(fd);
   return status;
 }
@@ -51,11 +55,13 @@ Status write_key_and_cert(const fs::path& dir, EVP_PKEY* key, X509* cert) {
 Result<KeyAndCert> load_key_and_cert(const fs::path& dir) {
   fs::path cert_path = dir / "cert.pem";
   auto cert_pem = read_file(cert_path, 1 << 20);
-  if (!cert_pem) return context(fmt::format("reading certificate {}", cert_path.string()), cert_pem.error());
+  if (!cert_pem)
+    return context(fmt::format("reading certificate {}", cert_path.string()), cert_pem.error());
   MOS_TRY_ASSIGN(X509Ptr cert, parse_certificate_pem(*cert_pem, cert_path.string()));
   MOS_TRY_ASSIGN(PkeyPtr key, load_private_key(dir / "privkey.pem"));
   if (EVP_PKEY_eq(X509_get0_pubkey(cert.get()), key.get()) != 1)
-    return fail("{} does not belong to the certificate {}", (dir / "privkey.pem").string(), cert_path.string());
+    return fail("{} does not belong to the certificate {}", (dir / "privkey.pem").string(),
+                cert_path.string());
   return KeyAndCert{std::move(cert), std::move(key)};
 }
 

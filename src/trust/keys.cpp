@@ -19,7 +19,9 @@ namespace {
 constexpr std::size_t kMaxKeyFile = 1 << 20;
 
 // Refuses the passphrase prompt OpenSSL would otherwise show for an encrypted key.
-int no_passphrase(char*, int, int, void*) { return -1; }
+int no_passphrase(char*, int, int, void*) {
+  return -1;
+}
 
 }  // namespace
 
@@ -32,9 +34,12 @@ Result<KeyAlgorithm> parse_key_algorithm(std::string_view name) {
 
 std::string_view key_algorithm_name(KeyAlgorithm algorithm) {
   switch (algorithm) {
-    case KeyAlgorithm::rsa2048: return "rsa2048";
-    case KeyAlgorithm::rsa4096: return "rsa4096";
-    case KeyAlgorithm::ecdsa_p256: return "ecdsa-p256";
+    case KeyAlgorithm::rsa2048:
+      return "rsa2048";
+    case KeyAlgorithm::rsa4096:
+      return "rsa4096";
+    case KeyAlgorithm::ecdsa_p256:
+      return "ecdsa-p256";
   }
   return "unknown";
 }
@@ -62,7 +67,8 @@ Result<std::vector<PkeyPtr>> generate_keys(const std::vector<KeyAlgorithm>& algo
   std::vector<std::optional<Result<PkeyPtr>>> results(algorithms.size());
   std::atomic<std::size_t> next{0};
   auto worker = [&] {
-    for (std::size_t i; (i = next.fetch_add(1)) < algorithms.size();) results[i] = generate_key(algorithms[i]);
+    for (std::size_t i; (i = next.fetch_add(1)) < algorithms.size();)
+      results[i] = generate_key(algorithms[i]);
   };
   {
     std::vector<std::jthread> pool;
@@ -138,7 +144,8 @@ std::string describe_key(EVP_PKEY* key) {
   if (EVP_PKEY_is_a(key, "EC")) {
     char group[64] = {};
     size_t len = 0;
-    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len) == 1)
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+                                       &len) == 1)
       return fmt::format("ECDSA-{}", group);
     return "ECDSA";
   }

@@ -6,8 +6,8 @@
 
 #include <openssl/rand.h>
 
-#include "core/text.hpp"
 #include "core/file.hpp"
+#include "core/text.hpp"
 #include "trust/certificate.hpp"
 #include "trust/key_files.hpp"
 #include "trust/names.hpp"
@@ -68,7 +68,8 @@ Status write_keyset(const fs::path& dir, std::string_view name, const KeysetOpti
     cert_spec.digital_signature = !spec.is_ca;
     cert_spec.code_signing = spec.code_signing;
     bool by_pk = spec.issuer == Issuer::uefi_pk;
-    auto cert = issue_certificate(cert_spec, keys[i].get(), by_pk ? pk_cert : nullptr, by_pk ? pk_key : nullptr);
+    auto cert = issue_certificate(cert_spec, keys[i].get(), by_pk ? pk_cert : nullptr,
+                                  by_pk ? pk_key : nullptr);
     if (!cert) return context(fmt::format("issuing the {} certificate", spec.dir), cert.error());
     if (spec.dir == "uefi-pk") {
       pk_cert = cert->get();
@@ -82,7 +83,8 @@ Status write_keyset(const fs::path& dir, std::string_view name, const KeysetOpti
   }
   MOS_TRY(make_private_dir(dir / "manifest", kDirMode));
   MOS_TRY(make_private_dir(dir / "manifest" / "default", kDirMode));
-  return write_project(dir / "manifest" / "default", keys.back().get(), certs[0].get(), keys[0].get());
+  return write_project(dir / "manifest" / "default", keys.back().get(), certs[0].get(),
+                       keys[0].get());
 }
 
 }  // namespace
@@ -91,7 +93,8 @@ Result<fs::path> keysets_root() {
   const char* data_home = std::getenv("XDG_DATA_HOME");
   if (data_home && *data_home == '/') return fs::path(data_home) / "machine" / "trust" / "keys";
   const char* home = std::getenv("HOME");
-  if (!home || !*home) return fail("cannot find the keysets: neither XDG_DATA_HOME nor HOME is set");
+  if (!home || !*home)
+    return fail("cannot find the keysets: neither XDG_DATA_HOME nor HOME is set");
   return fs::path(home) / ".local" / "share" / "machine" / "trust" / "keys";
 }
 
@@ -104,7 +107,8 @@ Result<fs::path> find_keyset(std::string_view name, const fs::path& root) {
   MOS_TRY(validate_name("keyset name", name));
   fs::path dir = root / name;
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return fail("keyset {} not found (no directory {})", name, dir.string());
+  if (!fs::is_directory(dir, ec))
+    return fail("keyset {} not found (no directory {})", name, dir.string());
   return dir;
 }
 
@@ -114,7 +118,8 @@ Result<std::vector<std::string>> list_keysets(const fs::path& root) {
   return list_subdirectories(root);
 }
 
-Result<fs::path> create_keyset(std::string_view name, const KeysetOptions& options, const fs::path& root) {
+Result<fs::path> create_keyset(std::string_view name, const KeysetOptions& options,
+                               const fs::path& root) {
   MOS_TRY(validate_name("keyset name", name));
   for (const auto& org : options.organizations)
     if (org.empty() || org.find_first_of(std::string_view("\0\n\r", 3)) != std::string::npos)
@@ -123,8 +128,10 @@ Result<fs::path> create_keyset(std::string_view name, const KeysetOptions& optio
   std::error_code ec;
   // Checked early so an existing keyset is reported before seconds of key generation; the
   // no-replace rename at the end is what guarantees it.
-  if (fs::exists(root / name, ec)) return fail("{} already exists ({})", what, (root / name).string());
-  if (auto made = make_dirs(root, kDirMode); !made) return context(fmt::format("creating {}", what), made.error());
+  if (fs::exists(root / name, ec))
+    return fail("{} already exists ({})", what, (root / name).string());
+  if (auto made = make_dirs(root, kDirMode); !made)
+    return context(fmt::format("creating {}", what), made.error());
   MOS_TRY_ASSIGN(auto staging, StagingDir::create(root, name, what));
   if (auto written = write_keyset(staging.path(), name, options); !written)
     return context(fmt::format("creating {}", what), written.error());

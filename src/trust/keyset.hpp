@@ -20,8 +20,8 @@ namespace fs = std::filesystem;
 // The key directories `keyset show` accepts (the original's KeysetKeyDirs; `manifest` needs a
 // project: `manifest:PROJECT`). pcr7data is filled by a later command.
 inline constexpr std::array<std::string_view, 12> kKeysetKeyDirs = {
-    "manifest",   "manifest-ca",  "pcr7data",       "sudi-ca",     "tpmpol-admin", "tpmpol-luks",
-    "uefi-db",    "uefi-kek",     "uefi-pk",        "uki-limited", "uki-production", "uki-tpm"};
+    "manifest", "manifest-ca", "pcr7data", "sudi-ca",     "tpmpol-admin",   "tpmpol-luks",
+    "uefi-db",  "uefi-kek",    "uefi-pk",  "uki-limited", "uki-production", "uki-tpm"};
 
 // $XDG_DATA_HOME/machine/trust/keys, or $HOME/.local/share/machine/trust/keys.
 Result<fs::path> keysets_root();
@@ -34,14 +34,15 @@ Result<fs::path> find_keyset(std::string_view name, const fs::path& root);
 Result<std::vector<std::string>> list_keysets(const fs::path& root);
 
 struct KeysetOptions {
-  std::vector<std::string> organizations;              // X.509 O of every keyset certificate
+  std::vector<std::string> organizations;                   // X.509 O of every keyset certificate
   KeyAlgorithm manifest_algorithm = KeyAlgorithm::rsa2048;  // the default project's key
-  unsigned threads = 0;                                 // key generation threads, 0 = cores
+  unsigned threads = 0;                                     // key generation threads, 0 = cores
 };
 
 // Creates ROOT/NAME with every CA and key and the project `default`, atomically: it appears
 // complete or not at all, and an existing keyset is never touched. Returns its directory.
-Result<fs::path> create_keyset(std::string_view name, const KeysetOptions& options, const fs::path& root);
+Result<fs::path> create_keyset(std::string_view name, const KeysetOptions& options,
+                               const fs::path& root);
 
 // Reads a guid/uuid file: a UUID, possibly followed by a newline (some snakeoil files).
 Result<std::string> read_uuid_file(const fs::path& path);

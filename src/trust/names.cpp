@@ -20,7 +20,8 @@ std::string printable(std::string_view name) {
 
 Status validate_name(std::string_view kind, std::string_view name) {
   if (name.empty()) return fail("invalid {} '': it is empty", kind);
-  if (name.size() > 255) return fail("invalid {} '{}...': longer than 255 bytes", kind, name.substr(0, 32));
+  if (name.size() > 255)
+    return fail("invalid {} '{}...': longer than 255 bytes", kind, name.substr(0, 32));
   for (unsigned char c : name) {
     if (c < 0x20 || c == 0x7f)
       return fail("invalid {} '{}': it contains a control character", kind, printable(name));

@@ -42,14 +42,17 @@ Result<ProjectKey> load_project(const fs::path& keyset_dir, std::string_view pro
   key.dir = keyset_dir / "manifest" / project;
   std::error_code ec;
   if (!fs::is_directory(key.dir, ec))
-    return fail("project {} not found in keyset {} (no directory {})", project, key.keyset, key.dir.string());
+    return fail("project {} not found in keyset {} (no directory {})", project, key.keyset,
+                key.dir.string());
   MOS_TRY_ASSIGN(key.uuid, read_uuid_file(key.dir / "uuid"));
   MOS_TRY_ASSIGN(key.cert_pem, read_pem(key.dir / "cert.pem", "project certificate"));
   key.private_key_path = key.dir / "privkey.pem";
   MOS_TRY_ASSIGN(key.private_key_pem, read_pem(key.private_key_path, "project private key"));
-  MOS_TRY_ASSIGN(key.manifest_ca_pem, read_pem(keyset_dir / "manifest-ca" / "cert.pem", "manifest CA"));
+  MOS_TRY_ASSIGN(key.manifest_ca_pem,
+                 read_pem(keyset_dir / "manifest-ca" / "cert.pem", "manifest CA"));
   MOS_TRY_ASSIGN(auto cert, parse_certificate_pem(key.cert_pem, (key.dir / "cert.pem").string()));
-  MOS_TRY_ASSIGN(auto private_key, parse_private_key_pem(key.private_key_pem, key.private_key_path.string()));
+  MOS_TRY_ASSIGN(auto private_key,
+                 parse_private_key_pem(key.private_key_pem, key.private_key_path.string()));
   if (EVP_PKEY_eq(X509_get0_pubkey(cert.get()), private_key.get()) != 1)
     return fail("{} does not belong to the certificate {}", key.private_key_path.string(),
                 (key.dir / "cert.pem").string());
@@ -73,7 +76,8 @@ Result<std::vector<std::string>> list_projects(const fs::path& keyset_dir) {
   return list_subdirectories(dir);
 }
 
-Status write_project(const fs::path& dir, EVP_PKEY* key, X509* manifest_ca, EVP_PKEY* manifest_ca_key) {
+Status write_project(const fs::path& dir, EVP_PKEY* key, X509* manifest_ca,
+                     EVP_PKEY* manifest_ca_key) {
   std::string uuid = random_uuid();
   auto now = std::chrono::time_point_cast<std::chrono::seconds>(Clock::now());
   CertificateSpec spec;
@@ -89,9 +93,11 @@ Status write_project(const fs::path& dir, EVP_PKEY* key, X509* manifest_ca, EVP_
   return make_private_dir(dir / "sudi", kDirMode);
 }
 
-Result<fs::path> create_project(const fs::path& keyset_dir, std::string_view project, KeyAlgorithm algorithm) {
+Result<fs::path> create_project(const fs::path& keyset_dir, std::string_view project,
+                                KeyAlgorithm algorithm) {
   MOS_TRY(validate_name("project name", project));
-  std::string what = fmt::format("project {} of keyset {}", project, keyset_dir.filename().string());
+  std::string what =
+      fmt::format("project {} of keyset {}", project, keyset_dir.filename().string());
   fs::path manifest_dir = keyset_dir / "manifest";
   std::error_code ec;
   if (fs::exists(manifest_dir / project, ec))
@@ -105,7 +111,8 @@ Result<fs::path> create_project(const fs::path& keyset_dir, std::string_view pro
   }
   MOS_TRY_ASSIGN(auto key, generate_key(algorithm));
   MOS_TRY_ASSIGN(auto staging, StagingDir::create(manifest_dir, project, what));
-  if (auto written = write_project(staging.path(), key.get(), ca->cert.get(), ca->key.get()); !written)
+  if (auto written = write_project(staging.path(), key.get(), ca->cert.get(), ca->key.get());
+      !written)
     return context(fmt::format("creating {}", what), written.error());
   MOS_TRY(staging.commit());
   return manifest_dir / project;

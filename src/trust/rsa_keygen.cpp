@@ -23,7 +23,9 @@ using Secret = std::unique_ptr<BIGNUM, SecretBnDeleter>;
 
 constexpr unsigned long kPublicExponent = 65537;
 
-Secret secret_bn() { return Secret(BN_secure_new()); }
+Secret secret_bn() {
+  return Secret(BN_secure_new());
+}
 
 // A prime of `bits` bits (top two bits set, so two of them make a full-length modulus) with
 // p-1 coprime to e. e is prime, so p mod e != 1 is enough.
@@ -33,7 +35,8 @@ Status prime_for_rsa(BIGNUM* p, int bits, BN_CTX* ctx) {
       return fail("cannot generate an RSA prime: {}", openssl_reason("prime generation failed"));
     if (BN_num_bits(p) != bits) continue;
     BN_ULONG rem = BN_mod_word(p, kPublicExponent);
-    if (rem == static_cast<BN_ULONG>(-1)) return fail("cannot generate an RSA prime: {}", openssl_reason("mod failed"));
+    if (rem == static_cast<BN_ULONG>(-1))
+      return fail("cannot generate an RSA prime: {}", openssl_reason("mod failed"));
     if (rem != 1) return {};
   }
 }
@@ -41,18 +44,21 @@ Status prime_for_rsa(BIGNUM* p, int bits, BN_CTX* ctx) {
 }  // namespace
 
 Result<PkeyPtr> generate_rsa_key(int bits) {
-  if (bits < 2048 || bits % 2 != 0) return fail("RSA keys must have an even number of bits, at least 2048 (asked {})", bits);
+  if (bits < 2048 || bits % 2 != 0)
+    return fail("RSA keys must have an even number of bits, at least 2048 (asked {})", bits);
   openssl_errors();
   std::unique_ptr<BN_CTX, BnCtxDeleter> ctx(BN_CTX_secure_new());
   Secret p = secret_bn(), q = secret_bn(), p1 = secret_bn(), q1 = secret_bn(), gcd = secret_bn(),
-         lcm = secret_bn(), d = secret_bn(), dmp1 = secret_bn(), dmq1 = secret_bn(), iqmp = secret_bn(),
-         diff = secret_bn();
+         lcm = secret_bn(), d = secret_bn(), dmp1 = secret_bn(), dmq1 = secret_bn(),
+         iqmp = secret_bn(), diff = secret_bn();
   BignumPtr n(BN_new()), e(BN_new());
-  if (!ctx || !p || !q || !p1 || !q1 || !gcd || !lcm || !d || !dmp1 || !dmq1 || !iqmp || !diff || !n || !e ||
-      BN_set_word(e.get(), kPublicExponent) != 1)
+  if (!ctx || !p || !q || !p1 || !q1 || !gcd || !lcm || !d || !dmp1 || !dmq1 || !iqmp || !diff ||
+      !n || !e || BN_set_word(e.get(), kPublicExponent) != 1)
     return fail("cannot generate an RSA key: out of memory");
   int half = bits / 2;
-  auto failed = [] { return fail("cannot generate an RSA key: {}", openssl_reason("arithmetic failed")); };
+  auto failed = [] {
+    return fail("cannot generate an RSA key: {}", openssl_reason("arithmetic failed"));
+  };
   for (;;) {
     MOS_TRY(prime_for_rsa(p.get(), half, ctx.get()));
     MOS_TRY(prime_for_rsa(q.get(), half, ctx.get()));
@@ -63,7 +69,8 @@ Result<PkeyPtr> generate_rsa_key(int bits) {
     if (BN_mul(n.get(), p.get(), q.get(), ctx.get()) != 1) return failed();
     if (BN_num_bits(n.get()) != bits) continue;
     // d = e^-1 mod lcm(p-1, q-1), and large (d > 2^half) as FIPS 186-4 asks.
-    if (BN_sub(p1.get(), p.get(), BN_value_one()) != 1 || BN_sub(q1.get(), q.get(), BN_value_one()) != 1 ||
+    if (BN_sub(p1.get(), p.get(), BN_value_one()) != 1 ||
+        BN_sub(q1.get(), q.get(), BN_value_one()) != 1 ||
         BN_gcd(gcd.get(), p1.get(), q1.get(), ctx.get()) != 1 ||
         BN_mul(lcm.get(), p1.get(), q1.get(), ctx.get()) != 1 ||
         BN_div(lcm.get(), nullptr, lcm.get(), gcd.get(), ctx.get()) != 1)
@@ -78,7 +85,8 @@ Result<PkeyPtr> generate_rsa_key(int bits) {
   }
   BN_set_flags(d.get(), BN_FLG_CONSTTIME);
   BN_set_flags(p.get(), BN_FLG_CONSTTIME);
-  if (BN_mod(dmp1.get(), d.get(), p1.get(), ctx.get()) != 1 || BN_mod(dmq1.get(), d.get(), q1.get(), ctx.get()) != 1 ||
+  if (BN_mod(dmp1.get(), d.get(), p1.get(), ctx.get()) != 1 ||
+      BN_mod(dmq1.get(), d.get(), q1.get(), ctx.get()) != 1 ||
       BN_mod_inverse(iqmp.get(), q.get(), p.get(), ctx.get()) == nullptr)
     return failed();
 
@@ -102,7 +110,8 @@ Result<PkeyPtr> generate_rsa_key(int bits) {
   // The same consistency check OpenSSL runs on its own keys: n = pq, d and the CRT values agree.
   PkeyCtxPtr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
   if (!check || EVP_PKEY_pairwise_check(check.get()) != 1)
-    return fail("the generated RSA key failed its consistency check: {}", openssl_reason("inconsistent"));
+    return fail("the generated RSA key failed its consistency check: {}",
+                openssl_reason("inconsistent"));
   return result;
 }
 

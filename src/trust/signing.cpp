@@ -50,7 +50,8 @@ Result<std::string> sign_feed(EVP_PKEY* key, const Feed& feed) {
   openssl_errors();
   MdCtxPtr md(EVP_MD_CTX_new());
   if (!md || EVP_DigestSignInit(md.get(), nullptr, EVP_sha256(), nullptr, key) != 1)
-    return fail("cannot sign with a {} key: {}", describe_key(key), openssl_reason("unsupported key"));
+    return fail("cannot sign with a {} key: {}", describe_key(key),
+                openssl_reason("unsupported key"));
   MOS_TRY(feed([&](std::string_view chunk) -> Status {
     if (EVP_DigestSignUpdate(md.get(), chunk.data(), chunk.size()) != 1)
       return fail("signing failed: {}", openssl_reason("digest update failed"));
@@ -60,7 +61,8 @@ Result<std::string> sign_feed(EVP_PKEY* key, const Feed& feed) {
   if (EVP_DigestSignFinal(md.get(), nullptr, &length) != 1)
     return fail("signing failed: {}", openssl_reason("cannot size the signature"));
   std::string signature(length, '\0');
-  if (EVP_DigestSignFinal(md.get(), reinterpret_cast<unsigned char*>(signature.data()), &length) != 1)
+  if (EVP_DigestSignFinal(md.get(), reinterpret_cast<unsigned char*>(signature.data()), &length) !=
+      1)
     return fail("signing failed: {}", openssl_reason("signature failed"));
   signature.resize(length);
   return signature;
@@ -75,7 +77,8 @@ Status verify_feed(std::string_view public_pem, std::string_view signature, cons
     return fail("cannot verify with a {} key: expected RSA or ECDSA", describe_key(key.get()));
   MdCtxPtr md(EVP_MD_CTX_new());
   if (!md || EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr, key.get()) != 1)
-    return fail("cannot verify with a {} key: {}", describe_key(key.get()), openssl_reason("unsupported"));
+    return fail("cannot verify with a {} key: {}", describe_key(key.get()),
+                openssl_reason("unsupported"));
   MOS_TRY(feed([&](std::string_view chunk) -> Status {
     if (EVP_DigestVerifyUpdate(md.get(), chunk.data(), chunk.size()) != 1)
       return fail("verification failed: {}", openssl_reason("digest update failed"));
@@ -101,17 +104,20 @@ Result<std::string> sign_bytes(std::string_view private_key_pem, std::string_vie
   return sign_feed(key.get(), feed_bytes(bytes));
 }
 
-Result<std::string> sign_bytes_with_key_file(const std::filesystem::path& private_key, std::string_view bytes) {
+Result<std::string> sign_bytes_with_key_file(const std::filesystem::path& private_key,
+                                             std::string_view bytes) {
   MOS_TRY_ASSIGN(auto key, load_private_key(private_key));
   return sign_feed(key.get(), feed_bytes(bytes));
 }
 
-Result<std::string> sign_file(const std::filesystem::path& private_key, const std::filesystem::path& file) {
+Result<std::string> sign_file(const std::filesystem::path& private_key,
+                              const std::filesystem::path& file) {
   MOS_TRY_ASSIGN(auto key, load_private_key(private_key));
   return sign_feed(key.get(), feed_file(file));
 }
 
-Status verify_signature(std::string_view public_pem, std::string_view signature, std::string_view bytes) {
+Status verify_signature(std::string_view public_pem, std::string_view signature,
+                        std::string_view bytes) {
   return verify_feed(public_pem, signature, feed_bytes(bytes));
 }
 

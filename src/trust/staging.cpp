@@ -27,7 +27,8 @@ Status fsync_path(const fs::path& path, bool directory) {
   int rc = ::fsync(fd);
   int error = errno;
   ::close(fd);
-  if (rc != 0 && error != EINVAL) return fail("cannot sync {}: {}", path.string(), errno_message(error));
+  if (rc != 0 && error != EINVAL)
+    return fail("cannot sync {}: {}", path.string(), errno_message(error));
   return {};
 }
 
@@ -37,7 +38,8 @@ Status sync_tree(const fs::path& root) {
   std::error_code ec;
   for (fs::recursive_directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
     std::error_code type_ec;
-    if (it->symlink_status(type_ec).type() == fs::file_type::directory) MOS_TRY(fsync_path(it->path(), true));
+    if (it->symlink_status(type_ec).type() == fs::file_type::directory)
+      MOS_TRY(fsync_path(it->path(), true));
   }
   if (ec) return fail("cannot walk {}: {}", root.string(), ec.message());
   return fsync_path(root, true);
@@ -71,7 +73,8 @@ void remove_stale_staging(const fs::path& parent) {
   }
 }
 
-Result<StagingDir> StagingDir::create(const fs::path& parent, std::string_view name, std::string what) {
+Result<StagingDir> StagingDir::create(const fs::path& parent, std::string_view name,
+                                      std::string what) {
   remove_stale_staging(parent);
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   fs::path path = parent / fmt::format(".{}{}{}-{:016x}", name, kStagingMarker, ::getpid(), rng());
@@ -81,7 +84,9 @@ Result<StagingDir> StagingDir::create(const fs::path& parent, std::string_view n
 }
 
 StagingDir::StagingDir(StagingDir&& other) noexcept
-    : path_(std::move(other.path_)), final_(std::move(other.final_)), what_(std::move(other.what_)) {
+    : path_(std::move(other.path_)),
+      final_(std::move(other.final_)),
+      what_(std::move(other.what_)) {
   other.path_.clear();
 }
 
@@ -94,7 +99,8 @@ StagingDir::~StagingDir() {
 
 Status StagingDir::commit() {
   if (path_.empty()) return fail("{} was already committed", what_);
-  if (auto synced = sync_tree(path_); !synced) return context(fmt::format("creating {}", what_), synced.error());
+  if (auto synced = sync_tree(path_); !synced)
+    return context(fmt::format("creating {}", what_), synced.error());
   // RENAME_NOREPLACE: an existing entry (even an empty directory) is never replaced.
   int rc = ::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, final_.c_str(), RENAME_NOREPLACE);
   if (rc != 0 && errno == EINVAL) {
@@ -105,7 +111,8 @@ Status StagingDir::commit() {
   }
   if (rc != 0) {
     int error = errno;
-    if (error == EEXIST || error == ENOTEMPTY) return fail("{} already exists ({})", what_, final_.string());
+    if (error == EEXIST || error == ENOTEMPTY)
+      return fail("{} already exists ({})", what_, final_.string());
     return fail("cannot create {} at {}: {}", what_, final_.string(), errno_message(error));
   }
   path_.clear();

@@ -26,8 +26,8 @@ class StagingDir {
   const std::filesystem::path& path() const { return path_; }
   const std::filesystem::path& final_path() const { return final_; }
 
-  // Syncs every directory below path() (files are synced as they are written), then renames it to final_path() unless that
-  // exists ("WHAT already exists"), then syncs the parent.
+  // Syncs every directory below path() (files are synced as they are written), then renames it to
+  // final_path() unless that exists ("WHAT already exists"), then syncs the parent.
   Status commit();
 
  private:

@@ -9,7 +9,8 @@
 
 namespace mos::trust {
 
-Result<fs::path> create_sudi(const fs::path& keyset_dir, std::string_view project, std::optional<std::string> serial) {
+Result<fs::path> create_sudi(const fs::path& keyset_dir, std::string_view project,
+                             std::optional<std::string> serial) {
   MOS_TRY(validate_name("project name", project));
   std::string sn = serial && !serial->empty() ? *serial : random_uuid();
   MOS_TRY(validate_name("SUDI serial", sn));
@@ -18,9 +19,11 @@ Result<fs::path> create_sudi(const fs::path& keyset_dir, std::string_view projec
   std::string what = fmt::format("SUDI {} of project {} in keyset {}", sn, project, keyset);
   std::error_code ec;
   if (!fs::is_directory(project_dir, ec))
-    return fail("project {} not found in keyset {} (no directory {})", project, keyset, project_dir.string());
+    return fail("project {} not found in keyset {} (no directory {})", project, keyset,
+                project_dir.string());
   fs::path sudi_dir = project_dir / "sudi";
-  if (fs::exists(sudi_dir / sn, ec)) return fail("{} already exists ({})", what, (sudi_dir / sn).string());
+  if (fs::exists(sudi_dir / sn, ec))
+    return fail("{} already exists ({})", what, (sudi_dir / sn).string());
   MOS_TRY_ASSIGN(std::string product, read_uuid_file(project_dir / "uuid"));
   auto ca = load_key_and_cert(keyset_dir / "sudi-ca");
   if (!ca) return context(fmt::format("creating {}: loading the SUDI CA", what), ca.error());

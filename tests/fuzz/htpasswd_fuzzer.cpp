@@ -13,7 +13,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   auto newline = text.find('\n');
   auto credentials = mos::registry::parse_basic_authorization(text.substr(0, newline));
-  if (credentials && credentials->user.find(':') != std::string::npos) __builtin_trap();  // the user ends at the first colon
+  if (credentials && credentials->user.find(':') != std::string::npos)
+    __builtin_trap();  // the user ends at the first colon
   if (newline == std::string_view::npos) return 0;
   auto table = mos::registry::parse_htpasswd(text.substr(newline + 1), "fuzz");
   if (table) {

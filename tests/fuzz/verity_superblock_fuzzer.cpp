@@ -13,8 +13,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (auto sb = mos::image::parse_verity_superblock(bytes)) {
     // Whatever parses must encode back to the same 512 bytes.
     std::string again = mos::image::encode_verity_superblock(*sb);
-    if (std::string_view(reinterpret_cast<const char*>(data), mos::image::kVeritySuperblockSize) != again) __builtin_trap();
-    (void)mos::image::verity_geometry(sb->data_blocks * mos::image::kVerityBlockSize, sb->data_blocks);
+    if (std::string_view(reinterpret_cast<const char*>(data), mos::image::kVeritySuperblockSize) !=
+        again)
+      __builtin_trap();
+    (void)mos::image::verity_geometry(sb->data_blocks * mos::image::kVerityBlockSize,
+                                      sb->data_blocks);
   }
   (void)mos::image::parse_squashfs_superblock(bytes);
   (void)mos::image::parse_root_hash(std::string_view(reinterpret_cast<const char*>(data), size));

@@ -25,8 +25,9 @@ int Program::run(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   // Logging must be configured before any command callback runs, so the flags are read first.
   app_.parse_complete_callback([this] {
-    spdlog::set_level(debug_ ? spdlog::level::debug
-                             : quiet_ ? spdlog::level::err : spdlog::level::info);
+    spdlog::set_level(debug_   ? spdlog::level::debug
+                      : quiet_ ? spdlog::level::err
+                               : spdlog::level::info);
   });
   try {
     app_.parse(argc, argv);

@@ -15,7 +15,8 @@
 #include "registry/server.hpp"
 
 int main(int argc, char** argv) {
-  mos::cli::Program program("mos-registry", "OCI distribution registry (zot's storage layout and config file)");
+  mos::cli::Program program("mos-registry",
+                            "OCI distribution registry (zot's storage layout and config file)");
   auto* serve = program.app().add_subcommand(
       "serve", "Serve a registry root directory (like `zot serve CONFIG.json`)");
   std::string config_path, root, address, htpasswd;
@@ -25,15 +26,23 @@ int main(int argc, char** argv) {
   serve->add_option("config", config_path, "zot config file (distSpecVersion, storage, http, log)");
   serve->add_option("--root", root, "Root directory (overrides storage.rootDirectory)");
   serve->add_option("--address", address, "Listen address (default 127.0.0.1)");
-  serve->add_option("--port", port, "Listen port (default 5000; 0 picks a free port)")->check(CLI::Range(0, 65535));
+  serve->add_option("--port", port, "Listen port (default 5000; 0 picks a free port)")
+      ->check(CLI::Range(0, 65535));
   serve->add_option("--threads", threads, "Server threads (default 2)")->check(CLI::Range(1, 64));
-  serve->add_option("--tls-cert", tls_cert, "TLS certificate chain, PEM (overrides http.tls.cert; with --tls-key)")
+  serve
+      ->add_option("--tls-cert", tls_cert,
+                   "TLS certificate chain, PEM (overrides http.tls.cert; with --tls-key)")
       ->check(CLI::ExistingFile);
-  serve->add_option("--tls-key", tls_key, "TLS private key, PEM (overrides http.tls.key)")->check(CLI::ExistingFile);
-  serve->add_option("--idle-timeout", idle_timeout, "Drop a client that moves no byte for this many seconds (default 60)")
+  serve->add_option("--tls-key", tls_key, "TLS private key, PEM (overrides http.tls.key)")
+      ->check(CLI::ExistingFile);
+  serve
+      ->add_option("--idle-timeout", idle_timeout,
+                   "Drop a client that moves no byte for this many seconds (default 60)")
       ->check(CLI::Range(1, 86400));
   serve->add_flag("--no-delete", no_delete, "Refuse manifest, tag and blob deletes (405)");
-  serve->add_option("--htpasswd", htpasswd, "htpasswd file (bcrypt or SHA-crypt) for Basic auth (overrides http.auth.htpasswd.path)");
+  serve->add_option(
+      "--htpasswd", htpasswd,
+      "htpasswd file (bcrypt or SHA-crypt) for Basic auth (overrides http.auth.htpasswd.path)");
   program.on_run(serve, [&]() -> mos::Status {
     mos::registry::RegistryConfig config;
     if (!config_path.empty()) {
@@ -47,7 +56,8 @@ int main(int argc, char** argv) {
     if (!tls_cert.empty()) config.tls_cert = tls_cert;
     if (!tls_key.empty()) config.tls_key = tls_key;
     if (!htpasswd.empty()) config.htpasswd = htpasswd;
-    if (config.root_directory.empty()) return mos::fail("no root directory: give a config file or --root DIR");
+    if (config.root_directory.empty())
+      return mos::fail("no root directory: give a config file or --root DIR");
     if (!program.debug() && !program.quiet()) {
       auto level = config.log_level == "debug" || config.log_level == "trace" ? spdlog::level::debug
                    : config.log_level == "warn"                               ? spdlog::level::warn
@@ -59,20 +69,23 @@ int main(int argc, char** argv) {
     std::shared_ptr<const mos::registry::Authenticator> authenticator;
     if (config.htpasswd) {
       MOS_TRY_ASSIGN(auto users, mos::registry::Htpasswd::load(*config.htpasswd));
-      spdlog::info("Basic authentication: {} users from {}", users->users(), config.htpasswd->string());
+      spdlog::info("Basic authentication: {} users from {}", users->users(),
+                   config.htpasswd->string());
       authenticator = std::move(users);
     }
     MOS_TRY_ASSIGN(auto layout_root, mos::oci::LayoutRoot::open(config.root_directory, true));
-    mos::registry::Registry registry(std::move(layout_root),
-                                     {.delete_enabled = config.delete_enabled, .authenticator = authenticator});
+    mos::registry::Registry registry(
+        std::move(layout_root),
+        {.delete_enabled = config.delete_enabled, .authenticator = authenticator});
     MOS_TRY_ASSIGN(auto server, mos::registry::Server::create(
                                     registry, {.address = config.address,
-                                                .port = config.port,
-                                                .threads = config.threads,
-                                                .idle_timeout = std::chrono::seconds(idle_timeout),
-                                                .tls_cert = config.tls_cert,
-                                                .tls_key = config.tls_key}));
-    spdlog::info("serving {} (distribution-spec {})", config.root_directory.string(), config.dist_spec_version);
+                                               .port = config.port,
+                                               .threads = config.threads,
+                                               .idle_timeout = std::chrono::seconds(idle_timeout),
+                                               .tls_cert = config.tls_cert,
+                                               .tls_key = config.tls_key}));
+    spdlog::info("serving {} (distribution-spec {})", config.root_directory.string(),
+                 config.dist_spec_version);
     // storage.gc: a sweep at start and every gcInterval, collecting what is older than gcDelay.
     std::jthread collector;
     if (config.gc) {

@@ -33,7 +33,8 @@ Result<std::vector<std::string>> command_words(const std::string& option, const 
     if (!json.is_array()) return fail("{}: expected a JSON array of strings", option);
     std::vector<std::string> out;
     for (const auto& v : json) {
-      if (!v.is_string()) return fail("{}: every element of the JSON array must be a string", option);
+      if (!v.is_string())
+        return fail("{}: every element of the JSON array must be a string", option);
       out.push_back(v.get<std::string>());
     }
     return out;
@@ -74,7 +75,8 @@ Status build_command(const AccessFlags& flags, const BuildArgs& args) {
     MOS_TRY_ASSIGN(options.config.cmd, command_words("--cmd", *args.cmd));
   }
   for (const auto& e : args.env) {
-    if (e.find('=') == std::string::npos || e.front() == '=') return fail("--env {}: expected NAME=VALUE", e);
+    if (e.find('=') == std::string::npos || e.front() == '=')
+      return fail("--env {}: expected NAME=VALUE", e);
     options.config.env.push_back(e);
   }
   options.config.workdir = args.workdir;
@@ -85,18 +87,21 @@ Status build_command(const AccessFlags& flags, const BuildArgs& args) {
   MOS_TRY_ASSIGN(auto open, open_options(flags, true));
   MOS_TRY_ASSIGN(auto repo, open_repository(ref, open));
   MOS_TRY_ASSIGN(auto result, image::build_image(options, *repo, tags));
-  spdlog::info("built {} into {} (tags: {})", result.manifest.digest.str(), repo->describe(), fmt::join(tags, ", "));
-  std::printf("%s\nlayer %s root hash %s\n", result.manifest.digest.str().c_str(), result.layer.digest.str().c_str(),
-              image::hex_encode(result.root_hash).c_str());
+  spdlog::info("built {} into {} (tags: {})", result.manifest.digest.str(), repo->describe(),
+               fmt::join(tags, ", "));
+  std::printf("%s\nlayer %s root hash %s\n", result.manifest.digest.str().c_str(),
+              result.layer.digest.str().c_str(), image::hex_encode(result.root_hash).c_str());
   return {};
 }
 
 Result<std::unique_ptr<LayoutStore>> open_layout(const std::string& text, Reference& ref) {
   MOS_TRY_ASSIGN(ref, Reference::parse(text));
   if (!ref.is_layout())
-    return fail("{}: mounting and verifying need an oci: layout reference (copy the image into one first with "
-                "mosb oci copy)",
-                text);
+    return fail(
+        "{}: mounting and verifying need an oci: layout reference (copy the image into one first "
+        "with "
+        "mosb oci copy)",
+        text);
   return LayoutStore::open(ref.layout_dir, false);
 }
 
@@ -112,7 +117,8 @@ Status verify_command(const std::string& text, bool allow_missing) {
     auto check = atomfs::check_layer(fd, layer, allow_missing);
     ::close(fd);
     if (!check) return std::unexpected(check.error());
-    std::printf("%s %s\n", layer.digest.str().c_str(), check->verity_verified ? "verity OK" : "digest OK (no verity)");
+    std::printf("%s %s\n", layer.digest.str().c_str(),
+                check->verity_verified ? "verity OK" : "digest OK (no verity)");
   }
   return {};
 }
@@ -133,9 +139,11 @@ Status mount_command(const MountArgs& args) {
     if (args.read_only) return fail("--scratch holds the writable upper: it does not go with --ro");
     options.scratch = std::filesystem::absolute(args.scratch);
   }
-  MOS_TRY_ASSIGN(auto mounted, atomfs::mount_image(*store, ref.tag_or_digest(), args.dest, options));
-  spdlog::info("mounted {} ({} layers, {}) at {}", mounted.manifest_digest, mounted.layer_mounts.size(),
-               args.read_only ? "read-only" : "writable", mounted.dest.string());
+  MOS_TRY_ASSIGN(auto mounted,
+                 atomfs::mount_image(*store, ref.tag_or_digest(), args.dest, options));
+  spdlog::info("mounted {} ({} layers, {}) at {}", mounted.manifest_digest,
+               mounted.layer_mounts.size(), args.read_only ? "read-only" : "writable",
+               mounted.dest.string());
   return {};
 }
 
@@ -158,11 +166,13 @@ Status verity_format_command(const std::string& file, const std::string& salt_he
     params.uuid = image::derived_verity_params(params.salt).uuid;
   }
   MOS_TRY_ASSIGN(auto root, image::append_verity(file, size, params));
-  std::printf("hash offset %ju\nroot hash %s\n", static_cast<std::uintmax_t>(size), image::hex_encode(root).c_str());
+  std::printf("hash offset %ju\nroot hash %s\n", static_cast<std::uintmax_t>(size),
+              image::hex_encode(root).c_str());
   return {};
 }
 
-Status verity_verify_command(const std::string& file, const std::string& root_hex, std::uint64_t hash_offset) {
+Status verity_verify_command(const std::string& file, const std::string& root_hex,
+                             std::uint64_t hash_offset) {
   MOS_TRY_ASSIGN(auto root, image::parse_root_hash(root_hex));
   MOS_TRY(image::verify_verity(file, hash_offset, root));
   std::printf("%s: verity OK\n", file.c_str());
@@ -172,45 +182,66 @@ Status verity_verify_command(const std::string& file, const std::string& root_he
 }  // namespace
 
 void add_image_commands(Program& program) {
-  auto* image = program.app().add_subcommand("image", "Build, verify and mount squashfs+verity images");
+  auto* image =
+      program.app().add_subcommand("image", "Build, verify and mount squashfs+verity images");
   image->require_subcommand(1);
 
-  auto* build = image->add_subcommand("build", "Build an image from a directory or tar: one squashfs layer with "
-                                               "dm-verity data, reproducible with SOURCE_DATE_EPOCH");
+  auto* build =
+      image->add_subcommand("build",
+                            "Build an image from a directory or tar: one squashfs layer with "
+                            "dm-verity data, reproducible with SOURCE_DATE_EPOCH");
   static BuildArgs build_args;
   static AccessFlags build_flags;
-  build->add_option("--from", build_args.from, "Directory, or tar archive of one, holding the root filesystem")->required();
-  build->add_option("--to", build_args.to, "Destination: oci:DIR[:TAG] or HOST/REPO[:TAG] (tag default: latest)")->required();
-  build->add_option("--entrypoint", build_args.entrypoint, "Entrypoint: a JSON array or words separated by spaces");
+  build
+      ->add_option("--from", build_args.from,
+                   "Directory, or tar archive of one, holding the root filesystem")
+      ->required();
+  build
+      ->add_option("--to", build_args.to,
+                   "Destination: oci:DIR[:TAG] or HOST/REPO[:TAG] (tag default: latest)")
+      ->required();
+  build->add_option("--entrypoint", build_args.entrypoint,
+                    "Entrypoint: a JSON array or words separated by spaces");
   build->add_option("--cmd", build_args.cmd, "Cmd: a JSON array or words separated by spaces");
-  build->add_option("--env", build_args.env, "Environment variable NAME=VALUE (repeatable; PATH defaults)");
+  build->add_option("--env", build_args.env,
+                    "Environment variable NAME=VALUE (repeatable; PATH defaults)");
   build->add_option("--workdir", build_args.workdir, "Working directory of the image config");
   build->add_option("--user", build_args.user, "User of the image config (USER[:GROUP])");
   build->add_option("--tag", build_args.tags, "Additional tag (repeatable)");
-  build->add_flag("--keep-owners", build_args.keep_owners, "Keep the directory's uid/gid (default: all files 0:0)");
+  build->add_flag("--keep-owners", build_args.keep_owners,
+                  "Keep the directory's uid/gid (default: all files 0:0)");
   build->add_flag("--xattrs", build_args.xattrs, "Store extended attributes (default: none)");
   build->add_flag("--insecure", build_flags.insecure, "Use plain http for the registry");
   build->add_option("--creds", build_flags.creds, "Registry credentials as USER:PASS");
-  build->add_option("--authfile", build_flags.authfile, "Registry credentials file (containers auth.json format)");
-  build->add_option("--cacert", build_flags.cacert, "PEM CA of the registry's TLS certificate (https on loopback too)")
+  build->add_option("--authfile", build_flags.authfile,
+                    "Registry credentials file (containers auth.json format)");
+  build
+      ->add_option("--cacert", build_flags.cacert,
+                   "PEM CA of the registry's TLS certificate (https on loopback too)")
       ->check(CLI::ExistingFile);
   program.on_run(build, [] { return build_command(build_flags, build_args); });
 
-  auto* verify = image->add_subcommand("verify", "Verify every layer of an image in a layout against its root hash");
+  auto* verify = image->add_subcommand(
+      "verify", "Verify every layer of an image in a layout against its root hash");
   static std::string verify_ref;
   static bool verify_allow = false;
   verify->add_option("REF", verify_ref, "oci:DIR[:TAG|@DIGEST]")->required();
-  verify->add_flag("--allow-missing-verity", verify_allow, "Accept layers without verity data (digest checked)");
+  verify->add_flag("--allow-missing-verity", verify_allow,
+                   "Accept layers without verity data (digest checked)");
   program.on_run(verify, [] { return verify_command(verify_ref, verify_allow); });
 
-  auto* mount = image->add_subcommand("mount", "Mount an image verified: squashfs layers stacked with overlayfs");
+  auto* mount = image->add_subcommand(
+      "mount", "Mount an image verified: squashfs layers stacked with overlayfs");
   static MountArgs mount_args;
   mount->add_option("REF", mount_args.ref, "oci:DIR[:TAG|@DIGEST]")->required();
   mount->add_option("DEST", mount_args.dest, "Existing directory to mount on")->required();
   mount->add_flag("--ro", mount_args.read_only, "Read-only (no writable upper)");
-  mount->add_option("--scratch", mount_args.scratch, "Directory for the writable upper (kept after umount)");
-  mount->add_flag("--allow-missing-verity", mount_args.allow_missing, "Mount layers without verity data");
-  mount->add_option("--run-dir", mount_args.run_dir, "Where mount state lives")->capture_default_str();
+  mount->add_option("--scratch", mount_args.scratch,
+                    "Directory for the writable upper (kept after umount)");
+  mount->add_flag("--allow-missing-verity", mount_args.allow_missing,
+                  "Mount layers without verity data");
+  mount->add_option("--run-dir", mount_args.run_dir, "Where mount state lives")
+      ->capture_default_str();
   program.on_run(mount, [] { return mount_command(mount_args); });
 
   auto* umount = image->add_subcommand("umount", "Unmount an image mounted by mosb image mount");
@@ -220,21 +251,25 @@ void add_image_commands(Program& program) {
   umount->add_option("--run-dir", umount_run_dir, "Where mount state lives")->capture_default_str();
   program.on_run(umount, [] { return atomfs::unmount_image(umount_dest, umount_run_dir); });
 
-  auto* vformat = image->add_subcommand("verity-format", "Append a dm-verity superblock and hash tree to FILE "
-                                                         "(as veritysetup format FILE FILE --hash-offset=SIZE)");
+  auto* vformat = image->add_subcommand("verity-format",
+                                        "Append a dm-verity superblock and hash tree to FILE "
+                                        "(as veritysetup format FILE FILE --hash-offset=SIZE)");
   static std::string vformat_file, vformat_salt;
   vformat->add_option("FILE", vformat_file, "Data file (a multiple of 4096 bytes)")->required();
   vformat->add_option("--salt", vformat_salt, "Salt, 64 hex characters (default: random)");
   program.on_run(vformat, [] { return verity_format_command(vformat_file, vformat_salt); });
 
-  auto* vverify = image->add_subcommand("verity-verify", "Verify FILE's appended verity data against ROOT_HASH "
-                                                         "(as veritysetup verify FILE FILE ROOT --hash-offset=N)");
+  auto* vverify = image->add_subcommand("verity-verify",
+                                        "Verify FILE's appended verity data against ROOT_HASH "
+                                        "(as veritysetup verify FILE FILE ROOT --hash-offset=N)");
   static std::string vverify_file, vverify_root;
   static std::uint64_t vverify_offset = 0;
   vverify->add_option("FILE", vverify_file, "File with verity data appended")->required();
   vverify->add_option("ROOT_HASH", vverify_root, "Expected root hash (64 hex)")->required();
-  vverify->add_option("--hash-offset", vverify_offset, "Byte offset of the verity superblock")->required();
-  program.on_run(vverify, [] { return verity_verify_command(vverify_file, vverify_root, vverify_offset); });
+  vverify->add_option("--hash-offset", vverify_offset, "Byte offset of the verity superblock")
+      ->required();
+  program.on_run(vverify,
+                 [] { return verity_verify_command(vverify_file, vverify_root, vverify_offset); });
 }
 
 }  // namespace mos::cli

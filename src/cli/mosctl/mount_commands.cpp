@@ -17,7 +17,8 @@ void add_mount_commands(Program& program) {
   // Mounting installed targets (atomfs: every layer verified before it is mounted).
   auto add_mount_options = [](CLI::App* command) {
     add_sysroot_options(command, options);
-    command->add_flag("--ro,--readonly", mount_options.read_only, "Mount read-only (no writable upper layer)");
+    command->add_flag("--ro,--readonly", mount_options.read_only,
+                      "Mount read-only (no writable upper layer)");
     command->add_option("--dest", dest, "Mount point");
     command->add_flag("--allow-missing-verity", mount_options.allow_missing_verity,
                       "Accept layers without verity data (checked by their sha256 instead)");
@@ -29,12 +30,14 @@ void add_mount_commands(Program& program) {
     return {};
   };
 
-  auto* mount = app.add_subcommand("mount", "Mount an installed target (default at ROOT/mnt/mos/TARGET)");
+  auto* mount =
+      app.add_subcommand("mount", "Mount an installed target (default at ROOT/mnt/mos/TARGET)");
   add_mount_options(mount);
   mount->add_option("-t,--target", target_name, "Target (service name) to mount")->required();
   program.on_run(mount, [] { return run_mount(target_name); });
 
-  auto* boot_fs = app.add_subcommand("create-boot-fs", "Mount the installed hostfs target (default at /sysroot)");
+  auto* boot_fs = app.add_subcommand("create-boot-fs",
+                                     "Mount the installed hostfs target (default at /sysroot)");
   add_mount_options(boot_fs);
   program.on_run(boot_fs, [] {
     if (dest.empty()) dest = "/sysroot";

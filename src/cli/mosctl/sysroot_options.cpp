@@ -9,7 +9,8 @@ void add_sysroot_options(CLI::App* command, sysroot::SysrootOptions& options) {
                       "Manifest CA certificate (default ROOT/factory/secure/manifestCA.pem)");
   command->add_option("--product-uuid", options.product_uuid,
                       "Product this machine runs (default ROOT/factory/secure/product-uuid)");
-  command->add_flag("--no-wait", options.no_wait, "Fail at once when another mosctl holds the lock");
+  command->add_flag("--no-wait", options.no_wait,
+                    "Fail at once when another mosctl holds the lock");
 }
 
 }  // namespace mos::cli

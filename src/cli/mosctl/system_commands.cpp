@@ -30,7 +30,8 @@ void add_system_commands(Program& program) {
 
   auto* install = app.add_subcommand("install", "Install a signed system (first install only)");
   add_sysroot_options(install, options);
-  install->add_option("url", url, "Install manifest: HOST:PORT/REPO:TAG, docker://..., oci:DIR:TAG")->required();
+  install->add_option("url", url, "Install manifest: HOST:PORT/REPO:TAG, docker://..., oci:DIR:TAG")
+      ->required();
   add_access_flags(install, access);
   program.on_run(install, []() -> Status {
     MOS_TRY_ASSIGN(options.source, open_options(access, false));
@@ -41,7 +42,8 @@ void add_system_commands(Program& program) {
 
   auto* update = app.add_subcommand("update", "Update the installed system (complete or partial)");
   add_sysroot_options(update, options);
-  update->add_option("url", url, "Install manifest: HOST:PORT/REPO:TAG, docker://..., oci:DIR:TAG")->required();
+  update->add_option("url", url, "Install manifest: HOST:PORT/REPO:TAG, docker://..., oci:DIR:TAG")
+      ->required();
   update->add_flag("--allow-downgrade", options.allow_downgrade,
                    "Accept lower target versions and older install manifests");
   add_access_flags(update, access);
@@ -61,7 +63,8 @@ void add_system_commands(Program& program) {
   });
 
   static bool json = false;
-  auto* status = app.add_subcommand("status", "Show the installed system (verified) and its history");
+  auto* status =
+      app.add_subcommand("status", "Show the installed system (verified) and its history");
   add_sysroot_options(status, options);
   status->add_flag("--json", json, "Print JSON for programs");
   program.on_run(status, []() -> Status {
@@ -75,12 +78,13 @@ void add_system_commands(Program& program) {
   add_sysroot_options(gc, options);
   program.on_run(gc, []() -> Status {
     MOS_TRY_ASSIGN(auto r, sysroot::gc(options));
-    std::printf("kept %zu system(s); removed %zu manifest(s), %zu blob(s), %zu staging file(s); freed %llu bytes\n",
-                r.kept_systems.size(), r.manifests_removed, r.blobs_removed, r.staging_files_removed,
-                static_cast<unsigned long long>(r.bytes_freed));
+    std::printf(
+        "kept %zu system(s); removed %zu manifest(s), %zu blob(s), %zu staging file(s); freed %llu "
+        "bytes\n",
+        r.kept_systems.size(), r.manifests_removed, r.blobs_removed, r.staging_files_removed,
+        static_cast<unsigned long long>(r.bytes_freed));
     return {};
   });
-
 }
 
 }  // namespace mos::cli

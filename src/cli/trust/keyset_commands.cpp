@@ -26,9 +26,11 @@ Result<fs::path> key_dir(const fs::path& keyset, const std::string& key) {
   if (key == "manifest") return fail("key 'manifest' needs a project: manifest:PROJECT");
   for (auto known : kKeysetKeyDirs)
     if (key == known) return keyset / key;
-  return fail("unknown key '{}': expected one of manifest-ca, sudi-ca, uefi-pk, uefi-kek, uefi-db, "
-              "uki-production, uki-limited, uki-tpm, tpmpol-admin, tpmpol-luks, pcr7data or manifest:PROJECT",
-              key);
+  return fail(
+      "unknown key '{}': expected one of manifest-ca, sudi-ca, uefi-pk, uefi-kek, uefi-db, "
+      "uki-production, uki-limited, uki-tpm, tpmpol-admin, tpmpol-luks, pcr7data or "
+      "manifest:PROJECT",
+      key);
 }
 
 Status show_tree(const fs::path& keyset, bool paths) {
@@ -59,18 +61,20 @@ Status show_file(const fs::path& path, bool path_only, bool value_only) {
   return {};
 }
 
-Status keyset_show(const std::string& name, const std::string& key, const std::string& item, bool path_only,
-                   bool value_only) {
+Status keyset_show(const std::string& name, const std::string& key, const std::string& item,
+                   bool path_only, bool value_only) {
   if (path_only && value_only) return fail("--path and --value exclude each other");
   MOS_TRY_ASSIGN(fs::path keyset, find_keyset(name));
   if (key.empty()) return show_tree(keyset, path_only);
   MOS_TRY_ASSIGN(fs::path dir, key_dir(keyset, key));
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return fail("keyset {} has no {} ({} is missing)", name, key, dir.string());
+  if (!fs::is_directory(dir, ec))
+    return fail("keyset {} has no {} ({} is missing)", name, key, dir.string());
   if (!item.empty()) {
     MOS_TRY(validate_name("item name", item));
     if (!fs::is_regular_file(dir / item, ec))
-      return fail("keyset {} has no item {} in {} ({} is missing)", name, item, key, (dir / item).string());
+      return fail("keyset {} has no item {} in {} ({} is missing)", name, item, key,
+                  (dir / item).string());
     return show_file(dir / item, path_only, value_only);
   }
   std::vector<fs::path> files;
@@ -90,7 +94,7 @@ void add_keyset_commands(Program& program) {
   CLI::App& app = program.app();
   auto* keyset = app.add_subcommand("keyset", "Manage keysets")->require_subcommand(1);
   auto* keyset_list = keyset->add_subcommand("list", "List keysets");
-  program.on_run(keyset_list, [] () -> Status {
+  program.on_run(keyset_list, []() -> Status {
     MOS_TRY_ASSIGN(fs::path root, keysets_root());
     MOS_TRY_ASSIGN(auto names, list_keysets(root));
     print_lines(names);
@@ -99,11 +103,14 @@ void add_keyset_commands(Program& program) {
 
   static std::string name, algorithm = "rsa2048";
   static std::vector<std::string> orgs;
-  auto* keyset_add = keyset->add_subcommand("add", "Create a keyset with all its keys and the project 'default'");
+  auto* keyset_add =
+      keyset->add_subcommand("add", "Create a keyset with all its keys and the project 'default'");
   keyset_add->add_option("name", name, "Keyset name")->required();
-  keyset_add->add_option("--org,--Org,--organization", orgs, "X.509 organization (O) of the certificates");
-  keyset_add->add_option("--algorithm", algorithm, "Key of the default project: rsa2048, rsa4096, ecdsa-p256");
-  program.on_run(keyset_add, [&program] () -> Status {
+  keyset_add->add_option("--org,--Org,--organization", orgs,
+                         "X.509 organization (O) of the certificates");
+  keyset_add->add_option("--algorithm", algorithm,
+                         "Key of the default project: rsa2048, rsa4096, ecdsa-p256");
+  program.on_run(keyset_add, [&program]() -> Status {
     MOS_TRY_ASSIGN(KeyAlgorithm alg, parse_key_algorithm(algorithm));
     MOS_TRY_ASSIGN(fs::path root, keysets_root());
     MOS_TRY_ASSIGN(fs::path dir, create_keyset(name, KeysetOptions{orgs, alg, 0}, root));
@@ -113,14 +120,17 @@ void add_keyset_commands(Program& program) {
 
   static std::string show_key, show_item;
   static bool show_path = false, show_value = false;
-  auto* keyset_show_cmd = keyset->add_subcommand("show", "Show a keyset, one of its keys, or one file");
+  auto* keyset_show_cmd =
+      keyset->add_subcommand("show", "Show a keyset, one of its keys, or one file");
   keyset_show_cmd->add_option("name", name, "Keyset name")->required();
-  keyset_show_cmd->add_option("key", show_key, "Key directory (e.g. manifest-ca, manifest:default)");
-  keyset_show_cmd->add_option("item", show_item, "File of the key (cert.pem, privkey.pem, guid, uuid)");
+  keyset_show_cmd->add_option("key", show_key,
+                              "Key directory (e.g. manifest-ca, manifest:default)");
+  keyset_show_cmd->add_option("item", show_item,
+                              "File of the key (cert.pem, privkey.pem, guid, uuid)");
   keyset_show_cmd->add_flag("--path", show_path, "Print paths only");
   keyset_show_cmd->add_flag("--value", show_value, "Print contents only");
-  program.on_run(keyset_show_cmd, [] { return keyset_show(name, show_key, show_item, show_path, show_value); });
-
+  program.on_run(keyset_show_cmd,
+                 [] { return keyset_show(name, show_key, show_item, show_path, show_value); });
 }
 
 }  // namespace mos::cli

@@ -20,11 +20,13 @@ Status project_show(const std::string& keyset, const std::string& project) {
   MOS_TRY_ASSIGN(ProjectKey key, load_project(dir, project));
   MOS_TRY_ASSIGN(CertificateInfo info, certificate_info(key.cert_pem));
   auto sudi = list_sudi(dir, project);
-  std::printf("keyset: %s\nproject: %s\nuuid: %s\ndirectory: %s\nsubject: %s\nissuer: %s\n"
-              "key: %s\nserial: %s\nnot before: %s\nnot after: %s\nsudi: %zu\n",
-              key.keyset.c_str(), key.project.c_str(), key.uuid.c_str(), key.dir.c_str(), info.subject.c_str(),
-              info.issuer.c_str(), info.key.c_str(), info.serial.c_str(), format_time(info.not_before).c_str(),
-              format_time(info.not_after).c_str(), sudi ? sudi->size() : std::size_t{0});
+  std::printf(
+      "keyset: %s\nproject: %s\nuuid: %s\ndirectory: %s\nsubject: %s\nissuer: %s\n"
+      "key: %s\nserial: %s\nnot before: %s\nnot after: %s\nsudi: %zu\n",
+      key.keyset.c_str(), key.project.c_str(), key.uuid.c_str(), key.dir.c_str(),
+      info.subject.c_str(), info.issuer.c_str(), info.key.c_str(), info.serial.c_str(),
+      format_time(info.not_before).c_str(), format_time(info.not_after).c_str(),
+      sudi ? sudi->size() : std::size_t{0});
   return {};
 }
 
@@ -34,23 +36,27 @@ void add_project_commands(Program& program) {
   CLI::App& app = program.app();
   static std::string name, algorithm = "rsa2048";
   static std::string project_name;
-  auto* project = app.add_subcommand("project", "Manage the projects of a keyset")->require_subcommand(1);
-  auto* project_add = project->add_subcommand("add", "Create a project (product UUID and manifest signing key)");
+  auto* project =
+      app.add_subcommand("project", "Manage the projects of a keyset")->require_subcommand(1);
+  auto* project_add =
+      project->add_subcommand("add", "Create a project (product UUID and manifest signing key)");
   project_add->add_option("keyset", name, "Keyset name")->required();
   project_add->add_option("project", project_name, "Project name")->required();
-  project_add->add_option("--algorithm", algorithm, "Manifest signing key: rsa2048, rsa4096, ecdsa-p256");
-  program.on_run(project_add, [&program] () -> Status {
+  project_add->add_option("--algorithm", algorithm,
+                          "Manifest signing key: rsa2048, rsa4096, ecdsa-p256");
+  program.on_run(project_add, [&program]() -> Status {
     MOS_TRY_ASSIGN(KeyAlgorithm alg, parse_key_algorithm(algorithm));
     MOS_TRY_ASSIGN(fs::path dir, find_keyset(name));
     MOS_TRY_ASSIGN(fs::path created, create_project(dir, project_name, alg));
     MOS_TRY_ASSIGN(std::string uuid, read_uuid_file(created / "uuid"));
-    if (!program.quiet()) std::printf("Created project %s in keyset %s (uuid %s)\n", project_name.c_str(),
-                                      name.c_str(), uuid.c_str());
+    if (!program.quiet())
+      std::printf("Created project %s in keyset %s (uuid %s)\n", project_name.c_str(), name.c_str(),
+                  uuid.c_str());
     return {};
   });
   auto* project_list = project->add_subcommand("list", "List the projects of a keyset");
   project_list->add_option("keyset", name, "Keyset name")->required();
-  program.on_run(project_list, [] () -> Status {
+  program.on_run(project_list, []() -> Status {
     MOS_TRY_ASSIGN(fs::path dir, find_keyset(name));
     MOS_TRY_ASSIGN(auto names, list_projects(dir));
     print_lines(names);
@@ -62,27 +68,28 @@ void add_project_commands(Program& program) {
   program.on_run(project_show_cmd, [] { return project_show(name, project_name); });
 
   static std::optional<std::string> serial;
-  auto* sudi = app.add_subcommand("sudi", "Manage device identities (SUDI) of a project")->require_subcommand(1);
+  auto* sudi = app.add_subcommand("sudi", "Manage device identities (SUDI) of a project")
+                   ->require_subcommand(1);
   auto* sudi_add = sudi->add_subcommand("add", "Create a device certificate signed by sudi-ca");
   sudi_add->add_option("keyset", name, "Keyset name")->required();
   sudi_add->add_option("project", project_name, "Project name")->required();
   sudi_add->add_option("serial", serial, "Device serial (default: a random UUID)");
-  program.on_run(sudi_add, [&program] () -> Status {
+  program.on_run(sudi_add, [&program]() -> Status {
     MOS_TRY_ASSIGN(fs::path dir, find_keyset(name));
     MOS_TRY_ASSIGN(fs::path created, create_sudi(dir, project_name, serial));
-    if (!program.quiet()) std::printf("Created SUDI %s in %s\n", created.filename().c_str(), created.c_str());
+    if (!program.quiet())
+      std::printf("Created SUDI %s in %s\n", created.filename().c_str(), created.c_str());
     return {};
   });
   auto* sudi_list = sudi->add_subcommand("list", "List the device certificates of a project");
   sudi_list->add_option("keyset", name, "Keyset name")->required();
   sudi_list->add_option("project", project_name, "Project name")->required();
-  program.on_run(sudi_list, [] () -> Status {
+  program.on_run(sudi_list, []() -> Status {
     MOS_TRY_ASSIGN(fs::path dir, find_keyset(name));
     MOS_TRY_ASSIGN(auto serials, list_sudi(dir, project_name));
     print_lines(serials);
     return {};
   });
-
 }
 
 }  // namespace mos::cli

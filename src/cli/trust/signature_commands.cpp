@@ -33,18 +33,20 @@ Status sign_command(const std::string& keyset, const std::string& project, const
   MOS_TRY_ASSIGN(std::string signature, sign_file(key.private_key_path, file));
   if (output.empty()) output = file + ".signed";
   MOS_TRY(write_file_atomic(output, signature, 0640));
-  if (!quiet) std::printf("Signed %s with %s:%s into %s\n", file.c_str(), key.keyset.c_str(), key.project.c_str(),
-                          output.c_str());
+  if (!quiet)
+    std::printf("Signed %s with %s:%s into %s\n", file.c_str(), key.keyset.c_str(),
+                key.project.c_str(), output.c_str());
   return {};
 }
 
 Status verify_command(const std::string& cert, const std::string& ca, const std::string& keyset,
-                      const std::string& project, const std::string& signature_path, const std::string& file,
-                      bool quiet) {
+                      const std::string& project, const std::string& signature_path,
+                      const std::string& file, bool quiet) {
   std::string cert_pem;
   std::string ca_pem;
   if (!cert.empty()) {
-    if (!keyset.empty() || !project.empty()) return fail("give either --cert or --keyset/--project, not both");
+    if (!keyset.empty() || !project.empty())
+      return fail("give either --cert or --keyset/--project, not both");
     MOS_TRY_ASSIGN(cert_pem, read_file(cert, kMaxShownFile));
   } else {
     MOS_TRY_ASSIGN(ProjectKey key, chosen_project(keyset, project));
@@ -67,24 +69,28 @@ Status verify_command(const std::string& cert, const std::string& ca, const std:
 void add_signature_commands(Program& program) {
   CLI::App& app = program.app();
   static std::string sign_keyset, sign_project, file, output, cert, ca, signature;
-  auto* sign = app.add_subcommand("sign", "Sign a file with a project's key (openssl dgst -sha256 -sign)");
+  auto* sign =
+      app.add_subcommand("sign", "Sign a file with a project's key (openssl dgst -sha256 -sign)");
   sign->add_option("--keyset", sign_keyset, "Keyset name");
   sign->add_option("--project", sign_project, "Project name, or KEYSET:PROJECT")->required();
   sign->add_option("file", file, "File to sign")->required();
   sign->add_option("-o,--output", output, "Signature file (default FILE.signed)");
-  program.on_run(sign, [&program] { return sign_command(sign_keyset, sign_project, file, output, program.quiet()); });
+  program.on_run(sign, [&program] {
+    return sign_command(sign_keyset, sign_project, file, output, program.quiet());
+  });
 
-  auto* verify = app.add_subcommand("verify", "Verify a file's signature (openssl dgst -sha256 -verify)");
+  auto* verify =
+      app.add_subcommand("verify", "Verify a file's signature (openssl dgst -sha256 -verify)");
   verify->add_option("--cert", cert, "Signer certificate PEM");
   verify->add_option("--ca", ca, "Also check that the certificate chains to this CA (PEM)");
   verify->add_option("--keyset", sign_keyset, "Keyset name (instead of --cert)");
-  verify->add_option("--project", sign_project, "Project name or KEYSET:PROJECT (instead of --cert)");
+  verify->add_option("--project", sign_project,
+                     "Project name or KEYSET:PROJECT (instead of --cert)");
   verify->add_option("--signature", signature, "Signature file")->required();
   verify->add_option("file", file, "Signed file")->required();
   program.on_run(verify, [&program] {
     return verify_command(cert, ca, sign_keyset, sign_project, signature, file, program.quiet());
   });
-
 }
 
 }  // namespace mos::cli

@@ -1,6 +1,8 @@
 // Mounting images for real (root, loop devices, squashfs, overlayfs; CI runs as root): files
 // readable, writes go to the upper only when writable, tampering refused, nothing left mounted
 // or attached afterwards.
+#include "atomfs/mount_image.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -9,7 +11,6 @@
 
 #include <gtest/gtest.h>
 
-#include "atomfs/mount_image.hpp"
 #include "core/file.hpp"
 #include "image/build_image.hpp"
 #include "image/layer_format.hpp"
@@ -22,7 +23,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool can_mount() { return ::geteuid() == 0 && fs::exists("/dev/loop-control"); }
+bool can_mount() {
+  return ::geteuid() == 0 && fs::exists("/dev/loop-control");
+}
 
 void flip_byte(const fs::path& p, std::uint64_t offset) {
   int fd = ::open(p.c_str(), O_RDWR);
@@ -66,7 +69,8 @@ class MountImageTest : public ::testing::Test {
     }
     EXPECT_EQ(losetup_list().find(blob.string()), std::string::npos) << losetup_list();
     EXPECT_TRUE(fs::is_empty(options_.run_dir) ||
-                (std::distance(fs::directory_iterator(options_.run_dir), {}) == 1 && fs::exists(options_.run_dir / ".lock")));
+                (std::distance(fs::directory_iterator(options_.run_dir), {}) == 1 &&
+                 fs::exists(options_.run_dir / ".lock")));
   }
 
   TempDir dir_ = std::move(*TempDir::create());
@@ -136,14 +140,15 @@ TEST_F(MountImageTest, TamperedLayerIsRefused) {
     ::close(fd);
     d = static_cast<std::int64_t>(image::parse_squashfs_superblock(head)->padded_size());
   }
-  for (std::uint64_t offset : {std::uint64_t{200}, static_cast<std::uint64_t>(d) - 1, static_cast<std::uint64_t>(d) + 90,
-                               size - 4087, size - 1}) {
+  for (std::uint64_t offset : {std::uint64_t{200}, static_cast<std::uint64_t>(d) - 1,
+                               static_cast<std::uint64_t>(d) + 90, size - 4087, size - 1}) {
     SCOPED_TRACE(offset);
     flip_byte(blob, offset);
     auto mounted = mount_image(*store_, "v1", dest(), options_);
     EXPECT_FALSE(mounted);
     if (!mounted) {
-      EXPECT_NE(mounted.error().message.find(built.layer.digest.str()), std::string::npos) << mounted.error().message;
+      EXPECT_NE(mounted.error().message.find(built.layer.digest.str()), std::string::npos)
+          << mounted.error().message;
     }
     flip_byte(blob, offset);
     expect_nothing_left(blob);
@@ -155,7 +160,8 @@ TEST_F(MountImageTest, TamperedLayerIsRefused) {
 // A plain squashfs layer (no verity data, no annotation), as old stacker --no-verity builds.
 TEST_F(MountImageTest, LayerWithoutVerityNeedsAllowMissing) {
   fs::path file = dir_.path() / "plain.squashfs";
-  ASSERT_TRUE(image::run_tool({{"mksquashfs", rootfs().string(), file.string(), "-noappend", "-quiet"}, {}, {}}));
+  ASSERT_TRUE(image::run_tool(
+      {{"mksquashfs", rootfs().string(), file.string(), "-noappend", "-quiet"}, {}, {}}));
   std::string bytes = *read_file(file);
   oci::Descriptor layer;
   layer.media_type = "application/vnd.stacker.image.layer.squashfs+zstd";
@@ -178,7 +184,8 @@ TEST_F(MountImageTest, LayerWithoutVerityNeedsAllowMissing) {
 
   auto refused = mount_image(*store_, "plain", dest(), options_);
   ASSERT_FALSE(refused);
-  EXPECT_NE(refused.error().message.find("has no root hash"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("has no root hash"), std::string::npos)
+      << refused.error().message;
   options_.allow_missing_verity = true;
   auto mounted = mount_image(*store_, "plain", dest(), options_);
   ASSERT_TRUE(mounted) << mounted.error().message;
@@ -191,7 +198,8 @@ TEST_F(MountImageTest, LayerWithoutVerityNeedsAllowMissing) {
 TEST_F(MountImageTest, UnmountOfSomethingElseIsRefused) {
   auto r = unmount_image(dest(), options_.run_dir);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message.find("no image mounted by mos"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("no image mounted by mos"), std::string::npos)
+      << r.error().message;
 }
 
 }  // namespace

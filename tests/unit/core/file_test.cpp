@@ -16,7 +16,7 @@ TEST(File, AtomicWriteReplacesAndKeepsMode) {
   ASSERT_TRUE(write_file_atomic(path, "one", 0600));
   ASSERT_TRUE(write_file_atomic(path, "two", 0600));
   EXPECT_EQ(*read_file(path), "two");
-  struct stat st {};
+  struct stat st{};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   // No temp files are left behind.

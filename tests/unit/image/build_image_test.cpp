@@ -1,6 +1,8 @@
 // Building images with the real mksquashfs into a real layout: reproducible digests, layers
 // that unsquashfs and veritysetup accept, the config fields, tar input, and the layer format
 // readers for every media-type and annotation generation.
+#include "image/build_image.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -11,7 +13,6 @@
 
 #include "core/file.hpp"
 #include "core/json.hpp"
-#include "image/build_image.hpp"
 #include "image/layer_format.hpp"
 #include "image/tool_process.hpp"
 #include "oci/layout_store.hpp"
@@ -74,7 +75,8 @@ TEST_F(BuildImageTest, ReproducibleAndAcceptedByRealTools) {
   EXPECT_NE(rc->layer.digest, ra->layer.digest);
 
   EXPECT_EQ(ra->layer.media_type, "application/vnd.stacker.image.layer.squashfs+zstd");
-  EXPECT_EQ(ra->layer.annotations.at("io.stackeroci.stacker.atomfs_verity_root_hash"), hex_encode(ra->root_hash));
+  EXPECT_EQ(ra->layer.annotations.at("io.stackeroci.stacker.atomfs_verity_root_hash"),
+            hex_encode(ra->root_hash));
   auto blob = a->blob_path(ra->layer.digest);
   ASSERT_TRUE(blob);
   EXPECT_EQ(static_cast<std::int64_t>(fs::file_size(*blob)), ra->layer.size);
@@ -89,10 +91,11 @@ TEST_F(BuildImageTest, ReproducibleAndAcceptedByRealTools) {
   auto sb = parse_squashfs_superblock(head);
   ASSERT_TRUE(sb);
   EXPECT_EQ(sb->mkfs_time, 1700000000u);
-  auto verify = run_tool({{"veritysetup", "verify", blob->string(), blob->string(), hex_encode(ra->root_hash),
-                           "--hash-offset=" + std::to_string(sb->padded_size())},
-                          {},
-                          {}});
+  auto verify =
+      run_tool({{"veritysetup", "verify", blob->string(), blob->string(), hex_encode(ra->root_hash),
+                 "--hash-offset=" + std::to_string(sb->padded_size())},
+                {},
+                {}});
   EXPECT_TRUE(verify) << verify.error().message;
   EXPECT_TRUE(verify_verity(*blob, sb->padded_size(), ra->root_hash));
 
@@ -136,18 +139,22 @@ TEST_F(BuildImageTest, RefusesMissingSource) {
   auto store = layout("x");
   auto r = build_image(o, *store, {"t"});
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message.find("neither a directory nor a tar"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("neither a directory nor a tar"), std::string::npos)
+      << r.error().message;
 }
 
 TEST(LayerFormat, EveryMediaTypeGeneration) {
-  for (const char* t : {"application/vnd.oci.image.layer.squashfs", "application/vnd.stacker.image.layer.squashfs",
-                        "application/vnd.stacker.image.layer.squashfs+gzip",
-                        "application/vnd.stacker.image.layer.squashfs+zstd",
-                        "application/vnd.stacker.image.layer.squashfs+zstd+verity",
-                        "application/vnd.stacker.image.layer.squashfs+gzip+verity"})
+  for (const char* t :
+       {"application/vnd.oci.image.layer.squashfs", "application/vnd.stacker.image.layer.squashfs",
+        "application/vnd.stacker.image.layer.squashfs+gzip",
+        "application/vnd.stacker.image.layer.squashfs+zstd",
+        "application/vnd.stacker.image.layer.squashfs+zstd+verity",
+        "application/vnd.stacker.image.layer.squashfs+gzip+verity"})
     EXPECT_EQ(layer_filesystem(t), LayerFilesystem::squashfs) << t;
-  EXPECT_EQ(layer_filesystem("application/vnd.stacker.image.layer.erofs+zstd"), LayerFilesystem::erofs);
-  EXPECT_EQ(layer_filesystem("application/vnd.oci.image.layer.v1.tar+gzip"), LayerFilesystem::other);
+  EXPECT_EQ(layer_filesystem("application/vnd.stacker.image.layer.erofs+zstd"),
+            LayerFilesystem::erofs);
+  EXPECT_EQ(layer_filesystem("application/vnd.oci.image.layer.v1.tar+gzip"),
+            LayerFilesystem::other);
   EXPECT_TRUE(media_type_says_verity("application/vnd.stacker.image.layer.squashfs+zstd+verity"));
   EXPECT_FALSE(media_type_says_verity("application/vnd.stacker.image.layer.squashfs+zstd"));
 }

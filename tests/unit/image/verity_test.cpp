@@ -1,5 +1,7 @@
 // The verity tree against the real veritysetup (cryptsetup 2.6.1): byte-identical output for
 // the same salt and UUID at every level-count edge, and each side accepts what the other wrote.
+#include "image/verity.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -11,14 +13,15 @@
 
 #include "core/file.hpp"
 #include "image/tool_process.hpp"
-#include "image/verity.hpp"
 
 namespace mos::image {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_all(const fs::path& p) { return *read_file(p); }
+std::string read_all(const fs::path& p) {
+  return *read_file(p);
+}
 
 void write_random(const fs::path& p, std::uint64_t size, unsigned seed) {
   std::mt19937_64 rng(seed);
@@ -39,7 +42,8 @@ void flip_byte(const fs::path& p, std::uint64_t offset) {
 
 std::string uuid_text(const std::array<std::uint8_t, 16>& u) {
   std::string h = hex_encode(u);
-  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) + "-" + h.substr(20);
+  return h.substr(0, 8) + "-" + h.substr(8, 4) + "-" + h.substr(12, 4) + "-" + h.substr(16, 4) +
+         "-" + h.substr(20);
 }
 
 VerityParams fixed_params() {
@@ -65,11 +69,12 @@ TEST_P(VerityEdgeTest, MatchesVeritysetupFormatByteForByte) {
   auto root = append_verity(ours, d, params);
   ASSERT_TRUE(root) << root.error().message;
 
-  auto out = run_tool({{"veritysetup", "format", theirs.string(), theirs.string(), "--hash-offset=" + std::to_string(d),
-                        "--data-blocks=" + std::to_string(blocks), "--salt=" + hex_encode(params.salt),
-                        "--uuid=" + uuid_text(params.uuid)},
-                       {},
-                       {}});
+  auto out =
+      run_tool({{"veritysetup", "format", theirs.string(), theirs.string(),
+                 "--hash-offset=" + std::to_string(d), "--data-blocks=" + std::to_string(blocks),
+                 "--salt=" + hex_encode(params.salt), "--uuid=" + uuid_text(params.uuid)},
+                {},
+                {}});
   ASSERT_TRUE(out) << out.error().message;
   EXPECT_NE(out->find("Root hash:      \t" + hex_encode(*root)), std::string::npos) << *out;
   EXPECT_EQ(fs::file_size(ours), verity_geometry(d, blocks).end());
@@ -97,8 +102,9 @@ TEST_F(VerityTest, AnyFlippedByteIsDetected) {
   auto geometry = verity_geometry(d, blocks);
   std::uint64_t size = geometry.end();
   // data start/middle/end, superblock (salt), the uncovered gap, top level, leaf level, last byte
-  for (std::uint64_t offset : {std::uint64_t{0}, d / 2, d - 1, d + 100, d + 2000, geometry.tree_offset,
-                               geometry.tree_offset + 4096 + 5, size - 4087, size - 1}) {
+  for (std::uint64_t offset :
+       {std::uint64_t{0}, d / 2, d - 1, d + 100, d + 2000, geometry.tree_offset,
+        geometry.tree_offset + 4096 + 5, size - 4087, size - 1}) {
     SCOPED_TRACE(offset);
     flip_byte(file, offset);
     auto s = verify_verity(file, d, *root);
@@ -165,13 +171,13 @@ TEST(VeritySuperblock, RoundTripAndRefusals) {
     b[at] = value;
     return parse_verity_superblock(span(b));
   };
-  EXPECT_FALSE(with(0, 'X'));          // signature
-  EXPECT_FALSE(with(8, 2));            // version
-  EXPECT_FALSE(with(12, 0));           // hash type 0 (chrome os)
-  EXPECT_FALSE(with(32, 'm'));         // algorithm
-  EXPECT_FALSE(with(65, 2));           // data block size 512+...
-  EXPECT_FALSE(with(81, 2));           // salt size > 256
-  EXPECT_FALSE(with(400, 1));          // padding
+  EXPECT_FALSE(with(0, 'X'));   // signature
+  EXPECT_FALSE(with(8, 2));     // version
+  EXPECT_FALSE(with(12, 0));    // hash type 0 (chrome os)
+  EXPECT_FALSE(with(32, 'm'));  // algorithm
+  EXPECT_FALSE(with(65, 2));    // data block size 512+...
+  EXPECT_FALSE(with(81, 2));    // salt size > 256
+  EXPECT_FALSE(with(400, 1));   // padding
   EXPECT_FALSE(parse_verity_superblock(span(bytes.substr(0, 100))));
   std::string zero_blocks = bytes;
   for (int i = 72; i < 80; ++i) zero_blocks[i] = 0;

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "manifest/manifest.hpp"
+
+#include <gtest/gtest.h>
 
 using namespace mos::manifest;
 
@@ -37,7 +37,8 @@ std::string error_of(const std::string& yaml) {
   return m ? std::string() : m.error().message;
 }
 
-Target pinned(std::string name, ServiceType type, std::string version, std::string hex, std::int64_t size) {
+Target pinned(std::string name, ServiceType type, std::string version, std::string hex,
+              std::int64_t size) {
   Target t;
   t.service_name = std::move(name);
   t.service_type = type;
@@ -92,27 +93,33 @@ TEST(ManifestYaml, ErrorsNameFileLineColumnAndAllowedValues) {
   EXPECT_NE(e.find("prefix"), std::string::npos) << e;
   e = error_of("version: 1\nproduct: p\nupdate_type: complete\ntargets: [\n");
   EXPECT_NE(e.find("not valid YAML"), std::string::npos) << e;
-  e = error_of(with("source: \"docker://zothub.io/machine/bootkit/demo-zot:0.0.4-squashfs\"", "source: \"nohost\""));
+  e = error_of(with("source: \"docker://zothub.io/machine/bootkit/demo-zot:0.0.4-squashfs\"",
+                    "source: \"nohost\""));
   EXPECT_NE(e.find("source"), std::string::npos) << e;
   EXPECT_NE(error_of("").find("empty"), std::string::npos);
   EXPECT_NE(error_of("[1, 2]").find("mapping"), std::string::npos);
 }
 
 TEST(ManifestYaml, DuplicatesAndStorage) {
-  std::string two = std::string(kWalkthroughYaml) +
-                    "  - service_name: zot\n    source: oci:/x:y\n    version: 1\n    service_type: fs-only\n";
+  std::string two =
+      std::string(kWalkthroughYaml) +
+      "  - service_name: zot\n    source: oci:/x:y\n    version: 1\n    service_type: fs-only\n";
   EXPECT_NE(error_of(two).find("used by two targets"), std::string::npos);
-  std::string ports = std::string(kWalkthroughYaml) +
-                      "  - service_name: web\n    source: oci:/x:y\n    version: 1\n    service_type: container\n"
-                      "    network:\n      type: simple\n      ports:\n        - host: 80\n          container: 8080\n";
+  std::string ports =
+      std::string(kWalkthroughYaml) +
+      "  - service_name: web\n    source: oci:/x:y\n    version: 1\n    service_type: container\n"
+      "    network:\n      type: simple\n      ports:\n        - host: 80\n          container: "
+      "8080\n";
   EXPECT_NE(error_of(ports).find("host port 80 is used by both zot and web"), std::string::npos);
-  std::string storage = with("targets:\n", "storage:\n  - label: data\n    size: 30G\n    persistent: true\ntargets:\n");
+  std::string storage = with(
+      "targets:\n", "storage:\n  - label: data\n    size: 30G\n    persistent: true\ntargets:\n");
   storage += "    storage:\n      - dest: /var/lib/data\n        label: data\n";
   auto m = parse_manifest_yaml(storage, "m.yaml");
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_EQ(m->storage[0].size_mib, 30u * 1024);
   EXPECT_TRUE(m->storage[0].persistent);
-  std::string undeclared = std::string(kWalkthroughYaml) + "    storage:\n      - dest: /d\n        label: nope\n";
+  std::string undeclared =
+      std::string(kWalkthroughYaml) + "    storage:\n      - dest: /d\n        label: nope\n";
   EXPECT_NE(error_of(undeclared).find("not declared"), std::string::npos);
   std::string reserved = with("targets:\n", "storage:\n  - label: esp\n    size: 10\ntargets:\n");
   EXPECT_NE(error_of(reserved).find("reserved"), std::string::npos);
@@ -140,14 +147,17 @@ TEST(InstallJson, WalkthroughBytes) {
   zot.network = Network{NetworkType::simple, "10.0.3.99/24", "", {{80, 5000}}};
   m.targets.push_back(zot);
   m.targets.push_back(pinned("hostfs", ServiceType::hostfs, "v0.0.19.231225",
-                             "95c77628b5ccd1f74fd4538f367800c18a371321731408a29428153b1893d9f9", 7288));
+                             "95c77628b5ccd1f74fd4538f367800c18a371321731408a29428153b1893d9f9",
+                             7288));
   m.targets.push_back(pinned("bootkit", ServiceType::fs_only, "1.0.0",
-                             "83f822a13bac8b61b17b36d582030f38c75f631629866d2b02be49514baa5145", 1637));
+                             "83f822a13bac8b61b17b36d582030f38c75f631629866d2b02be49514baa5145",
+                             1637));
   auto json = encode_install_json(m);
   ASSERT_TRUE(json) << json.error().message;
   // The walkthrough lists install.json with size 829.
   EXPECT_EQ(json->size(), 829u) << *json;
-  EXPECT_TRUE(json->starts_with(R"({"version":1,"product":"default","targets":[{"service_name":"zot","version":"1.0.0","service_type":"container","network":{"type":"simple","ipv4":"10.0.3.99/24","ipv6":"","ports":[{"host":80,"container":5000}]},"nsgroup":"zot","digest":"sha256:3f7f)"));
+  EXPECT_TRUE(json->starts_with(
+      R"({"version":1,"product":"default","targets":[{"service_name":"zot","version":"1.0.0","service_type":"container","network":{"type":"simple","ipv4":"10.0.3.99/24","ipv6":"","ports":[{"host":80,"container":5000}]},"nsgroup":"zot","digest":"sha256:3f7f)"));
   auto back = parse_install_json(*json);
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(*back, m);

@@ -1,12 +1,13 @@
 // Verification of published install manifests against real keysets (trust) in real OCI layouts
 // (LayoutStore): the happy path and the tampering cases, each refused with its own message.
-#include <gtest/gtest.h>
+#include "manifest/verify.hpp"
 
 #include <chrono>
 
+#include <gtest/gtest.h>
+
 #include "core/file.hpp"
 #include "manifest/install_artifacts.hpp"
-#include "manifest/verify.hpp"
 #include "oci/layout_store.hpp"
 #include "oci/media_types.hpp"
 #include "trust/certificate.hpp"
@@ -69,22 +70,34 @@ trust::CertificateSpec leaf_spec() {
 // registry whose referrers API lists a manifest that does not refer to the subject.
 class ExtraReferrer final : public oci::Repository {
  public:
-  ExtraReferrer(oci::Repository& inner, oci::Descriptor extra) : inner_(inner), extra_(std::move(extra)) {}
+  ExtraReferrer(oci::Repository& inner, oci::Descriptor extra)
+      : inner_(inner), extra_(std::move(extra)) {}
   std::string describe() const override { return inner_.describe(); }
   Result<oci::Descriptor> resolve(std::string_view r) override { return inner_.resolve(r); }
   Result<oci::Document> get_manifest(std::string_view r) override { return inner_.get_manifest(r); }
-  Status put_manifest(const oci::Document& d, const std::optional<std::string>& t) override { return inner_.put_manifest(d, t); }
+  Status put_manifest(const oci::Document& d, const std::optional<std::string>& t) override {
+    return inner_.put_manifest(d, t);
+  }
   Result<std::vector<std::string>> list_tags() override { return inner_.list_tags(); }
-  Result<std::vector<oci::Descriptor>> referrers(const oci::Digest& s, const std::optional<std::string>& a) override {
+  Result<std::vector<oci::Descriptor>> referrers(const oci::Digest& s,
+                                                 const std::optional<std::string>& a) override {
     auto list = inner_.referrers(s, a);
     if (list) list->insert(list->begin(), extra_);
     return list;
   }
   Result<bool> has_blob(const oci::Descriptor& b) override { return inner_.has_blob(b); }
-  Result<std::unique_ptr<oci::BlobReader>> open_blob(const oci::Descriptor& b) override { return inner_.open_blob(b); }
-  Status fetch_blob(const oci::Descriptor& b, oci::BlobSink& s) override { return inner_.fetch_blob(b, s); }
-  Status put_blob(const oci::Descriptor& b, oci::BlobReader& r) override { return inner_.put_blob(b, r); }
-  Status put_blob_bytes(const oci::Descriptor& b, std::string_view bytes) override { return inner_.put_blob_bytes(b, bytes); }
+  Result<std::unique_ptr<oci::BlobReader>> open_blob(const oci::Descriptor& b) override {
+    return inner_.open_blob(b);
+  }
+  Status fetch_blob(const oci::Descriptor& b, oci::BlobSink& s) override {
+    return inner_.fetch_blob(b, s);
+  }
+  Status put_blob(const oci::Descriptor& b, oci::BlobReader& r) override {
+    return inner_.put_blob(b, r);
+  }
+  Status put_blob_bytes(const oci::Descriptor& b, std::string_view bytes) override {
+    return inner_.put_blob_bytes(b, bytes);
+  }
 
  private:
   oci::Repository& inner_;
@@ -127,14 +140,17 @@ class Verify : public ::testing::Test {
   }
 
   // Publishes install.json signed by `signer` with certificate `cert_pem` under tag 1.0.0.
-  InstallArtifacts publish(std::string_view json, const std::string& cert_pem, const trust::ProjectKey& signer) {
+  InstallArtifacts publish(std::string_view json, const std::string& cert_pem,
+                           const trust::ProjectKey& signer) {
     auto signature = trust::sign_bytes(signer.private_key_pem, json);
     EXPECT_TRUE(signature);
     auto artifacts = make_install_artifacts(json, cert_pem, *signature, "2026-01-01T00:00:00Z");
     EXPECT_TRUE(push_install_artifacts(*install_, "1.0.0", json, cert_pem, *signature, artifacts));
     return artifacts;
   }
-  InstallArtifacts publish_good() { return publish(install_json_, keys().snakeoil.cert_pem, keys().snakeoil); }
+  InstallArtifacts publish_good() {
+    return publish(install_json_, keys().snakeoil.cert_pem, keys().snakeoil);
+  }
 
   std::string verify_error(oci::Repository* repo = nullptr) {
     auto result = verify_install(repo ? *repo : *install_, "1.0.0", policy_, images_.get());
@@ -142,7 +158,9 @@ class Verify : public ::testing::Test {
     return result ? std::string() : result.error().message;
   }
 
-  fs::path blob_file(oci::LayoutStore& store, const oci::Digest& d) { return store.dir() / "blobs" / "sha256" / d.hex(); }
+  fs::path blob_file(oci::LayoutStore& store, const oci::Digest& d) {
+    return store.dir() / "blobs" / "sha256" / d.hex();
+  }
 
   TempDir dir_ = std::move(*TempDir::create());
   std::unique_ptr<oci::LayoutStore> images_, install_;
@@ -217,7 +235,8 @@ TEST_F(Verify, CertificateWithoutCodeSigning) {
 TEST_F(Verify, SignatureOverOtherBytes) {
   auto signature = trust::sign_bytes(keys().snakeoil.private_key_pem, "other bytes");
   auto artifacts = make_install_artifacts(install_json_, keys().snakeoil.cert_pem, *signature, "t");
-  ASSERT_TRUE(push_install_artifacts(*install_, "1.0.0", install_json_, keys().snakeoil.cert_pem, *signature, artifacts));
+  ASSERT_TRUE(push_install_artifacts(*install_, "1.0.0", install_json_, keys().snakeoil.cert_pem,
+                                     *signature, artifacts));
   EXPECT_CONTAINS(verify_error(), trust::kSignatureMismatch);
 }
 
@@ -228,14 +247,17 @@ TEST_F(Verify, SwappedInstallJsonLayer) {
   evil.targets[0].version = "6.6.6";
   auto evil_json = *encode_install_json(evil);
   auto real_signature = trust::sign_bytes(keys().snakeoil.private_key_pem, install_json_);
-  auto artifacts = make_install_artifacts(evil_json, keys().snakeoil.cert_pem, *real_signature, "t");
-  ASSERT_TRUE(push_install_artifacts(*install_, "1.0.0", evil_json, keys().snakeoil.cert_pem, *real_signature, artifacts));
+  auto artifacts =
+      make_install_artifacts(evil_json, keys().snakeoil.cert_pem, *real_signature, "t");
+  ASSERT_TRUE(push_install_artifacts(*install_, "1.0.0", evil_json, keys().snakeoil.cert_pem,
+                                     *real_signature, artifacts));
   EXPECT_CONTAINS(verify_error(), trust::kSignatureMismatch);
 }
 
 TEST_F(Verify, TargetChangedAfterSigning) {
   publish_good();
-  ASSERT_TRUE(write_file_atomic(blob_file(*images_, image_.digest), R"({"schemaVersion":2,"evil":true})"));
+  ASSERT_TRUE(
+      write_file_atomic(blob_file(*images_, image_.digest), R"({"schemaVersion":2,"evil":true})"));
   auto e = verify_error();
   EXPECT_CONTAINS(e, "target zot");
   EXPECT_CONTAINS(e, image_.digest.str());
@@ -262,16 +284,20 @@ TEST_F(Verify, MissingCertificate) {
 TEST_F(Verify, EveryCandidateIsTried) {
   // A foreign certificate and a bogus signature attached first do not hide the genuine pair.
   auto genuine = publish_good();
-  auto bogus = make_install_artifacts(install_json_, keys().foreign.cert_pem, "bogus signature", "2026-01-01T00:00:00Z");
-  ASSERT_TRUE(push_install_artifacts(*install_, "1.0.0", install_json_, keys().foreign.cert_pem, "bogus signature", bogus));
+  auto bogus = make_install_artifacts(install_json_, keys().foreign.cert_pem, "bogus signature",
+                                      "2026-01-01T00:00:00Z");
+  ASSERT_TRUE(push_install_artifacts(*install_, "1.0.0", install_json_, keys().foreign.cert_pem,
+                                     "bogus signature", bogus));
   auto v = verify_install(*install_, "1.0.0", policy_, images_.get());
   ASSERT_TRUE(v) << v.error().message;
 }
 
 TEST_F(Verify, ConflictingReferrersAllBadListsEachProblem) {
   publish(install_json_, keys().foreign.cert_pem, keys().foreign);
-  auto second = make_install_artifacts(install_json_, keys().second.cert_pem, "garbage", "2026-01-01T00:00:00Z");
-  ASSERT_TRUE(push_install_artifacts(*install_, "1.0.0", install_json_, keys().second.cert_pem, "garbage", second));
+  auto second = make_install_artifacts(install_json_, keys().second.cert_pem, "garbage",
+                                       "2026-01-01T00:00:00Z");
+  ASSERT_TRUE(push_install_artifacts(*install_, "1.0.0", install_json_, keys().second.cert_pem,
+                                     "garbage", second));
   auto e = verify_error();
   EXPECT_CONTAINS(e, trust::kNotSignedByCa);
   EXPECT_CONTAINS(e, trust::kSignatureMismatch);

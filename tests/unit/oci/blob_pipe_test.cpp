@@ -1,11 +1,11 @@
 // The producer/consumer pipe behind RegistryRepository::open_blob: bytes arrive in order through
 // a buffer much smaller than the blob, producer errors reach the reader after the buffered bytes,
 // and a reader dropped early stops the producer.
-#include <gtest/gtest.h>
+#include "oci/blob_pipe.hpp"
 
 #include <atomic>
 
-#include "oci/blob_pipe.hpp"
+#include <gtest/gtest.h>
 
 namespace mos::oci {
 namespace {

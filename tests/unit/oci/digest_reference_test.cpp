@@ -9,7 +9,8 @@ TEST(Digest, ParsesStrictly) {
   auto empty = digest_of("{}");
   EXPECT_EQ(empty.str(), "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
   EXPECT_TRUE(Digest::parse(empty.str()));
-  EXPECT_FALSE(Digest::parse("sha256:44136FA355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"));
+  EXPECT_FALSE(
+      Digest::parse("sha256:44136FA355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"));
   EXPECT_FALSE(Digest::parse("sha256:abc"));
   EXPECT_FALSE(Digest::parse("md5:d41d8cd98f00b204e9800998ecf8427e"));
   EXPECT_FALSE(Digest::parse("44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"));

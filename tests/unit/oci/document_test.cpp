@@ -1,6 +1,7 @@
+#include "oci/document.hpp"
+
 #include <gtest/gtest.h>
 
-#include "oci/document.hpp"
 #include "oci/media_types.hpp"
 
 using namespace mos::oci;
@@ -14,7 +15,8 @@ ImageManifest walkthrough_install_manifest() {
   m.config = empty_descriptor();
   Descriptor layer;
   layer.media_type = std::string(media_type::kMachineInstall);
-  layer.digest = *Digest::parse("sha256:50a93be19bf1027b8363554359e288890324fa7e21002df072e50955e8336954");
+  layer.digest =
+      *Digest::parse("sha256:50a93be19bf1027b8363554359e288890324fa7e21002df072e50955e8336954");
   layer.size = 829;
   layer.annotations[std::string(annotation::kTitle)] = "index.json";
   m.layers.push_back(layer);
@@ -35,7 +37,8 @@ TEST(Document, EncodingMatchesWalkthroughSizes) {
   cert.config = empty_descriptor();
   Descriptor layer;
   layer.media_type = std::string(media_type::kImageLayerTar);
-  layer.digest = *Digest::parse("sha256:136d70873171b931a0e0002fbb31589786038f9419a687f9a47e77b423ba6911");
+  layer.digest =
+      *Digest::parse("sha256:136d70873171b931a0e0002fbb31589786038f9419a687f9a47e77b423ba6911");
   layer.size = 1285;
   layer.annotations[std::string(annotation::kTitle)] = "cert.pem";
   cert.layers.push_back(layer);
@@ -60,14 +63,19 @@ TEST(Document, RoundTripKeepsBytes) {
 }
 
 TEST(Document, StrictParsing) {
-  const std::string config = R"("config":{"mediaType":"a","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2})";
+  const std::string config =
+      R"("config":{"mediaType":"a","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2})";
   EXPECT_TRUE(parse_image_manifest(R"({"schemaVersion":2,)" + config + R"(,"layers":[]})"));
   EXPECT_FALSE(parse_image_manifest(R"({"schemaVersion":1,)" + config + R"(,"layers":[]})"));
   EXPECT_FALSE(parse_image_manifest(R"({"schemaVersion":"2",)" + config + R"(,"layers":[]})"));
-  EXPECT_FALSE(parse_image_manifest(R"({"schemaVersion":2,"schemaVersion":2,)" + config + R"(,"layers":[]})"));
+  EXPECT_FALSE(parse_image_manifest(R"({"schemaVersion":2,"schemaVersion":2,)" + config +
+                                    R"(,"layers":[]})"));
   EXPECT_FALSE(parse_image_manifest(R"({"schemaVersion":2,)" + config + R"(,"layers":{}})"));
-  EXPECT_FALSE(parse_image_manifest(R"({"schemaVersion":2,"config":{"mediaType":"a","digest":"sha256:zz","size":2},"layers":[]})"));
-  EXPECT_FALSE(parse_image_manifest(R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",)" + config + R"(,"layers":[]})"));
+  EXPECT_FALSE(parse_image_manifest(
+      R"({"schemaVersion":2,"config":{"mediaType":"a","digest":"sha256:zz","size":2},"layers":[]})"));
+  EXPECT_FALSE(parse_image_manifest(
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",)" + config +
+      R"(,"layers":[]})"));
   EXPECT_FALSE(make_document("not json"));
   EXPECT_FALSE(make_document("[]"));
   EXPECT_FALSE(make_document(std::string(kMaxManifestBytes + 1, ' ')));

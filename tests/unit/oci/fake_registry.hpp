@@ -23,7 +23,7 @@ namespace mos::oci::testing {
 
 struct FakeRequest {
   std::string method;
-  std::string target;  // path and query
+  std::string target;                          // path and query
   std::map<std::string, std::string> headers;  // lower-cased names
   std::string body;
   std::string path() const { return target.substr(0, target.find('?')); }
@@ -125,14 +125,16 @@ class FakeRegistry {
       auto colon = line.find(':');
       if (colon != std::string::npos) {
         std::string name = line.substr(0, colon);
-        std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char c) { return std::tolower(c); });
         std::string value = line.substr(colon + 1);
         value.erase(0, value.find_first_not_of(' '));
         req.headers[name] = value;
       }
       pos = next + 2;
     }
-    std::size_t length = req.headers.contains("content-length") ? std::stoul(req.headers["content-length"]) : 0;
+    std::size_t length =
+        req.headers.contains("content-length") ? std::stoul(req.headers["content-length"]) : 0;
     while (buffer.size() < length)
       if (!read_more(fd, buffer)) break;
     req.body = buffer.substr(0, length);

@@ -1,3 +1,5 @@
+#include "oci/layout_store.hpp"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -10,7 +12,6 @@
 #include "core/file.hpp"
 #include "core/json.hpp"
 #include "core/lock.hpp"
-#include "oci/layout_store.hpp"
 #include "oci/media_types.hpp"
 
 using namespace mos;
@@ -18,7 +19,8 @@ using namespace mos::oci;
 
 namespace {
 
-Descriptor blob_descriptor(std::string_view bytes, std::string_view type = media_type::kImageLayerTar) {
+Descriptor blob_descriptor(std::string_view bytes,
+                           std::string_view type = media_type::kImageLayerTar) {
   Descriptor d;
   d.media_type = std::string(type);
   d.digest = digest_of(bytes);
@@ -43,18 +45,22 @@ Document image(LayoutStore& store, std::string_view content, std::optional<Descr
   return *doc;
 }
 
-std::string slurp(const fs::path& p) { return *read_file(p); }
+std::string slurp(const fs::path& p) {
+  return *read_file(p);
+}
 
 std::size_t count_files(const fs::path& dir) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) return 0;
-  return static_cast<std::size_t>(std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
+  return static_cast<std::size_t>(
+      std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
 }
 
 // A source that delivers some bytes, then lets the test decide what happens (error or death).
 class ScriptedReader : public BlobReader {
  public:
-  ScriptedReader(std::string bytes, std::function<void()> at_end) : bytes_(std::move(bytes)), at_end_(std::move(at_end)) {}
+  ScriptedReader(std::string bytes, std::function<void()> at_end)
+      : bytes_(std::move(bytes)), at_end_(std::move(at_end)) {}
   Result<std::size_t> read(std::span<std::byte> buffer) override {
     if (pos_ == bytes_.size()) {
       if (at_end_) at_end_();
@@ -160,7 +166,8 @@ TEST_F(LayoutStoreTest, RefusesManifestsNamingMissingBlobs) {
   auto doc = make_document(encode_manifest(m)).value();
   auto put = store_->put_manifest(doc, "x");
   ASSERT_FALSE(put);
-  EXPECT_NE(put.error().message.find("manifest names missing blob"), std::string::npos) << put.error().message;
+  EXPECT_NE(put.error().message.find("manifest names missing blob"), std::string::npos)
+      << put.error().message;
   EXPECT_EQ(store_->read_index().value()->manifests.size(), 0u);
   EXPECT_FALSE(fs::exists(store_->dir() / "blobs/sha256" / doc.digest.hex()));
 }
@@ -261,10 +268,12 @@ TEST_F(LayoutStoreTest, ReadersDetectCorruptBlobs) {
 }
 
 TEST_F(LayoutStoreTest, CorruptIndexIsAClearErrorNamingTheFile) {
-  std::ofstream(store_->dir() / "index.json", std::ios::trunc) << R"({"schemaVersion":2,"manifests":[{"x":1}]})";
+  std::ofstream(store_->dir() / "index.json", std::ios::trunc)
+      << R"({"schemaVersion":2,"manifests":[{"x":1}]})";
   auto tags = store_->list_tags();
   ASSERT_FALSE(tags);
-  EXPECT_NE(tags.error().message.find((store_->dir() / "index.json").string()), std::string::npos) << tags.error().message;
+  EXPECT_NE(tags.error().message.find((store_->dir() / "index.json").string()), std::string::npos)
+      << tags.error().message;
   std::ofstream(store_->dir() / "index.json", std::ios::trunc) << "{\"schemaVersion\":2,";
   ASSERT_FALSE(store_->resolve("latest"));
   std::ofstream(store_->dir() / "index.json", std::ios::trunc)
@@ -285,11 +294,13 @@ TEST_F(LayoutStoreTest, ReferrersAreIndexedAndFiltered) {
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].digest, sig.digest);
   EXPECT_EQ(all[0].artifact_type, "application/vnd.machine.signature");
-  auto certs = store_->referrers(subject.digest, std::string("application/vnd.machine.pubkeycrt")).value();
+  auto certs =
+      store_->referrers(subject.digest, std::string("application/vnd.machine.pubkeycrt")).value();
   ASSERT_EQ(certs.size(), 1u);
   EXPECT_EQ(certs[0].digest, cert.digest);
   EXPECT_TRUE(store_->referrers(cert.digest, std::nullopt).value().empty());
-  EXPECT_TRUE(fs::exists(store_->dir() / ".referrers" / ("sha256-" + subject.digest.hex() + ".json")));
+  EXPECT_TRUE(
+      fs::exists(store_->dir() / ".referrers" / ("sha256-" + subject.digest.hex() + ".json")));
 
   ASSERT_TRUE(store_->delete_manifest(sig.digest));
   all = store_->referrers(subject.digest, std::nullopt).value();
@@ -322,7 +333,8 @@ TEST_F(LayoutStoreTest, StaleReferrersIndexIsRebuilt) {
   // A writer that died between sidecar and index writes leaves no stamp: a bogus sidecar is
   // not believed.
   fs::remove(store_->dir() / ".referrers/stamp");
-  std::ofstream(store_->dir() / ".referrers" / ("sha256-" + subject.digest.hex() + ".json"), std::ios::trunc)
+  std::ofstream(store_->dir() / ".referrers" / ("sha256-" + subject.digest.hex() + ".json"),
+                std::ios::trunc)
       << R"({"schemaVersion":2,"manifests":[]})";
   EXPECT_EQ(store_->referrers(subject.digest, std::nullopt).value().size(), 1u);
 }
@@ -330,7 +342,8 @@ TEST_F(LayoutStoreTest, StaleReferrersIndexIsRebuilt) {
 TEST_F(LayoutStoreTest, ParallelPutsFromThreadsKeepEveryEntry) {
   constexpr int kThreads = 8, kPerThread = 12;
   std::vector<Document> docs;
-  for (int i = 0; i < kThreads * kPerThread; ++i) docs.push_back(image(*store_, fmt::format("layer {}", i)));
+  for (int i = 0; i < kThreads * kPerThread; ++i)
+    docs.push_back(image(*store_, fmt::format("layer {}", i)));
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   for (int t = 0; t < kThreads; ++t) {
@@ -353,7 +366,8 @@ TEST_F(LayoutStoreTest, ParallelPutsFromThreadsKeepEveryEntry) {
 TEST_F(LayoutStoreTest, ParallelPutsFromProcessesKeepEveryEntry) {
   constexpr int kProcesses = 4, kPerProcess = 10;
   std::vector<Document> docs;
-  for (int i = 0; i < kProcesses * kPerProcess; ++i) docs.push_back(image(*store_, fmt::format("p {}", i)));
+  for (int i = 0; i < kProcesses * kPerProcess; ++i)
+    docs.push_back(image(*store_, fmt::format("p {}", i)));
   std::vector<pid_t> children;
   for (int p = 0; p < kProcesses; ++p) {
     pid_t pid = ::fork();
@@ -408,7 +422,8 @@ TEST_F(LayoutStoreTest, AbandonedWritersLeaveNoPartialBlobOrIndexEntry) {
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     auto lock = FileLock::acquire(store_->dir() / ".mos-index.lock", FileLock::Mode::exclusive);
-    std::ofstream(store_->dir() / ".index.json.tmp-dead", std::ios::trunc) << R"({"schemaVersion":2,"manif)";
+    std::ofstream(store_->dir() / ".index.json.tmp-dead", std::ios::trunc)
+        << R"({"schemaVersion":2,"manif)";
     ::_exit(lock ? 4 : 5);
   }
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
@@ -424,7 +439,8 @@ TEST_F(LayoutStoreTest, AbandonedWritersLeaveNoPartialBlobOrIndexEntry) {
 TEST(LayoutRoot, ValidatesNamesAndListsRepositories) {
   auto tmp = TempDir::create({}, "mos-root-test-").value();
   auto root = LayoutRoot::open(tmp.path() / "zot", true).value();
-  for (auto bad : {"..", "../etc", "/abs", "a//b", "Upper", "a/../b", "a/", ".uploads", "a/.referrers", ""})
+  for (auto bad :
+       {"..", "../etc", "/abs", "a//b", "Upper", "a/../b", "a/", ".uploads", "a/.referrers", ""})
     EXPECT_FALSE(root.repository(bad, true)) << bad;
   EXPECT_FALSE(fs::exists(tmp.path() / "etc"));
   ASSERT_TRUE(root.repository("machine/install", true));
@@ -434,6 +450,7 @@ TEST(LayoutRoot, ValidatesNamesAndListsRepositories) {
   EXPECT_FALSE(root.repository("nothere", false));
   EXPECT_TRUE(root.has_repository("zot"));
   EXPECT_FALSE(root.has_repository("nothere"));
-  EXPECT_EQ(root.catalog().value(), (std::vector<std::string>{"a-b/c_d/e.f", "machine/install", "zot"}));
+  EXPECT_EQ(root.catalog().value(),
+            (std::vector<std::string>{"a-b/c_d/e.f", "machine/install", "zot"}));
   EXPECT_TRUE(fs::exists(tmp.path() / "zot/machine/install/index.json"));
 }

@@ -1,12 +1,13 @@
 // RegistryClient and RegistryRepository against a fake registry, for protocol cases that
 // Debian's docker-registry (the real peer in tests/e2e/oci_copy.bats) never produces. Each test
 // names the real behaviour it stands for.
-#include <gtest/gtest.h>
+#include "oci/registry_client.hpp"
 
 #include <atomic>
 
+#include <gtest/gtest.h>
+
 #include "oci/media_types.hpp"
-#include "oci/registry_client.hpp"
 #include "oci/registry_repository.hpp"
 #include "unit/oci/fake_registry.hpp"
 
@@ -25,7 +26,8 @@ RegistryClientOptions fast_options() {
   return o;
 }
 
-std::shared_ptr<RegistryClient> client_for(const FakeRegistry& fake, RegistryClientOptions options = fast_options()) {
+std::shared_ptr<RegistryClient> client_for(const FakeRegistry& fake,
+                                           RegistryClientOptions options = fast_options()) {
   auto c = RegistryClient::create(fake.host(), options);
   EXPECT_TRUE(c);
   return *c;
@@ -58,11 +60,17 @@ const std::string kManifest =
     R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]})";
 
 FakeResponse manifest_response() {
-  return {200, {{"Content-Type", std::string(media_type::kImageManifest)}, {"Docker-Content-Digest", digest_of(kManifest).str()}}, kManifest};
+  return {200,
+          {{"Content-Type", std::string(media_type::kImageManifest)},
+           {"Docker-Content-Digest", digest_of(kManifest).str()}},
+          kManifest};
 }
 
 FakeResponse not_found() {
-  return {404, {{"Content-Type", "application/json"}}, R"({"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]})"};
+  return {
+      404,
+      {{"Content-Type", "application/json"}},
+      R"({"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]})"};
 }
 
 // Stands for Docker Hub / Harbor / zot with token auth: /v2/ answers a Bearer challenge, the
@@ -74,11 +82,15 @@ TEST(RegistryClientFake, BearerTokenChallengeAndCache) {
     if (r.path() == "/token") {
       ++token_requests;
       if (r.header("authorization") != "Basic YWxpY2U6czNjcmV0") return {401, {}, "bad creds"};
-      EXPECT_NE(r.target.find("scope=repository%3Aproj%2Fimg%3Apull"), std::string::npos) << r.target;
+      EXPECT_NE(r.target.find("scope=repository%3Aproj%2Fimg%3Apull"), std::string::npos)
+          << r.target;
       return {200, {{"Content-Type", "application/json"}}, R"({"token":"tok-1","expires_in":300})"};
     }
     if (r.header("authorization") != "Bearer tok-1")
-      return {401, {{"WWW-Authenticate", R"(Bearer realm=")" + realm + R"(",service="fake",scope="repository:proj/img:pull")"}}, ""};
+      return {401,
+              {{"WWW-Authenticate", R"(Bearer realm=")" + realm +
+                                        R"(",service="fake",scope="repository:proj/img:pull")"}},
+              ""};
     if (r.path() == "/v2/") return {200, {}, "{}"};
     if (r.path() == "/v2/proj/img/manifests/v1") return manifest_response();
     return not_found();
@@ -97,7 +109,8 @@ TEST(RegistryClientFake, BearerTokenChallengeAndCache) {
   options.password = "wrong";
   auto refused = client_for(fake, options)->get_manifest("proj/img", "v1");
   ASSERT_FALSE(refused);
-  EXPECT_NE(refused.error().message.find("refused a token"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("refused a token"), std::string::npos)
+      << refused.error().message;
 }
 
 // Stands for a registry with the referrers API (zot, distribution 3): server-side filtering
@@ -105,8 +118,9 @@ TEST(RegistryClientFake, BearerTokenChallengeAndCache) {
 TEST(RegistryClientFake, ReferrersApiFilteringAndPagination) {
   auto subject = digest_of(kManifest);
   auto entry = [](std::string_view content, std::string_view type) {
-    return fmt::format(R"({{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{},"artifactType":"{}"}})",
-                       digest_of(content).str(), content.size(), type);
+    return fmt::format(
+        R"({{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":{},"artifactType":"{}"}})",
+        digest_of(content).str(), content.size(), type);
   };
   bool server_filters = false;
   FakeRegistry fake([&](const FakeRequest& r) -> FakeResponse {
@@ -114,14 +128,20 @@ TEST(RegistryClientFake, ReferrersApiFilteringAndPagination) {
     if (r.path() != base) return not_found();
     bool page2 = r.target.find("page=2") != std::string::npos;
     bool filter = server_filters && r.target.find("artifactType=sig") != std::string::npos;
-    std::vector<std::string> items = page2 ? std::vector<std::string>{entry("c", "sig")}
-                                           : std::vector<std::string>{entry("a", "sig"), entry("b", "cert")};
-    if (filter) std::erase_if(items, [](const std::string& s) { return s.find("\"cert\"") != std::string::npos; });
-    std::string body = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)";
+    std::vector<std::string> items =
+        page2 ? std::vector<std::string>{entry("c", "sig")}
+              : std::vector<std::string>{entry("a", "sig"), entry("b", "cert")};
+    if (filter)
+      std::erase_if(items,
+                    [](const std::string& s) { return s.find("\"cert\"") != std::string::npos; });
+    std::string body =
+        R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)";
     for (std::size_t i = 0; i < items.size(); ++i) body += (i ? "," : "") + items[i];
     body += "]}";
     FakeResponse res{200, {{"Content-Type", std::string(media_type::kImageIndex)}}, body};
-    if (!page2) res.headers.push_back({"Link", "<" + base + "?page=2" + (filter ? "&artifactType=sig" : "") + R"(>; rel="next")"});
+    if (!page2)
+      res.headers.push_back({"Link", "<" + base + "?page=2" + (filter ? "&artifactType=sig" : "") +
+                                         R"(>; rel="next")"});
     if (filter) res.headers.push_back({"OCI-Filters-Applied", "artifactType"});
     return res;
   });
@@ -149,10 +169,14 @@ TEST(RegistryClientFake, ReferrersFallbackAndOciSubject) {
       digest_of("x").str());
   bool answers_subject = true;
   FakeRegistry fake([&](const FakeRequest& r) -> FakeResponse {
-    if (r.path().starts_with("/v2/a/referrers/")) return {404, {{"Content-Type", "text/plain"}}, "404 page not found\n"};
+    if (r.path().starts_with("/v2/a/referrers/"))
+      return {404, {{"Content-Type", "text/plain"}}, "404 page not found\n"};
     if (r.path() == "/v2/a/manifests/" + referrers_tag(subject)) {
       if (r.method == "PUT") return {201, {}, ""};
-      return {200, {{"Content-Type", std::string(media_type::kImageIndex)}, {"Docker-Content-Digest", digest_of(tag_index).str()}}, tag_index};
+      return {200,
+              {{"Content-Type", std::string(media_type::kImageIndex)},
+               {"Docker-Content-Digest", digest_of(tag_index).str()}},
+              tag_index};
     }
     if (r.method == "PUT" && r.path().starts_with("/v2/a/manifests/")) {
       FakeResponse res{201, {}, ""};
@@ -202,7 +226,9 @@ TEST(RegistryClientFake, TagListPagination) {
   FakeRegistry fake([&](const FakeRequest& r) -> FakeResponse {
     if (r.path() != "/v2/a/tags/list") return not_found();
     if (r.target.find("last=b") == std::string::npos)
-      return {200, {{"Link", R"(</v2/a/tags/list?n=2&last=b>; rel="next")"}}, R"({"name":"a","tags":["a","b"]})"};
+      return {200,
+              {{"Link", R"(</v2/a/tags/list?n=2&last=b>; rel="next")"}},
+              R"({"name":"a","tags":["a","b"]})"};
     return {200, {}, R"({"name":"a","tags":["c"]})"};
   });
   auto tags = client_for(fake)->list_tags("a");
@@ -217,7 +243,8 @@ TEST(RegistryClientFake, TransientFailuresAreRetried) {
   FakeRegistry fake([&](const FakeRequest&) -> FakeResponse {
     int n = ++calls;
     if (n == 1) return {503, {}, "busy"};
-    if (n == 2) return {429, {}, R"({"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]})"};
+    if (n == 2)
+      return {429, {}, R"({"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]})"};
     if (n <= 3) return manifest_response();
     return {500, {}, R"({"errors":[{"code":"UNKNOWN","message":"disk on fire"}]})"};
   });
@@ -227,7 +254,8 @@ TEST(RegistryClientFake, TransientFailuresAreRetried) {
   auto failed = client->get_manifest("a", "v1");
   ASSERT_FALSE(failed);
   EXPECT_EQ(calls.load(), 3 + fast_options().max_attempts);
-  EXPECT_NE(failed.error().message.find("disk on fire"), std::string::npos) << failed.error().message;
+  EXPECT_NE(failed.error().message.find("disk on fire"), std::string::npos)
+      << failed.error().message;
 }
 
 // Stands for a connection cut in the middle of a layer download (proxy reset, registry crash):
@@ -254,8 +282,10 @@ TEST(RegistryClientFake, RedirectsToOtherHosts) {
   auto blob = blob_of(content);
   FakeRegistry storage([&](const FakeRequest&) -> FakeResponse { return {200, {}, content}; });
   FakeRegistry fake([&](const FakeRequest& r) -> FakeResponse {
-    if (r.path().starts_with("/v2/a/blobs/")) return {307, {{"Location", storage.url() + "/bucket/x?sig=1"}}, ""};
-    if (r.path().starts_with("/v2/a/manifests/")) return {307, {{"Location", storage.url() + "/elsewhere"}}, ""};
+    if (r.path().starts_with("/v2/a/blobs/"))
+      return {307, {{"Location", storage.url() + "/bucket/x?sig=1"}}, ""};
+    if (r.path().starts_with("/v2/a/manifests/"))
+      return {307, {{"Location", storage.url() + "/elsewhere"}}, ""};
     return not_found();
   });
   auto options = fast_options();
@@ -268,7 +298,8 @@ TEST(RegistryClientFake, RedirectsToOtherHosts) {
   for (const auto& r : storage.requests()) EXPECT_EQ(r.header("authorization"), "");
   auto refused = client->get_manifest("a", "v1");
   ASSERT_FALSE(refused);
-  EXPECT_NE(refused.error().message.find("another host"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("another host"), std::string::npos)
+      << refused.error().message;
 }
 
 // Stands for spec-conformant registries answering 416 to a chunk they do not expect, and
@@ -279,11 +310,15 @@ TEST(RegistryClientFake, ChunkedUploadHonoursMinLengthAndFailsOn416) {
   bool refuse_second = false;
   std::atomic<int> patches{0};
   FakeRegistry fake([&](const FakeRequest& r) -> FakeResponse {
-    if (r.method == "POST") return {202, {{"Location", "/v2/a/blobs/uploads/u1"}, {"OCI-Chunk-Min-Length", "400"}}, ""};
+    if (r.method == "POST")
+      return {202, {{"Location", "/v2/a/blobs/uploads/u1"}, {"OCI-Chunk-Min-Length", "400"}}, ""};
     if (r.method == "PATCH") {
       int n = ++patches;
       if (refuse_second && n == 2) return {416, {{"Range", "0-99"}}, ""};
-      return {202, {{"Location", "/v2/a/blobs/uploads/u1"}, {"Range", "0-" + std::to_string(r.body.size())}}, ""};
+      return {
+          202,
+          {{"Location", "/v2/a/blobs/uploads/u1"}, {"Range", "0-" + std::to_string(r.body.size())}},
+          ""};
     }
     if (r.method == "PUT") return {201, {}, ""};
     return not_found();
@@ -314,7 +349,8 @@ TEST(RegistryClientFake, SinglePostAndDeclinedMount) {
   auto blob = blob_of(content);
   bool single_post = true;
   FakeRegistry fake([&](const FakeRequest& r) -> FakeResponse {
-    if (r.method == "POST" && r.target.find("mount=") != std::string::npos) return {202, {{"Location", "/v2/b/blobs/uploads/m"}}, ""};
+    if (r.method == "POST" && r.target.find("mount=") != std::string::npos)
+      return {202, {{"Location", "/v2/b/blobs/uploads/m"}}, ""};
     if (r.method == "POST" && single_post && r.target.find("digest=") != std::string::npos) {
       EXPECT_EQ(r.body, content);
       return {201, {}, ""};
@@ -322,7 +358,8 @@ TEST(RegistryClientFake, SinglePostAndDeclinedMount) {
     if (r.method == "POST") return {202, {{"Location", "/v2/b/blobs/uploads/p?state=1"}}, ""};
     if (r.method == "PUT") {
       EXPECT_NE(r.target.find("digest=sha256%3A"), std::string::npos) << r.target;
-      return r.body == content ? FakeResponse{201, {}, ""} : FakeResponse{400, {}, R"({"errors":[{"code":"DIGEST_INVALID"}]})"};
+      return r.body == content ? FakeResponse{201, {}, ""}
+                               : FakeResponse{400, {}, R"({"errors":[{"code":"DIGEST_INVALID"}]})"};
     }
     return not_found();
   });

@@ -1,14 +1,15 @@
 // Parsers of registry answers: WWW-Authenticate challenges, Link headers, error bodies, token
 // answers, auth files, and the referrers tag-schema index.
-#include <gtest/gtest.h>
+#include "oci/registry_protocol.hpp"
 
 #include <cstdlib>
+
+#include <gtest/gtest.h>
 
 #include "core/file.hpp"
 #include "oci/media_types.hpp"
 #include "oci/registry_auth.hpp"
 #include "oci/registry_client.hpp"
-#include "oci/registry_protocol.hpp"
 
 namespace mos::oci {
 namespace {
@@ -26,7 +27,8 @@ TEST(WwwAuthenticate, BearerWithQuotedParameters) {
 }
 
 TEST(WwwAuthenticate, SeveralChallengesAndEscapes) {
-  auto c = parse_www_authenticate(R"(Basic realm="a \"quoted\" realm", charset=UTF-8, Bearer realm="https://x/t", error="invalid_token")");
+  auto c = parse_www_authenticate(
+      R"(Basic realm="a \"quoted\" realm", charset=UTF-8, Bearer realm="https://x/t", error="invalid_token")");
   ASSERT_TRUE(c) << c.error().message;
   ASSERT_EQ(c->size(), 2u);
   EXPECT_EQ((*c)[0].scheme, "basic");
@@ -54,7 +56,8 @@ TEST(LinkHeader, NextTargetIsFound) {
   auto l = parse_next_link(R"(</v2/a/tags/list?last=b&n=2>; rel="next")");
   ASSERT_TRUE(l) << l.error().message;
   EXPECT_EQ(*l, "/v2/a/tags/list?last=b&n=2");
-  auto several = parse_next_link(R"(<https://x/prev>; rel="prev", <https://x/next>; title="t"; rel="next last")");
+  auto several = parse_next_link(
+      R"(<https://x/prev>; rel="prev", <https://x/next>; title="t"; rel="next last")");
   ASSERT_TRUE(several);
   EXPECT_EQ(*several, "https://x/next");
   auto unquoted = parse_next_link("</p2>;rel=next");
@@ -73,9 +76,11 @@ TEST(LinkHeader, NoNextAndMalformed) {
 
 TEST(ErrorBody, OciErrorsBecomeOneLine) {
   auto m = describe_registry_error(
-      404, R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]})");
+      404,
+      R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]})");
   EXPECT_EQ(m, R"(MANIFEST_UNKNOWN: manifest unknown ({"Tag":"x"}) (HTTP 404))");
-  auto two = describe_registry_error(400, R"({"errors":[{"code":"A","message":"one"},{"code":"B"}]})");
+  auto two =
+      describe_registry_error(400, R"({"errors":[{"code":"A","message":"one"},{"code":"B"}]})");
   EXPECT_EQ(two, "A: one; B (HTTP 400)");
 }
 
@@ -124,7 +129,8 @@ TEST(ReferrersTag, StartsEmptyAppendsAndNeverDuplicates) {
 }
 
 TEST(ReferrersTag, KeepsForeignFieldsAndRefusesGarbage) {
-  std::string existing = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"annotations":{"k":"v"}})";
+  std::string existing =
+      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"annotations":{"k":"v"}})";
   auto out = add_to_referrers_index(existing, referrer("a", "t"));
   ASSERT_TRUE(out && *out);
   EXPECT_NE((*out)->find(R"("annotations":{"k":"v"})"), std::string::npos);
@@ -149,7 +155,9 @@ TEST(Auth, AuthFileEntriesByHost) {
   auto dir = TempDir::create();
   ASSERT_TRUE(dir);
   auto file = dir->path() / "auth.json";
-  ASSERT_TRUE(write_file_atomic(file, R"({"auths":{"https://reg.example:5000/v2/":{"auth":"YWxpY2U6czNjcmV0"},"other":{"auth":"Ym9iOng="}}})"));
+  ASSERT_TRUE(write_file_atomic(
+      file,
+      R"({"auths":{"https://reg.example:5000/v2/":{"auth":"YWxpY2U6czNjcmV0"},"other":{"auth":"Ym9iOng="}}})"));
   auto found = credentials_from_auth_file(file, "reg.example:5000");
   ASSERT_TRUE(found && *found);
   EXPECT_EQ((*found)->username, "alice");

@@ -1,10 +1,11 @@
-#include <gtest/gtest.h>
+#include "registry/gc.hpp"
 
 #include <fstream>
 
+#include <gtest/gtest.h>
+
 #include "core/file.hpp"
 #include "oci/media_types.hpp"
-#include "registry/gc.hpp"
 
 using namespace mos;
 using namespace mos::oci;
@@ -20,7 +21,8 @@ Descriptor put(LayoutStore& store, std::string_view bytes) {
   return d;
 }
 
-Document manifest(LayoutStore& store, std::string_view layer, std::optional<Descriptor> subject = {}) {
+Document manifest(LayoutStore& store, std::string_view layer,
+                  std::optional<Descriptor> subject = {}) {
   put(store, kEmptyJson);
   ImageManifest m;
   m.media_type = std::string(media_type::kImageManifest);
@@ -31,7 +33,9 @@ Document manifest(LayoutStore& store, std::string_view layer, std::optional<Desc
   return make_document(encode_manifest(m)).value();
 }
 
-void age(const fs::path& p) { fs::last_write_time(p, fs::file_time_type::clock::now() - std::chrono::hours(2)); }
+void age(const fs::path& p) {
+  fs::last_write_time(p, fs::file_time_type::clock::now() - std::chrono::hours(2));
+}
 
 }  // namespace
 
@@ -49,9 +53,11 @@ TEST(GarbageCollection, RemovesOnlyOldUnreferencedBlobsAndStaleUploads) {
   auto uploads = store->uploads_dir().value();
   std::ofstream(uploads / "0123456789abcdef0123456789abcdef") << "stale";
   std::ofstream(uploads / "fedcba9876543210fedcba9876543210") << "active";
-  for (const auto& entry : fs::recursive_directory_iterator(store->dir() / "blobs")) age(entry.path());
+  for (const auto& entry : fs::recursive_directory_iterator(store->dir() / "blobs"))
+    age(entry.path());
   age(uploads / "0123456789abcdef0123456789abcdef");
-  fs::last_write_time(store->blob_path(young_orphan.digest).value(), fs::file_time_type::clock::now());
+  fs::last_write_time(store->blob_path(young_orphan.digest).value(),
+                      fs::file_time_type::clock::now());
 
   auto report = registry::collect_garbage(root, std::chrono::hours(1));
   ASSERT_TRUE(report) << report.error().message;

@@ -1,12 +1,13 @@
-#include <gtest/gtest.h>
+#include "registry/htpasswd.hpp"
 
 #include <atomic>
 #include <thread>
 #include <vector>
 
+#include <gtest/gtest.h>
+
 #include "core/file.hpp"
 #include "oci/registry_auth.hpp"
-#include "registry/htpasswd.hpp"
 #include "registry/registry.hpp"
 #include "registry/routes.hpp"
 
@@ -16,14 +17,18 @@ using namespace mos::registry;
 namespace {
 
 // Made once with `htpasswd -Bbn alice s3cret`, `htpasswd -Bbn -C 5 bob hunter2`,
-// `openssl passwd -6 -salt saltsalt 'tr0ub4dor&3'`, `openssl passwd -5 -salt pepper 'correct horse'`,
-// `htpasswd -Bbn -C 4 hank 'a:b'`.
-constexpr std::string_view kAlice = "alice:$2y$05$jybK4FWkvFNwWWhY2jTA5Ov36x0oxTSOYwVWPnX/6Elk73pJ.B0rO";
-constexpr std::string_view kBob = "bob:$2y$05$M3/AENc37oqLn0OX2sbQVuvrKTtRrvAURaHHNF.uT1g4ka.zfBUmK";
+// `openssl passwd -6 -salt saltsalt 'tr0ub4dor&3'`, `openssl passwd -5 -salt pepper 'correct
+// horse'`, `htpasswd -Bbn -C 4 hank 'a:b'`.
+constexpr std::string_view kAlice =
+    "alice:$2y$05$jybK4FWkvFNwWWhY2jTA5Ov36x0oxTSOYwVWPnX/6Elk73pJ.B0rO";
+constexpr std::string_view kBob =
+    "bob:$2y$05$M3/AENc37oqLn0OX2sbQVuvrKTtRrvAURaHHNF.uT1g4ka.zfBUmK";
 constexpr std::string_view kCarol =
-    "carol:$6$saltsalt$w4JRS/rzf33ha13fW3n.44FLfJzgVCHUkebD.iMpeDxki4R8KJaWd/GtcSbAlMDBZd2LX1HOdeAoqhucRq3yI.";
+    "carol:$6$saltsalt$w4JRS/rzf33ha13fW3n.44FLfJzgVCHUkebD.iMpeDxki4R8KJaWd/"
+    "GtcSbAlMDBZd2LX1HOdeAoqhucRq3yI.";
 constexpr std::string_view kDave = "dave:$5$pepper$I4JtT7ItqoiFALROk4x2EglL0RlsbnhesIq3gG3GPF.";
-constexpr std::string_view kHank = "hank:$2y$04$qhmZnY3AzpX3BfTaXuf1dOhMfupb1d035.G6FzZO381OE/Kq0lw8u";
+constexpr std::string_view kHank =
+    "hank:$2y$04$qhmZnY3AzpX3BfTaXuf1dOhMfupb1d035.G6FzZO381OE/Kq0lw8u";
 // Weak schemes: `htpasswd -bnm eve x`, `htpasswd -bns frank x`, `htpasswd -bnd greg x`.
 constexpr std::string_view kEve = "eve:$apr1$6csFxlC/$EQ2.6MipgQsKW3bxFF6g11";
 constexpr std::string_view kFrank = "frank:{SHA}EfatjsUqKYSrqv18O1FlA3hcIHI=";
@@ -92,10 +97,13 @@ TEST_F(HtpasswdTest, MalformedLinesAreErrorsNamingFileAndLine) {
            {lines({"# c", ":$2y$05$abc"}), ":2: empty user name"},
            {lines({"bob:"}), ":1: user \"bob\" has no password hash"},
            {lines({kAlice, kBob, kAlice}), ":3: user \"alice\" appears again (first on line 1)"},
-           {lines({"alice:$2y$05$jybK4FWkvFNwWWhY2jTA5Ov36x0oxTSOYwVWPnX"}), ":1: user \"alice\" has a broken bcrypt hash"},
-           {lines({"alice:$2y$99$jybK4FWkvFNwWWhY2jTA5Ov36x0oxTSOYwVWPnX/6Elk73pJ.B0rO"}), ":1: user \"alice\" has a broken bcrypt"},
+           {lines({"alice:$2y$05$jybK4FWkvFNwWWhY2jTA5Ov36x0oxTSOYwVWPnX"}),
+            ":1: user \"alice\" has a broken bcrypt hash"},
+           {lines({"alice:$2y$99$jybK4FWkvFNwWWhY2jTA5Ov36x0oxTSOYwVWPnX/6Elk73pJ.B0rO"}),
+            ":1: user \"alice\" has a broken bcrypt"},
            {lines({"dave:$5$pepper$I4JtT7"}), ":1: user \"dave\" has a broken SHA-crypt hash"},
-           {lines({"dave:$5$rounds=$pepper$I4JtT7ItqoiFALROk4x2EglL0RlsbnhesIq3gG3GPF."}), ":1: user \"dave\" has a broken SHA-crypt"},
+           {lines({"dave:$5$rounds=$pepper$I4JtT7ItqoiFALROk4x2EglL0RlsbnhesIq3gG3GPF."}),
+            ":1: user \"dave\" has a broken SHA-crypt"},
        }) {
     auto path = write(text);
     auto loaded = Htpasswd::load(path);
@@ -105,11 +113,13 @@ TEST_F(HtpasswdTest, MalformedLinesAreErrorsNamingFileAndLine) {
   }
   auto missing = Htpasswd::load(dir_->path() / "nope");
   ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().message.find("htpasswd file " + (dir_->path() / "nope").string()), std::string::npos)
+  EXPECT_NE(missing.error().message.find("htpasswd file " + (dir_->path() / "nope").string()),
+            std::string::npos)
       << missing.error().message;
   auto directory = Htpasswd::load(dir_->path());
   ASSERT_FALSE(directory);
-  EXPECT_NE(directory.error().message.find("not a regular file"), std::string::npos) << directory.error().message;
+  EXPECT_NE(directory.error().message.find("not a regular file"), std::string::npos)
+      << directory.error().message;
 }
 
 TEST_F(HtpasswdTest, WeakSchemesAreSkippedWithAWarningNamingTheUser) {
@@ -118,10 +128,15 @@ TEST_F(HtpasswdTest, WeakSchemesAreSkippedWithAWarningNamingTheUser) {
   EXPECT_EQ(users->users(), 1u);
   auto warnings = users->warnings();
   ASSERT_EQ(warnings.size(), 4u);
-  EXPECT_NE(warnings[0].find(":1: user \"eve\" has a password hash of apr1 MD5"), std::string::npos) << warnings[0];
+  EXPECT_NE(warnings[0].find(":1: user \"eve\" has a password hash of apr1 MD5"), std::string::npos)
+      << warnings[0];
   EXPECT_NE(warnings[0].find("htpasswd -B"), std::string::npos) << warnings[0];
-  EXPECT_NE(warnings[1].find(":3: user \"frank\" has a password hash of unsalted SHA-1"), std::string::npos) << warnings[1];
-  EXPECT_NE(warnings[2].find(":4: user \"greg\" has a password hash of DES crypt"), std::string::npos) << warnings[2];
+  EXPECT_NE(warnings[1].find(":3: user \"frank\" has a password hash of unsalted SHA-1"),
+            std::string::npos)
+      << warnings[1];
+  EXPECT_NE(warnings[2].find(":4: user \"greg\" has a password hash of DES crypt"),
+            std::string::npos)
+      << warnings[2];
   EXPECT_NE(warnings[3].find(":5: user \"ivan\""), std::string::npos) << warnings[3];
   EXPECT_FALSE(users->verify("eve", "x"));
   EXPECT_FALSE(users->verify("frank", "x"));
@@ -181,7 +196,8 @@ TEST_F(HtpasswdTest, ReloadsWhenTheFileChanges) {
   write(lines({kAlice, "garbage"}));
   auto reloaded = users->reload_if_changed();
   ASSERT_FALSE(reloaded);
-  EXPECT_NE(reloaded.error().message.find(":2: expected"), std::string::npos) << reloaded.error().message;
+  EXPECT_NE(reloaded.error().message.find(":2: expected"), std::string::npos)
+      << reloaded.error().message;
   EXPECT_TRUE(users->verify("alice", "tr0ub4dor&3"));
   EXPECT_FALSE(users->verify("alice", "s3cret"));
   EXPECT_TRUE(users->reload_if_changed());  // the same broken file is not reported twice
@@ -214,7 +230,8 @@ TEST_F(HtpasswdTest, ConcurrentChecksAndReloads) {
       for (int i = 0; i < 30; ++i) {
         if (!users->verify("dave", "correct horse")) ++wrong;
         if (users->verify("dave", "correct horse!")) ++wrong;
-        if (t == 0 && i % 5 == 0) write(i % 10 == 0 ? lines({kDave, kAlice}) : lines({kAlice, kDave}));
+        if (t == 0 && i % 5 == 0)
+          write(i % 10 == 0 ? lines({kDave, kAlice}) : lines({kAlice, kDave}));
       }
     });
   for (auto& t : threads) t.join();
@@ -234,9 +251,10 @@ TEST(BasicAuthorization, ParsesOnlyWellFormedValues) {
   ASSERT_TRUE(anonymous);
   EXPECT_EQ(anonymous->user, "");
   EXPECT_EQ(anonymous->password, "");
-  for (std::string bad : {std::string(), std::string("Basic"), std::string("Basic "), std::string("Bearer abc"),
-                          "Basicx " + oci::base64_encode("a:b"), "Basic " + oci::base64_encode("nocolon"),
-                          std::string("Basic !!!!"), std::string("Basic abc"),
-                          "Basic " + oci::base64_encode("a:b") + " x", "Basic " + std::string(5000, 'A')})
+  for (std::string bad :
+       {std::string(), std::string("Basic"), std::string("Basic "), std::string("Bearer abc"),
+        "Basicx " + oci::base64_encode("a:b"), "Basic " + oci::base64_encode("nocolon"),
+        std::string("Basic !!!!"), std::string("Basic abc"),
+        "Basic " + oci::base64_encode("a:b") + " x", "Basic " + std::string(5000, 'A')})
     EXPECT_FALSE(parse_basic_authorization(bad)) << bad;
 }

@@ -1,12 +1,13 @@
 // The Registry with an authenticator: every endpoint refuses requests without accepted Basic
 // credentials (401, UNAUTHORIZED, a Basic challenge), streamed uploads before their body.
-#include <gtest/gtest.h>
+#include "oci/registry_auth.hpp"
 
 #include <atomic>
 
+#include <gtest/gtest.h>
+
 #include "core/file.hpp"
 #include "core/json.hpp"
-#include "oci/registry_auth.hpp"
 #include "registry/registry.hpp"
 #include "registry/routes.hpp"
 
@@ -34,8 +35,9 @@ class RegistryAuthTest : public ::testing::Test {
   }
   // A request through the same path the server takes; `streamed` tells whether the body sink
   // was handed out (the server would then read the body).
-  HttpResponse call(std::string method, std::string target, std::optional<std::string> authorization,
-                    std::string body = {}, bool* streamed = nullptr) {
+  HttpResponse call(std::string method, std::string target,
+                    std::optional<std::string> authorization, std::string body = {},
+                    bool* streamed = nullptr) {
     HttpRequest request{std::move(method), std::move(target), {}, std::move(body)};
     if (authorization) request.headers.emplace_back("authorization", *authorization);
     auto route = parse_route(request.target);
@@ -48,7 +50,9 @@ class RegistryAuthTest : public ::testing::Test {
     EXPECT_TRUE(sink.write(std::as_bytes(std::span(request.body.data(), request.body.size()))));
     return registry_->finish_upload_body(request, route, sink, true);
   }
-  static std::string basic(std::string_view credentials) { return "Basic " + oci::base64_encode(credentials); }
+  static std::string basic(std::string_view credentials) {
+    return "Basic " + oci::base64_encode(credentials);
+  }
 
   void expect_refused(const HttpResponse& r, std::string_view message) {
     EXPECT_EQ(r.status, 401) << r.body;
@@ -98,20 +102,23 @@ TEST_F(RegistryAuthTest, StreamedUploadsAreRefusedBeforeTheBody) {
   std::string blob = "layer bytes";
   std::string digest = oci::digest_of(blob).str();
   bool streamed = true;
-  expect_refused(call("POST", "/v2/r/blobs/uploads/?digest=" + digest, std::nullopt, blob, &streamed),
-                 "authentication required");
+  expect_refused(
+      call("POST", "/v2/r/blobs/uploads/?digest=" + digest, std::nullopt, blob, &streamed),
+      "authentication required");
   EXPECT_FALSE(streamed);
-  expect_refused(call("PATCH", "/v2/r/blobs/uploads/0123456789abcdef0123456789abcdef", basic("alice:wrong"), blob,
-                      &streamed),
+  expect_refused(call("PATCH", "/v2/r/blobs/uploads/0123456789abcdef0123456789abcdef",
+                      basic("alice:wrong"), blob, &streamed),
                  "invalid user name or password");
   EXPECT_FALSE(streamed);
-  expect_refused(call("PUT", "/v2/r/blobs/uploads/0123456789abcdef0123456789abcdef?digest=" + digest,
-                      std::string("Basic %%%"), blob, &streamed),
-                 "invalid user name or password");
+  expect_refused(
+      call("PUT", "/v2/r/blobs/uploads/0123456789abcdef0123456789abcdef?digest=" + digest,
+           std::string("Basic %%%"), blob, &streamed),
+      "invalid user name or password");
   EXPECT_FALSE(streamed);
   EXPECT_FALSE(fs::exists(dir_->path() / "r"));
   // With credentials the same single-POST upload streams and lands.
-  auto r = call("POST", "/v2/r/blobs/uploads/?digest=" + digest, basic("alice:s3cret"), blob, &streamed);
+  auto r =
+      call("POST", "/v2/r/blobs/uploads/?digest=" + digest, basic("alice:s3cret"), blob, &streamed);
   EXPECT_EQ(r.status, 201) << r.body;
   EXPECT_TRUE(streamed);
   r = call("GET", "/v2/r/blobs/" + digest, basic("alice:s3cret"));
@@ -121,10 +128,11 @@ TEST_F(RegistryAuthTest, StreamedUploadsAreRefusedBeforeTheBody) {
 }
 
 TEST_F(RegistryAuthTest, WrongOrMalformedCredentialsAreRefusedGoodOnesPass) {
-  for (std::string bad : {basic("alice:wrong"), basic("bob:s3cret"), basic("alice:s3cret "), basic("alice"),
-                          std::string("Basic"), std::string("Basic !!!"), std::string("Bearer abc"),
-                          std::string("Basic ") + std::string(100000, 'A'), std::string("\xff\xfe", 2),
-                          basic("\xff\xfe:\x80")}) {
+  for (std::string bad :
+       {basic("alice:wrong"), basic("bob:s3cret"), basic("alice:s3cret "), basic("alice"),
+        std::string("Basic"), std::string("Basic !!!"), std::string("Bearer abc"),
+        std::string("Basic ") + std::string(100000, 'A'), std::string("\xff\xfe", 2),
+        basic("\xff\xfe:\x80")}) {
     SCOPED_TRACE(bad.substr(0, 40));
     auto r = call("GET", "/v2/", bad);
     expect_refused(r, "invalid user name or password");

@@ -1,10 +1,11 @@
+#include "registry/registry.hpp"
+
 #include <gtest/gtest.h>
 
 #include "core/file.hpp"
 #include "core/json.hpp"
 #include "oci/media_types.hpp"
 #include "registry/config.hpp"
-#include "registry/registry.hpp"
 #include "registry/routes.hpp"
 
 using namespace mos;
@@ -47,14 +48,16 @@ TEST(Config, TakesTheWalkthroughsZotConfigAsIs) {
     "http": {"address": "127.0.0.1", "port": "5000"},
     "log": {"level": "debug"},
     "extensions": {"search": {"enable": true}}
-  })", "zot-config.json");
+  })",
+                                      "zot-config.json");
   ASSERT_TRUE(config) << config.error().message;
   EXPECT_EQ(config->root_directory, "/tmp/zot");
   EXPECT_FALSE(config->gc);
   EXPECT_EQ(config->port, 5000);
   EXPECT_EQ(config->log_level, "debug");
   EXPECT_EQ(config->dist_spec_version, "1.1.0-dev");
-  auto numeric = parse_registry_config(R"({"storage":{"rootDirectory":"/r","gcDelay":"1h30m"},"http":{"port":8080}})", "c");
+  auto numeric = parse_registry_config(
+      R"({"storage":{"rootDirectory":"/r","gcDelay":"1h30m"},"http":{"port":8080}})", "c");
   ASSERT_TRUE(numeric);
   EXPECT_EQ(numeric->port, 8080);
   EXPECT_EQ(numeric->gc_delay.count(), 5400);
@@ -82,9 +85,11 @@ class RegistryTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = TempDir::create({}, "mos-registry-test-").value();
-    registry_ = std::make_unique<Registry>(oci::LayoutRoot::open(dir_->path(), true).value(), RegistryPolicy{});
+    registry_ = std::make_unique<Registry>(oci::LayoutRoot::open(dir_->path(), true).value(),
+                                           RegistryPolicy{});
   }
-  HttpResponse call(std::string method, std::string target, std::string body = {}, std::string content_type = {}) {
+  HttpResponse call(std::string method, std::string target, std::string body = {},
+                    std::string content_type = {}) {
     HttpRequest request{std::move(method), std::move(target), {}, std::move(body)};
     if (!content_type.empty()) request.headers.emplace_back("content-type", content_type);
     auto route = parse_route(request.target);
@@ -105,12 +110,15 @@ class RegistryTest : public ::testing::Test {
   std::unique_ptr<Registry> registry_;
 };
 
-std::string manifest_json(const std::string& layer_digest, std::size_t layer_size, const std::string& subject = {}) {
+std::string manifest_json(const std::string& layer_digest, std::size_t layer_size,
+                          const std::string& subject = {}) {
   std::string m = fmt::format(
       R"({{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.example","config":{{"mediaType":"application/vnd.oci.empty.v1+json","digest":"{}","size":2}},"layers":[{{"mediaType":"application/octet-stream","digest":"{}","size":{}}}])",
       oci::kEmptyJsonDigest, layer_digest, layer_size);
   if (!subject.empty())
-    m += fmt::format(R"(,"subject":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":1}})", subject);
+    m += fmt::format(
+        R"(,"subject":{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{}","size":1}})",
+        subject);
   return m + "}";
 }
 
@@ -131,17 +139,20 @@ TEST_F(RegistryTest, PushPullDiscoverDelete) {
   EXPECT_EQ(get.header("Content-Type"), oci::media_type::kImageManifest);
 
   auto ref = manifest_json(layer, 11, digest);
-  put = call("PUT", "/v2/r/manifests/" + oci::digest_of(ref).str(), ref, std::string(oci::media_type::kImageManifest));
+  put = call("PUT", "/v2/r/manifests/" + oci::digest_of(ref).str(), ref,
+             std::string(oci::media_type::kImageManifest));
   ASSERT_EQ(put.status, 201) << put.body;
   EXPECT_EQ(put.header("OCI-Subject"), digest);
-  auto referrers = call("GET", "/v2/r/referrers/" + digest + "?artifactType=application/vnd.example");
+  auto referrers =
+      call("GET", "/v2/r/referrers/" + digest + "?artifactType=application/vnd.example");
   EXPECT_EQ(referrers.status, 200);
   EXPECT_EQ(referrers.header("OCI-Filters-Applied"), "artifactType");
   auto index = parse_json_strict(referrers.body, "referrers").value();
   ASSERT_EQ(index["manifests"].size(), 1u);
   EXPECT_EQ(index["manifests"][0]["artifactType"], "application/vnd.example");
 
-  for (auto t : {"b", "a"}) ASSERT_EQ(call("PUT", std::string("/v2/r/manifests/") + t, m).status, 201);
+  for (auto t : {"b", "a"})
+    ASSERT_EQ(call("PUT", std::string("/v2/r/manifests/") + t, m).status, 201);
   auto tags = call("GET", "/v2/r/tags/list?n=2");
   EXPECT_EQ(parse_json_strict(tags.body, "tags").value()["tags"], Json::parse(R"(["a","b"])"));
   EXPECT_EQ(tags.header("Link"), "</v2/r/tags/list?n=2&last=b>; rel=\"next\"");
@@ -162,16 +173,20 @@ TEST_F(RegistryTest, BadRequestsGetOciErrors) {
   expect_error(call("GET", "/v2/nope/tags/list"), 404, "NAME_UNKNOWN");
   expect_error(call("PUT", "/v2/../x/manifests/v1", "{}"), 400, "NAME_INVALID");
   expect_error(call("PUT", "/v2/r/manifests/v1", "not json"), 400, "MANIFEST_INVALID");
-  expect_error(call("PUT", "/v2/r/manifests/v1", manifest_json(oci::digest_of("absent").str(), 6)), 400,
-               "MANIFEST_BLOB_UNKNOWN");
+  expect_error(call("PUT", "/v2/r/manifests/v1", manifest_json(oci::digest_of("absent").str(), 6)),
+               400, "MANIFEST_BLOB_UNKNOWN");
   push_blob("r", "{}");
   auto layer = push_blob("r", "x");
-  expect_error(call("PUT", "/v2/r/manifests/sha256:" + std::string(64, '0'), manifest_json(layer, 1)), 400,
-               "DIGEST_INVALID");
-  expect_error(call("PUT", "/v2/r/manifests/v1", manifest_json(layer, 1), "application/vnd.oci.image.index.v1+json"),
+  expect_error(
+      call("PUT", "/v2/r/manifests/sha256:" + std::string(64, '0'), manifest_json(layer, 1)), 400,
+      "DIGEST_INVALID");
+  expect_error(call("PUT", "/v2/r/manifests/v1", manifest_json(layer, 1),
+                    "application/vnd.oci.image.index.v1+json"),
                400, "MANIFEST_INVALID");
-  expect_error(call("POST", "/v2/r/blobs/uploads/?digest=sha256:" + std::string(64, '1'), "body"), 400, "DIGEST_INVALID");
-  expect_error(call("PATCH", "/v2/r/blobs/uploads/" + std::string(32, 'a'), "x"), 404, "BLOB_UPLOAD_UNKNOWN");
+  expect_error(call("POST", "/v2/r/blobs/uploads/?digest=sha256:" + std::string(64, '1'), "body"),
+               400, "DIGEST_INVALID");
+  expect_error(call("PATCH", "/v2/r/blobs/uploads/" + std::string(32, 'a'), "x"), 404,
+               "BLOB_UPLOAD_UNKNOWN");
   expect_error(call("GET", "/v2/r/blobs/sha256:zz"), 400, "DIGEST_INVALID");
   expect_error(call("POST", "/v2/r/manifests/v1"), 405, "UNSUPPORTED");
   // Nothing of the refused uploads is left as a blob.
@@ -192,7 +207,8 @@ TEST_F(RegistryTest, ChunkedUploadsResumeAfterARestart) {
     EXPECT_EQ(registry_->finish_upload_body(patch, route, sink, true).header("Range"), "0-4");
   }
   // A new process: the running hash is rebuilt from the upload file.
-  registry_ = std::make_unique<Registry>(oci::LayoutRoot::open(dir_->path(), false).value(), RegistryPolicy{});
+  registry_ = std::make_unique<Registry>(oci::LayoutRoot::open(dir_->path(), false).value(),
+                                         RegistryPolicy{});
   EXPECT_EQ(call("GET", location).header("Range"), "0-4");
   HttpRequest bad{"PATCH", location, {{"content-range", "7-9"}}, "abc"};
   auto refused = registry_->begin_upload_body(bad, route);
@@ -200,5 +216,6 @@ TEST_F(RegistryTest, ChunkedUploadsResumeAfterARestart) {
   EXPECT_EQ(std::get<HttpResponse>(refused).status, 416);
   auto done = call("PUT", location + "?digest=" + oci::digest_of("hello world").str(), " world");
   ASSERT_EQ(done.status, 201) << done.body;
-  EXPECT_EQ(*read_file(dir_->path() / "r/blobs/sha256" / oci::digest_of("hello world").hex()), "hello world");
+  EXPECT_EQ(*read_file(dir_->path() / "r/blobs/sha256" / oci::digest_of("hello world").hex()),
+            "hello world");
 }

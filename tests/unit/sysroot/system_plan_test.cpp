@@ -21,7 +21,8 @@ manifest::Target make_target(std::string name, std::string version, std::string 
 // A verified install manifest as plan_* receive it (the crypto is checked elsewhere).
 IncomingInstall incoming(std::vector<manifest::Target> targets, manifest::UpdateType type,
                          std::optional<std::string> created = std::nullopt,
-                         std::vector<manifest::StorageItem> storage = {}, std::string product = "p") {
+                         std::vector<manifest::StorageItem> storage = {},
+                         std::string product = "p") {
   IncomingInstall in;
   in.triple.manifest.product = std::move(product);
   in.triple.manifest.update_type = type;
@@ -62,22 +63,25 @@ manifest::StorageItem volume(std::string label, std::string nsgroup) {
 }  // namespace
 
 TEST(SystemPlan, InstallNeedsACompleteManifestAndAllocatesRanges) {
-  auto in = incoming({make_target("hostfs", "1.0.0"), make_target("svc", "1.0.0", "c1")}, manifest::UpdateType::complete,
-                     "2026-01-01T00:00:00Z", {volume("data", "d1")});
+  auto in =
+      incoming({make_target("hostfs", "1.0.0"), make_target("svc", "1.0.0", "c1")},
+               manifest::UpdateType::complete, "2026-01-01T00:00:00Z", {volume("data", "d1")});
   auto plan = plan_install(in);
   ASSERT_TRUE(plan) << plan.error().message;
   EXPECT_EQ(plan->record.product, "p");
   EXPECT_EQ(plan->record.targets.size(), 2u);
-  EXPECT_EQ(plan->record.uidmaps, (std::vector<UidRange>{{"c1", 100000, 65536}, {"d1", 165536, 65536}}));
+  EXPECT_EQ(plan->record.uidmaps,
+            (std::vector<UidRange>{{"c1", 100000, 65536}, {"d1", 165536, 65536}}));
   EXPECT_EQ(plan->triples.size(), 1u);
   EXPECT_FALSE(plan_install(incoming({make_target("a", "1")}, manifest::UpdateType::partial)));
 }
 
 TEST(SystemPlan, PartialKeepsUnnamedTargetsWithTheirSourceAndRanges) {
-  auto first = incoming({make_target("hostfs", "1.0.0"), make_target("svc", "1.0.0", "c1")}, manifest::UpdateType::complete,
-                        std::nullopt, {volume("data", "d1")});
+  auto first = incoming({make_target("hostfs", "1.0.0"), make_target("svc", "1.0.0", "c1")},
+                        manifest::UpdateType::complete, std::nullopt, {volume("data", "d1")});
   auto base = installed(*plan_install(first), {first});
-  auto partial = incoming({make_target("svc", "1.1.0", "c2"), make_target("extra", "1.0.0", "c1")}, manifest::UpdateType::partial);
+  auto partial = incoming({make_target("svc", "1.1.0", "c2"), make_target("extra", "1.0.0", "c1")},
+                          manifest::UpdateType::partial);
   auto plan = plan_update(base, partial, false);
   ASSERT_TRUE(plan) << plan.error().message;
   ASSERT_EQ(plan->record.targets.size(), 3u);
@@ -85,14 +89,15 @@ TEST(SystemPlan, PartialKeepsUnnamedTargetsWithTheirSourceAndRanges) {
   EXPECT_EQ(plan->record.targets[1], (SourcedName{"svc", partial.triple.source}));
   EXPECT_EQ(plan->record.storage, (std::vector<SourcedName>{{"data", first.triple.source}}));
   // c1 (still used by extra) and d1 keep their ranges; c2 takes the next free one.
-  EXPECT_EQ(plan->record.uidmaps,
-            (std::vector<UidRange>{{"c1", 100000, 65536}, {"c2", 231072, 65536}, {"d1", 165536, 65536}}));
+  EXPECT_EQ(
+      plan->record.uidmaps,
+      (std::vector<UidRange>{{"c1", 100000, 65536}, {"c2", 231072, 65536}, {"d1", 165536, 65536}}));
   EXPECT_EQ(plan->triples.size(), 2u);
 }
 
 TEST(SystemPlan, CompleteReplacesEverything) {
-  auto first = incoming({make_target("hostfs", "1.0.0"), make_target("svc", "1.0.0", "c1")}, manifest::UpdateType::complete,
-                        std::nullopt, {volume("data", "d1")});
+  auto first = incoming({make_target("hostfs", "1.0.0"), make_target("svc", "1.0.0", "c1")},
+                        manifest::UpdateType::complete, std::nullopt, {volume("data", "d1")});
   auto base = installed(*plan_install(first), {first});
   auto next = incoming({make_target("hostfs", "2.0.0")}, manifest::UpdateType::complete);
   auto plan = plan_update(base, next, false);
@@ -104,9 +109,11 @@ TEST(SystemPlan, CompleteReplacesEverything) {
 }
 
 TEST(SystemPlan, AntiRollback) {
-  auto first = incoming({make_target("hostfs", "1.2.0")}, manifest::UpdateType::complete, "2026-02-01T00:00:00Z");
+  auto first = incoming({make_target("hostfs", "1.2.0")}, manifest::UpdateType::complete,
+                        "2026-02-01T00:00:00Z");
   auto base = installed(*plan_install(first), {first});
-  auto lower = incoming({make_target("hostfs", "1.2.0-rc.1")}, manifest::UpdateType::complete, "2026-03-01T00:00:00Z");
+  auto lower = incoming({make_target("hostfs", "1.2.0-rc.1")}, manifest::UpdateType::complete,
+                        "2026-03-01T00:00:00Z");
   auto refused = plan_update(base, lower, false);
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("down to 1.2.0-rc.1"), std::string::npos);
@@ -114,12 +121,15 @@ TEST(SystemPlan, AntiRollback) {
   ASSERT_TRUE(allowed);
   EXPECT_EQ(allowed->downgrades.size(), 1u);
 
-  auto older = incoming({make_target("hostfs", "1.3.0")}, manifest::UpdateType::complete, "2026-01-31T23:00:00-02:00");
+  auto older = incoming({make_target("hostfs", "1.3.0")}, manifest::UpdateType::complete,
+                        "2026-01-31T23:00:00-02:00");
   EXPECT_TRUE(plan_update(base, older, false));  // 2026-02-01T01:00Z: later
-  auto stale = incoming({make_target("hostfs", "1.3.0")}, manifest::UpdateType::complete, "2026-01-31T23:00:00Z");
+  auto stale = incoming({make_target("hostfs", "1.3.0")}, manifest::UpdateType::complete,
+                        "2026-01-31T23:00:00Z");
   EXPECT_FALSE(plan_update(base, stale, false));
   EXPECT_TRUE(plan_update(base, stale, true));
-  auto garbled = incoming({make_target("hostfs", "1.3.0")}, manifest::UpdateType::complete, "yesterday");
+  auto garbled =
+      incoming({make_target("hostfs", "1.3.0")}, manifest::UpdateType::complete, "yesterday");
   EXPECT_FALSE(plan_update(base, garbled, false));
   auto undated = incoming({make_target("hostfs", "1.3.0")}, manifest::UpdateType::complete);
   EXPECT_TRUE(plan_update(base, undated, false));
@@ -133,7 +143,8 @@ TEST(SystemPlan, AntiRollback) {
 TEST(SystemPlan, ProductMustMatchAndTheMergeMustValidate) {
   auto first = incoming({make_target("hostfs", "1.0.0")}, manifest::UpdateType::complete);
   auto base = installed(*plan_install(first), {first});
-  auto other = incoming({make_target("hostfs", "2.0.0")}, manifest::UpdateType::complete, std::nullopt, {}, "q");
+  auto other = incoming({make_target("hostfs", "2.0.0")}, manifest::UpdateType::complete,
+                        std::nullopt, {}, "q");
   EXPECT_FALSE(plan_update(base, other, true));
   // A partial update adding a second hostfs target makes an invalid system.
   auto second_hostfs = make_target("root2", "1.0.0");
@@ -142,5 +153,6 @@ TEST(SystemPlan, ProductMustMatchAndTheMergeMustValidate) {
   first_hostfs.service_type = manifest::ServiceType::hostfs;
   auto a = incoming({first_hostfs}, manifest::UpdateType::complete);
   auto with_hostfs = installed(*plan_install(a), {a});
-  EXPECT_FALSE(plan_update(with_hostfs, incoming({second_hostfs}, manifest::UpdateType::partial), false));
+  EXPECT_FALSE(
+      plan_update(with_hostfs, incoming({second_hostfs}, manifest::UpdateType::partial), false));
 }

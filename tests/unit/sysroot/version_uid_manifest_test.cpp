@@ -113,7 +113,8 @@ TEST(SystemManifest, RoundTripsAndIsStrict) {
   // Runtime fields of the original are refused.
   EXPECT_FALSE(with("\"install\"", "\"UsedPorts\": {}, \"install\""));
   EXPECT_FALSE(with("\"name\": \"hostfs\"", "\"name\": \"hostfs\", \"OCIConfig\": null"));
-  EXPECT_FALSE(with(sha + ".json\"\n    }\n  ],\n  \"storage", "../x.json\"\n    }\n  ],\n  \"storage"));
+  EXPECT_FALSE(
+      with(sha + ".json\"\n    }\n  ],\n  \"storage", "../x.json\"\n    }\n  ],\n  \"storage"));
   EXPECT_FALSE(with("\"format\": 1", "\"format\": 2"));
   EXPECT_FALSE(with("\"hostid\": 100000", "\"hostid\": -1"));
   EXPECT_FALSE(parse_system_manifest("{\"format\":1,\"format\":1}"));

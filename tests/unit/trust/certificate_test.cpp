@@ -1,9 +1,8 @@
 #include "trust/certificate.hpp"
 
+#include <gtest/gtest.h>
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
-
-#include <gtest/gtest.h>
 
 #include "trust_test_support.hpp"
 
@@ -14,7 +13,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-bool has_prefix(const Error& error, std::string_view prefix) { return error.message.starts_with(prefix); }
+bool has_prefix(const Error& error, std::string_view prefix) {
+  return error.message.starts_with(prefix);
+}
 
 int critical_of(X509* cert, int nid) {
   int index = X509_get_ext_by_NID(cert, nid, -1);
@@ -24,7 +25,8 @@ int critical_of(X509* cert, int nid) {
 
 std::string hex(const ASN1_OCTET_STRING* s) {
   std::string out;
-  for (int i = 0; s && i < ASN1_STRING_length(s); ++i) out += fmt::format("{:02x}", ASN1_STRING_get0_data(s)[i]);
+  for (int i = 0; s && i < ASN1_STRING_length(s); ++i)
+    out += fmt::format("{:02x}", ASN1_STRING_get0_data(s)[i]);
   return out;
 }
 
@@ -76,9 +78,10 @@ TEST(Certificate, SubjectCarriesOrganizationUnitCnAndSerialNumberInOrder) {
   auto cert = issue_certificate(spec, key->get());
   ASSERT_TRUE(cert) << cert.error().message;
   auto info = certificate_info(cert->get());
-  EXPECT_EQ(info.subject,
-            "O = Wowza inc, O = Second, OU = Project Machine Project zomg, CN = SN0001, serialNumber = "
-            "PID:bc564363-2a8e-44fe-bb0e-54c7f9988ecf SN:SN0001");
+  EXPECT_EQ(
+      info.subject,
+      "O = Wowza inc, O = Second, OU = Project Machine Project zomg, CN = SN0001, serialNumber = "
+      "PID:bc564363-2a8e-44fe-bb0e-54c7f9988ecf SN:SN0001");
   EXPECT_EQ(format_time(info.not_after), "2099-12-31T23:00:00Z");
 }
 
@@ -101,7 +104,8 @@ TEST(Certificate, TimesAreComputedLikeGo) {
 
 TEST(Certificate, ProductUuidComesFromTheManifestCn) {
   auto ca = make_ca("CA");
-  auto leaf = make_leaf(ca, "manifest PRODUCT:bc564363-2a8e-44fe-bb0e-54c7f9988ecf", now(), add_years(now(), 1));
+  auto leaf = make_leaf(ca, "manifest PRODUCT:bc564363-2a8e-44fe-bb0e-54c7f9988ecf", now(),
+                        add_years(now(), 1));
   auto info = certificate_info(leaf.pem);
   ASSERT_TRUE(info);
   EXPECT_EQ(info->product_uuid, "bc564363-2a8e-44fe-bb0e-54c7f9988ecf");
@@ -125,7 +129,8 @@ TEST(Certificate, ParsesSeveralCertificatesAndRefusesDamage) {
 
 TEST(VerifyCertificate, AcceptsALeafOfTheCa) {
   auto ca = make_ca("CA");
-  auto leaf = make_leaf(ca, "manifest PRODUCT:bc564363-2a8e-44fe-bb0e-54c7f9988ecf", now() - 1h, add_years(now(), 1));
+  auto leaf = make_leaf(ca, "manifest PRODUCT:bc564363-2a8e-44fe-bb0e-54c7f9988ecf", now() - 1h,
+                        add_years(now(), 1));
   auto info = verify_certificate(leaf.pem, ca.pem);
   ASSERT_TRUE(info) << info.error().message;
   EXPECT_EQ(info->product_uuid, "bc564363-2a8e-44fe-bb0e-54c7f9988ecf");
@@ -157,14 +162,17 @@ TEST(VerifyCertificate, EachFailureHasItsOwnMessage) {
   ASSERT_FALSE(future);
   EXPECT_TRUE(has_prefix(future.error(), kCertificateNotYetValid)) << future.error().message;
 
-  auto no_eku = verify_certificate(make_leaf(ca, "tls", now() - 1h, now() + 24h, false).pem, ca.pem);
+  auto no_eku =
+      verify_certificate(make_leaf(ca, "tls", now() - 1h, now() + 24h, false).pem, ca.pem);
   ASSERT_FALSE(no_eku);
   EXPECT_TRUE(has_prefix(no_eku.error(), kMissingCodeSigning)) << no_eku.error().message;
   VerifyOptions lenient;
   lenient.require_code_signing = false;
-  EXPECT_TRUE(verify_certificate(make_leaf(ca, "tls", now() - 1h, now() + 24h, false).pem, ca.pem, lenient));
+  EXPECT_TRUE(verify_certificate(make_leaf(ca, "tls", now() - 1h, now() + 24h, false).pem, ca.pem,
+                                 lenient));
 
-  auto malformed = verify_certificate("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n", ca.pem);
+  auto malformed =
+      verify_certificate("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n", ca.pem);
   ASSERT_FALSE(malformed);
   EXPECT_TRUE(has_prefix(malformed.error(), kMalformedCertificate)) << malformed.error().message;
   auto no_pem = verify_certificate("plain text", ca.pem);
@@ -178,12 +186,14 @@ TEST(VerifyCertificate, EachFailureHasItsOwnMessage) {
 
 TEST(VerifyCertificate, TamperedCertificateIsNotSignedByTheCa) {
   auto ca = make_ca("CA", KeyAlgorithm::rsa2048);
-  auto leaf = make_leaf(ca, "manifest PRODUCT:bc564363-2a8e-44fe-bb0e-54c7f9988ecf", now() - 1h, now() + 24h);
+  auto leaf = make_leaf(ca, "manifest PRODUCT:bc564363-2a8e-44fe-bb0e-54c7f9988ecf", now() - 1h,
+                        now() + 24h);
   // Change the subject and re-encode without re-signing, as an attacker editing the CN would.
   X509_NAME* name = X509_get_subject_name(leaf.cert.get());
   X509_NAME_ENTRY_free(X509_NAME_delete_entry(name, 0));
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>("manifest PRODUCT:00000000-2a8e-44fe-bb0e-54c7f9988ecf"),
+                             reinterpret_cast<const unsigned char*>(
+                                 "manifest PRODUCT:00000000-2a8e-44fe-bb0e-54c7f9988ecf"),
                              -1, -1, 0);
   auto pem = certificate_pem(leaf.cert.get());
   ASSERT_TRUE(pem);

@@ -1,8 +1,7 @@
 #include "trust/keys.hpp"
 
-#include <openssl/core_names.h>
-
 #include <gtest/gtest.h>
+#include <openssl/core_names.h>
 
 #include "trust/names.hpp"
 #include "trust/rsa_keygen.hpp"
@@ -12,7 +11,8 @@ using namespace mos;
 using namespace mos::trust;
 
 TEST(Names, AcceptsOrdinaryNames) {
-  for (auto name : {"snakeoil", "default", "SN0001", "88db65c5-1f43-4b0c-9a77-0f6b8f4d6d8e", "a b", "x.y"})
+  for (auto name :
+       {"snakeoil", "default", "SN0001", "88db65c5-1f43-4b0c-9a77-0f6b8f4d6d8e", "a b", "x.y"})
     EXPECT_TRUE(validate_name("keyset name", name)) << name;
 }
 
@@ -33,7 +33,8 @@ TEST(Names, RefusesNamesThatEscapeOrHide) {
   for (const auto& c : cases) {
     auto status = validate_name("project name", c.name);
     ASSERT_FALSE(status) << c.name;
-    EXPECT_NE(status.error().message.find("invalid project name"), std::string::npos) << status.error().message;
+    EXPECT_NE(status.error().message.find("invalid project name"), std::string::npos)
+        << status.error().message;
     EXPECT_NE(status.error().message.find(c.expected), std::string::npos) << status.error().message;
   }
   // The control character is shown escaped, keeping the message on one line.
@@ -85,7 +86,8 @@ TEST(Keys, GeneratesManyKeysInParallelAndAllDiffer) {
   ASSERT_TRUE(keys) << keys.error().message;
   ASSERT_EQ(keys->size(), 5u);
   for (std::size_t i = 0; i < keys->size(); ++i)
-    for (std::size_t j = i + 1; j < keys->size(); ++j) EXPECT_NE(EVP_PKEY_eq((*keys)[i].get(), (*keys)[j].get()), 1);
+    for (std::size_t j = i + 1; j < keys->size(); ++j)
+      EXPECT_NE(EVP_PKEY_eq((*keys)[i].get(), (*keys)[j].get()), 1);
   EXPECT_TRUE(EVP_PKEY_is_a((*keys)[4].get(), "EC"));
 }
 
@@ -109,7 +111,8 @@ TEST(Keys, RefusesBadPrivateKeys) {
   auto none = parse_private_key_pem("hello", "k.pem");
   ASSERT_FALSE(none);
   EXPECT_NE(none.error().message.find("k.pem is not a PEM private key"), std::string::npos);
-  auto broken = parse_private_key_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "k.pem");
+  auto broken = parse_private_key_pem(
+      "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "k.pem");
   ASSERT_FALSE(broken);
   EXPECT_NE(broken.error().message.find("k.pem is not a valid PEM private key"), std::string::npos);
   auto encrypted = parse_private_key_pem("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n", "k.pem");
@@ -117,8 +120,10 @@ TEST(Keys, RefusesBadPrivateKeys) {
   EXPECT_NE(encrypted.error().message.find("encrypted"), std::string::npos);
   auto missing = load_private_key("/nonexistent/privkey.pem");
   ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().message.find("reading private key /nonexistent/privkey.pem"), std::string::npos);
+  EXPECT_NE(missing.error().message.find("reading private key /nonexistent/privkey.pem"),
+            std::string::npos);
   auto pub = parse_public_key_pem("junk", "c.pem");
   ASSERT_FALSE(pub);
-  EXPECT_NE(pub.error().message.find("neither a PEM certificate nor a PEM public key"), std::string::npos);
+  EXPECT_NE(pub.error().message.find("neither a PEM certificate nor a PEM public key"),
+            std::string::npos);
 }

@@ -4,9 +4,8 @@
 
 #include <cstdlib>
 
-#include <openssl/x509v3.h>
-
 #include <gtest/gtest.h>
+#include <openssl/x509v3.h>
 
 #include "trust/key_files.hpp"
 #include "trust/project.hpp"
@@ -22,7 +21,7 @@ using namespace mos::trust::testing;
 namespace {
 
 mode_t mode_of(const fs::path& path) {
-  struct stat st {};
+  struct stat st{};
   EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
   return st.st_mode & 07777;
 }
@@ -39,10 +38,16 @@ struct ScopedEnv {
   std::optional<std::string> old;
   ScopedEnv(std::string n, const char* value) : name(std::move(n)) {
     if (const char* v = std::getenv(name.c_str())) old = v;
-    if (value) ::setenv(name.c_str(), value, 1); else ::unsetenv(name.c_str());
+    if (value)
+      ::setenv(name.c_str(), value, 1);
+    else
+      ::unsetenv(name.c_str());
   }
   ~ScopedEnv() {
-    if (old) ::setenv(name.c_str(), old->c_str(), 1); else ::unsetenv(name.c_str());
+    if (old)
+      ::setenv(name.c_str(), old->c_str(), 1);
+    else
+      ::unsetenv(name.c_str());
   }
 };
 
@@ -57,17 +62,19 @@ std::vector<std::string> entries(const fs::path& dir) {
 
 TEST(Keyset, HasTheOriginalLayoutWithPrivateModes) {
   const fs::path& ks = shared_keyset().dir;
-  EXPECT_EQ(entries(ks), (std::vector<std::string>{"manifest", "manifest-ca", "sudi-ca", "tpmpol-admin",
-                                                     "tpmpol-luks", "uefi-db", "uefi-kek", "uefi-pk",
-                                                     "uki-limited", "uki-production", "uki-tpm"}));
+  EXPECT_EQ(entries(ks),
+            (std::vector<std::string>{"manifest", "manifest-ca", "sudi-ca", "tpmpol-admin",
+                                      "tpmpol-luks", "uefi-db", "uefi-kek", "uefi-pk",
+                                      "uki-limited", "uki-production", "uki-tpm"}));
   EXPECT_EQ(mode_of(ks), 0700u);
-  for (auto dir : {"manifest-ca", "sudi-ca", "tpmpol-admin", "tpmpol-luks", "uefi-db", "uefi-kek", "uefi-pk",
-                   "uki-limited", "uki-production", "uki-tpm"}) {
+  for (auto dir : {"manifest-ca", "sudi-ca", "tpmpol-admin", "tpmpol-luks", "uefi-db", "uefi-kek",
+                   "uefi-pk", "uki-limited", "uki-production", "uki-tpm"}) {
     EXPECT_EQ(mode_of(ks / dir), 0700u) << dir;
     EXPECT_EQ(mode_of(ks / dir / "privkey.pem"), 0600u) << dir;
     EXPECT_EQ(mode_of(ks / dir / "cert.pem"), 0640u) << dir;
     EXPECT_TRUE(load_key_and_cert(ks / dir)) << dir;
-    bool guid = std::string_view(dir).starts_with("uefi-") || std::string_view(dir).starts_with("uki-");
+    bool guid =
+        std::string_view(dir).starts_with("uefi-") || std::string_view(dir).starts_with("uki-");
     EXPECT_EQ(fs::exists(ks / dir / "guid"), guid) << dir;
     if (guid) {
       std::string text = read(ks / dir / "guid");
@@ -76,7 +83,8 @@ TEST(Keyset, HasTheOriginalLayoutWithPrivateModes) {
     }
     EXPECT_EQ(info_of(ks / dir / "cert.pem").key, "RSA-2048") << dir;
   }
-  EXPECT_EQ(entries(ks / "manifest" / "default"), (std::vector<std::string>{"cert.pem", "privkey.pem", "sudi", "uuid"}));
+  EXPECT_EQ(entries(ks / "manifest" / "default"),
+            (std::vector<std::string>{"cert.pem", "privkey.pem", "sudi", "uuid"}));
   EXPECT_EQ(mode_of(ks / "manifest" / "default" / "privkey.pem"), 0600u);
   EXPECT_TRUE(fs::is_empty(ks / "manifest" / "default" / "sudi"));
   EXPECT_EQ(entries(ks.parent_path()), std::vector<std::string>{"unit"});  // no staging left
@@ -107,8 +115,11 @@ TEST(Keyset, CertificatesHaveTheOriginalSubjectsAndChains) {
   struct {
     const char* dir;
     const char* cn;
-  } self_signed[] = {{"uki-production", "UKI Production"}, {"uki-limited", "UKI Limited"}, {"uki-tpm", "UKI TPM"},
-                     {"tpmpol-admin", "TPM EAPolicy Admin"}, {"tpmpol-luks", "TPM EAPolicy LUKS"}};
+  } self_signed[] = {{"uki-production", "UKI Production"},
+                     {"uki-limited", "UKI Limited"},
+                     {"uki-tpm", "UKI TPM"},
+                     {"tpmpol-admin", "TPM EAPolicy Admin"},
+                     {"tpmpol-luks", "TPM EAPolicy LUKS"}};
   for (auto& s : self_signed) {
     std::string pem = read(ks / s.dir / "cert.pem");
     auto info = verify_certificate(pem, pem);
@@ -117,13 +128,16 @@ TEST(Keyset, CertificatesHaveTheOriginalSubjectsAndChains) {
     EXPECT_FALSE(info->is_ca);
     EXPECT_EQ(info->not_after, add_years(info->not_before, 25));
   }
-  auto project = verify_certificate(read(ks / "manifest" / "default" / "cert.pem"), read(ks / "manifest-ca" / "cert.pem"));
+  auto project = verify_certificate(read(ks / "manifest" / "default" / "cert.pem"),
+                                    read(ks / "manifest-ca" / "cert.pem"));
   ASSERT_TRUE(project) << project.error().message;
-  EXPECT_EQ(project->subject, "CN = manifest PRODUCT:" + read(ks / "manifest" / "default" / "uuid"));
+  EXPECT_EQ(project->subject,
+            "CN = manifest PRODUCT:" + read(ks / "manifest" / "default" / "uuid"));
   EXPECT_EQ(project->product_uuid, read(ks / "manifest" / "default" / "uuid"));
   EXPECT_EQ(project->not_after, add_years(project->not_before, 20));
   // The project certificate does not chain to the other CAs.
-  auto foreign = verify_certificate(read(ks / "manifest" / "default" / "cert.pem"), read(ks / "sudi-ca" / "cert.pem"));
+  auto foreign = verify_certificate(read(ks / "manifest" / "default" / "cert.pem"),
+                                    read(ks / "sudi-ca" / "cert.pem"));
   ASSERT_FALSE(foreign);
   EXPECT_TRUE(foreign.error().message.starts_with(kNotSignedByCa));
 }
@@ -134,7 +148,8 @@ TEST(Keyset, ExistingKeysetIsNeverTouched) {
   ASSERT_TRUE(write_file_atomic(root->path() / "taken" / "mine", "keep"));
   auto again = create_keyset("taken", {}, root->path());
   ASSERT_FALSE(again);
-  EXPECT_NE(again.error().message.find("keyset taken already exists"), std::string::npos) << again.error().message;
+  EXPECT_NE(again.error().message.find("keyset taken already exists"), std::string::npos)
+      << again.error().message;
   EXPECT_EQ(read(root->path() / "taken" / "mine"), "keep");
   EXPECT_EQ(entries(root->path()), std::vector<std::string>{"taken"});
 }
@@ -251,7 +266,8 @@ TEST(Project, LoadsTheDefaultProjectAndSignsWithIt) {
   EXPECT_TRUE(verify_certificate(project->cert_pem, project->manifest_ca_pem));
   auto missing = load_project(ks, "nope");
   ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().message.find("project nope not found in keyset unit"), std::string::npos);
+  EXPECT_NE(missing.error().message.find("project nope not found in keyset unit"),
+            std::string::npos);
   EXPECT_FALSE(load_project(ProjectRef{"absent", "default"}, ks.parent_path()));
 }
 
@@ -276,7 +292,8 @@ TEST(Project, CreatesListsAndRefusesExistingProjects) {
   std::string before = read(ks / "manifest" / "edge" / "cert.pem");
   auto again = create_project(ks, "edge");
   ASSERT_FALSE(again);
-  EXPECT_NE(again.error().message.find("project edge of keyset copy already exists"), std::string::npos);
+  EXPECT_NE(again.error().message.find("project edge of keyset copy already exists"),
+            std::string::npos);
   EXPECT_EQ(read(ks / "manifest" / "edge" / "cert.pem"), before);
   EXPECT_FALSE(create_project(ks, "a/b"));
   EXPECT_EQ(entries(ks / "manifest"), (std::vector<std::string>{"default", "edge"}));
@@ -338,9 +355,11 @@ TEST(Sudi, CertificatesAreSignedBySudiCaWithTheDeviceSubject) {
   EXPECT_EQ(info->subject, "CN = SN0001, serialNumber = PID:" + product + " SN:SN0001");
   EXPECT_EQ(info->not_after, sudi_not_after());
   auto cert = parse_certificate_pem(read(*dir / "cert.pem"), "sudi");
-  EXPECT_EQ(X509_get_key_usage(cert->get()),
-            static_cast<uint32_t>(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT));
-  EXPECT_EQ(X509_get_extended_key_usage(cert->get()), static_cast<uint32_t>(XKU_SSL_SERVER | XKU_SSL_CLIENT));
+  EXPECT_EQ(
+      X509_get_key_usage(cert->get()),
+      static_cast<uint32_t>(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT));
+  EXPECT_EQ(X509_get_extended_key_usage(cert->get()),
+            static_cast<uint32_t>(XKU_SSL_SERVER | XKU_SSL_CLIENT));
   EXPECT_TRUE(load_key_and_cert(*dir));
 
   auto generated = create_sudi(ks, "default");
@@ -351,8 +370,9 @@ TEST(Sudi, CertificatesAreSignedBySudiCaWithTheDeviceSubject) {
   std::string before = read(*dir / "cert.pem");
   auto again = create_sudi(ks, "default", "SN0001");
   ASSERT_FALSE(again);
-  EXPECT_NE(again.error().message.find("SUDI SN0001 of project default in keyset ks already exists"),
-            std::string::npos);
+  EXPECT_NE(
+      again.error().message.find("SUDI SN0001 of project default in keyset ks already exists"),
+      std::string::npos);
   EXPECT_EQ(read(*dir / "cert.pem"), before);
   EXPECT_FALSE(create_sudi(ks, "default", "../x"));
   EXPECT_FALSE(create_sudi(ks, "default", "a/b"));

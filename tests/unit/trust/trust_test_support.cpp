@@ -6,7 +6,8 @@ const SharedKeyset& shared_keyset() {
   static SharedKeyset* keyset = [] {
     auto root = TempDir::create({}, "trust-unit-");
     EXPECT_TRUE(root);
-    auto dir = create_keyset("unit", KeysetOptions{{"Test Org"}, KeyAlgorithm::rsa2048, 0}, root->path());
+    auto dir =
+        create_keyset("unit", KeysetOptions{{"Test Org"}, KeyAlgorithm::rsa2048, 0}, root->path());
     EXPECT_TRUE(dir) << (dir ? "" : dir.error().message);
     return new SharedKeyset{std::move(*root), dir ? *dir : fs::path()};
   }();
@@ -27,8 +28,8 @@ Issued make_ca(std::string cn, KeyAlgorithm algorithm) {
   return Issued{std::move(*key), std::move(*cert), *pem};
 }
 
-Issued make_leaf(const Issued& ca, std::string cn, TimePoint not_before, TimePoint not_after, bool code_signing,
-                 KeyAlgorithm algorithm) {
+Issued make_leaf(const Issued& ca, std::string cn, TimePoint not_before, TimePoint not_after,
+                 bool code_signing, KeyAlgorithm algorithm) {
   auto key = generate_key(algorithm);
   EXPECT_TRUE(key);
   CertificateSpec spec;

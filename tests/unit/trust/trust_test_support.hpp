@@ -34,6 +34,8 @@ Issued make_ca(std::string cn, KeyAlgorithm algorithm = KeyAlgorithm::ecdsa_p256
 Issued make_leaf(const Issued& ca, std::string cn, TimePoint not_before, TimePoint not_after,
                  bool code_signing = true, KeyAlgorithm algorithm = KeyAlgorithm::ecdsa_p256);
 
-inline TimePoint now() { return std::chrono::time_point_cast<std::chrono::seconds>(Clock::now()); }
+inline TimePoint now() {
+  return std::chrono::time_point_cast<std::chrono::seconds>(Clock::now());
+}
 
 }  // namespace mos::trust::testing
