@@ -19,8 +19,8 @@ Result<ChangeSession> open_change_session(const SysrootPaths& paths, const Sysro
 }
 
 manifest::TrustPolicy policy_for_installed(manifest::TrustPolicy policy,
-                                           const std::string& installed_product) {
-  if (!policy.product_uuid) policy.product_uuid = installed_product;
+                                           const std::string& installed_product_uuid) {
+  if (!policy.product_uuid) policy.product_uuid = installed_product_uuid;
   return policy;
 }
 

@@ -27,9 +27,10 @@ Result<ChangeSession> open_change_session(const SysrootPaths& paths, const Sysro
                                           bool create_history);
 
 // The policy for a system already installed: when the machine names no product (flag or
-// factory file), the installed system's product is required.
+// factory file), the product the installed system runs (its certificates' product uuid) is
+// required.
 manifest::TrustPolicy policy_for_installed(manifest::TrustPolicy policy,
-                                           const std::string& installed_product);
+                                           const std::string& installed_product_uuid);
 
 // The commit rollback returns to: the newest commit of the first-parent history whose tree
 // differs from HEAD's; nullopt when there is none.

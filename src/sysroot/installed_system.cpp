@@ -34,6 +34,20 @@ Result<VerifiedTriple> verify_triple(const std::string& source, const SignedTrip
   return v;
 }
 
+Result<std::string> installed_product_uuid(const InstalledSystem& system) {
+  std::optional<std::string> product;
+  for (const auto& [source, triple] : system.sources) {
+    const auto& named = triple.certificate.product_uuid;
+    if (!named) return fail("{}: the signing certificate names no product", source);
+    if (product && *product != *named)
+      return fail("system {} mixes products {} and {}", system.commit.substr(0, 12), *product,
+                  *named);
+    product = named;
+  }
+  if (!product) return fail("system {} has no install manifest", system.commit.substr(0, 12));
+  return *product;
+}
+
 FileSet system_files(const SystemManifest& record,
                      const std::map<std::string, SignedTriple>& triples) {
   FileSet files;

@@ -52,6 +52,10 @@ struct InstalledSystem {
   std::vector<InstalledStorage> storage;
 };
 
+// The product a system runs: the product uuid its install manifests' certificates name (each
+// names one; a system mixing products is refused).
+Result<std::string> installed_product_uuid(const InstalledSystem& system);
+
 // The file names of a triple in the history.
 std::string signature_file(const std::string& source);    // <sha>.json.signed
 std::string certificate_file(const std::string& source);  // <sha>.pem

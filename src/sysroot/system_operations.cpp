@@ -100,6 +100,13 @@ Result<ChangeReport> change(const SysrootOptions& options, std::string_view url,
     return fail("no system is installed in {}; use mosctl install first", paths.root.string());
   MOS_TRY_ASSIGN(auto current,
                  load_system(session.history, *session.head, policy, session.store.get()));
+  // With no product named by the machine, the installed system's product is kept: an update
+  // signed for another product (another project of the same CA) is refused.
+  MOS_TRY_ASSIGN(auto product, installed_product_uuid(current));
+  auto bound = policy_for_installed(policy, product);
+  if (incoming.triple.certificate.product_uuid != bound.product_uuid)
+    return fail("{} is signed for product {}, but the installed system runs product {}", url,
+                incoming.triple.certificate.product_uuid.value_or("(none)"), *bound.product_uuid);
   MOS_TRY_ASSIGN(auto plan, plan_update(current, incoming, options.allow_downgrade));
   crash_point("planned");
   for (const auto& d : plan.downgrades) spdlog::warn("allowed downgrade: {}", d);
@@ -129,7 +136,8 @@ Result<ChangeReport> rollback(const SysrootOptions& options) {
   MOS_TRY_ASSIGN(auto current, load_system(session.history, *session.head, policy, nullptr));
   MOS_TRY_ASSIGN(auto previous, previous_system(session.history));
   if (!previous) return fail("there is no earlier system to roll back to");
-  auto target_policy = policy_for_installed(policy, current.record.product);
+  MOS_TRY_ASSIGN(auto product, installed_product_uuid(current));
+  auto target_policy = policy_for_installed(policy, product);
   auto verified = load_system(session.history, *previous, target_policy, session.store.get());
   if (!verified)
     return context(fmt::format("cannot roll back to {}", previous->substr(0, 12)),
