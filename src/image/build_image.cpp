@@ -207,7 +207,15 @@ std::string encode_image_config(const ImageConfigFields& fields, std::int64_t ti
 
 Result<ImageBuildResult> build_image(const ImageBuildOptions& options, oci::Repository& dest,
                                      const std::vector<std::string>& tags) {
+  // The input is checked before anything is written to the destination.
   std::error_code ec;
+  bool from_archive = std::filesystem::is_regular_file(options.from, ec);
+  if (!from_archive && !std::filesystem::is_directory(options.from, ec)) {
+    if (!std::filesystem::exists(options.from, ec))
+      return fail("{} does not exist (expected a directory or a tar archive)",
+                  options.from.string());
+    return fail("{} is neither a directory nor a tar archive", options.from.string());
+  }
   auto* layout = dynamic_cast<oci::LayoutStore*>(&dest);
   std::filesystem::path scratch_parent = options.temp_parent;
   if (scratch_parent.empty() && layout) {
@@ -219,7 +227,7 @@ Result<ImageBuildResult> build_image(const ImageBuildOptions& options, oci::Repo
 
   std::filesystem::path rootfs = options.from;
   bool all_root = !options.keep_owners;
-  if (std::filesystem::is_regular_file(options.from, ec)) {
+  if (from_archive) {
     rootfs = scratch.path() / "rootfs";
     MOS_TRY(make_dirs(rootfs));
     bool root = ::geteuid() == 0;
@@ -231,8 +239,6 @@ Result<ImageBuildResult> build_image(const ImageBuildOptions& options, oci::Repo
       return context(fmt::format("extracting {}", options.from.string()), out.error());
     // As root, tar restored the archive's owners: keep them. Otherwise they are ours: use root.
     all_root = !root;
-  } else if (!std::filesystem::is_directory(options.from, ec)) {
-    return fail("{} is neither a directory nor a tar archive", options.from.string());
   }
 
   SquashfsLayerOptions layer_options;

@@ -15,10 +15,15 @@ namespace {
 
 namespace mt = oci::media_type;
 
-// Pins a target to the digest and size of its source image manifest and copies the image to
-// DEST/mos:<hex>.
-Status pin_and_copy(Target& target, oci::Repository& images, const oci::OpenOptions& open,
-                    bool progress) {
+// A target's source, opened and resolved: the digest and size install.json will pin.
+struct ResolvedSource {
+  std::unique_ptr<oci::Repository> repository;
+  oci::Descriptor image;
+};
+
+// Pins a target to the digest and size of its source image manifest (pins already in the YAML
+// must match). Nothing is written anywhere.
+Result<ResolvedSource> pin_target(Target& target, const oci::OpenOptions& open) {
   MOS_TRY_ASSIGN(auto source, oci::Reference::parse(target.source));
   auto repo = oci::open_repository(source, open);
   if (!repo) return fail("target {}: {}", target.service_name, repo.error().message);
@@ -34,16 +39,31 @@ Status pin_and_copy(Target& target, oci::Repository& images, const oci::OpenOpti
                 target.source, found->size, *target.size);
   target.digest = found->digest;
   target.size = found->size;
-  spdlog::info("copying {} ({}) to {}:{}", target.source, found->digest.str(), images.describe(),
-               found->digest.hex());
+  return ResolvedSource{std::move(*repo), *found};
+}
+
+// Copies a pinned target's image to DEST/mos:<hex>.
+Status copy_target(const Target& target, ResolvedSource& source, oci::Repository& images,
+                   bool progress) {
+  const auto& digest = source.image.digest;
+  spdlog::info("copying {} ({}) to {}:{}", target.source, digest.str(), images.describe(),
+               digest.hex());
   oci::CopyOptions copy_options;
   copy_options.progress = progress;
   auto copied =
-      oci::copy_image(**repo, found->digest.str(), images, found->digest.hex(), copy_options);
+      oci::copy_image(*source.repository, digest.str(), images, digest.hex(), copy_options);
   if (!copied)
     return fail("target {}: copying {}: {}", target.service_name, target.source,
                 copied.error().message);
   return {};
+}
+
+// What the tag holds today, when it is something else than this install.json: an overwrite.
+Result<std::optional<oci::Digest>> replaced_manifest(oci::Repository& repo,
+                                                     const std::string& tag) {
+  auto existing = repo.resolve(tag);
+  if (!existing) return std::optional<oci::Digest>{};  // no such tag (or no repository yet)
+  return std::optional<oci::Digest>{existing->digest};
 }
 
 }  // namespace
@@ -90,19 +110,34 @@ Result<PublishResult> publish_manifest(const PublishOptions& options) {
         project.keyset);
   }
 
+  // Every source is resolved before anything is written, so a missing image leaves the
+  // destination as it was.
+  std::vector<ResolvedSource> sources;
+  for (auto& target : manifest.targets) {
+    MOS_TRY_ASSIGN(auto resolved, pin_target(target, options.open));
+    sources.push_back(std::move(resolved));
+  }
+  MOS_TRY_ASSIGN(auto install_json, encode_install_json(manifest));
+
   oci::OpenOptions create = options.open;
   create.create = true;
-  MOS_TRY_ASSIGN(auto images, oci::open_repository(destination.images, create));
-  for (auto& target : manifest.targets)
-    MOS_TRY(pin_and_copy(target, *images, options.open, options.progress));
-
-  MOS_TRY_ASSIGN(auto install_json, encode_install_json(manifest));
   MOS_TRY_ASSIGN(auto repo, oci::open_repository(destination.install, create));
   PublishResult result;
   result.install_reference = destination.install.str();
   result.install_json = oci::digest_of(install_json);
   const std::string tag = *destination.install.tag;
-  if (is_already_published(*repo, tag, result.install_json)) {
+  bool unchanged = is_already_published(*repo, tag, result.install_json);
+  if (!unchanged) {
+    MOS_TRY_ASSIGN(result.replaced, replaced_manifest(*repo, tag));
+    if (result.replaced && options.no_overwrite)
+      return fail("{} already holds another install manifest ({}); not replaced (--no-overwrite)",
+                  result.install_reference, result.replaced->str());
+  }
+  MOS_TRY_ASSIGN(auto images, oci::open_repository(destination.images, create));
+  for (std::size_t i = 0; i < manifest.targets.size(); ++i)
+    MOS_TRY(copy_target(manifest.targets[i], sources[i], *images, options.progress));
+
+  if (unchanged) {
     auto existing = repo->resolve(tag);
     if (existing) {
       result.install_manifest = existing->digest;
@@ -117,6 +152,9 @@ Result<PublishResult> publish_manifest(const PublishOptions& options) {
       make_install_artifacts(install_json, project.cert_pem, signature, created_timestamp());
   MOS_TRY(push_install_artifacts(*repo, tag, install_json, project.cert_pem, signature, artifacts));
   result.install_manifest = artifacts.install.digest;
+  if (result.replaced)
+    spdlog::warn("{} held another install manifest ({}); the tag now names {}",
+                 result.install_reference, result.replaced->str(), artifacts.install.digest.str());
   spdlog::info("published {} ({}) with its certificate and signature", result.install_reference,
                artifacts.install.digest.str());
   return result;

@@ -17,6 +17,9 @@ struct PublishOptions {
   std::string repo;     // HOST[:PORT], docker://HOST[:PORT] or oci:DIR
   std::string name;     // REPOSITORY:TAG
   bool skip_bootkit = false;
+  // Refuse to move a tag that holds another install manifest (by default it moves, with a
+  // warning: republishing a version during development is common; a release job sets this).
+  bool no_overwrite = false;
   oci::OpenOptions open;  // credentials, TLS
   bool progress = false;  // progress bars while copying images
 };
@@ -25,7 +28,8 @@ struct PublishResult {
   std::string install_reference;  // where the install manifest was published
   oci::Digest install_manifest = oci::digest_of("");
   oci::Digest install_json = oci::digest_of("");
-  bool already_published = false;  // the tag already held this exact, signed install.json
+  bool already_published = false;       // the tag already held this exact, signed install.json
+  std::optional<oci::Digest> replaced;  // what the tag named before, when publishing moved it
 };
 
 Result<PublishResult> publish_manifest(const PublishOptions& options);

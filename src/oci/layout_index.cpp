@@ -129,6 +129,10 @@ std::string sidecar_name(const Digest& subject) {
 // ---- index.json ----
 
 Result<std::shared_ptr<const LayoutIndex>> LayoutStore::read_index() const {
+  if (still_missing()) {
+    static const auto empty = std::make_shared<const LayoutIndex>();
+    return empty;
+  }
   fs::path path = dir_ / "index.json";
   MOS_TRY_ASSIGN(auto text, read_file(path, kMaxLayoutIndexBytes));
   std::string stamp = digest_of(text).str();
@@ -142,6 +146,7 @@ Result<std::shared_ptr<const LayoutIndex>> LayoutStore::read_index() const {
 
 Status LayoutStore::update_index(
     const std::function<Result<bool>(LayoutIndex&, IndexUpdate&)>& change) {
+  MOS_TRY(ensure_exists());
   MOS_TRY_ASSIGN(auto lock, FileLock::acquire(dir_ / kLockFile, FileLock::Mode::exclusive));
   fs::path refdir = dir_ / kReferrersDir;
   MOS_TRY_ASSIGN(auto current, read_index());
@@ -399,6 +404,7 @@ Result<std::vector<Descriptor>> LayoutStore::referrers(
       });
     return list;
   };
+  if (still_missing()) return std::vector<Descriptor>{};
   fs::path stamp_path = dir_ / kReferrersDir / kStampFile;
   MOS_TRY_ASSIGN(auto current, read_index());
   auto stored = read_file(stamp_path, 4096);

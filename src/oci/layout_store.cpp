@@ -159,16 +159,35 @@ Result<std::unique_ptr<LayoutStore>> LayoutStore::open(const fs::path& dir, bool
       return fail("{} is not an OCI image layout (no {})", dir.string(),
                   has_layout ? "index.json" : "oci-layout");
     }
-    MOS_TRY(make_dirs(dir / "blobs" / "sha256"));
-    MOS_TRY_ASSIGN(auto lock,
-                   FileLock::acquire(dir / ".mos-index.lock", FileLock::Mode::exclusive));
-    // Another creator may have won the race while we waited.
-    if (!fs::exists(dir / "oci-layout", ec))
-      MOS_TRY(write_file_atomic(dir / "oci-layout", kLayoutFile));
-    if (!fs::exists(dir / "index.json", ec))
-      MOS_TRY(write_file_atomic(dir / "index.json", kEmptyIndex));
+    if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+      return fail("{} is not a directory, so it cannot hold an OCI image layout", dir.string());
+    return std::unique_ptr<LayoutStore>(new LayoutStore(dir, true));
   }
-  return std::unique_ptr<LayoutStore>(new LayoutStore(dir));
+  return std::unique_ptr<LayoutStore>(new LayoutStore(dir, false));
+}
+
+bool LayoutStore::still_missing() const {
+  if (!missing_.load(std::memory_order_acquire)) return false;
+  std::error_code ec;
+  if (!fs::is_regular_file(dir_ / "index.json", ec)) return true;
+  missing_.store(false, std::memory_order_release);  // another writer made it meanwhile
+  return false;
+}
+
+Status LayoutStore::ensure_exists() const {
+  if (!missing_.load(std::memory_order_acquire)) return {};
+  std::lock_guard guard(create_mutex_);
+  if (!missing_.load(std::memory_order_relaxed)) return {};
+  MOS_TRY(make_dirs(dir_ / "blobs" / "sha256"));
+  MOS_TRY_ASSIGN(auto lock, FileLock::acquire(lock_file(), FileLock::Mode::exclusive));
+  // Another process may have made it while we waited for the lock.
+  std::error_code ec;
+  if (!fs::exists(dir_ / "oci-layout", ec))
+    MOS_TRY(write_file_atomic(dir_ / "oci-layout", kLayoutFile));
+  if (!fs::exists(dir_ / "index.json", ec))
+    MOS_TRY(write_file_atomic(dir_ / "index.json", kEmptyIndex));
+  missing_.store(false, std::memory_order_release);
+  return {};
 }
 
 std::string LayoutStore::describe() const {
@@ -176,6 +195,7 @@ std::string LayoutStore::describe() const {
 }
 
 Result<fs::path> LayoutStore::uploads_dir() const {
+  MOS_TRY(ensure_exists());
   fs::path uploads = dir_ / ".uploads";
   MOS_TRY(make_dirs(uploads));
   return uploads;
@@ -275,6 +295,7 @@ Status LayoutStore::put_blob_bytes(const Descriptor& blob, std::string_view byte
 }
 
 Status LayoutStore::adopt_blob_file(const fs::path& file, const Digest& digest) {
+  MOS_TRY(ensure_exists());
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail("cannot open {}: {}", file.string(), errno_message(errno));
   int rc = ::fsync(fd);

@@ -15,10 +15,12 @@
 // Blobs are staged in .uploads, hashed as written and linked into blobs/ only when digest and
 // size match, so a crash leaves at most a stray staging file. index.json is replaced atomically
 // under the lock, so readers never need the lock.
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -72,10 +74,13 @@ class StagedBlob {
 
 class LayoutStore final : public Repository {
  public:
-  // Opens the layout at dir; with create=true makes it (oci-layout, empty index.json, blobs/)
-  // when missing.
+  // Opens the layout at dir. With create=true a missing layout reads as empty and is made
+  // (oci-layout, empty index.json, blobs/) by the first write, so a command that fails before
+  // writing anything leaves no empty layout behind.
   static Result<std::unique_ptr<LayoutStore>> open(const std::filesystem::path& dir, bool create);
   const std::filesystem::path& dir() const { return dir_; }
+  // Makes the layout on disk now if it was opened missing (every write does it first anyway).
+  Status ensure_exists() const;
 
   std::string describe() const override;
   Result<Descriptor> resolve(std::string_view reference) override;
@@ -118,7 +123,9 @@ class LayoutStore final : public Repository {
   Result<std::shared_ptr<const LayoutIndex>> read_index() const;
 
  private:
-  explicit LayoutStore(std::filesystem::path dir) : dir_(std::move(dir)) {}
+  LayoutStore(std::filesystem::path dir, bool missing) : dir_(std::move(dir)), missing_(missing) {}
+  // True while the layout was opened missing and nobody has made it since.
+  bool still_missing() const;
   struct IndexUpdate;
   Status update_index(const std::function<Result<bool>(LayoutIndex&, IndexUpdate&)>& change);
   Status rebuild_referrers(const std::string& stamp, const LayoutIndex& index);
@@ -130,6 +137,8 @@ class LayoutStore final : public Repository {
   Result<Document> read_manifest_blob(const Descriptor& d) const;
 
   std::filesystem::path dir_;
+  mutable std::atomic<bool> missing_;  // opened with create=true and not yet written
+  mutable std::mutex create_mutex_;    // writers on several threads (the copy engine) race here
 };
 
 // A root directory holding one layout per repository, as zot stores them.

@@ -70,7 +70,8 @@ need_root() {
 @test "bad input is refused with a clear message" {
   run "$MOS_BIN/mosb" image build --from "$W/nothing" --to "oci:$W/x:1"
   [ "$status" -ne 0 ]
-  [[ "$output" == *"neither a directory nor a tar archive"* ]]
+  [[ "$output" == *"nothing does not exist (expected a directory or a tar archive)"* ]]
+  [ ! -e "$W/x" ]
   SOURCE_DATE_EPOCH=yesterday run "$MOS_BIN/mosb" image build --from "$W/rootfs" --to "oci:$W/x:1"
   [ "$status" -ne 0 ]
   [[ "$output" == *"SOURCE_DATE_EPOCH"* ]]

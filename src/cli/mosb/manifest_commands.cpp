@@ -142,6 +142,9 @@ void add_manifest_commands(Program& program) {
       ->required();
   p->add_flag("--skip-bootkit,--skip-boot", publish->skip_bootkit,
               "Do not add the keyset's hostfs and bootkit targets");
+  p->add_flag("--no-overwrite", publish->no_overwrite,
+              "Refuse to move a tag that holds another install manifest (by default it moves, "
+              "with a warning)");
   p->add_option("manifest", publish->manifest_path, "The manifest.yaml to compile")->required();
   add_access_flags(p, *access);
   program.on_run(p, [publish, access, &program]() -> Status {
