@@ -251,6 +251,23 @@ shared() { HOME="$SHARED_HOME" "$TRUST" "$@"; }
   run shared keyset show shared uefi-kek cert.pem
   [[ "${lines[0]}" == "$KS/uefi-kek/cert.pem:" ]]
   [[ "${lines[1]}" == "-----BEGIN CERTIFICATE-----" ]]
+}
+
+@test "keyset show never prints a private key unless asked (--private, or the file named)" {
+  run shared keyset show shared manifest-ca
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"-----BEGIN CERTIFICATE-----"* ]]
+  [[ "$output" != *"PRIVATE KEY"* ]]
+  [[ "$output" == *"privkey.pem: private key, not shown (add --private, or name it: trust keyset show shared manifest-ca privkey.pem)"* ]]
+  run shared keyset show shared manifest-ca --value
+  [[ "$output" != *"PRIVATE KEY"* ]]
+  run shared keyset show shared manifest-ca --private
+  [[ "$output" == *"PRIVATE KEY-----"* ]]
+  run shared keyset show shared manifest-ca privkey.pem --value
+  [ "$output" = "$(cat "$KS/manifest-ca/privkey.pem")" ]
+}
+
+@test "keyset show refuses what it cannot show" {
   run shared keyset show shared manifest
   [ "$status" -eq 1 ]
   [[ "$output" == *"needs a project: manifest:PROJECT"* ]]

@@ -61,8 +61,15 @@ Status show_file(const fs::path& path, bool path_only, bool value_only) {
   return {};
 }
 
+bool is_private_key(const fs::path& file) {
+  auto content = read_file(file, kMaxShownFile);
+  return !content || content->find("PRIVATE KEY-----") != std::string::npos;
+}
+
+// A key's files, each shown in full, but for private keys: those only with --private (or when
+// the file is named), so a look at a key never puts its secret on a screen or in a log.
 Status keyset_show(const std::string& name, const std::string& key, const std::string& item,
-                   bool path_only, bool value_only) {
+                   bool path_only, bool value_only, bool show_private) {
   if (path_only && value_only) return fail("--path and --value exclude each other");
   MOS_TRY_ASSIGN(fs::path keyset, find_keyset(name));
   if (key.empty()) return show_tree(keyset, path_only);
@@ -84,7 +91,17 @@ Status keyset_show(const std::string& name, const std::string& key, const std::s
   }
   if (ec) return fail("cannot list {}: {}", dir.string(), ec.message());
   std::sort(files.begin(), files.end());
-  for (const auto& file : files) MOS_TRY(show_file(file, path_only, value_only));
+  for (const auto& file : files) {
+    if (!path_only && !show_private && is_private_key(file)) {
+      if (!value_only)
+        std::printf(
+            "%s: private key, not shown (add --private, or name it: trust keyset show "
+            "%s %s %s)\n",
+            file.c_str(), name.c_str(), key.c_str(), file.filename().c_str());
+      continue;
+    }
+    MOS_TRY(show_file(file, path_only, value_only));
+  }
   return {};
 }
 
@@ -119,7 +136,7 @@ void add_keyset_commands(Program& program) {
   });
 
   static std::string show_key, show_item;
-  static bool show_path = false, show_value = false;
+  static bool show_path = false, show_value = false, show_private = false;
   auto* keyset_show_cmd =
       keyset->add_subcommand("show", "Show a keyset, one of its keys, or one file");
   keyset_show_cmd->add_option("name", name, "Keyset name")->required();
@@ -129,8 +146,11 @@ void add_keyset_commands(Program& program) {
                               "File of the key (cert.pem, privkey.pem, guid, uuid)");
   keyset_show_cmd->add_flag("--path", show_path, "Print paths only");
   keyset_show_cmd->add_flag("--value", show_value, "Print contents only");
-  program.on_run(keyset_show_cmd,
-                 [] { return keyset_show(name, show_key, show_item, show_path, show_value); });
+  keyset_show_cmd->add_flag("--private", show_private,
+                            "Also print private keys (never printed otherwise, unless named)");
+  program.on_run(keyset_show_cmd, [] {
+    return keyset_show(name, show_key, show_item, show_path, show_value, show_private);
+  });
 }
 
 }  // namespace mos::cli
