@@ -15,9 +15,23 @@ SysrootPaths::SysrootPaths(const std::filesystem::path& r)
       factory_ca(r / "factory/secure/manifestCA.pem"),
       factory_product(r / "factory/secure/product-uuid") {}
 
+Status check_root_choice(const SysrootPaths& paths, const SysrootOptions& options) {
+  if (options.root_given || paths.root != "/") return {};
+  std::error_code ec;
+  if (std::filesystem::exists(paths.factory_ca, ec) || std::filesystem::exists(paths.history, ec))
+    return {};
+  return fail(
+      "no --root given, and / is not a mos machine ({} and {} are missing): give --root DIR for "
+      "a system under DIR, or --root / to use this host's /",
+      paths.factory_ca.string(), paths.history.string());
+}
+
 Result<manifest::TrustPolicy> load_trust_policy(const SysrootPaths& paths,
                                                 const SysrootOptions& options) {
   manifest::TrustPolicy policy;
+  MOS_TRY(check_root_choice(paths, options));
+  if (options.ca_file && !std::filesystem::exists(*options.ca_file))
+    return fail("--ca {}: no such file", options.ca_file->string());
   auto ca_path = options.ca_file.value_or(paths.factory_ca);
   if (!std::filesystem::exists(ca_path))
     return fail("no manifest CA: {} does not exist (give one with --ca FILE)", ca_path.string());

@@ -22,6 +22,7 @@ namespace mos::sysroot {
 
 struct SysrootOptions {
   std::filesystem::path root = "/";
+  bool root_given = false;                       // --root was on the command line
   std::optional<std::filesystem::path> ca_file;  // --ca
   std::optional<std::string> product_uuid;       // --product-uuid
   bool allow_downgrade = false;                  // --allow-downgrade
@@ -43,6 +44,11 @@ struct SysrootPaths {
 };
 
 inline constexpr std::size_t kMaxCaBytes = 1024 * 1024;
+
+// A root that is "/" only by default is this host: fine on a mos machine (its factory CA or an
+// installed system is there), refused on any other host, where install would write into its
+// /config and /atomfs-store; `--root /` says it is meant.
+Status check_root_choice(const SysrootPaths& paths, const SysrootOptions& options);
 
 // The CA (flag, else the factory file) and the product (flag, else the factory file, else none).
 Result<manifest::TrustPolicy> load_trust_policy(const SysrootPaths& paths,

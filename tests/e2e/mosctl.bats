@@ -124,7 +124,7 @@ setup() {
   before=$(mos_tree_hash "$R")
   run "$M" update -r "$R" "oci:$PUB:otherproduct"
   [ "$status" -eq 1 ]
-  [[ "$output" == *"but the installed system is product $MOS_PRODUCT"* ]]
+  [[ "$output" == *"but the installed system runs product $MOS_PRODUCT"* ]]
   [ "$(mos_tree_hash "$R")" = "$before" ]
 }
 

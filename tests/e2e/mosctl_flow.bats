@@ -84,3 +84,23 @@ svc_version() {
   [[ "$output" == *"is signed for product $(cat "$KEYS/manifest/other/uuid"), but the installed system runs product $(cat "$KEYS/manifest/default/uuid")"* ]]
   [ "$(mos_tree_hash "$R")" = "$before" ]
 }
+
+@test "without --root, a host that is no mos machine is refused; the root in use is named first" {
+  [ ! -e /factory/secure/manifestCA.pem ] && [ ! -e /config/manifest.git ] || skip "this host is a mos machine"
+  had_config=no
+  [ -e /config ] && had_config=yes
+  run mosctl install "$MOS_REGISTRY/machine/install:1.0.0"
+  [ "$status" -eq 1 ]
+  [ "${lines[0]}" = "mosctl: installing into root /" ]
+  [[ "$output" == *"no --root given, and / is not a mos machine"*"--root /"* ]]
+  [ "$had_config" = yes ] || [ ! -e /config ]
+  run mosctl install -r "$R" "$MOS_REGISTRY/machine/install:1.0.0"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "mosctl: installing into root $R" ]
+}
+
+@test "a --ca file that does not exist is named as missing" {
+  run mosctl install -r "$R" --ca "$R/nope.pem" "$MOS_REGISTRY/machine/install:1.0.0"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"--ca $R/nope.pem: no such file"* ]]
+}

@@ -3,8 +3,11 @@
 namespace mos::cli {
 
 void add_sysroot_options(CLI::App* command, sysroot::SysrootOptions& options) {
-  command->add_option("-r,--root,--rfs", options.root, "Root directory of the target system")
-      ->capture_default_str();
+  command
+      ->add_option("-r,--root,--rfs", options.root,
+                   "Root directory of the installed system (default /, on a mos machine only)")
+      ->capture_default_str()
+      ->each([&options](const std::string&) { options.root_given = true; });
   command->add_option("--ca,--capath", options.ca_file,
                       "Manifest CA certificate (default ROOT/factory/secure/manifestCA.pem)");
   command->add_option("--product-uuid", options.product_uuid,

@@ -35,6 +35,7 @@ void add_system_commands(Program& program) {
   add_access_flags(install, access);
   program.on_run(install, []() -> Status {
     MOS_TRY_ASSIGN(options.source, open_options(access, false));
+    spdlog::info("installing into root {}", options.root.string());
     MOS_TRY_ASSIGN(auto report, sysroot::install(options, url));
     print_change(report);
     return {};
@@ -49,6 +50,7 @@ void add_system_commands(Program& program) {
   add_access_flags(update, access);
   program.on_run(update, []() -> Status {
     MOS_TRY_ASSIGN(options.source, open_options(access, false));
+    spdlog::info("updating the system under root {}", options.root.string());
     MOS_TRY_ASSIGN(auto report, sysroot::update(options, url));
     print_change(report);
     return {};
@@ -57,6 +59,7 @@ void add_system_commands(Program& program) {
   auto* rollback = app.add_subcommand("rollback", "Return to the system before the current one");
   add_sysroot_options(rollback, options);
   program.on_run(rollback, []() -> Status {
+    spdlog::info("rolling back the system under root {}", options.root.string());
     MOS_TRY_ASSIGN(auto report, sysroot::rollback(options));
     print_change(report);
     return {};
