@@ -111,15 +111,17 @@ std::string format_status(const Json& s) {
   const Json& sys = s["system"];
   line(fmt::format("system {} (product {})", sys["commit"].get<std::string>().substr(0, 12),
                    sys["product"].get<std::string>()));
-  line(fmt::format("install manifest {} from {}{}",
+  // The history names install manifests by the sha256 of their signed install.json, not by the
+  // digest of the OCI manifest that carried it: say which it is.
+  line(fmt::format("install.json {} (sha256 of the signed file) from {}{}",
                    sys["install"]["source"].get<std::string>().substr(0, 12),
                    sys["install"]["reference"].get<std::string>(),
                    sys["install"]["created"].is_string()
                        ? ", created " + sys["install"]["created"].get<std::string>()
                        : ""));
-  line("targets:");
+  line("targets (and the install.json that names each):");
   for (const auto& t : sys["targets"])
-    line(fmt::format("  {:<16} {:<12} {:<9} {}  from {}", t["name"].get<std::string>(),
+    line(fmt::format("  {:<16} {:<12} {:<9} {}  in {}", t["name"].get<std::string>(),
                      t["version"].get<std::string>(), t["service_type"].get<std::string>(),
                      t["digest"].get<std::string>(), t["source"].get<std::string>().substr(0, 12)));
   if (!sys["storage"].empty()) {
@@ -139,7 +141,7 @@ std::string format_status(const Json& s) {
                        r["hostid"].get<std::uint64_t>(),
                        r["hostid"].get<std::uint64_t>() + r["size"].get<std::uint64_t>() - 1));
   }
-  line("signed by:");
+  line("signed by (per install.json):");
   for (const auto& c : sys["certificates"])
     line(fmt::format("  {}  {} (valid until {})", c["source"].get<std::string>().substr(0, 12),
                      c["subject"].get<std::string>(), c["not_after"].get<std::string>()));

@@ -74,6 +74,9 @@ svc_version() {
   run mosctl status -r "$R"
   [ "$status" -eq 0 ]
   [[ "$output" == *"svc"*"1.0.0"* ]]
+  # The history's names are install.json hashes, not OCI manifest digests: status says which.
+  sha=$(jq -r .system.install.source <(mosctl status -r "$R" --json))
+  [[ "$output" == *"install.json ${sha:0:12} (sha256 of the signed file) from $MOS_REGISTRY/machine/install:1.0.0"* ]]
 }
 
 @test "an update signed for another project of the keyset is refused without a product file" {

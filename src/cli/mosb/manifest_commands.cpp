@@ -5,8 +5,10 @@
 
 #include "cli/common/access_flags.hpp"
 #include "cli/common/program.hpp"
+#include "cli/common/tree_text.hpp"
 #include "cli/mosb/commands.hpp"
 #include "core/file.hpp"
+#include "manifest/describe.hpp"
 #include "manifest/publish.hpp"
 #include "manifest/verify.hpp"
 #include "oci/media_types.hpp"
@@ -22,6 +24,7 @@ struct VerifyArgs {
   std::string keyset;
   std::string ca_file;
   std::string product_uuid;
+  bool json = false;
 };
 
 Result<manifest::TrustPolicy> trust_policy(const VerifyArgs& args) {
@@ -53,70 +56,100 @@ Result<OpenedInstall> open_install(const std::string& text, const oci::OpenOptio
   return out;
 }
 
+std::string describe_target_line(const Json& t) {
+  return fmt::format("target {} {} {} {} ({} bytes)", t["service_name"].get<std::string>(),
+                     t["version"].get<std::string>(), t["service_type"].get<std::string>(),
+                     t["digest"].get<std::string>(), t["size"].get<std::int64_t>());
+}
+
+std::string describe_storage_line(const Json& s) {
+  return fmt::format("storage {} {} nsgroup {} {} MiB", s["label"].get<std::string>(),
+                     s["persistent"].get<bool>() ? "persistent" : "recreated at boot",
+                     s["nsgroup"].get<std::string>(), s["size_mib"].get<std::uint64_t>());
+}
+
 Status run_verify(const VerifyArgs& args, const oci::OpenOptions& options) {
-  MOS_TRY_ASSIGN(auto policy, trust_policy(args));
-  MOS_TRY_ASSIGN(auto opened, open_install(args.reference, options));
-  MOS_TRY_ASSIGN(auto verified,
-                 manifest::verify_install(*opened.repository, opened.reference.tag_or_digest(),
-                                          policy, opened.targets.get()));
-  fmt::print("verified {}\n", opened.reference.str());
-  fmt::print("  install manifest {}\n", verified.install_manifest.digest.str());
-  fmt::print("  install.json     {} ({} bytes)\n", oci::digest_of(verified.install_json).str(),
-             verified.install_json.size());
-  fmt::print("  signed by        {} (valid until {})\n", verified.certificate_subject,
-             verified.certificate_not_after);
-  fmt::print("  product          {} (certificate product {})\n", verified.manifest.product,
-             verified.product_uuid.value_or("none"));
-  for (const auto& t : verified.manifest.targets)
-    fmt::print("  target {} {} {} {} ({} bytes)\n", t.service_name, t.version,
-               manifest::to_string(t.service_type), t.digest->str(), *t.size);
+  auto verified = [&]() -> Result<Json> {
+    MOS_TRY_ASSIGN(auto policy, trust_policy(args));
+    MOS_TRY_ASSIGN(auto opened, open_install(args.reference, options));
+    MOS_TRY_ASSIGN(auto result,
+                   manifest::verify_install(*opened.repository, opened.reference.tag_or_digest(),
+                                            policy, opened.targets.get()));
+    return manifest::describe_verification(opened.reference, result);
+  }();
+  if (args.json) {
+    // A CI job reads the verdict from stdout and gates on the exit code.
+    Json out = verified ? *verified
+                        : Json{{"reference", args.reference},
+                               {"verified", false},
+                               {"error", verified.error().message}};
+    fmt::print("{}\n", out.dump(2));
+  }
+  if (!verified) return std::unexpected(verified.error());
+  if (args.json) return {};
+  const Json& v = *verified;
+  const Json& install = v["install"];
+  fmt::print("verified {}\n", v["reference"].get<std::string>());
+  fmt::print("  install manifest {}\n", v["install_manifest"]["digest"].get<std::string>());
+  fmt::print("  install.json     {} ({} bytes)\n", v["install_json"]["digest"].get<std::string>(),
+             v["install_json"]["size"].get<std::size_t>());
+  fmt::print("  signed by        {} (valid until {})\n",
+             v["certificate"]["subject"].get<std::string>(),
+             v["certificate"]["not_after"].get<std::string>());
+  const Json& uuid = v["certificate"]["product_uuid"];
+  fmt::print("  product          {} (certificate product {})\n",
+             install["product"].get<std::string>(),
+             uuid.is_string() ? uuid.get<std::string>() : "none");
+  for (const auto& s : install["storage"]) fmt::print("  {}\n", describe_storage_line(s));
+  for (const auto& t : install["targets"]) fmt::print("  {}\n", describe_target_line(t));
   return {};
 }
 
-std::string title_of(const oci::Descriptor& d) {
-  auto it = d.annotations.find(std::string(oci::annotation::kTitle));
-  return it == d.annotations.end() ? std::string() : it->second;
+std::string describe_layer_line(const Json& l, bool with_media_type) {
+  return fmt::format("layer {} {}{} ({} bytes)", l["title"].get<std::string>(),
+                     l["digest"].get<std::string>(),
+                     with_media_type ? " " + l["mediaType"].get<std::string>() : "",
+                     l["size"].get<std::int64_t>());
 }
 
-Status run_inspect(const std::string& reference, const oci::OpenOptions& options) {
-  MOS_TRY_ASSIGN(auto ref, oci::Reference::parse(reference));
-  MOS_TRY_ASSIGN(auto repo, oci::open_repository(ref, options));
-  MOS_TRY_ASSIGN(auto doc, repo->get_manifest(ref.tag_or_digest()));
-  fmt::print("{} (not verified: use mosb manifest verify)\n", ref.str());
-  if (doc.is_index()) return fail("{} is an image index, not an install manifest", ref.str());
-  MOS_TRY_ASSIGN(auto manifest, oci::parse_image_manifest(doc.bytes));
-  fmt::print("└─ {} {} ({} bytes)\n", doc.digest.str(),
-             manifest.artifact_type.value_or(manifest.config.media_type), doc.bytes.size());
-  for (const auto& layer : manifest.layers)
-    fmt::print("   ├─ layer {} {} {} ({} bytes)\n", title_of(layer), layer.digest.str(),
-               layer.media_type, layer.size);
-  MOS_TRY_ASSIGN(auto referrers, repo->referrers(doc.digest, std::nullopt));
-  for (const auto& r : referrers) {
-    fmt::print("   ├─ referrer {} {}\n", r.digest.str(), r.artifact_type.value_or("?"));
-    auto child = repo->get_manifest(r.digest.str());
-    if (!child || child->is_index()) continue;
-    auto parsed = oci::parse_image_manifest(child->bytes);
-    if (!parsed) continue;
-    for (const auto& layer : parsed->layers)
-      fmt::print("   │  └─ layer {} {} ({} bytes)\n", title_of(layer), layer.digest.str(),
-                 layer.size);
+std::string render_inspection(const Json& tree) {
+  TreeNode root{fmt::format("{} (not verified: use mosb manifest verify)",
+                            tree["reference"].get<std::string>()),
+                {}};
+  const Json& m = tree["manifest"];
+  auto& top =
+      root.add(fmt::format("{} {} ({} bytes)", m["digest"].get<std::string>(),
+                           m["artifactType"].is_string() ? m["artifactType"].get<std::string>()
+                                                         : m["mediaType"].get<std::string>(),
+                           m["size"].get<std::size_t>()));
+  for (const auto& l : tree["layers"]) top.add(describe_layer_line(l, true));
+  for (const auto& r : tree["referrers"]) {
+    auto& referrer = top.add(
+        fmt::format("referrer {} {}", r["digest"].get<std::string>(),
+                    r["artifactType"].is_string() ? r["artifactType"].get<std::string>() : "?"));
+    for (const auto& l : r["layers"]) referrer.add(describe_layer_line(l, false));
   }
-  if (manifest.layers.size() == 1 &&
-      manifest.layers[0].size <= static_cast<std::int64_t>(manifest::kMaxInstallJsonBytes)) {
-    auto bytes = oci::fetch_small_blob(*repo, manifest.layers[0], manifest::kMaxInstallJsonBytes);
-    if (bytes) {
-      auto install = manifest::parse_install_json(*bytes);
-      if (install) {
-        fmt::print("   └─ install.json: product {}, update_type {}\n", install->product,
-                   manifest::to_string(install->update_type));
-        for (const auto& t : install->targets)
-          fmt::print("      ├─ {} {} {} {} ({} bytes)\n", t.service_name, t.version,
-                     manifest::to_string(t.service_type), t.digest->str(), *t.size);
-      } else {
-        fmt::print("   └─ install.json does not parse: {}\n", install.error().message);
-      }
+  if (tree.contains("install")) {
+    const Json& install = tree["install"];
+    if (install.contains("error")) {
+      top.add(fmt::format("install.json does not parse: {}", install["error"].get<std::string>()));
+    } else {
+      auto& node = top.add(fmt::format("install.json: product {}, update_type {}",
+                                       install["product"].get<std::string>(),
+                                       install["update_type"].get<std::string>()));
+      for (const auto& s : install["storage"]) node.add(describe_storage_line(s));
+      for (const auto& t : install["targets"]) node.add(describe_target_line(t));
     }
   }
+  return render_tree(root);
+}
+
+Status run_inspect(const std::string& reference, bool json, const oci::OpenOptions& options) {
+  MOS_TRY_ASSIGN(auto ref, oci::Reference::parse(reference));
+  MOS_TRY_ASSIGN(auto repo, oci::open_repository(ref, options));
+  MOS_TRY_ASSIGN(auto tree, manifest::inspect_install(*repo, ref));
+  std::string text = json ? tree.dump(2) + "\n" : render_inspection(tree);
+  std::fwrite(text.data(), 1, text.size(), stdout);
   return {};
 }
 
@@ -165,6 +198,8 @@ void add_manifest_commands(Program& program) {
       ->excludes(keyset);
   v->add_option("--product-uuid", verify->product_uuid,
                 "Require the certificate to name this product");
+  v->add_flag("--json", verify->json,
+              "Print the verdict as JSON on stdout (also on failure; the exit code says which)");
   add_access_flags(v, *access);
   program.on_run(v, [verify, access]() -> Status {
     MOS_TRY_ASSIGN(auto options, open_options(*access, false));
@@ -172,14 +207,16 @@ void add_manifest_commands(Program& program) {
   });
 
   auto inspect = std::make_shared<std::string>();
+  auto inspect_json = std::make_shared<bool>(false);
   auto* i = group->add_subcommand(
       "inspect", "Print the artifact tree of an install manifest (without verifying)");
   i->add_option("reference", *inspect, "HOST:PORT/REPO:TAG, docker://... or oci:DIR:TAG")
       ->required();
+  i->add_flag("--json", *inspect_json, "Print the tree as JSON");
   add_access_flags(i, *access);
-  program.on_run(i, [inspect, access]() -> Status {
+  program.on_run(i, [inspect, inspect_json, access]() -> Status {
     MOS_TRY_ASSIGN(auto options, open_options(*access, false));
-    return run_inspect(*inspect, options);
+    return run_inspect(*inspect, *inspect_json, options);
   });
 }
 

@@ -45,85 +45,117 @@ Status copy_command(const Program& program, const AccessFlags& flags, const std:
   return {};
 }
 
-void print_descriptor_line(const Descriptor& d) {
-  std::printf("  %s  %lld  %s%s\n", d.digest.str().c_str(), static_cast<long long>(d.size),
-              d.media_type.c_str(), d.artifact_type ? (" (" + *d.artifact_type + ")").c_str() : "");
+// What `oci inspect` reports, as JSON (docs/oci.md) — the text output renders the same document.
+Json descriptor_summary(const Descriptor& d) {
+  Json out{{"digest", d.digest.str()}, {"mediaType", d.media_type}, {"size", d.size}};
+  if (d.artifact_type) out["artifactType"] = *d.artifact_type;
+  if (d.platform) out["platform"] = *d.platform;
+  if (!d.annotations.empty()) out["annotations"] = d.annotations;
+  return out;
 }
 
-void print_annotations(const Annotations& a) {
-  if (a.empty()) return;
-  std::printf("Annotations:\n");
-  for (const auto& [k, v] : a) std::printf("  %s: %s\n", k.c_str(), v.c_str());
+Result<Json> inspect_document(Repository& repo, const Reference& ref, const Document& doc) {
+  Json out{{"reference", ref.str()},
+           {"digest", doc.digest.str()},
+           {"mediaType", doc.media_type},
+           {"size", doc.bytes.size()}};
+  if (doc.is_index()) {
+    MOS_TRY_ASSIGN(auto index, parse_image_index(doc.bytes));
+    if (index.artifact_type) out["artifactType"] = *index.artifact_type;
+    out["manifests"] = Json::array();
+    for (const auto& m : index.manifests) out["manifests"].push_back(descriptor_summary(m));
+    if (index.subject) out["subject"] = descriptor_summary(*index.subject);
+    out["annotations"] = index.annotations;
+    return out;
+  }
+  MOS_TRY_ASSIGN(auto manifest, parse_image_manifest(doc.bytes));
+  if (manifest.artifact_type) out["artifactType"] = *manifest.artifact_type;
+  out["config"] = descriptor_summary(manifest.config);
+  MOS_TRY_ASSIGN(auto config, fetch_small_blob(repo, manifest.config, 4 * 1024 * 1024));
+  if (auto json = parse_json_strict(config, "config"); json && json->is_object())
+    for (const char* key : {"architecture", "os", "created"})
+      if (auto it = json->find(key); it != json->end() && it->is_string()) out["config"][key] = *it;
+  out["layers"] = Json::array();
+  std::int64_t total = 0;
+  for (const auto& l : manifest.layers) {
+    out["layers"].push_back(descriptor_summary(l));
+    total += l.size;
+  }
+  out["layersSize"] = total;
+  if (manifest.subject) out["subject"] = descriptor_summary(*manifest.subject);
+  out["annotations"] = manifest.annotations;
+  return out;
+}
+
+std::string descriptor_line(const Json& d) {
+  std::string line = fmt::format("  {}  {}  {}", d["digest"].get<std::string>(),
+                                 d["size"].get<std::int64_t>(), d["mediaType"].get<std::string>());
+  if (d.contains("artifactType"))
+    line += fmt::format(" ({})", d["artifactType"].get<std::string>());
+  return line + "\n";
+}
+
+std::string render_inspection(const Json& j) {
+  std::string out = fmt::format("Reference: {}\nDigest: {}\nMediaType: {}\nSize: {}\n",
+                                j["reference"].get<std::string>(), j["digest"].get<std::string>(),
+                                j["mediaType"].get<std::string>(), j["size"].get<std::size_t>());
+  if (j.contains("artifactType"))
+    out += fmt::format("ArtifactType: {}\n", j["artifactType"].get<std::string>());
+  if (j.contains("manifests")) {
+    out += "Manifests:\n";
+    for (const auto& m : j["manifests"]) {
+      out += descriptor_line(m);
+      if (m.contains("platform")) out += fmt::format("    platform: {}\n", m["platform"].dump());
+    }
+  } else {
+    out += "Config:\n" + descriptor_line(j["config"]);
+    for (const char* key : {"architecture", "os", "created"})
+      if (j["config"].contains(key))
+        out += fmt::format("    {}: {}\n", key, j["config"][key].get<std::string>());
+    out += "Layers:\n";
+    for (const auto& l : j["layers"]) out += descriptor_line(l);
+    auto total = j["layersSize"].get<std::int64_t>();
+    out += fmt::format("LayersSize: {} ({})\n", total, format_bytes(static_cast<double>(total)));
+  }
+  if (j.contains("subject"))
+    out += fmt::format("Subject: {}\n", j["subject"]["digest"].get<std::string>());
+  if (!j["annotations"].empty()) {
+    out += "Annotations:\n";
+    for (const auto& [k, v] : j["annotations"].items())
+      out += fmt::format("  {}: {}\n", k, v.get<std::string>());
+  }
+  return out;
+}
+
+void print(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
 }
 
 Status inspect_command(const AccessFlags& flags, const std::string& text, bool raw,
-                       bool config_only) {
+                       bool config_only, bool json) {
   MOS_TRY_ASSIGN(auto ref, Reference::parse(text));
   MOS_TRY_ASSIGN(auto options, open_options(flags, false));
   MOS_TRY_ASSIGN(auto repo, open_repository(ref, options));
   MOS_TRY_ASSIGN(auto doc, repo->get_manifest(ref.tag_or_digest()));
   if (raw && !config_only) {
-    std::fwrite(doc.bytes.data(), 1, doc.bytes.size(), stdout);
+    print(doc.bytes);
     return {};
   }
-  if (doc.is_index()) {
-    if (config_only) return fail("{} is an image index, it has no config", text);
-    MOS_TRY_ASSIGN(auto index, parse_image_index(doc.bytes));
-    std::printf("Reference: %s\nDigest: %s\nMediaType: %s\nSize: %zu\n", ref.str().c_str(),
-                doc.digest.str().c_str(), doc.media_type.c_str(), doc.bytes.size());
-    if (index.artifact_type) std::printf("ArtifactType: %s\n", index.artifact_type->c_str());
-    std::printf("Manifests:\n");
-    for (const auto& m : index.manifests) {
-      print_descriptor_line(m);
-      if (m.platform) std::printf("    platform: %s\n", m.platform->dump().c_str());
-    }
-    if (index.subject) std::printf("Subject: %s\n", index.subject->digest.str().c_str());
-    print_annotations(index.annotations);
-    return {};
-  }
-  MOS_TRY_ASSIGN(auto manifest, parse_image_manifest(doc.bytes));
-  auto config = fetch_small_blob(*repo, manifest.config, 4 * 1024 * 1024);
   if (config_only) {
-    if (!config) return std::unexpected(config.error());
-    if (raw) {
-      std::fwrite(config->data(), 1, config->size(), stdout);
-    } else if (auto json = parse_json_strict(*config, "config"); json) {
-      std::printf("%s\n", json->dump(2).c_str());
-    } else {
-      std::fwrite(config->data(), 1, config->size(), stdout);
-    }
+    if (doc.is_index()) return fail("{} is an image index, it has no config", text);
+    MOS_TRY_ASSIGN(auto manifest, parse_image_manifest(doc.bytes));
+    MOS_TRY_ASSIGN(auto config, fetch_small_blob(*repo, manifest.config, 4 * 1024 * 1024));
+    auto parsed = parse_json_strict(config, "config");
+    print(raw || !parsed ? config : parsed->dump(2) + "\n");
     return {};
   }
-  std::printf("Reference: %s\nDigest: %s\nMediaType: %s\nSize: %zu\n", ref.str().c_str(),
-              doc.digest.str().c_str(), doc.media_type.c_str(), doc.bytes.size());
-  if (manifest.artifact_type) std::printf("ArtifactType: %s\n", manifest.artifact_type->c_str());
-  std::printf("Config:\n");
-  print_descriptor_line(manifest.config);
-  if (config) {
-    auto json = parse_json_strict(*config, "config");
-    if (json && json->is_object()) {
-      for (const char* key : {"architecture", "os", "created"})
-        if (auto it = json->find(key); it != json->end() && it->is_string())
-          std::printf("    %s: %s\n", key, it->get<std::string>().c_str());
-    }
-  } else {
-    return std::unexpected(config.error());
-  }
-  std::int64_t total = 0;
-  std::printf("Layers:\n");
-  for (const auto& l : manifest.layers) {
-    print_descriptor_line(l);
-    total += l.size;
-  }
-  std::printf("LayersSize: %lld (%s)\n", static_cast<long long>(total),
-              format_bytes(static_cast<double>(total)).c_str());
-  if (manifest.subject) std::printf("Subject: %s\n", manifest.subject->digest.str().c_str());
-  print_annotations(manifest.annotations);
+  MOS_TRY_ASSIGN(auto summary, inspect_document(*repo, ref, doc));
+  print(json ? summary.dump(2) + "\n" : render_inspection(summary));
   return {};
 }
 
 Status referrers_command(const AccessFlags& flags, const std::string& text,
-                         const std::string& artifact_type) {
+                         const std::string& artifact_type, bool json) {
   MOS_TRY_ASSIGN(auto ref, Reference::parse(text));
   MOS_TRY_ASSIGN(auto options, open_options(flags, false));
   MOS_TRY_ASSIGN(auto repo, open_repository(ref, options));
@@ -131,9 +163,14 @@ Status referrers_command(const AccessFlags& flags, const std::string& text,
   std::optional<std::string> type;
   if (!artifact_type.empty()) type = artifact_type;
   MOS_TRY_ASSIGN(auto list, repo->referrers(subject.digest, type));
+  if (json) {
+    Json out{{"subject", subject.digest.str()}, {"referrers", Json::array()}};
+    for (const auto& d : list) out["referrers"].push_back(descriptor_summary(d));
+    print(out.dump(2) + "\n");
+    return {};
+  }
   for (const auto& d : list)
-    std::printf("%s\t%s\t%lld\n", d.digest.str().c_str(), d.artifact_type.value_or("-").c_str(),
-                static_cast<long long>(d.size));
+    print(fmt::format("{}\t{}\t{}\n", d.digest.str(), d.artifact_type.value_or("-"), d.size));
   return {};
 }
 
@@ -171,7 +208,7 @@ void add_oci_commands(Program& program) {
 
   static AccessFlags inspect_flags;
   static std::string inspect_ref;
-  static bool raw = false, config = false;
+  static bool raw = false, config = false, inspect_json = false;
   auto* inspect =
       oci->add_subcommand("inspect", "Show a manifest or index: digest, config and layers");
   inspect->footer(kRefs);
@@ -180,20 +217,26 @@ void add_oci_commands(Program& program) {
   inspect->add_flag("--raw", raw,
                     "Print the exact manifest bytes (with --config: the exact config bytes)");
   inspect->add_flag("--config", config, "Print the image config");
+  inspect->add_flag("--json", inspect_json, "Print the summary as JSON");
   add_access_flags(inspect, inspect_flags);
-  program.on_run(inspect, [] { return inspect_command(inspect_flags, inspect_ref, raw, config); });
+  program.on_run(inspect, [] {
+    return inspect_command(inspect_flags, inspect_ref, raw, config, inspect_json);
+  });
 
   static AccessFlags referrers_flags;
   static std::string referrers_ref, artifact_type;
+  static bool referrers_json = false;
   auto* referrers = oci->add_subcommand(
       "referrers", "List the manifests whose subject is REF: DIGEST, artifactType, size");
   referrers->footer(kRefs);
   referrers->fallthrough();
   referrers->add_option("REF", referrers_ref, "Subject reference")->required();
   referrers->add_option("--artifact-type", artifact_type, "Only referrers of this artifactType");
+  referrers->add_flag("--json", referrers_json, "Print the list as JSON");
   add_access_flags(referrers, referrers_flags);
-  program.on_run(referrers,
-                 [] { return referrers_command(referrers_flags, referrers_ref, artifact_type); });
+  program.on_run(referrers, [] {
+    return referrers_command(referrers_flags, referrers_ref, artifact_type, referrers_json);
+  });
 }
 
 }  // namespace mos::cli
