@@ -34,6 +34,14 @@ std::optional<std::uint64_t> parse_unsigned(std::string_view text, std::uint64_t
   return value;
 }
 
+std::string count_of(std::uint64_t n, std::string_view singular) {
+  std::string out = std::to_string(n);
+  out += ' ';
+  out += singular;
+  if (n != 1) out += 's';
+  return out;
+}
+
 bool is_uuid(std::string_view text) {
   if (text.size() != 36) return false;
   for (std::size_t i = 0; i < text.size(); ++i) {

@@ -19,6 +19,9 @@ bool equals_ignoring_case(std::string_view a, std::string_view b);
 // trailing characters, no overflow. Anything else is nullopt.
 std::optional<std::uint64_t> parse_unsigned(std::string_view text, std::uint64_t max = UINT64_MAX);
 
+// "1 blob", "2 blobs": a count with its noun, plural by an "s" unless n is 1.
+std::string count_of(std::uint64_t n, std::string_view singular);
+
 // 8-4-4-4-12 hexadecimal digits with dashes (either case), as uuidgen prints.
 bool is_uuid(std::string_view text);
 

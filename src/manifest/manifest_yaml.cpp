@@ -197,6 +197,41 @@ Result<StorageItem> read_storage_item(const YamlReader& r, const YAML::Node& nod
   return s;
 }
 
+// yaml-cpp accepts a quoted scalar that is never closed and makes it run to the end of the file,
+// swallowing every key after it; the error then names a missing key at line 1. A quote that
+// opens a scalar must close before the end of the text.
+Status check_quotes_closed(const YamlReader& r, const YAML::Node& node, std::string_view text) {
+  if (node.IsScalar()) {
+    const auto mark = node.Mark();
+    if (mark.is_null() || mark.pos < 0 || static_cast<std::size_t>(mark.pos) >= text.size())
+      return {};
+    char quote = text[static_cast<std::size_t>(mark.pos)];
+    if (quote != '"' && quote != '\'') return {};
+    for (std::size_t i = static_cast<std::size_t>(mark.pos) + 1; i < text.size(); ++i) {
+      if (quote == '"' && text[i] == '\\') {
+        ++i;
+      } else if (text[i] == quote) {
+        if (quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
+          ++i;  // '' inside a single-quoted scalar is one quote
+          continue;
+        }
+        return {};
+      }
+    }
+    return r.error(node, "this {} string is never closed: it runs to the end of the file",
+                   quote == '"' ? "double-quoted" : "single-quoted");
+  }
+  if (node.IsMap()) {
+    for (const auto& item : node) {
+      MOS_TRY(check_quotes_closed(r, item.first, text));
+      MOS_TRY(check_quotes_closed(r, item.second, text));
+    }
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) MOS_TRY(check_quotes_closed(r, item, text));
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<Manifest> parse_manifest_yaml(std::string_view text, std::string_view file_name) {
@@ -209,6 +244,7 @@ Result<Manifest> parse_manifest_yaml(std::string_view text, std::string_view fil
                 e.msg);
   }
   if (!root || root.IsNull()) return fail("{}: the manifest is empty", file_name);
+  MOS_TRY(check_quotes_closed(r, root, text));
   MOS_TRY(r.check_mapping(root, "the manifest",
                           {"version", "product", "update_type", "storage", "targets"}));
   for (auto required : {"version", "product", "update_type", "targets"})

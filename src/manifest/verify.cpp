@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "core/text.hpp"
 #include "oci/media_types.hpp"
 #include "trust/certificate.hpp"
 #include "trust/signing.hpp"
@@ -32,7 +33,7 @@ Result<Artifact> load_referrer(oci::Repository& repository, const oci::Descripto
   if (manifest.artifact_type.value_or(manifest.config.media_type) != artifact_type)
     return fail("its artifactType is not {}", artifact_type);
   if (manifest.layers.size() != 1)
-    return fail("it has {} layers, expected exactly one", manifest.layers.size());
+    return fail("it has {}, expected exactly one", count_of(manifest.layers.size(), "layer"));
   MOS_TRY_ASSIGN(auto content, oci::fetch_small_blob(repository, manifest.layers[0], limit));
   return Artifact{doc.digest, std::move(content)};
 }

@@ -144,6 +144,16 @@ Result<Reference> Reference::parse(std::string_view text) {
         "HOST:PORT/REPO:TAG or oci:DIR:TAG)",
         text);
   }
+  // "oci-archive:x.tar", "dir:/x", "containers-storage:..." are transports of other tools: a word
+  // before the first colon that is no host (no dot, followed by no port number).
+  if (auto colon = rest.find(':');
+      colon != std::string_view::npos && colon > 0 &&
+      rest.substr(0, colon).find_first_of("./[") == std::string_view::npos &&
+      (colon + 1 == rest.size() || rest[colon + 1] < '0' || rest[colon + 1] > '9'))
+    return fail(
+        "invalid reference \"{}\": the transport \"{}:\" is not supported (use "
+        "docker://HOST/REPO:TAG, HOST:PORT/REPO:TAG or oci:DIR:TAG)",
+        text, rest.substr(0, colon));
   Reference ref;
   if (auto at = rest.find('@'); at != std::string_view::npos) {
     auto digest = Digest::parse(rest.substr(at + 1));

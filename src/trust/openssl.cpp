@@ -7,12 +7,12 @@ namespace mos::trust {
 std::string openssl_errors() {
   std::string out;
   while (unsigned long code = ERR_get_error()) {
-    char buffer[256];
-    ERR_error_string_n(code, buffer, sizeof buffer);
-    // Keep only the human part: "error:1E08010C:DECODER routines::unsupported" → "unsupported".
-    std::string_view text(buffer);
-    if (auto pos = text.rfind(':'); pos != std::string_view::npos && pos + 1 < text.size())
-      text.remove_prefix(pos + 1);
+    // Only the reason ("unsupported", "bad signature"), never the code and library prefix, and
+    // not the "RSA lib"/"EVP lib" entries that merely say an inner call failed.
+    const char* reason = ERR_reason_error_string(code);
+    if (!reason) continue;
+    std::string_view text(reason);
+    if (text.ends_with(" lib") || out.find(text) != std::string::npos) continue;
     if (!out.empty()) out += "; ";
     out += text;
   }

@@ -214,9 +214,11 @@ shared() { HOME="$SHARED_HOME" "$TRUST" "$@"; }
   echo tampered >>f
   run shared verify --cert "$KS/manifest/default/cert.pem" --signature f.sig f
   [ "$status" -eq 1 ]
-  [[ "$output" == *"signature does not match the RSA-2048 key"* ]]
+  # The reason as OpenSSL states it, without its library names ("RSA lib") or error codes.
+  [ "$output" = "trust: error: verifying f with signature f.sig: signature does not match the RSA-2048 key (SHA-256): bad signature" ]
   run shared verify --cert "$KS/uki-tpm/cert.pem" --signature f.sig f
   [ "$status" -eq 1 ]
+  [[ "$output" != *" lib"* && "$output" != *"error:0"* ]]
   run shared verify --cert "$KS/manifest/default/cert.pem" --signature missing.sig f
   [ "$status" -eq 1 ]
   [[ "$output" == *"missing.sig"* ]]

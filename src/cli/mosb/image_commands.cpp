@@ -16,6 +16,7 @@
 #include "cli/mosb/commands.hpp"
 #include "core/file.hpp"
 #include "core/json.hpp"
+#include "core/text.hpp"
 #include "image/build_image.hpp"
 #include "image/verity.hpp"
 #include "oci/layout_store.hpp"
@@ -141,9 +142,9 @@ Status mount_command(const MountArgs& args) {
   }
   MOS_TRY_ASSIGN(auto mounted,
                  atomfs::mount_image(*store, ref.tag_or_digest(), args.dest, options));
-  spdlog::info("mounted {} ({} layers, {}) at {}", mounted.manifest_digest,
-               mounted.layer_mounts.size(), args.read_only ? "read-only" : "writable",
-               mounted.dest.string());
+  spdlog::info("mounted {} ({}, {}) at {}", mounted.manifest_digest,
+               count_of(mounted.layer_mounts.size(), "layer"),
+               args.read_only ? "read-only" : "writable", mounted.dest.string());
   return {};
 }
 

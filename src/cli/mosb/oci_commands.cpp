@@ -9,6 +9,7 @@
 #include "cli/mosb/commands.hpp"
 #include "core/json.hpp"
 #include "core/progress.hpp"
+#include "core/text.hpp"
 #include "oci/copy.hpp"
 #include "oci/media_types.hpp"
 #include "oci/open.hpp"
@@ -34,14 +35,15 @@ Status copy_command(const Program& program, const AccessFlags& flags, const std:
   options.referrers = referrers;
   options.progress = !program.quiet() && Progress::stderr_is_terminal();
   MOS_TRY_ASSIGN(auto result, copy_image(*src, src_ref.tag_or_digest(), *dst, dst_tag, options));
-  spdlog::info("copied {} to {}{}: {} blobs copied ({}), {} already present, {}{} manifests{}",
+  spdlog::info("copied {} to {}{}: {} copied ({}), {} already present, {}{}{}",
                result.manifest.digest.str(), dst->describe(), dst_tag ? ":" + *dst_tag : "",
-               result.blobs_copied, format_bytes(static_cast<double>(result.bytes_copied)),
-               result.blobs_skipped,
+               count_of(result.blobs_copied, "blob"),
+               format_bytes(static_cast<double>(result.bytes_copied)), result.blobs_skipped,
                result.blobs_mounted
                    ? fmt::format("{} mounted from {}, ", result.blobs_mounted, src->describe())
                    : "",
-               result.manifests, referrers ? fmt::format(", {} referrers", result.referrers) : "");
+               count_of(result.manifests, "manifest"),
+               referrers ? fmt::format(", {}", count_of(result.referrers, "referrer")) : "");
   return {};
 }
 

@@ -35,3 +35,15 @@ TEST(Text, RecognisesUuids) {
 
 }  // namespace
 }  // namespace mos
+
+namespace mos {
+namespace {
+
+TEST(Text, CountsWithTheirNoun) {
+  EXPECT_EQ(count_of(0, "manifest"), "0 manifests");
+  EXPECT_EQ(count_of(1, "manifest"), "1 manifest");
+  EXPECT_EQ(count_of(2, "blob"), "2 blobs");
+}
+
+}  // namespace
+}  // namespace mos
