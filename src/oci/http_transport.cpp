@@ -94,6 +94,35 @@ std::size_t on_read(char* buffer, std::size_t size, std::size_t count, void* use
   return *got;
 }
 
+// The curl code and OpenSSL's words sorted into what the registry client gives hints for.
+TransportFailure failure_kind(CURLcode code, std::string_view message, std::string_view url) {
+  switch (code) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+      return TransportFailure::connect;
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return TransportFailure::tls_certificate;
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+      return TransportFailure::tls_ca_file;
+    case CURLE_SSL_CONNECT_ERROR: {
+      // What OpenSSL says when the first bytes back are not a TLS record (an HTTP answer).
+      std::string lower = to_lower_ascii(message);
+      for (std::string_view words : {"wrong version number", "packet length too long",
+                                     "record layer failure", "unknown protocol", "http request"})
+        if (lower.find(words) != std::string::npos) return TransportFailure::tls_protocol;
+      return TransportFailure::other;
+    }
+    case CURLE_WEIRD_SERVER_REPLY:
+    case CURLE_UNSUPPORTED_PROTOCOL:  // "Received HTTP/0.9 when not allowed": TLS bytes
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+      return url.starts_with("http://") ? TransportFailure::not_http : TransportFailure::other;
+    default:
+      return TransportFailure::other;
+  }
+}
+
 }  // namespace
 
 std::optional<std::string> TransportResponse::header(std::string_view lower_name) const {
@@ -137,6 +166,13 @@ std::expected<TransportResponse, TransportError> HttpSession::perform(
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, request.stall_timeout_seconds);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT, request.total_timeout_seconds);
   if (!request.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, request.ca_file.c_str());
+  if (!request.verify_tls) {
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  curl_slist* resolve = nullptr;
+  for (const auto& r : request.resolve) resolve = curl_slist_append(resolve, r.c_str());
+  if (resolve) curl_easy_setopt(curl, CURLOPT_RESOLVE, resolve);
   // Larger buffers than the 16 KiB default: fewer callbacks per GiB, still a bounded amount.
   curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024);
   curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
@@ -166,6 +202,7 @@ std::expected<TransportResponse, TransportError> HttpSession::perform(
 
   CURLcode code = curl_easy_perform(curl);
   curl_slist_free_all(headers);
+  curl_slist_free_all(resolve);
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &ex.response.status);
   if (code != CURLE_OK) {
     TransportError err;
@@ -179,6 +216,7 @@ std::expected<TransportResponse, TransportError> HttpSession::perform(
       err.message = error_buffer[0] ? error_buffer : curl_easy_strerror(code);
       if (code == CURLE_PARTIAL_FILE)
         err.message = fmt::format("transfer cut short: {}", err.message);
+      err.kind = failure_kind(code, err.message, request.url);
       switch (code) {
         case CURLE_COULDNT_CONNECT:
         case CURLE_COULDNT_RESOLVE_HOST:
@@ -188,7 +226,8 @@ std::expected<TransportResponse, TransportError> HttpSession::perform(
         case CURLE_PARTIAL_FILE:
         case CURLE_GOT_NOTHING:
         case CURLE_SSL_CONNECT_ERROR:
-          err.transient = true;
+          // A server that answers no TLS at all stays so: retrying cannot help.
+          err.transient = err.kind != TransportFailure::tls_protocol;
           break;
         default:
           break;

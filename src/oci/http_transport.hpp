@@ -38,6 +38,10 @@ struct TransportRequest {
   long total_timeout_seconds = 0;
   // https: trust the CAs in this PEM file instead of the system's (a private registry's CA).
   std::string ca_file;
+  // https: check the server's certificate and name (off: --tls-verify=false; still encrypted).
+  bool verify_tls = true;
+  // "HOST:PORT:ADDRESS" entries, as curl's --resolve: connect there instead of asking DNS.
+  std::vector<std::string> resolve;
 };
 
 struct TransportResponse {
@@ -50,11 +54,23 @@ struct TransportResponse {
   std::vector<std::string> header_values(std::string_view lower_name) const;
 };
 
+// What kind of transport failure it was, for the registry client's hints (--plain-http,
+// --cacert, --tls-verify=false).
+enum class TransportFailure {
+  other,
+  connect,          // no connection (refused, unresolvable host)
+  not_http,         // http:// answered with bytes that are no HTTP, or nothing (a TLS port?)
+  tls_protocol,     // https:// answered with bytes that are no TLS ("wrong version number")
+  tls_certificate,  // the server's certificate did not verify (unknown CA, self-signed, name)
+  tls_ca_file,      // the CA file given could not be used
+};
+
 // A transport failure (no HTTP answer, or a transfer cut short): connect errors, timeouts,
 // truncated bodies. `transient` says whether retrying may help.
 struct TransportError {
   std::string message;
   bool transient = false;
+  TransportFailure kind = TransportFailure::other;
   bool body_started = false;     // bytes already reached on_body (a retry would repeat them)
   bool callback_failed = false;  // the body source/sink reported the error (kept in message)
 };

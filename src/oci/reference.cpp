@@ -138,11 +138,11 @@ Result<Reference> Reference::parse(std::string_view text) {
   std::string_view rest = text;
   if (rest.starts_with("docker://")) {
     rest.remove_prefix(9);
-  } else if (rest.find("://") != std::string_view::npos) {
+  } else if (auto scheme = rest.find("://"); scheme != std::string_view::npos) {
     return fail(
-        "invalid reference \"{}\": unsupported transport (use docker://HOST/REPO:TAG, "
-        "HOST:PORT/REPO:TAG or oci:DIR:TAG)",
-        text);
+        "invalid reference \"{}\": the transport \"{}://\" is not supported (use "
+        "docker://HOST/REPO:TAG, HOST:PORT/REPO:TAG or oci:DIR:TAG)",
+        text, rest.substr(0, scheme));
   }
   // "oci-archive:x.tar", "dir:/x", "containers-storage:..." are transports of other tools: a word
   // before the first colon that is no host (no dot, followed by no port number).

@@ -1,13 +1,234 @@
 #include "oci/registry_auth.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <climits>
 #include <cstdlib>
+#include <thread>
 
 #include <openssl/evp.h>
+#include <spdlog/spdlog.h>
 
 #include "core/file.hpp"
 #include "core/json.hpp"
 
+extern char** environ;
+
 namespace mos::oci {
+namespace {
+
+// An auth file key as a host: "HOST", "https://HOST" or "http://HOST/v2/" (Docker's older
+// spellings) all name HOST.
+std::string_view registry_key(std::string_view key) {
+  if (key.starts_with("https://"))
+    key.remove_prefix(8);
+  else if (key.starts_with("http://"))
+    key.remove_prefix(7);
+  if (auto slash = key.find('/'); slash != std::string_view::npos) key = key.substr(0, slash);
+  return key;
+}
+
+// Helper names become part of a program name looked up in $PATH: no slashes, no spaces.
+bool valid_helper_name(std::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+  });
+}
+
+struct HelperRun {
+  std::string program;
+  int exit_status = 0;  // 128 + signal when killed by one
+  std::string out;
+  std::string err;
+};
+
+void close_all(std::initializer_list<int> fds) {
+  for (int fd : fds)
+    if (fd >= 0) ::close(fd);
+}
+
+// Runs docker-credential-NAME VERB (no shell) with input on its stdin, collecting stdout and
+// stderr (up to 1 MiB each) until it exits; killed after timeout.
+Result<HelperRun> run_helper(std::string_view name, std::string_view verb, std::string_view input,
+                             std::chrono::milliseconds timeout) {
+  if (!valid_helper_name(name))
+    return fail(
+        "credential helper name \"{}\" is not a plain name (letters, digits, '.', '_', '-')", name);
+  HelperRun run;
+  run.program = fmt::format("docker-credential-{}", name);
+  // stdin is a socket so that a helper that exits without reading it costs no SIGPIPE here.
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0 ||
+      ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
+    int e = errno;
+    close_all({in[0], in[1], out[0], out[1], err[0], err[1]});
+    return fail("cannot run credential helper {}: {}", run.program, errno_message(e));
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[1], 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  std::string verb_arg(verb);
+  char* argv[] = {run.program.data(), verb_arg.data(), nullptr};
+  pid_t pid = 0;
+  int rc = ::posix_spawnp(&pid, run.program.c_str(), &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close_all({in[1], out[1], err[1]});
+  if (rc != 0) {
+    close_all({in[0], out[0], err[0]});
+    if (rc == ENOENT)
+      return fail("credential helper {} is not installed (no such program in $PATH)", run.program);
+    return fail("cannot run credential helper {}: {}", run.program, errno_message(rc));
+  }
+  // The input is a few hundred bytes: it fits the socket buffer, so this does not block.
+  std::size_t sent = 0;
+  while (sent < input.size()) {
+    ssize_t n = ::send(in[0], input.data() + sent, input.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // the helper closed its stdin: its answer says what it thinks
+    sent += static_cast<std::size_t>(n);
+  }
+  ::close(in[0]);
+
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto left_ms = [&] {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    return std::max<long long>(0, std::min<long long>(left.count(), INT_MAX));
+  };
+  constexpr std::size_t kMaxOutput = 1024 * 1024;
+  int fds[2] = {out[0], err[0]};
+  std::string* sinks[2] = {&run.out, &run.err};
+  bool timed_out = false;
+  while (fds[0] >= 0 || fds[1] >= 0) {
+    long long wait = left_ms();
+    if (wait == 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd polls[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
+    int n = ::poll(polls, 2, static_cast<int>(wait));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i] < 0 || !(polls[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char buffer[8192];
+      ssize_t got = ::read(fds[i], buffer, sizeof buffer);
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        ::close(fds[i]);
+        fds[i] = -1;
+        continue;
+      }
+      if (sinks[i]->size() < kMaxOutput)
+        sinks[i]->append(buffer,
+                         std::min(static_cast<std::size_t>(got), kMaxOutput - sinks[i]->size()));
+    }
+  }
+  close_all({fds[0], fds[1]});
+  if (timed_out) ::kill(pid, SIGKILL);
+  int status = 0;
+  for (;;) {
+    pid_t w = ::waitpid(pid, &status, timed_out ? 0 : WNOHANG);
+    if (w == pid) break;
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0)
+      return fail("waiting for credential helper {}: {}", run.program, errno_message(errno));
+    if (left_ms() == 0) {
+      // The helper closed its output but does not end (or never answered): stop it.
+      timed_out = true;
+      ::kill(pid, SIGKILL);
+      continue;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (timed_out)
+    return fail("credential helper {} {} did not answer within {} s: stopped it", run.program, verb,
+                std::chrono::duration_cast<std::chrono::seconds>(timeout).count());
+  run.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  return run;
+}
+
+// What a helper said when it failed: its first line of output (stdout, else stderr).
+std::string helper_message(const HelperRun& run) {
+  std::string_view text =
+      run.out.find_first_not_of(" \t\r\n") != std::string::npos ? run.out : run.err;
+  auto start = text.find_first_not_of(" \t\r\n");
+  if (start == std::string_view::npos) return "";
+  text = text.substr(start);
+  text = text.substr(0, std::min<std::size_t>(text.find_first_of("\r\n"), 300));
+  return fmt::format(": {}", text);
+}
+
+bool helper_has_none(const HelperRun& run) {
+  return run.out.find("credentials not found") != std::string::npos ||
+         run.err.find("credentials not found") != std::string::npos;
+}
+
+Error helper_failed(const HelperRun& run, std::string_view verb, std::string_view host) {
+  return Error{fmt::format("credential helper {} {} for {} failed (exit status {}){}", run.program,
+                           verb, host, run.exit_status, helper_message(run))};
+}
+
+}  // namespace
+
+Result<std::optional<Credentials>> credential_helper_get(std::string_view name,
+                                                         std::string_view host,
+                                                         std::chrono::milliseconds timeout) {
+  MOS_TRY_ASSIGN(auto run, run_helper(name, "get", host, timeout));
+  if (run.exit_status != 0) {
+    if (helper_has_none(run)) return std::nullopt;
+    return std::unexpected(helper_failed(run, "get", host));
+  }
+  auto what = fmt::format("the answer of {} get for {}", run.program, host);
+  auto json = parse_json_strict(run.out, what, {.max_bytes = 1024 * 1024, .max_depth = 8});
+  if (!json) return std::unexpected(json.error());
+  if (!json->is_object()) return fail("{} is not a JSON object", what);
+  MOS_TRY_ASSIGN(auto username, json_string(*json, "Username", what));
+  MOS_TRY_ASSIGN(auto secret, json_string(*json, "Secret", what));
+  if (username == "<token>")
+    return fail(
+        "{} holds an identity token for {}, which mos cannot use: log in with a user name and "
+        "password (mosb login {} -u USER)",
+        run.program, host, host);
+  if (username.empty() && secret.empty()) return std::nullopt;
+  return Credentials{std::move(username), std::move(secret)};
+}
+
+Status credential_helper_store(std::string_view name, std::string_view host,
+                               const Credentials& credentials, std::chrono::milliseconds timeout) {
+  std::string input;
+  try {
+    OrderedJson j = {{"ServerURL", std::string(host)},
+                     {"Username", credentials.username},
+                     {"Secret", credentials.password}};
+    input = j.dump();
+  } catch (const nlohmann::json::exception&) {
+    return fail("the user name or password is not valid UTF-8, which credential helpers take");
+  }
+  MOS_TRY_ASSIGN(auto run, run_helper(name, "store", input, timeout));
+  if (run.exit_status != 0) return std::unexpected(helper_failed(run, "store", host));
+  return {};
+}
+
+Result<bool> credential_helper_erase(std::string_view name, std::string_view host,
+                                     std::chrono::milliseconds timeout) {
+  MOS_TRY_ASSIGN(auto run, run_helper(name, "erase", host, timeout));
+  if (run.exit_status == 0) return true;
+  if (helper_has_none(run)) return false;
+  return std::unexpected(helper_failed(run, "erase", host));
+}
 
 std::string base64_encode(std::string_view bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');
@@ -40,8 +261,9 @@ std::string basic_authorization(const Credentials& c) {
   return "Basic " + base64_encode(c.username + ":" + c.password);
 }
 
-Result<std::optional<Credentials>> credentials_from_auth_file(const std::filesystem::path& file,
-                                                              std::string_view host) {
+Result<std::optional<Credentials>> credentials_from_auth_file(
+    const std::filesystem::path& file, std::string_view host,
+    std::chrono::milliseconds helper_timeout) {
   std::error_code ec;
   if (!std::filesystem::exists(file, ec)) return std::nullopt;
   auto where = [&](const Error& e) {
@@ -52,28 +274,69 @@ Result<std::optional<Credentials>> credentials_from_auth_file(const std::filesys
   auto json = parse_json_strict(*text, file.string());
   if (!json) return where(json.error());
   if (!json->is_object()) return where(Error{"not a JSON object"});
-  auto auths = json->find("auths");
-  if (auths == json->end() || !auths->is_object()) return std::nullopt;
-  // Entries may be "HOST", "https://HOST" or "http://HOST/v2/" (Docker's older spellings).
-  for (const auto& [key, entry] : auths->items()) {
-    std::string_view k(key);
-    if (k.starts_with("https://"))
-      k.remove_prefix(8);
-    else if (k.starts_with("http://"))
-      k.remove_prefix(7);
-    if (auto slash = k.find('/'); slash != std::string_view::npos) k = k.substr(0, slash);
-    if (k != host || !entry.is_object()) continue;
-    auto auth = entry.find("auth");
-    if (auth == entry.end() || !auth->is_string()) continue;
-    auto decoded = base64_decode(auth->get<std::string>());
-    if (!decoded)
-      return where(Error{fmt::format("entry for {}: {}", host, decoded.error().message)});
-    auto colon = decoded->find(':');
-    if (colon == std::string::npos)
-      return where(Error{fmt::format("entry for {} is not base64 of USER:PASSWORD", host)});
-    return Credentials{decoded->substr(0, colon), decoded->substr(colon + 1)};
+  auto from_helper = [&](const std::string& name,
+                         std::string_view key) -> Result<std::optional<Credentials>> {
+    spdlog::debug("asking credential helper docker-credential-{} for {} ({} of {})", name, host,
+                  key, file.string());
+    auto got = credential_helper_get(name, host, helper_timeout);
+    if (!got)
+      return where(
+          Error{fmt::format("{} names helper \"{}\": {} (install it, or remove it from "
+                            "the file)",
+                            key, name, got.error().message)});
+    return got;
+  };
+  // 1. A helper for this host.
+  if (auto helpers = json->find("credHelpers"); helpers != json->end() && !helpers->is_null()) {
+    if (!helpers->is_object()) return where(Error{"\"credHelpers\" is not an object"});
+    for (const auto& [key, name] : helpers->items()) {
+      if (registry_key(key) != host) continue;
+      if (!name.is_string())
+        return where(Error{fmt::format("\"credHelpers\" entry {} is not a string", key)});
+      MOS_TRY_ASSIGN(auto found, from_helper(name.get<std::string>(), "\"credHelpers\""));
+      if (found) return found;
+      break;  // the helper has none: the file's entry or store may
+    }
+  }
+  // 2. The file's own entry.
+  auto entry_of_file = [&]() -> Result<std::optional<Credentials>> {
+    auto auths = json->find("auths");
+    if (auths == json->end() || !auths->is_object()) return std::nullopt;
+    for (const auto& [key, entry] : auths->items()) {
+      if (registry_key(key) != host || !entry.is_object()) continue;
+      auto auth = entry.find("auth");
+      if (auth == entry.end() || !auth->is_string()) continue;
+      auto decoded = base64_decode(auth->get<std::string>());
+      if (!decoded)
+        return where(Error{fmt::format("entry for {}: {}", host, decoded.error().message)});
+      auto colon = decoded->find(':');
+      if (colon == std::string::npos)
+        return where(Error{fmt::format("entry for {} is not base64 of USER:PASSWORD", host)});
+      return Credentials{decoded->substr(0, colon), decoded->substr(colon + 1)};
+    }
+    return std::nullopt;
+  };
+  MOS_TRY_ASSIGN(auto inline_entry, entry_of_file());
+  if (inline_entry) return inline_entry;
+  // 3. The store for every host (Docker's "credsStore", e.g. "desktop", "pass").
+  if (auto store = json->find("credsStore"); store != json->end() && !store->is_null()) {
+    if (!store->is_string()) return where(Error{"\"credsStore\" is not a string"});
+    if (!store->get<std::string>().empty())
+      return from_helper(store->get<std::string>(), "\"credsStore\"");
   }
   return std::nullopt;
+}
+
+std::vector<std::filesystem::path> auth_file_candidates() {
+  std::vector<std::filesystem::path> candidates;
+  if (const char* f = std::getenv("REGISTRY_AUTH_FILE"); f && *f) candidates.emplace_back(f);
+  if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x)
+    candidates.push_back(std::filesystem::path(x) / "containers/auth.json");
+  if (const char* h = std::getenv("HOME"); h && *h) {
+    candidates.push_back(std::filesystem::path(h) / ".config/containers/auth.json");
+    candidates.push_back(std::filesystem::path(h) / ".docker/config.json");
+  }
+  return candidates;
 }
 
 Result<std::optional<Credentials>> find_credentials(
@@ -84,19 +347,159 @@ Result<std::optional<Credentials>> find_credentials(
       return fail("auth file {} does not exist", authfile->string());
     return credentials_from_auth_file(*authfile, host);
   }
-  std::vector<std::filesystem::path> candidates;
-  if (const char* f = std::getenv("REGISTRY_AUTH_FILE"); f && *f) candidates.emplace_back(f);
-  if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x)
-    candidates.push_back(std::filesystem::path(x) / "containers/auth.json");
-  if (const char* h = std::getenv("HOME"); h && *h) {
-    candidates.push_back(std::filesystem::path(h) / ".config/containers/auth.json");
-    candidates.push_back(std::filesystem::path(h) / ".docker/config.json");
-  }
-  for (const auto& file : candidates) {
+  for (const auto& file : auth_file_candidates()) {
     MOS_TRY_ASSIGN(auto found, credentials_from_auth_file(file, host));
     if (found) return found;
   }
   return std::nullopt;
+}
+
+Result<std::filesystem::path> default_auth_file() {
+  if (const char* f = std::getenv("REGISTRY_AUTH_FILE"); f && *f) return std::filesystem::path(f);
+  if (const char* x = std::getenv("XDG_RUNTIME_DIR"); x && *x)
+    return std::filesystem::path(x) / "containers/auth.json";
+  if (const char* h = std::getenv("HOME"); h && *h)
+    return std::filesystem::path(h) / ".config/containers/auth.json";
+  return fail(
+      "no auth file to use: $REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR and $HOME are all unset (give "
+      "--authfile FILE)");
+}
+
+namespace {
+
+// An auth file as an editable document (key order kept); a missing file is an empty one.
+Result<OrderedJson> read_auth_document(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) return OrderedJson::object();
+  auto where = [&](const Error& e) {
+    return context(fmt::format("reading auth file {}", file.string()), e);
+  };
+  auto text = read_file(file, 1024 * 1024);
+  if (!text) return where(text.error());
+  // The strict parse refuses duplicate keys and deep nesting; the ordered one keeps key order.
+  if (auto strict = parse_json_strict(*text, file.string()); !strict) return where(strict.error());
+  OrderedJson doc = OrderedJson::parse(*text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object())
+    return where(Error{"not a JSON object (fix or remove the file)"});
+  for (const char* key : {"auths", "credHelpers"})
+    if (doc.contains(key) && !doc[key].is_null() && !doc[key].is_object())
+      return where(Error{fmt::format("\"{}\" is not an object (fix or remove it)", key)});
+  return doc;
+}
+
+Status write_auth_document(const std::filesystem::path& file, const OrderedJson& doc) {
+  auto where = [&](const Error& e) {
+    return context(fmt::format("writing auth file {}", file.string()), e);
+  };
+  if (file.has_parent_path())
+    if (auto made = make_dirs(file.parent_path(), 0700); !made) return where(made.error());
+  std::string text;
+  try {
+    text = doc.dump(1, '\t') + "\n";
+  } catch (const nlohmann::json::exception&) {
+    return where(Error{"a name or value is not valid UTF-8"});
+  }
+  if (auto written = write_file_atomic(file, text, 0600); !written) return where(written.error());
+  return {};
+}
+
+// The helper credHelpers names for host, if any.
+Result<std::optional<std::string>> helper_for(const OrderedJson& doc,
+                                              const std::filesystem::path& file,
+                                              std::string_view host) {
+  auto helpers = doc.find("credHelpers");
+  if (helpers == doc.end() || !helpers->is_object()) return std::nullopt;
+  for (const auto& [key, name] : helpers->items()) {
+    if (registry_key(key) != host) continue;
+    if (!name.is_string())
+      return fail("auth file {}: \"credHelpers\" entry {} is not a string", file.string(), key);
+    return name.get<std::string>();
+  }
+  return std::nullopt;
+}
+
+// Removes every key of "auths" that names host; whether there was one.
+bool erase_auth_entries(OrderedJson& doc, std::string_view host) {
+  auto auths = doc.find("auths");
+  if (auths == doc.end() || !auths->is_object()) return false;
+  std::vector<std::string> keys;
+  for (const auto& [key, entry] : auths->items())
+    if (registry_key(key) == host) keys.push_back(key);
+  for (const auto& key : keys) auths->erase(key);
+  return !keys.empty();
+}
+
+}  // namespace
+
+Result<StoredCredentials> store_credentials(const std::filesystem::path& file,
+                                            std::string_view host, const Credentials& credentials,
+                                            std::chrono::milliseconds helper_timeout) {
+  MOS_TRY_ASSIGN(auto doc, read_auth_document(file));
+  MOS_TRY_ASSIGN(auto helper, helper_for(doc, file, host));
+  if (helper) {
+    auto stored = credential_helper_store(*helper, host, credentials, helper_timeout);
+    if (!stored)
+      return context(fmt::format("auth file {}: \"credHelpers\" names helper \"{}\" for {}",
+                                 file.string(), *helper, host),
+                     stored.error());
+    // An entry of the file would be found after the helper's: drop it rather than keep it stale.
+    if (erase_auth_entries(doc, host)) MOS_TRY(write_auth_document(file, doc));
+    return StoredCredentials{file, fmt::format("docker-credential-{}", *helper)};
+  }
+  // Other spellings of the host ("https://HOST") are replaced by the one entry.
+  erase_auth_entries(doc, host);
+  if (!doc.contains("auths") || !doc["auths"].is_object()) doc["auths"] = OrderedJson::object();
+  doc["auths"][std::string(host)] = {
+      {"auth", base64_encode(credentials.username + ":" + credentials.password)}};
+  MOS_TRY(write_auth_document(file, doc));
+  return StoredCredentials{file, std::nullopt};
+}
+
+Result<bool> erase_credentials(const std::filesystem::path& file, std::string_view host,
+                               std::chrono::milliseconds helper_timeout) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) return false;
+  MOS_TRY_ASSIGN(auto doc, read_auth_document(file));
+  MOS_TRY_ASSIGN(auto helper, helper_for(doc, file, host));
+  bool removed = false;
+  if (helper) {
+    auto erased = credential_helper_erase(*helper, host, helper_timeout);
+    if (!erased)
+      return context(fmt::format("auth file {}: \"credHelpers\" names helper \"{}\" for {}",
+                                 file.string(), *helper, host),
+                     erased.error());
+    removed = *erased;
+  }
+  if (erase_auth_entries(doc, host)) {
+    removed = true;
+    MOS_TRY(write_auth_document(file, doc));
+  }
+  return removed;
+}
+
+Result<std::size_t> erase_all_credentials(const std::filesystem::path& file,
+                                          std::chrono::milliseconds helper_timeout) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) return 0;
+  MOS_TRY_ASSIGN(auto doc, read_auth_document(file));
+  std::size_t removed = 0;
+  if (auto helpers = doc.find("credHelpers"); helpers != doc.end() && helpers->is_object()) {
+    for (const auto& [key, name] : helpers->items()) {
+      if (!name.is_string()) continue;
+      auto erased =
+          credential_helper_erase(name.get<std::string>(), registry_key(key), helper_timeout);
+      if (!erased)
+        return context(fmt::format("auth file {}: \"credHelpers\" entry {}", file.string(), key),
+                       erased.error());
+      removed += *erased ? 1 : 0;
+    }
+  }
+  if (auto auths = doc.find("auths"); auths != doc.end() && auths->is_object() && !auths->empty()) {
+    removed += auths->size();
+    *auths = OrderedJson::object();
+    MOS_TRY(write_auth_document(file, doc));
+  }
+  return removed;
 }
 
 Result<BearerToken> parse_token_response(std::string_view body,

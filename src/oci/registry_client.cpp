@@ -50,18 +50,130 @@ void RegistryClient::give_back(std::unique_ptr<HttpSession> session) {
   if (sessions_.size() < 8) sessions_.push_back(std::move(session));
 }
 
+namespace {
+
+// The answer a TLS port gives to plain http: 400 with a word about https in a body that is not
+// an OCI error (mos-registry "This registry speaks TLS: use https://", Go's "Client sent an
+// HTTP request to an HTTPS server.", nginx's "The plain HTTP request was sent to HTTPS port").
+bool answer_says_tls(const TransportResponse& response) {
+  if (response.status != 400 || response.body.size() > 4096 || response.body.starts_with("{"))
+    return false;
+  std::string body = to_lower_ascii(response.body);
+  return body.find("https") != std::string::npos || body.find("tls") != std::string::npos ||
+         body.find("ssl") != std::string::npos;
+}
+
+std::string first_line(std::string_view text) {
+  auto end = text.find_first_of("\r\n");
+  return std::string(text.substr(0, end));
+}
+
+}  // namespace
+
 RegistryClient::RegistryClient(std::string host, RegistryClientOptions options)
     : host_(std::move(host)), options_(std::move(options)) {
-  // A CA file means the registry speaks TLS, on loopback too (a test or on-target registry).
-  bool plain = options_.insecure || (is_loopback_host(host_) && !options_.ca_file);
-  base_url_ = fmt::format("{}://{}", plain ? "http" : "https", host_);
+  http_base_ = fmt::format("http://{}", host_);
+  https_base_ = fmt::format("https://{}", host_);
+  // A CA file means the registry speaks TLS, on loopback too; other loopback registries are
+  // asked in plain http first (see the header).
+  if (options_.plain_http)
+    scheme_ = Scheme::http;
+  else if (is_loopback_host(host_) && !options_.ca_file)
+    scheme_ = Scheme::undecided;
+  else
+    scheme_ = Scheme::https;
 }
 
 RegistryClient::~RegistryClient() = default;
 
+std::string RegistryClient::base_url() const {
+  return scheme_.load() == Scheme::https ? https_base_ : http_base_;
+}
+
+std::string RegistryClient::current_url(const std::string& url) const {
+  if (scheme_.load() == Scheme::https && url.starts_with(http_base_) &&
+      (url.size() == http_base_.size() || url[http_base_.size()] == '/'))
+    return https_base_ + url.substr(http_base_.size());
+  return url;
+}
+
+void RegistryClient::fill_request(TransportRequest& request, bool same_host) const {
+  request.connect_timeout_seconds = options_.connect_timeout_seconds;
+  request.stall_timeout_seconds = options_.stall_timeout_seconds;
+  request.resolve = options_.resolve;
+  // The registry's CA and --tls-verify=false for the registry only; a blob redirect to storage
+  // or a token server elsewhere is checked with the system's CAs.
+  if (same_host) {
+    if (options_.ca_file) request.ca_file = options_.ca_file->string();
+    request.verify_tls = options_.tls_verify;
+  }
+}
+
+bool RegistryClient::speaks_tls(HttpSession& session) {
+  TransportRequest probe;
+  probe.url = https_base_ + "/v2/";
+  fill_request(probe, true);
+  probe.ca_file.clear();
+  probe.verify_tls = false;  // only whether it speaks TLS at all; nothing is sent but the GET
+  probe.connect_timeout_seconds = std::min(probe.connect_timeout_seconds, 10L);
+  probe.total_timeout_seconds = 10;
+  spdlog::debug("GET {} (does it speak TLS?)", probe.url);
+  return session.perform(probe).has_value();
+}
+
+std::string RegistryClient::transport_message(std::string_view method, std::string_view url,
+                                              const TransportError& error, HttpSession& session) {
+  std::string line = fmt::format("{} {}: {}", method, url, error.message);
+  bool ours = url.starts_with(http_base_) || url.starts_with(https_base_);
+  switch (error.kind) {
+    case TransportFailure::tls_certificate:
+      if (options_.ca_file)
+        return fmt::format(
+            "{}: the certificate of {} is not signed by the CA in {} (or not made for that "
+            "name): give the CA that signed it with --cacert FILE (or use --tls-verify=false)",
+            line, host_, options_.ca_file->string());
+      return fmt::format(
+          "{}: the TLS certificate of {} is not trusted (self-signed or from an unknown CA): use "
+          "--cacert FILE with the CA that signed it (or --tls-verify=false)",
+          line, host_);
+    case TransportFailure::tls_ca_file:
+      if (options_.ca_file && ours)
+        return fmt::format("{}: --cacert {} holds no usable PEM CA certificate", line,
+                           options_.ca_file->string());
+      break;
+    case TransportFailure::tls_protocol:
+      if (ours)
+        return fmt::format(
+            "{}: {} does not speak TLS: for a plain http registry use --plain-http{}", line, host_,
+            options_.ca_file ? " instead of --cacert" : "");
+      break;
+    case TransportFailure::not_http:
+      if (options_.plain_http && url.starts_with(http_base_) && speaks_tls(session))
+        return fmt::format(
+            "{}: {} speaks TLS, not plain http: drop --plain-http/--insecure (for a self-signed "
+            "certificate use --cacert FILE or --tls-verify=false)",
+            line, host_);
+      break;
+    default:
+      break;
+  }
+  return line;
+}
+
+bool RegistryClient::asked_for_credentials() {
+  std::lock_guard lock(auth_mutex_);
+  return auth_mode_ != AuthMode::none;
+}
+
 Result<std::shared_ptr<RegistryClient>> RegistryClient::create(std::string host,
                                                                RegistryClientOptions options) {
   if (host.empty()) return fail("empty registry host");
+  if (options.plain_http && options.ca_file)
+    return fail("--cacert (https) and --plain-http exclude each other");
+  if (options.plain_http && !options.tls_verify)
+    return fail("--tls-verify=false (https) and --plain-http exclude each other");
+  if (options.ca_file && !options.tls_verify)
+    return fail("--cacert and --tls-verify=false exclude each other (the CA would not be used)");
   std::shared_ptr<RegistryClient> client(new RegistryClient(host, options));
   if (options.username || options.password) {
     if (!options.username || !options.password)
@@ -74,7 +186,7 @@ Result<std::shared_ptr<RegistryClient>> RegistryClient::create(std::string host,
 }
 
 std::string RegistryClient::repo_url(std::string_view repo, std::string_view tail) const {
-  return fmt::format("{}/v2/{}/{}", base_url_, repo, tail);
+  return fmt::format("{}/v2/{}/{}", base_url(), repo, tail);
 }
 
 Error RegistryClient::http_error(std::string_view what, const TransportResponse& response) const {
@@ -114,15 +226,12 @@ Status RegistryClient::fetch_token(const AuthChallenge& challenge, const std::st
   }
   TransportRequest req;
   req.url = url;
-  req.connect_timeout_seconds = options_.connect_timeout_seconds;
-  req.stall_timeout_seconds = options_.stall_timeout_seconds;
-  req.total_timeout_seconds = options_.request_timeout_seconds;
   MOS_TRY_ASSIGN(auto realm_host, url_authority(url));
-  // The registry's own CA, for the registry's host only: a token server elsewhere has its own.
-  if (options_.ca_file && realm_host == url_authority(base_url_).value_or(""))
-    req.ca_file = options_.ca_file->string();
+  // The registry's CA, for the registry's host only: a token server elsewhere has its own.
+  fill_request(req, realm_host == url_authority(base_url()).value_or(""));
+  req.total_timeout_seconds = options_.request_timeout_seconds;
   bool secure_realm =
-      url.starts_with("https://") || is_loopback_host(realm_host) || options_.insecure;
+      url.starts_with("https://") || is_loopback_host(realm_host) || options_.plain_http;
   std::optional<Credentials> creds;
   {
     std::lock_guard lock(auth_mutex_);
@@ -130,9 +239,11 @@ Status RegistryClient::fetch_token(const AuthChallenge& challenge, const std::st
   }
   if (creds && secure_realm) req.headers.push_back("Authorization: " + basic_authorization(*creds));
   spdlog::debug("GET {} (token for {})", url, scopes);
-  auto response = Lease(*this).operator*().perform(req);
+  Lease lease(*this);
+  auto response = (*lease).perform(req);
   if (!response)
-    return fail("getting a token from {}: {}", realm->second, response.error().message);
+    return fail("getting a token from {}: {}", realm->second,
+                transport_message("GET", url, response.error(), *lease));
   if (response->status == 401 || response->status == 403)
     return fail(
         "{} refused a token for {}: {}{}", realm->second, scopes,
@@ -175,7 +286,8 @@ Status RegistryClient::handle_challenge(const TransportResponse& response, const
     std::lock_guard lock(auth_mutex_);
     if (!credentials_)
       return fail(
-          "{} requires authentication; no credentials given (use --creds USER:PASS or --authfile)",
+          "{} requires authentication; no credentials given (use --creds USER:PASS, --authfile "
+          "FILE or mosb login)",
           host_);
     if (had_authorization && auth_mode_ == AuthMode::basic)
       return fail("{} refused the credentials of user \"{}\" (wrong user name or password)", host_,
@@ -187,9 +299,9 @@ Status RegistryClient::handle_challenge(const TransportResponse& response, const
 }
 
 Result<TransportResponse> RegistryClient::send_once(Call& call, HttpSession& session,
-                                                    bool& transient) {
+                                                    bool& transient, bool last_try) {
   transient = false;
-  std::string url = call.url;
+  std::string url = current_url(call.url);
   bool same_host = true;
   int auth_rounds = 0;
   for (int hop = 0; hop < 10; ++hop) {
@@ -202,24 +314,54 @@ Result<TransportResponse> RegistryClient::send_once(Call& call, HttpSession& ses
     req.body_size = call.body_size;
     req.on_body = call.on_body;
     req.max_body = call.max_body;
-    req.connect_timeout_seconds = options_.connect_timeout_seconds;
-    req.stall_timeout_seconds = options_.stall_timeout_seconds;
+    fill_request(req, same_host);
     req.total_timeout_seconds = call.streaming ? 0 : options_.request_timeout_seconds;
-    // The registry's CA for the registry only; a blob redirect to storage elsewhere uses the
-    // system's.
-    if (options_.ca_file && same_host) req.ca_file = options_.ca_file->string();
     std::optional<std::string> auth;
     if (same_host) auth = authorization(call.scope, false);
     if (auth) req.headers.push_back("Authorization: " + *auth);
     spdlog::debug("{} {}", req.method, req.url);
     auto response = session.perform(req);
+    if (same_host && scheme_.load() == Scheme::undecided && url.starts_with(http_base_)) {
+      // A loopback host not asked before: does it answer plain http, or is it a TLS port?
+      bool tls_hint = response ? answer_says_tls(*response)
+                               : response.error().kind == TransportFailure::not_http;
+      if (!tls_hint) {
+        if (response) {
+          Scheme expected = Scheme::undecided;
+          if (scheme_.compare_exchange_strong(expected, Scheme::http))
+            spdlog::debug("{} answers plain http: using http", host_);
+        }
+      } else if (!call.body_source) {  // (a streamed body cannot be sent twice)
+        TransportRequest tls = req;
+        tls.url = https_base_ + url.substr(http_base_.size());
+        tls.connect_timeout_seconds = std::min(tls.connect_timeout_seconds, 10L);
+        spdlog::debug("{} {} (no plain http answer: trying TLS)", tls.method, tls.url);
+        auto second = session.perform(tls);
+        if (second || second.error().kind == TransportFailure::tls_certificate ||
+            second.error().kind == TransportFailure::tls_ca_file) {
+          scheme_ = Scheme::https;  // it speaks TLS (whether its certificate is trusted or not)
+          spdlog::debug("{} speaks TLS: using https", host_);
+          url = tls.url;
+          response = std::move(second);
+        } else {
+          scheme_ = Scheme::http;  // no TLS either: the plain answer stands
+        }
+      }
+    }
     if (!response) {
       transient = response.error().transient && !response.error().body_started &&
                   !response.error().callback_failed;
       if (response.error().callback_failed) return std::unexpected(Error{response.error().message});
-      return fail("{} {}: {}", call.method, url, response.error().message);
+      if (transient && !last_try)  // retried: the hints (and their probe) wait for the last try
+        return fail("{} {}: {}", call.method, url, response.error().message);
+      return std::unexpected(Error{transport_message(call.method, url, response.error(), session)});
     }
     long status = response->status;
+    if (same_host && options_.plain_http && answer_says_tls(*response))
+      return fail(
+          "{} {}: answered {} \"{}\": {} speaks TLS, not plain http: drop --plain-http/--insecure "
+          "(for a self-signed certificate use --cacert FILE or --tls-verify=false)",
+          call.method, url, status, first_line(response->body), host_);
     // Warning: 299 headers are for the user (distribution-spec), never acted upon.
     for (const auto& warning : response->header_values("warning"))
       if (warning.starts_with("299")) spdlog::warn("{}: {}", host_, warning);
@@ -235,14 +377,16 @@ Result<TransportResponse> RegistryClient::send_once(Call& call, HttpSession& ses
     if (status == 401) {
       return fail(
           "{} refused access ({}){}", host_, describe_registry_error(status, response->body),
-          credentials_ ? "" : "; no credentials given (use --creds USER:PASS or --authfile)");
+          credentials_ ? ""
+                       : "; no credentials given (use --creds USER:PASS, --authfile FILE or mosb "
+                         "login)");
     }
     if (status == 301 || status == 302 || status == 303 || status == 307 || status == 308) {
       auto location = response->header("location");
       if (!location) return fail("{} answered {} without a Location", host_, status);
       MOS_TRY_ASSIGN(auto next, resolve_url(url, *location));
       MOS_TRY_ASSIGN(auto authority, url_authority(next));
-      MOS_TRY_ASSIGN(auto ours, url_authority(base_url_));
+      MOS_TRY_ASSIGN(auto ours, url_authority(base_url()));
       if (authority != ours) {
         if (!call.foreign_redirects)
           return fail("{} redirected {} {} to another host ({}); refusing to follow", host_,
@@ -268,7 +412,8 @@ Result<TransportResponse> RegistryClient::send(Call& call) {
   auto delay = options_.retry_delay;
   for (int attempt = 1;; ++attempt) {
     bool transient = false;
-    auto response = send_once(call, *lease, transient);
+    auto response =
+        send_once(call, *lease, transient, !call.retryable || attempt >= options_.max_attempts);
     if (response || !transient || !call.retryable || attempt >= options_.max_attempts)
       return response;
     spdlog::debug("retrying after a transient failure ({}): {}", attempt, response.error().message);
@@ -279,11 +424,11 @@ Result<TransportResponse> RegistryClient::send(Call& call) {
 
 Status RegistryClient::ping() {
   Call call;
-  call.url = base_url_ + "/v2/";
+  call.url = base_url() + "/v2/";
   auto response = send(call);
   if (!response) return context(fmt::format("connecting to registry {}", host_), response.error());
   if (response->status != 200)
-    return fail("{} does not answer as a registry at {}/v2/: {}", host_, base_url_,
+    return fail("{} does not answer as a registry at {}/v2/: {}", host_, base_url(),
                 describe_registry_error(response->status, response->body));
   return {};
 }

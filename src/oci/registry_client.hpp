@@ -1,12 +1,21 @@
 #pragma once
 // A client of one registry (distribution-spec v1.1) over libcurl. It pings /v2/, authenticates
-// (anonymous, Basic, Bearer tokens cached per scope), speaks https with the system CAs (plain
-// http for loopback hosts or when asked), retries transient failures with backoff, follows
+// (anonymous, Basic, Bearer tokens cached per scope), speaks https with the system CAs (or a CA
+// file, or without verification when asked), retries transient failures with backoff, follows
 // redirects only to the same host (blob downloads may go to another host, without credentials)
-// and turns error answers into one readable line naming the repository and reference.
+// and turns error answers into one readable line naming the repository and reference, with the
+// fix for the usual mistakes (plain http to a TLS port, an untrusted certificate, TLS to a
+// plain http registry).
+//
+// Loopback hosts (127.0.0.0/8, localhost, ::1) serve both kinds of test and on-target
+// registries, so without plain_http or ca_file the client asks them in plain http first and
+// switches to https, once for the client's life, when the first answer shows the registry speaks
+// TLS (its "use https" 400 answer, or no HTTP at all) and a TLS handshake with it works. Other
+// hosts get https only, unless plain_http.
 //
 // Blob bytes are streamed through curl callbacks and verified while they move. A client is
 // safe to use from several threads: each request takes its own curl handle from a small pool.
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -27,10 +36,15 @@
 namespace mos::oci {
 
 struct RegistryClientOptions {
-  bool insecure = false;  // plain http for any host (loopback hosts use http unless ca_file is set)
+  bool plain_http = false;  // plain http for any host (--plain-http, --insecure)
+  // https without checking the registry's certificate (--tls-verify=false); the scheme is
+  // chosen as without it (loopback hosts: detected).
+  bool tls_verify = true;
   // PEM file of the CAs that sign the registry's certificate, instead of the system's; implies
   // https even on loopback.
   std::optional<std::filesystem::path> ca_file;
+  // "HOST:PORT:ADDRESS" entries as curl's --resolve (tests reach a named host on 127.0.0.1).
+  std::vector<std::string> resolve;
   std::optional<std::string> username;
   std::optional<std::string> password;
   std::optional<std::filesystem::path> authfile;
@@ -53,10 +67,14 @@ class RegistryClient {
   ~RegistryClient();
 
   const std::string& host() const { return host_; }
-  const std::string& base_url() const { return base_url_; }
+  // "https://HOST" or "http://HOST" (for a loopback host: http until it is found to speak TLS).
+  std::string base_url() const;
 
   // GET /v2/: reachable, a registry, and credentials (if any were required) accepted.
   Status ping();
+  // Whether the registry asked for authentication (a 401 challenge) so far: after ping(), that
+  // the credentials were checked (mosb login).
+  bool asked_for_credentials();
 
   // Manifests; reference is a tag or a digest string.
   Result<std::optional<Descriptor>> head_manifest(std::string_view repo,
@@ -103,7 +121,9 @@ class RegistryClient {
     bool streaming = false;          // no total timeout
   };
   Result<TransportResponse> send(Call& call);
-  Result<TransportResponse> send_once(Call& call, HttpSession& session, bool& transient);
+  // last_try: no retry follows a transient failure (so its message gets the hints).
+  Result<TransportResponse> send_once(Call& call, HttpSession& session, bool& transient,
+                                      bool last_try);
   std::optional<std::string> authorization(const std::string& scope, bool refresh);
   Status handle_challenge(const TransportResponse& response, const std::string& scope,
                           bool had_authorization);
@@ -114,6 +134,14 @@ class RegistryClient {
   Status upload_chunked(std::string_view repo, const Descriptor& blob, std::string location,
                         BlobReader& source, std::int64_t chunk_min);
   Error http_error(std::string_view what, const TransportResponse& response) const;
+  // The line for a transport failure, with the fix for the usual TLS mistakes.
+  std::string transport_message(std::string_view method, std::string_view url,
+                                const TransportError& error, HttpSession& session);
+  // Whether https://HOST/v2/ answers at all (certificate not checked, no credentials sent).
+  bool speaks_tls(HttpSession& session);
+  // url with the scheme the client uses now (a loopback host may have switched to https).
+  std::string current_url(const std::string& url) const;
+  void fill_request(TransportRequest& request, bool same_host) const;
 
   // A curl handle from the pool (returned on destruction).
   class Lease;
@@ -121,7 +149,10 @@ class RegistryClient {
   void give_back(std::unique_ptr<HttpSession> session);
 
   std::string host_;
-  std::string base_url_;
+  enum class Scheme { http, https, undecided };  // undecided: a loopback host, http for now
+  std::atomic<Scheme> scheme_{Scheme::https};
+  std::string http_base_;   // http://HOST
+  std::string https_base_;  // https://HOST
   RegistryClientOptions options_;
   std::mutex sessions_mutex_;
   std::vector<std::unique_ptr<HttpSession>> sessions_;

@@ -1,6 +1,7 @@
 #pragma once
 // Registry access flags shared by every command that reaches a registry (mosb oci, mosb
-// manifest, mosctl): --insecure, --cacert, --user/--pass, --creds, --authfile.
+// manifest, mosb image build, mosb login, mosctl): TLS (--tls-verify, --plain-http with its old
+// name --insecure, --cacert) and credentials (--user/--pass, --creds, --authfile).
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -11,7 +12,9 @@
 namespace mos::cli {
 
 struct AccessFlags {
-  bool insecure = false;
+  bool plain_http = false;                   // --plain-http, --insecure
+  bool tls_verify = true;                    // --tls-verify[=false]
+  CLI::Option* tls_verify_option = nullptr;  // tells a given --tls-verify=true from the default
   std::string user;
   std::string pass;
   std::string creds;
@@ -19,8 +22,12 @@ struct AccessFlags {
   std::string cacert;
 };
 
+// --tls-verify, --plain-http (--insecure), --cacert.
+void add_tls_flags(CLI::App* cmd, AccessFlags& flags);
+// The TLS flags and the credential flags.
 void add_access_flags(CLI::App* cmd, AccessFlags& flags);
-// The options to open references with; `create` makes missing oci: layouts.
+// The options to open references with; `create` makes missing oci: layouts. Conflicting flags
+// are refused here, naming both.
 Result<oci::OpenOptions> open_options(const AccessFlags& flags, bool create);
 
 }  // namespace mos::cli

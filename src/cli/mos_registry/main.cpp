@@ -23,26 +23,46 @@ int main(int argc, char** argv) {
   int port = -1, threads = 0, idle_timeout = 60;
   bool no_delete = false;
   std::string tls_cert, tls_key;
-  serve->add_option("config", config_path, "zot config file (distSpecVersion, storage, http, log)");
-  serve->add_option("--root", root, "Root directory (overrides storage.rootDirectory)");
-  serve->add_option("--address", address, "Listen address (default 127.0.0.1)");
+  serve->add_option("CONFIG", config_path, "zot config file (distSpecVersion, storage, http, log)");
+  serve->add_option("--root", root, "Root directory (overrides storage.rootDirectory)")
+      ->type_name("DIR");
+  serve->add_option("--address", address, "Listen address (default 127.0.0.1)")->type_name("ADDR");
   serve->add_option("--port", port, "Listen port (default 5000; 0 picks a free port)")
+      ->type_name("PORT")
       ->check(CLI::Range(0, 65535));
-  serve->add_option("--threads", threads, "Server threads (default 2)")->check(CLI::Range(1, 64));
+  serve->add_option("--threads", threads, "Server threads (default 2)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 64));
   serve
       ->add_option("--tls-cert", tls_cert,
                    "TLS certificate chain, PEM (overrides http.tls.cert; with --tls-key)")
+      ->type_name("FILE")
       ->check(CLI::ExistingFile);
   serve->add_option("--tls-key", tls_key, "TLS private key, PEM (overrides http.tls.key)")
+      ->type_name("FILE")
       ->check(CLI::ExistingFile);
   serve
       ->add_option("--idle-timeout", idle_timeout,
                    "Drop a client that moves no byte for this many seconds (default 60)")
+      ->type_name("SECONDS")
       ->check(CLI::Range(1, 86400));
   serve->add_flag("--no-delete", no_delete, "Refuse manifest, tag and blob deletes (405)");
-  serve->add_option(
-      "--htpasswd", htpasswd,
-      "htpasswd file (bcrypt or SHA-crypt) for Basic auth (overrides http.auth.htpasswd.path)");
+  serve
+      ->add_option(
+          "--htpasswd", htpasswd,
+          "htpasswd file (bcrypt or SHA-crypt) for Basic auth (overrides http.auth.htpasswd.path)")
+      ->type_name("FILE");
+  program.examples(serve, {{"The walkthrough's registry, from zot's config file",
+                            "mos-registry serve zot-config.json"},
+                           {"Flags only: serve /tmp/zot on 127.0.0.1:5000",
+                            "mos-registry serve --root /tmp/zot --port 5000"},
+                           {"Basic auth and TLS on every address",
+                            "mos-registry serve --root /tmp/zot --address 0.0.0.0 --htpasswd "
+                            "/etc/mos/htpasswd --tls-cert server.crt --tls-key server.key"}});
+  program.examples(
+      &program.app(),
+      {{"Serve the walkthrough's registry", "mos-registry serve zot-config.json"},
+       {"Serve a directory, logging every request", "mos-registry --debug serve --root /tmp/zot"}});
   program.on_run(serve, [&]() -> mos::Status {
     mos::registry::RegistryConfig config;
     if (!config_path.empty()) {

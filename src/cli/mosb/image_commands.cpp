@@ -186,6 +186,12 @@ void add_image_commands(Program& program) {
   auto* image =
       program.app().add_subcommand("image", "Build, verify and mount squashfs+verity images");
   image->require_subcommand(1);
+  program.examples(image, {{"Build the service image of the walkthrough and push it",
+                            "mosb image build --from rootfs --to "
+                            "docker://127.0.0.1:5000/machine/bootkit/demo-zot:0.0.4-squashfs "
+                            "--entrypoint /usr/bin/start-zot"},
+                           {"Mount an image of a layout, every layer verified first",
+                            "mosb image mount oci:/tmp/images:demo /mnt/demo"}});
 
   auto* build =
       image->add_subcommand("build",
@@ -196,30 +202,43 @@ void add_image_commands(Program& program) {
   build
       ->add_option("--from", build_args.from,
                    "Directory, or tar archive of one, holding the root filesystem")
+      ->option_text("DIR|TAR")
       ->required();
   build
       ->add_option("--to", build_args.to,
                    "Destination: oci:DIR[:TAG] or HOST/REPO[:TAG] (tag default: latest)")
+      ->type_name("REF")
       ->required();
-  build->add_option("--entrypoint", build_args.entrypoint,
-                    "Entrypoint: a JSON array or words separated by spaces");
-  build->add_option("--cmd", build_args.cmd, "Cmd: a JSON array or words separated by spaces");
-  build->add_option("--env", build_args.env,
-                    "Environment variable NAME=VALUE (repeatable; PATH defaults)");
-  build->add_option("--workdir", build_args.workdir, "Working directory of the image config");
-  build->add_option("--user", build_args.user, "User of the image config (USER[:GROUP])");
-  build->add_option("--tag", build_args.tags, "Additional tag (repeatable)");
+  build
+      ->add_option("--entrypoint", build_args.entrypoint,
+                   "Entrypoint: a JSON array or words separated by spaces")
+      ->type_name("COMMAND");
+  build->add_option("--cmd", build_args.cmd, "Cmd: a JSON array or words separated by spaces")
+      ->type_name("ARGS");
+  build
+      ->add_option("--env", build_args.env,
+                   "Environment variable NAME=VALUE (repeatable; PATH defaults)")
+      ->option_text("NAME=VALUE");
+  build->add_option("--workdir", build_args.workdir, "Working directory of the image config")
+      ->type_name("DIR");
+  build->add_option("--user", build_args.user, "User of the image config (USER[:GROUP])")
+      ->option_text("USER[:GROUP]");
+  build->add_option("--tag", build_args.tags, "Additional tag (repeatable)")->type_name("TAG");
   build->add_flag("--keep-owners", build_args.keep_owners,
                   "Keep the directory's uid/gid (default: all files 0:0)");
   build->add_flag("--xattrs", build_args.xattrs, "Store extended attributes (default: none)");
-  build->add_flag("--insecure", build_flags.insecure, "Use plain http for the registry");
-  build->add_option("--creds", build_flags.creds, "Registry credentials as USER:PASS");
+  add_tls_flags(build, build_flags);  // --tls-verify, --plain-http (--insecure), --cacert
+  build->add_option("--creds", build_flags.creds, "Registry credentials as USER:PASS")
+      ->option_text("USER:PASS");
   build->add_option("--authfile", build_flags.authfile,
                     "Registry credentials file (containers auth.json format)");
-  build
-      ->add_option("--cacert", build_flags.cacert,
-                   "PEM CA of the registry's TLS certificate (https on loopback too)")
-      ->check(CLI::ExistingFile);
+  program.examples(build, {{"The walkthrough's service image, pushed to the registry",
+                            "mosb image build --from rootfs --to "
+                            "docker://127.0.0.1:5000/machine/bootkit/demo-zot:0.0.4-squashfs "
+                            "--entrypoint /usr/bin/start-zot"},
+                           {"From a tar archive into a layout, reproducibly, with an extra tag",
+                            "SOURCE_DATE_EPOCH=0 mosb image build --from rootfs.tar --to "
+                            "oci:/tmp/images:demo --tag 1.0 --env LANG=C.UTF-8"}});
   program.on_run(build, [] { return build_command(build_flags, build_args); });
 
   auto* verify = image->add_subcommand(
@@ -229,6 +248,10 @@ void add_image_commands(Program& program) {
   verify->add_option("REF", verify_ref, "oci:DIR[:TAG|@DIGEST]")->required();
   verify->add_flag("--allow-missing-verity", verify_allow,
                    "Accept layers without verity data (digest checked)");
+  program.examples(verify, {{"Check every layer of an image against its root hash",
+                             "mosb image verify oci:/tmp/images:demo"},
+                            {"The service image copied from the registry",
+                             "mosb image verify oci:/tmp/mirror:demo-zot"}});
   program.on_run(verify, [] { return verify_command(verify_ref, verify_allow); });
 
   auto* mount = image->add_subcommand(
@@ -237,12 +260,20 @@ void add_image_commands(Program& program) {
   mount->add_option("REF", mount_args.ref, "oci:DIR[:TAG|@DIGEST]")->required();
   mount->add_option("DEST", mount_args.dest, "Existing directory to mount on")->required();
   mount->add_flag("--ro", mount_args.read_only, "Read-only (no writable upper)");
-  mount->add_option("--scratch", mount_args.scratch,
-                    "Directory for the writable upper (kept after umount)");
+  mount
+      ->add_option("--scratch", mount_args.scratch,
+                   "Directory for the writable upper (kept after umount)")
+      ->type_name("DIR");
   mount->add_flag("--allow-missing-verity", mount_args.allow_missing,
                   "Mount layers without verity data");
   mount->add_option("--run-dir", mount_args.run_dir, "Where mount state lives")
       ->capture_default_str();
+  program.examples(
+      mount, {{"Mount an image read-write (a throw-away upper layer)",
+               "mosb image mount oci:/tmp/images:demo /mnt/demo"},
+              {"Mount it read-only", "mosb image mount --ro oci:/tmp/images:demo /mnt/demo"},
+              {"Keep what is written in a directory of your own",
+               "mosb image mount --scratch /var/tmp/demo-upper oci:/tmp/images:demo /mnt/demo"}});
   program.on_run(mount, [] { return mount_command(mount_args); });
 
   auto* umount = image->add_subcommand("umount", "Unmount an image mounted by mosb image mount");
@@ -250,6 +281,10 @@ void add_image_commands(Program& program) {
   static std::string umount_run_dir{atomfs::kDefaultRunDir};
   umount->add_option("DEST", umount_dest, "Mount point")->required();
   umount->add_option("--run-dir", umount_run_dir, "Where mount state lives")->capture_default_str();
+  program.examples(umount, {{"Unmount what mosb image mount mounted on /mnt/demo",
+                             "mosb image umount /mnt/demo"},
+                            {"The same, for a mount made with another --run-dir",
+                             "mosb image umount --run-dir /tmp/mos-run /mnt/demo"}});
   program.on_run(umount, [] { return atomfs::unmount_image(umount_dest, umount_run_dir); });
 
   auto* vformat = image->add_subcommand("verity-format",
@@ -257,7 +292,13 @@ void add_image_commands(Program& program) {
                                         "(as veritysetup format FILE FILE --hash-offset=SIZE)");
   static std::string vformat_file, vformat_salt;
   vformat->add_option("FILE", vformat_file, "Data file (a multiple of 4096 bytes)")->required();
-  vformat->add_option("--salt", vformat_salt, "Salt, 64 hex characters (default: random)");
+  vformat->add_option("--salt", vformat_salt, "Salt, 64 hex characters (default: random)")
+      ->type_name("HEX");
+  program.examples(vformat, {{"Append verity data; prints the root hash and the hash offset",
+                              "mosb image verity-format layer.squashfs"},
+                             {"With a fixed salt, as veritysetup format --salt does",
+                              "mosb image verity-format --salt "
+                              "$(printf '%064d' 0) layer.squashfs"}});
   program.on_run(vformat, [] { return verity_format_command(vformat_file, vformat_salt); });
 
   auto* vverify = image->add_subcommand("verity-verify",
@@ -268,7 +309,15 @@ void add_image_commands(Program& program) {
   vverify->add_option("FILE", vverify_file, "File with verity data appended")->required();
   vverify->add_option("ROOT_HASH", vverify_root, "Expected root hash (64 hex)")->required();
   vverify->add_option("--hash-offset", vverify_offset, "Byte offset of the verity superblock")
+      ->type_name("N")
       ->required();
+  program.examples(
+      vverify, {{"Check a file that verity-format extended, with what it printed",
+                 "mosb image verity-verify layer.squashfs \"$ROOT_HASH\" --hash-offset 1048576"},
+                {"Format and verify in one go",
+                 "mosb image verity-format layer.squashfs > verity.txt && mosb image "
+                 "verity-verify layer.squashfs \"$(sed -n 's/^root hash //p' verity.txt)\" "
+                 "--hash-offset \"$(sed -n 's/^hash offset //p' verity.txt)\""}});
   program.on_run(vverify,
                  [] { return verity_verify_command(vverify_file, vverify_root, vverify_offset); });
 }

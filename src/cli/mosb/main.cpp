@@ -3,10 +3,19 @@
 #include "cli/mosb/commands.hpp"
 
 int main(int argc, char** argv) {
-  mos::cli::Program program("mosb",
-                            "mosb: build, copy and publish OCI content for Project Machine");
+  mos::cli::Program program("mosb", "Build, copy and publish OCI content for Project Machine");
   mos::cli::add_manifest_commands(program);
   mos::cli::add_oci_commands(program);
   mos::cli::add_image_commands(program);
+  mos::cli::add_login_commands(program);
+  program.examples(
+      &program.app(),
+      {{"Compile, sign and publish manifest.yaml (the walkthrough)",
+        "mosb manifest publish --project snakeoil:default --repo 127.0.0.1:5000 "
+        "--name machine/install:1.0.0 manifest.yaml"},
+       {"Verify the published install manifest",
+        "mosb manifest verify --keyset snakeoil 127.0.0.1:5000/machine/install:1.0.0"},
+       {"Mirror it with its signature into a layout",
+        "mosb oci copy --referrers 127.0.0.1:5000/machine/install:1.0.0 oci:/tmp/mirror:1.0.0"}});
   return program.run(argc, argv);
 }

@@ -160,25 +160,44 @@ void add_manifest_commands(Program& program) {
   auto* group = program.app().add_subcommand(
       "manifest", "Publish, verify and inspect signed install manifests");
   group->require_subcommand(1);
+  program.examples(
+      group, {{"Compile, sign and publish manifest.yaml",
+               "mosb manifest publish --project snakeoil:default --repo 127.0.0.1:5000 "
+               "--name machine/install:1.0.0 manifest.yaml"},
+              {"Verify what was published",
+               "mosb manifest verify --keyset snakeoil 127.0.0.1:5000/machine/install:1.0.0"}});
 
   auto publish = std::make_shared<manifest::PublishOptions>();
   auto* p = group->add_subcommand(
       "publish", "Compile manifest.yaml into a signed install manifest and publish it");
   p->add_option("--project,--product", publish->project,
                 "Keyset and project that sign: KEYSET:PROJECT")
+      ->option_text("KEYSET:PROJECT")
       ->required();
   p->add_option("--repo", publish->repo,
                 "Destination: HOST[:PORT] of a registry, or oci:DIR (a zot-shaped root)")
+      ->type_name("DEST")
       ->required();
   p->add_option("--name", publish->name,
                 "Repository and tag of the install manifest, such as machine/install:1.0.0")
+      ->option_text("REPO:TAG")
       ->required();
   p->add_flag("--skip-bootkit,--skip-boot", publish->skip_bootkit,
               "Do not add the keyset's hostfs and bootkit targets");
   p->add_flag("--no-overwrite", publish->no_overwrite,
               "Refuse to move a tag that holds another install manifest (by default it moves, "
               "with a warning)");
-  p->add_option("manifest", publish->manifest_path, "The manifest.yaml to compile")->required();
+  p->add_option("FILE", publish->manifest_path, "The manifest.yaml to compile")->required();
+  program.examples(p,
+                   {{"The walkthrough: sign with snakeoil's project default, publish to a registry",
+                     "mosb manifest publish --project snakeoil:default --repo 127.0.0.1:5000 "
+                     "--name machine/install:1.0.0 manifest.yaml"},
+                    {"Publish into a zot-shaped directory instead of a registry",
+                     "mosb manifest publish --project snakeoil:default --repo oci:/tmp/zot "
+                     "--name machine/install:1.0.0 manifest.yaml"},
+                    {"Log every step, and refuse to move a tag that is already taken",
+                     "mosb --debug manifest publish --no-overwrite --project snakeoil:default "
+                     "--repo 127.0.0.1:5000 --name machine/install:1.0.1 manifest.yaml"}});
   add_access_flags(p, *access);
   program.on_run(p, [publish, access, &program]() -> Status {
     MOS_TRY_ASSIGN(publish->open, open_options(*access, false));
@@ -191,13 +210,23 @@ void add_manifest_commands(Program& program) {
   auto verify = std::make_shared<VerifyArgs>();
   auto* v = group->add_subcommand(
       "verify", "Verify a published install manifest: certificate, signature, targets");
-  v->add_option("reference", verify->reference, "HOST:PORT/REPO:TAG, docker://... or oci:DIR:TAG")
+  v->add_option("REF", verify->reference, "HOST:PORT/REPO:TAG, docker://... or oci:DIR:TAG")
       ->required();
-  auto* keyset = v->add_option("--keyset", verify->keyset, "Trust the manifest CA of this keyset");
+  auto* keyset = v->add_option("--keyset", verify->keyset, "Trust the manifest CA of this keyset")
+                     ->type_name("KEYSET");
   v->add_option("--ca", verify->ca_file, "Trust this manifest CA certificate (PEM)")
+      ->type_name("FILE")
       ->excludes(keyset);
   v->add_option("--product-uuid", verify->product_uuid,
-                "Require the certificate to name this product");
+                "Require the certificate to name this product")
+      ->type_name("UUID");
+  program.examples(
+      v, {{"Verify with the manifest CA of the keyset snakeoil",
+           "mosb manifest verify --keyset snakeoil 127.0.0.1:5000/machine/install:1.0.0"},
+          {"Verify as a machine does, with its CA and product, and print JSON",
+           "mosb manifest verify --ca /tmp/root/factory/secure/manifestCA.pem "
+           "--product-uuid \"$(trust keyset show snakeoil manifest:default uuid --value)\" "
+           "--json 127.0.0.1:5000/machine/install:1.0.0"}});
   v->add_flag("--json", verify->json,
               "Print the verdict as JSON on stdout (also on failure; the exit code says which)");
   add_access_flags(v, *access);
@@ -210,8 +239,11 @@ void add_manifest_commands(Program& program) {
   auto inspect_json = std::make_shared<bool>(false);
   auto* i = group->add_subcommand(
       "inspect", "Print the artifact tree of an install manifest (without verifying)");
-  i->add_option("reference", *inspect, "HOST:PORT/REPO:TAG, docker://... or oci:DIR:TAG")
-      ->required();
+  i->add_option("REF", *inspect, "HOST:PORT/REPO:TAG, docker://... or oci:DIR:TAG")->required();
+  program.examples(i, {{"The install manifest, install.json, its targets and referrers",
+                        "mosb manifest inspect 127.0.0.1:5000/machine/install:1.0.0"},
+                       {"The same as JSON, from a zot-shaped directory",
+                        "mosb manifest inspect --json oci:/tmp/zot/machine/install:1.0.0"}});
   i->add_flag("--json", *inspect_json, "Print the tree as JSON");
   add_access_flags(i, *access);
   program.on_run(i, [inspect, inspect_json, access]() -> Status {

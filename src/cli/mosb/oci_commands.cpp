@@ -183,6 +183,11 @@ void add_oci_commands(Program& program) {
       "oci", "Copy and inspect OCI images and artifacts (docs/oci.md)");
   oci->require_subcommand(1);
   oci->fallthrough();
+  program.examples(
+      oci,
+      {{"Copy an install manifest with its signature and certificate into a layout",
+        "mosb oci copy --referrers 127.0.0.1:5000/machine/install:1.0.0 oci:/tmp/mirror:1.0.0"},
+       {"Show the manifest of an image", "mosb oci inspect 127.0.0.1:5000/machine/install:1.0.0"}});
   static const char* kRefs =
       "References: docker://HOST[:PORT]/REPO[:TAG|@DIGEST], HOST:PORT/REPO[:TAG|@DIGEST], "
       "oci:DIR[:TAG|@DIGEST]";
@@ -199,11 +204,21 @@ void add_oci_commands(Program& program) {
   copy->add_option("DST", copy_dst, "Destination reference (tag defaults to the source's)")
       ->required();
   copy->add_option("-j,--parallel", parallel, "Blob transfers at once")
+      ->type_name("N")
       ->default_val(4)
       ->check(CLI::Range(1, 16));
   copy->add_flag("--referrers", with_referrers,
                  "Also copy the manifests referring to the copied one (signatures, ...)");
   add_access_flags(copy, copy_flags);
+  program.examples(
+      copy,
+      {{"Copy the service image from the registry into an OCI layout",
+        "mosb oci copy 127.0.0.1:5000/machine/bootkit/demo-zot:0.0.4-squashfs "
+        "oci:/tmp/mirror:demo-zot"},
+       {"Copy an install manifest with the manifests that refer to it (signature, certificate)",
+        "mosb oci copy --referrers 127.0.0.1:5000/machine/install:1.0.0 oci:/tmp/mirror:1.0.0"},
+       {"Push an image of a layout to a registry, 8 blobs at once",
+        "mosb oci copy -j 8 oci:./img:latest docker://127.0.0.1:5000/machine/img:1.0"}});
   program.on_run(copy, [&program] {
     return copy_command(program, copy_flags, copy_src, copy_dst, parallel, with_referrers);
   });
@@ -216,6 +231,13 @@ void add_oci_commands(Program& program) {
   inspect->footer(kRefs);
   inspect->fallthrough();
   inspect->add_option("REF", inspect_ref, "Reference to inspect")->required();
+  program.examples(inspect,
+                   {{"Digest, config and layers of an image",
+                     "mosb oci inspect 127.0.0.1:5000/machine/bootkit/demo-zot:0.0.4-squashfs"},
+                    {"The exact manifest bytes (their sha256 is the digest)",
+                     "mosb oci inspect --raw docker://127.0.0.1:5000/machine/img:1.0 | sha256sum"},
+                    {"The image config of an image in a layout",
+                     "mosb oci inspect --config oci:/tmp/mirror:demo-zot"}});
   inspect->add_flag("--raw", raw,
                     "Print the exact manifest bytes (with --config: the exact config bytes)");
   inspect->add_flag("--config", config, "Print the image config");
@@ -233,7 +255,14 @@ void add_oci_commands(Program& program) {
   referrers->footer(kRefs);
   referrers->fallthrough();
   referrers->add_option("REF", referrers_ref, "Subject reference")->required();
-  referrers->add_option("--artifact-type", artifact_type, "Only referrers of this artifactType");
+  referrers->add_option("--artifact-type", artifact_type, "Only referrers of this artifactType")
+      ->type_name("TYPE");
+  program.examples(referrers,
+                   {{"The signature and certificate of an install manifest",
+                     "mosb oci referrers 127.0.0.1:5000/machine/install:1.0.0"},
+                    {"Only its signatures, from a mirror",
+                     "mosb oci referrers --artifact-type application/vnd.machine.signature "
+                     "oci:/tmp/mirror:1.0.0"}});
   referrers->add_flag("--json", referrers_json, "Print the list as JSON");
   add_access_flags(referrers, referrers_flags);
   program.on_run(referrers, [] {

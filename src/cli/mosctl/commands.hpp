@@ -11,7 +11,8 @@ void add_system_commands(Program& program);
 // mosctl mount|create-boot-fs|umount (mount_commands.cpp)
 void add_mount_commands(Program& program);
 
-// --root/--rfs/-r, --ca, --product-uuid and --no-wait, which every mosctl command takes.
+// --ca, --product-uuid and --no-wait, which every mosctl command takes, and -r/--root/--rfs, an
+// option of mosctl itself (before or after the command) whose value reaches `options`.
 void add_sysroot_options(CLI::App* command, sysroot::SysrootOptions& options);
 
 }  // namespace mos::cli

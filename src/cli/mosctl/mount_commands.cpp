@@ -19,7 +19,7 @@ void add_mount_commands(Program& program) {
     add_sysroot_options(command, options);
     command->add_flag("--ro,--readonly", mount_options.read_only,
                       "Mount read-only (no writable upper layer)");
-    command->add_option("--dest", dest, "Mount point");
+    command->add_option("--dest", dest, "Mount point")->type_name("DIR");
     command->add_flag("--allow-missing-verity", mount_options.allow_missing_verity,
                       "Accept layers without verity data (checked by their sha256 instead)");
   };
@@ -33,12 +33,22 @@ void add_mount_commands(Program& program) {
   auto* mount =
       app.add_subcommand("mount", "Mount an installed target (default at ROOT/mnt/mos/TARGET)");
   add_mount_options(mount);
-  mount->add_option("-t,--target", target_name, "Target (service name) to mount")->required();
+  mount->add_option("-t,--target", target_name, "Target (service name) to mount")
+      ->type_name("NAME")
+      ->required();
+  program.examples(mount, {{"Mount the target zot of /tmp/root at /tmp/root/mnt/mos/zot",
+                            "mosctl mount --root /tmp/root -t zot"},
+                           {"Read-only, somewhere else",
+                            "mosctl mount --root /tmp/root -t zot --ro --dest /mnt/zot"}});
   program.on_run(mount, [] { return run_mount(target_name); });
 
   auto* boot_fs = app.add_subcommand("create-boot-fs",
                                      "Mount the installed hostfs target (default at /sysroot)");
   add_mount_options(boot_fs);
+  program.examples(boot_fs, {{"Mount the hostfs target at /sysroot, as the initramfs does",
+                              "mosctl create-boot-fs"},
+                             {"The hostfs of a test root, read-only",
+                              "mosctl create-boot-fs --root /tmp/root --ro --dest /tmp/sysroot"}});
   program.on_run(boot_fs, [] {
     if (dest.empty()) dest = "/sysroot";
     return run_mount("");
@@ -46,8 +56,12 @@ void add_mount_commands(Program& program) {
 
   auto* umount = app.add_subcommand("umount", "Unmount what mount or create-boot-fs mounted");
   add_sysroot_options(umount, options);
-  umount->add_option("-t,--target", target_name, "Target whose default mount point to unmount");
-  umount->add_option("--dest", dest, "Mount point to unmount");
+  umount->add_option("-t,--target", target_name, "Target whose default mount point to unmount")
+      ->type_name("NAME");
+  umount->add_option("--dest", dest, "Mount point to unmount")->type_name("DIR");
+  program.examples(
+      umount, {{"Unmount the target zot of /tmp/root", "mosctl umount --root /tmp/root -t zot"},
+               {"Unmount what create-boot-fs mounted", "mosctl umount --dest /sysroot"}});
   program.on_run(umount, []() -> Status {
     if (dest.empty() && target_name.empty()) return fail("give --dest DIR or --target NAME");
     std::filesystem::path where = dest.empty() ? atomfs::default_target_dest(options, target_name)

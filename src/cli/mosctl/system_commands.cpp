@@ -30,8 +30,14 @@ void add_system_commands(Program& program) {
 
   auto* install = app.add_subcommand("install", "Install a signed system (first install only)");
   add_sysroot_options(install, options);
-  install->add_option("url", url, "Install manifest: HOST:PORT/REPO:TAG, docker://..., oci:DIR:TAG")
+  install->add_option("REF", url, "Install manifest: HOST:PORT/REPO:TAG, docker://..., oci:DIR:TAG")
       ->required();
+  program.examples(
+      install,
+      {{"The walkthrough: install into /tmp/root (its CA in factory/secure)",
+        "mosctl install --root /tmp/root 127.0.0.1:5000/machine/install:1.0.0"},
+       {"From a zot-shaped directory, with the CA named",
+        "mosctl -r /tmp/root install --ca manifestCA.pem oci:/tmp/zot/machine/install:1.0.0"}});
   add_access_flags(install, access);
   program.on_run(install, []() -> Status {
     MOS_TRY_ASSIGN(options.source, open_options(access, false));
@@ -43,11 +49,16 @@ void add_system_commands(Program& program) {
 
   auto* update = app.add_subcommand("update", "Update the installed system (complete or partial)");
   add_sysroot_options(update, options);
-  update->add_option("url", url, "Install manifest: HOST:PORT/REPO:TAG, docker://..., oci:DIR:TAG")
+  update->add_option("REF", url, "Install manifest: HOST:PORT/REPO:TAG, docker://..., oci:DIR:TAG")
       ->required();
   update->add_flag("--allow-downgrade", options.allow_downgrade,
                    "Accept lower target versions and older install manifests");
   add_access_flags(update, access);
+  program.examples(update, {{"Move the system under /tmp/root to the next install manifest",
+                             "mosctl update --root /tmp/root 127.0.0.1:5000/machine/install:1.0.1"},
+                            {"Go back to an older one on purpose",
+                             "mosctl update --root /tmp/root --allow-downgrade "
+                             "127.0.0.1:5000/machine/install:1.0.0"}});
   program.on_run(update, []() -> Status {
     MOS_TRY_ASSIGN(options.source, open_options(access, false));
     spdlog::info("updating the system under root {}", options.root.string());
@@ -58,6 +69,9 @@ void add_system_commands(Program& program) {
 
   auto* rollback = app.add_subcommand("rollback", "Return to the system before the current one");
   add_sysroot_options(rollback, options);
+  program.examples(rollback, {{"Return to the system before the current one",
+                               "mosctl rollback --root /tmp/root"},
+                              {"Then look at the history", "mosctl --root /tmp/root status"}});
   program.on_run(rollback, []() -> Status {
     spdlog::info("rolling back the system under root {}", options.root.string());
     MOS_TRY_ASSIGN(auto report, sysroot::rollback(options));
@@ -70,6 +84,11 @@ void add_system_commands(Program& program) {
       app.add_subcommand("status", "Show the installed system (verified) and its history");
   add_sysroot_options(status, options);
   status->add_flag("--json", json, "Print JSON for programs");
+  program.examples(status,
+                   {{"The installed system under /tmp/root, verified, and its history",
+                     "mosctl status --root /tmp/root"},
+                    {"Where the current system was installed from, for a script",
+                     "mosctl status --root /tmp/root --json | jq -r .system.install.reference"}});
   program.on_run(status, []() -> Status {
     MOS_TRY_ASSIGN(auto s, sysroot::status(options));
     std::string text = json ? s.dump(2) + "\n" : sysroot::format_status(s);
@@ -79,6 +98,9 @@ void add_system_commands(Program& program) {
 
   auto* gc = app.add_subcommand("gc", "Remove store content no kept system uses");
   add_sysroot_options(gc, options);
+  program.examples(
+      gc, {{"Remove what no kept system of /tmp/root uses", "mosctl gc --root /tmp/root"},
+           {"Fail at once if another mosctl is busy", "mosctl gc --root /tmp/root --no-wait"}});
   program.on_run(gc, []() -> Status {
     MOS_TRY_ASSIGN(auto r, sysroot::gc(options));
     std::printf(

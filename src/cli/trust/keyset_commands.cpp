@@ -110,7 +110,13 @@ Status keyset_show(const std::string& name, const std::string& key, const std::s
 void add_keyset_commands(Program& program) {
   CLI::App& app = program.app();
   auto* keyset = app.add_subcommand("keyset", "Manage keysets")->require_subcommand(1);
+  program.examples(keyset,
+                   {{"Create the walkthrough's keyset", "trust keyset add snakeoil"},
+                    {"The files of its manifest CA", "trust keyset show snakeoil manifest-ca"}});
   auto* keyset_list = keyset->add_subcommand("list", "List keysets");
+  program.examples(keyset_list, {{"The keysets of this user, one per line", "trust keyset list"},
+                                 {"Whether the keyset snakeoil exists",
+                                  "trust keyset list | grep -qx snakeoil"}});
   program.on_run(keyset_list, []() -> Status {
     MOS_TRY_ASSIGN(fs::path root, keysets_root());
     MOS_TRY_ASSIGN(auto names, list_keysets(root));
@@ -122,11 +128,20 @@ void add_keyset_commands(Program& program) {
   static std::vector<std::string> orgs;
   auto* keyset_add =
       keyset->add_subcommand("add", "Create a keyset with all its keys and the project 'default'");
-  keyset_add->add_option("name", name, "Keyset name")->required();
-  keyset_add->add_option("--org,--Org,--organization", orgs,
-                         "X.509 organization (O) of the certificates");
-  keyset_add->add_option("--algorithm", algorithm,
-                         "Key of the default project: rsa2048, rsa4096, ecdsa-p256");
+  keyset_add->add_option("KEYSET", name, "Keyset name")->required();
+  keyset_add
+      ->add_option("--org,--Org,--organization", orgs, "X.509 organization (O) of the certificates")
+      ->type_name("ORG");
+  program.choices(keyset_add
+                      ->add_option("--algorithm", algorithm,
+                                   "Key of the default project: rsa2048, rsa4096, ecdsa-p256")
+                      ->type_name("ALG"),
+                  {"rsa2048", "rsa4096", "ecdsa-p256"});
+  program.examples(
+      keyset_add,
+      {{"The walkthrough's keyset, with its project default", "trust keyset add snakeoil"},
+       {"An organization in the certificates, an ECDSA key for project default",
+        "trust keyset add --org \"Acme Inc\" --algorithm ecdsa-p256 acme"}});
   program.on_run(keyset_add, [&program]() -> Status {
     MOS_TRY_ASSIGN(KeyAlgorithm alg, parse_key_algorithm(algorithm));
     MOS_TRY_ASSIGN(fs::path root, keysets_root());
@@ -139,11 +154,16 @@ void add_keyset_commands(Program& program) {
   static bool show_path = false, show_value = false, show_private = false;
   auto* keyset_show_cmd =
       keyset->add_subcommand("show", "Show a keyset, one of its keys, or one file");
-  keyset_show_cmd->add_option("name", name, "Keyset name")->required();
-  keyset_show_cmd->add_option("key", show_key,
+  keyset_show_cmd->add_option("KEYSET", name, "Keyset name")->required();
+  keyset_show_cmd->add_option("KEY", show_key,
                               "Key directory (e.g. manifest-ca, manifest:default)");
-  keyset_show_cmd->add_option("item", show_item,
+  keyset_show_cmd->add_option("ITEM", show_item,
                               "File of the key (cert.pem, privkey.pem, guid, uuid)");
+  program.examples(keyset_show_cmd, {{"Every file of the keyset", "trust keyset show snakeoil"},
+                                     {"The product uuid of project default, alone",
+                                      "trust keyset show snakeoil manifest:default uuid --value"},
+                                     {"Where the UEFI PK certificate is",
+                                      "trust keyset show snakeoil uefi-pk cert.pem --path"}});
   keyset_show_cmd->add_flag("--path", show_path, "Print paths only");
   keyset_show_cmd->add_flag("--value", show_value, "Print contents only");
   keyset_show_cmd->add_flag("--private", show_private,

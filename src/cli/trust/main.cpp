@@ -8,5 +8,11 @@ int main(int argc, char** argv) {
   mos::cli::add_keyset_commands(program);
   mos::cli::add_project_commands(program);
   mos::cli::add_signature_commands(program);
+  program.examples(&program.app(),
+                   {{"Create the walkthrough's keyset", "trust keyset add snakeoil"},
+                    {"The uuid of its project default",
+                     "trust keyset show snakeoil manifest:default uuid --value"},
+                    {"Sign a file with that project's key",
+                     "trust sign --project snakeoil:default install.json"}});
   return program.run(argc, argv);
 }

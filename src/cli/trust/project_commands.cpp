@@ -38,12 +38,22 @@ void add_project_commands(Program& program) {
   static std::string project_name;
   auto* project =
       app.add_subcommand("project", "Manage the projects of a keyset")->require_subcommand(1);
+  program.examples(project,
+                   {{"Add a project to the keyset snakeoil", "trust project add snakeoil edge"},
+                    {"Its uuid and certificate", "trust project show snakeoil edge"}});
   auto* project_add =
       project->add_subcommand("add", "Create a project (product UUID and manifest signing key)");
-  project_add->add_option("keyset", name, "Keyset name")->required();
-  project_add->add_option("project", project_name, "Project name")->required();
-  project_add->add_option("--algorithm", algorithm,
-                          "Manifest signing key: rsa2048, rsa4096, ecdsa-p256");
+  project_add->add_option("KEYSET", name, "Keyset name")->required();
+  project_add->add_option("PROJECT", project_name, "Project name")->required();
+  program.choices(project_add
+                      ->add_option("--algorithm", algorithm,
+                                   "Manifest signing key: rsa2048, rsa4096, ecdsa-p256")
+                      ->type_name("ALG"),
+                  {"rsa2048", "rsa4096", "ecdsa-p256"});
+  program.examples(project_add,
+                   {{"A project edge in the keyset snakeoil", "trust project add snakeoil edge"},
+                    {"With an ECDSA P-256 signing key",
+                     "trust project add --algorithm ecdsa-p256 snakeoil edge"}});
   program.on_run(project_add, [&program]() -> Status {
     MOS_TRY_ASSIGN(KeyAlgorithm alg, parse_key_algorithm(algorithm));
     MOS_TRY_ASSIGN(fs::path dir, find_keyset(name));
@@ -55,7 +65,12 @@ void add_project_commands(Program& program) {
     return {};
   });
   auto* project_list = project->add_subcommand("list", "List the projects of a keyset");
-  project_list->add_option("keyset", name, "Keyset name")->required();
+  project_list->add_option("KEYSET", name, "Keyset name")->required();
+  program.examples(project_list,
+                   {{"The projects of the keyset snakeoil", "trust project list snakeoil"},
+                    {"Their uuids",
+                     "for p in $(trust project list snakeoil); do trust keyset show "
+                     "snakeoil manifest:$p uuid --value; echo; done"}});
   program.on_run(project_list, []() -> Status {
     MOS_TRY_ASSIGN(fs::path dir, find_keyset(name));
     MOS_TRY_ASSIGN(auto names, list_projects(dir));
@@ -63,17 +78,28 @@ void add_project_commands(Program& program) {
     return {};
   });
   auto* project_show_cmd = project->add_subcommand("show", "Show a project's uuid and certificate");
-  project_show_cmd->add_option("keyset", name, "Keyset name")->required();
-  project_show_cmd->add_option("project", project_name, "Project name")->required();
+  project_show_cmd->add_option("KEYSET", name, "Keyset name")->required();
+  project_show_cmd->add_option("PROJECT", project_name, "Project name")->required();
+  program.examples(
+      project_show_cmd,
+      {{"uuid, certificate subject, issuer and validity of project default",
+        "trust project show snakeoil default"},
+       {"Only its uuid", "trust project show snakeoil default | sed -n 's/^uuid: //p'"}});
   program.on_run(project_show_cmd, [] { return project_show(name, project_name); });
 
   static std::optional<std::string> serial;
   auto* sudi = app.add_subcommand("sudi", "Manage device identities (SUDI) of a project")
                    ->require_subcommand(1);
+  program.examples(
+      sudi, {{"A device certificate with a random serial", "trust sudi add snakeoil default"},
+             {"The devices of project default", "trust sudi list snakeoil default"}});
   auto* sudi_add = sudi->add_subcommand("add", "Create a device certificate signed by sudi-ca");
-  sudi_add->add_option("keyset", name, "Keyset name")->required();
-  sudi_add->add_option("project", project_name, "Project name")->required();
-  sudi_add->add_option("serial", serial, "Device serial (default: a random UUID)");
+  sudi_add->add_option("KEYSET", name, "Keyset name")->required();
+  sudi_add->add_option("PROJECT", project_name, "Project name")->required();
+  sudi_add->add_option("SERIAL", serial, "Device serial (default: a random UUID)");
+  program.examples(
+      sudi_add, {{"A device certificate with a random serial", "trust sudi add snakeoil default"},
+                 {"For the device with serial SN0001", "trust sudi add snakeoil default SN0001"}});
   program.on_run(sudi_add, [&program]() -> Status {
     MOS_TRY_ASSIGN(fs::path dir, find_keyset(name));
     MOS_TRY_ASSIGN(fs::path created, create_sudi(dir, project_name, serial));
@@ -82,8 +108,11 @@ void add_project_commands(Program& program) {
     return {};
   });
   auto* sudi_list = sudi->add_subcommand("list", "List the device certificates of a project");
-  sudi_list->add_option("keyset", name, "Keyset name")->required();
-  sudi_list->add_option("project", project_name, "Project name")->required();
+  sudi_list->add_option("KEYSET", name, "Keyset name")->required();
+  sudi_list->add_option("PROJECT", project_name, "Project name")->required();
+  program.examples(sudi_list,
+                   {{"The device serials of project default", "trust sudi list snakeoil default"},
+                    {"How many there are", "trust sudi list snakeoil default | wc -l"}});
   program.on_run(sudi_list, []() -> Status {
     MOS_TRY_ASSIGN(fs::path dir, find_keyset(name));
     MOS_TRY_ASSIGN(auto serials, list_sudi(dir, project_name));

@@ -71,23 +71,42 @@ void add_signature_commands(Program& program) {
   static std::string sign_keyset, sign_project, file, output, cert, ca, signature;
   auto* sign =
       app.add_subcommand("sign", "Sign a file with a project's key (openssl dgst -sha256 -sign)");
-  sign->add_option("--keyset", sign_keyset, "Keyset name");
-  sign->add_option("--project", sign_project, "Project name, or KEYSET:PROJECT")->required();
-  sign->add_option("file", file, "File to sign")->required();
-  sign->add_option("-o,--output", output, "Signature file (default FILE.signed)");
+  sign->add_option("--keyset", sign_keyset, "Keyset name")->type_name("KEYSET");
+  sign->add_option("--project", sign_project, "Project name, or KEYSET:PROJECT")
+      ->type_name("PROJECT")
+      ->required();
+  sign->add_option("FILE", file, "File to sign")->required();
+  sign->add_option("-o,--output", output, "Signature file (default FILE.signed)")
+      ->type_name("FILE");
+  program.examples(sign,
+                   {{"Sign install.json with project default of snakeoil (install.json.signed)",
+                     "trust sign --project snakeoil:default install.json"},
+                    {"The same, naming the keyset and the signature file",
+                     "trust sign --keyset snakeoil --project default -o install.json.sig "
+                     "install.json"}});
   program.on_run(sign, [&program] {
     return sign_command(sign_keyset, sign_project, file, output, program.quiet());
   });
 
   auto* verify =
       app.add_subcommand("verify", "Verify a file's signature (openssl dgst -sha256 -verify)");
-  verify->add_option("--cert", cert, "Signer certificate PEM");
-  verify->add_option("--ca", ca, "Also check that the certificate chains to this CA (PEM)");
-  verify->add_option("--keyset", sign_keyset, "Keyset name (instead of --cert)");
-  verify->add_option("--project", sign_project,
-                     "Project name or KEYSET:PROJECT (instead of --cert)");
-  verify->add_option("--signature", signature, "Signature file")->required();
-  verify->add_option("file", file, "Signed file")->required();
+  verify->add_option("--cert", cert, "Signer certificate PEM")->type_name("FILE");
+  verify->add_option("--ca", ca, "Also check that the certificate chains to this CA (PEM)")
+      ->type_name("FILE");
+  verify->add_option("--keyset", sign_keyset, "Keyset name (instead of --cert)")
+      ->type_name("KEYSET");
+  verify
+      ->add_option("--project", sign_project, "Project name or KEYSET:PROJECT (instead of --cert)")
+      ->type_name("PROJECT");
+  verify->add_option("--signature", signature, "Signature file")->type_name("FILE")->required();
+  verify->add_option("FILE", file, "Signed file")->required();
+  program.examples(verify,
+                   {{"Check a signature made by trust sign",
+                     "trust verify --project snakeoil:default --signature install.json.signed "
+                     "install.json"},
+                    {"With the certificate of a published manifest, chained to the manifest CA",
+                     "trust verify --cert cert.pem --ca manifestCA.pem --signature signature "
+                     "install.json"}});
   program.on_run(verify, [&program] {
     return verify_command(cert, ca, sign_keyset, sign_project, signature, file, program.quiet());
   });
