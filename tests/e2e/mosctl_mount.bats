@@ -41,9 +41,15 @@ teardown() {
   done
 }
 
+# Fails, naming what is left, while anything is mounted under $T or a loop device still holds a
+# blob of the store. (Not `! grep -q ...`: bats does not fail a test on a negated command.)
 nothing_mounted() {
-  ! grep -q " $T/" /proc/self/mountinfo
-  ! losetup -a | grep -q "$ROOT/atomfs-store"
+  run grep " $T/" /proc/self/mountinfo
+  [ "$status" -eq 1 ] || { echo "still mounted: $output"; return 1; }
+  run losetup -a
+  [ "$status" -eq 0 ]
+  run grep -F "$ROOT/atomfs-store" <<<"$output"
+  [ "$status" -eq 1 ] || { echo "still attached: $output"; return 1; }
 }
 
 @test "a target mounts writable at its default place, and unmounts leaving nothing" {

@@ -210,14 +210,10 @@ YAML
   local dir=$BATS_TEST_TMPDIR
   htpasswd -Bbn bob hunter2 >"$dir/bob.htpasswd"
   cp "$WORK/htpasswd" "$dir/users"
-  cat >"$dir/zot-config.json" <<JSON
-{
-  "distSpecVersion": "1.1.0",
-  "storage": { "rootDirectory": "$dir/zot" },
-  "http": { "address": "127.0.0.1", "port": "5000", "auth": { "htpasswd": { "path": "$dir/users" } } },
-  "log": { "level": "info" }
-}
-JSON
+  # The walkthrough's zot-config.json (examples/) with zot's htpasswd setting added.
+  jq --arg root "$dir/zot" --arg users "$dir/users" \
+    '.storage.rootDirectory = $root | .http.auth.htpasswd.path = $users' \
+    "$MOS_SOURCE_DIR/examples/zot-config.json" >"$dir/zot-config.json"
   start_mos_registry "$dir/zot" "$dir/zot-config.json"
   grep -q "Basic authentication: 1 users from $dir/users" "$MOS_REGISTRY_LOG"
   req GET "http://$MOS_REGISTRY/v2/"

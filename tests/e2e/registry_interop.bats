@@ -184,14 +184,9 @@ check_root_consistent() {
 
 @test "zot's config file is taken as is" {
   port=$(free_port)
-  cat >"$BATS_TEST_TMPDIR/zot-config.json" <<EOF
-{
-  "distSpecVersion": "1.1.0-dev",
-  "storage": { "rootDirectory": "$WORK/zot", "gc": false },
-  "http": { "address": "127.0.0.1", "port": "$port" },
-  "log": { "level": "debug" }
-}
-EOF
+  # The walkthrough's zot-config.json (examples/), with this test's storage and port.
+  jq --arg root "$WORK/zot" --arg port "$port" '.storage.rootDirectory = $root | .http.port = $port' \
+    "$MOS_SOURCE_DIR/examples/zot-config.json" >"$BATS_TEST_TMPDIR/zot-config.json"
   "$MOS_BIN/mos-registry" serve "$BATS_TEST_TMPDIR/zot-config.json" >"$BATS_TEST_TMPDIR/log" 2>&1 &
   pid=$!
   echo "$pid" >>"$BATS_FILE_TMPDIR/registry-pids"

@@ -16,14 +16,10 @@ setup_file() {
   export PATH="$MOS_BIN:$PATH"
   export ZOT_ROOT="$T/zot"
   MOS_REGISTRY_PORT=$(free_port)
-  cat > "$T/zot-config.json" <<JSON
-{
-  "distSpecVersion": "1.1.0-dev",
-  "storage": { "rootDirectory": "$ZOT_ROOT", "gc": false },
-  "http": { "address": "127.0.0.1", "port": "$MOS_REGISTRY_PORT" },
-  "log": { "level": "debug" }
-}
-JSON
+  # The walkthrough's zot-config.json (examples/), with this run's storage and a free port.
+  jq --arg root "$ZOT_ROOT" --arg port "$MOS_REGISTRY_PORT" \
+    '.storage.rootDirectory = $root | .http.port = $port' \
+    "$MOS_SOURCE_DIR/examples/zot-config.json" > "$T/zot-config.json"
   mos-registry serve "$T/zot-config.json" >"$T/registry.log" 2>&1 &
   echo $! >>"$T/registry-pids"
   export MOS_REGISTRY=127.0.0.1:$MOS_REGISTRY_PORT
@@ -39,23 +35,10 @@ JSON
     "docker://$MOS_REGISTRY/machine/bootkit/demo-zot:0.0.4-squashfs"
   export IMAGE_DIGEST=$(skopeo inspect --raw --tls-verify=false "docker://$MOS_REGISTRY/machine/bootkit/demo-zot:0.0.4-squashfs" | sha256sum | cut -d' ' -f1)
 
-  cat > "$T/manifest.yaml" <<YAML
-version: 1
-product: default
-update_type: complete
-targets:
-  - service_name: zot
-    source: "docker://$MOS_REGISTRY/machine/bootkit/demo-zot:0.0.4-squashfs"
-    version: 1.0.0
-    service_type: container
-    nsgroup: "zot"
-    network:
-      type: simple
-      ipv4: 10.0.3.99/24
-      ports:
-        - host: 80
-          container: 5000
-YAML
+  # The walkthrough's manifest.yaml (examples/), its image's source on this run's registry.
+  sed -E "s|source: \"docker://[^/]+/|source: \"docker://$MOS_REGISTRY/|" \
+    "$MOS_SOURCE_DIR/examples/manifest.yaml" > "$T/manifest.yaml"
+  grep -q "source: \"docker://$MOS_REGISTRY/machine/bootkit/demo-zot:0.0.4-squashfs\"" "$T/manifest.yaml"
   cd "$T"
   mosb --debug manifest publish \
     --project snakeoil:default \

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "core/file.hpp"
@@ -17,24 +18,22 @@
 #include "image/tool_process.hpp"
 #include "oci/layout_store.hpp"
 #include "oci/media_types.hpp"
+#include "unit/support/test_support.hpp"
 
 namespace mos::atomfs {
 namespace {
 
 namespace fs = std::filesystem;
+using test::error_of;
+using test::flip_byte;
+using ::testing::AnyOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
 
 bool can_mount() {
   return ::geteuid() == 0 && fs::exists("/dev/loop-control");
-}
-
-void flip_byte(const fs::path& p, std::uint64_t offset) {
-  int fd = ::open(p.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0);
-  unsigned char c = 0;
-  ASSERT_EQ(::pread(fd, &c, 1, static_cast<off_t>(offset)), 1);
-  c ^= 0x80;
-  ASSERT_EQ(::pwrite(fd, &c, 1, static_cast<off_t>(offset)), 1);
-  ::close(fd);
 }
 
 class MountImageTest : public ::testing::Test {
@@ -67,10 +66,8 @@ class MountImageTest : public ::testing::Test {
       EXPECT_NE(p, fs::canonical(dest()));
       EXPECT_FALSE(p.string().starts_with(options_.run_dir.string())) << p;
     }
-    EXPECT_EQ(losetup_list().find(blob.string()), std::string::npos) << losetup_list();
-    EXPECT_TRUE(fs::is_empty(options_.run_dir) ||
-                (std::distance(fs::directory_iterator(options_.run_dir), {}) == 1 &&
-                 fs::exists(options_.run_dir / ".lock")));
+    EXPECT_THAT(losetup_list(), Not(HasSubstr(blob.string())));
+    EXPECT_THAT(test::dir_entries(options_.run_dir), AnyOf(IsEmpty(), ElementsAre(".lock")));
   }
 
   TempDir dir_ = std::move(*TempDir::create());
@@ -88,9 +85,10 @@ TEST_F(MountImageTest, WritableMountReadsAndWritesThenLeavesNothing) {
   EXPECT_EQ(*read_file(dest() / "www" / "new.txt"), "written\n");
   EXPECT_TRUE(*is_mount_point(fs::canonical(dest())));
   // A second mount on the same destination is refused.
-  EXPECT_FALSE(mount_image(*store_, "v1", dest(), options_));
+  EXPECT_THAT(error_of(mount_image(*store_, "v1", dest(), options_)),
+              HasSubstr("already has a mounted image"));
   auto blob = *store_->blob_path(built.layer.digest);
-  EXPECT_NE(losetup_list().find(blob.string()), std::string::npos);
+  EXPECT_THAT(losetup_list(), HasSubstr(blob.string()));
   ASSERT_TRUE(unmount_image(dest(), options_.run_dir));
   EXPECT_FALSE(fs::exists(dest() / "www"));
   expect_nothing_left(blob);
@@ -144,12 +142,9 @@ TEST_F(MountImageTest, TamperedLayerIsRefused) {
                                static_cast<std::uint64_t>(d) + 90, size - 4087, size - 1}) {
     SCOPED_TRACE(offset);
     flip_byte(blob, offset);
-    auto mounted = mount_image(*store_, "v1", dest(), options_);
-    EXPECT_FALSE(mounted);
-    if (!mounted) {
-      EXPECT_NE(mounted.error().message.find(built.layer.digest.str()), std::string::npos)
-          << mounted.error().message;
-    }
+    auto refused = error_of(mount_image(*store_, "v1", dest(), options_));
+    EXPECT_THAT(refused, HasSubstr(built.layer.digest.str()));
+    EXPECT_THAT(refused, HasSubstr("verity"));
     flip_byte(blob, offset);
     expect_nothing_left(blob);
   }
@@ -163,16 +158,10 @@ TEST_F(MountImageTest, LayerWithoutVerityNeedsAllowMissing) {
   ASSERT_TRUE(image::run_tool(
       {{"mksquashfs", rootfs().string(), file.string(), "-noappend", "-quiet"}, {}, {}}));
   std::string bytes = *read_file(file);
-  oci::Descriptor layer;
-  layer.media_type = "application/vnd.stacker.image.layer.squashfs+zstd";
-  layer.digest = oci::digest_of(bytes);
-  layer.size = static_cast<std::int64_t>(bytes.size());
+  auto layer = test::descriptor_of(bytes, "application/vnd.stacker.image.layer.squashfs+zstd");
   ASSERT_TRUE(store_->put_blob_bytes(layer, bytes));
   std::string config = image::encode_image_config({}, 0, layer.digest);
-  oci::Descriptor cd;
-  cd.media_type = std::string(oci::media_type::kImageConfig);
-  cd.digest = oci::digest_of(config);
-  cd.size = static_cast<std::int64_t>(config.size());
+  auto cd = test::descriptor_of(config, oci::media_type::kImageConfig);
   ASSERT_TRUE(store_->put_blob_bytes(cd, config));
   oci::ImageManifest m;
   m.media_type = std::string(oci::media_type::kImageManifest);
@@ -184,8 +173,7 @@ TEST_F(MountImageTest, LayerWithoutVerityNeedsAllowMissing) {
 
   auto refused = mount_image(*store_, "plain", dest(), options_);
   ASSERT_FALSE(refused);
-  EXPECT_NE(refused.error().message.find("has no root hash"), std::string::npos)
-      << refused.error().message;
+  EXPECT_THAT(refused.error().message, HasSubstr("has no root hash"));
   options_.allow_missing_verity = true;
   auto mounted = mount_image(*store_, "plain", dest(), options_);
   ASSERT_TRUE(mounted) << mounted.error().message;
@@ -198,8 +186,7 @@ TEST_F(MountImageTest, LayerWithoutVerityNeedsAllowMissing) {
 TEST_F(MountImageTest, UnmountOfSomethingElseIsRefused) {
   auto r = unmount_image(dest(), options_.run_dir);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message.find("no image mounted by mos"), std::string::npos)
-      << r.error().message;
+  EXPECT_THAT(r.error().message, HasSubstr("no image mounted by mos"));
 }
 
 }  // namespace

@@ -2,12 +2,18 @@
 
 #include <sys/stat.h>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "core/json.hpp"
 #include "core/lock.hpp"
+#include "unit/support/test_support.hpp"
 
 using namespace mos;
+using test::error_of;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 TEST(File, AtomicWriteReplacesAndKeepsMode) {
   auto dir = TempDir::create();
@@ -20,9 +26,7 @@ TEST(File, AtomicWriteReplacesAndKeepsMode) {
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   // No temp files are left behind.
-  int entries = 0;
-  for ([[maybe_unused]] auto& e : fs::directory_iterator(dir->path())) ++entries;
-  EXPECT_EQ(entries, 1);
+  EXPECT_THAT(test::dir_entries(dir->path()), ElementsAre("f"));
 }
 
 TEST(File, AbandonedWriterLeavesNothing) {
@@ -33,7 +37,7 @@ TEST(File, AbandonedWriterLeavesNothing) {
     ASSERT_TRUE(writer);
     ASSERT_TRUE(writer->write("partial"));
   }
-  EXPECT_TRUE(fs::is_empty(dir->path()));
+  EXPECT_THAT(test::dir_entries(dir->path()), IsEmpty());
 }
 
 TEST(File, ReadFileLimitsSize) {
@@ -41,8 +45,8 @@ TEST(File, ReadFileLimitsSize) {
   ASSERT_TRUE(write_file_atomic(dir->path() / "big", std::string(100, 'x')));
   auto r = read_file(dir->path() / "big", 10);
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message.find("limit"), std::string::npos);
-  EXPECT_FALSE(read_file(dir->path() / "missing"));
+  EXPECT_THAT(r.error().message, HasSubstr("limit"));
+  EXPECT_THAT(error_of(read_file(dir->path() / "missing")), HasSubstr("No such file or directory"));
 }
 
 TEST(File, NoReplaceCommitKeepsFirst) {
@@ -62,8 +66,7 @@ TEST(Lock, SecondExclusiveLockNamesHolder) {
   ASSERT_TRUE(first);
   auto second = FileLock::acquire(path, FileLock::Mode::exclusive, FileLock::Wait::no_wait);
   ASSERT_FALSE(second);
-  EXPECT_NE(second.error().message.find(std::to_string(::getpid())), std::string::npos)
-      << second.error().message;
+  EXPECT_THAT(second.error().message, HasSubstr(std::to_string(::getpid())));
   first->release();
   EXPECT_TRUE(FileLock::acquire(path, FileLock::Mode::exclusive, FileLock::Wait::no_wait));
 }
@@ -72,8 +75,9 @@ TEST(Json, RejectsDuplicateKeysAtAnyDepth) {
   EXPECT_TRUE(parse_json_strict(R"({"a":1,"b":{"a":2}})", "doc"));
   auto top = parse_json_strict(R"({"a":1,"a":2})", "doc");
   ASSERT_FALSE(top);
-  EXPECT_NE(top.error().message.find("duplicate key \"a\""), std::string::npos);
-  EXPECT_FALSE(parse_json_strict(R"({"x":[{"k":1,"k":1}]})", "doc"));
+  EXPECT_THAT(top.error().message, HasSubstr("duplicate key \"a\""));
+  EXPECT_THAT(error_of(parse_json_strict(R"({"x":[{"k":1,"k":1}]})", "doc")),
+              HasSubstr("duplicate key \"k\""));
   // Same key in sibling objects is fine.
   EXPECT_TRUE(parse_json_strict(R"([{"k":1},{"k":2}])", "doc"));
 }
@@ -81,9 +85,10 @@ TEST(Json, RejectsDuplicateKeysAtAnyDepth) {
 TEST(Json, LimitsDepthAndSize) {
   std::string deep(100, '[');
   deep += std::string(100, ']');
-  EXPECT_FALSE(parse_json_strict(deep, "doc"));
-  EXPECT_FALSE(parse_json_strict("{}", "doc", {.max_bytes = 1}));
+  EXPECT_THAT(error_of(parse_json_strict(deep, "doc")), HasSubstr("nesting deeper than"));
+  EXPECT_THAT(error_of(parse_json_strict("{}", "doc", {.max_bytes = 1})),
+              HasSubstr("doc is 2 bytes, more than the limit of 1 bytes"));
   auto bad = parse_json_strict("{\"a\":", "index.json");
   ASSERT_FALSE(bad);
-  EXPECT_NE(bad.error().message.find("index.json"), std::string::npos);
+  EXPECT_THAT(bad.error().message, HasSubstr("index.json"));
 }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "core/file.hpp"
@@ -16,11 +17,15 @@
 #include "image/layer_format.hpp"
 #include "image/tool_process.hpp"
 #include "oci/layout_store.hpp"
+#include "unit/support/test_support.hpp"
 
 namespace mos::image {
 namespace {
 
 namespace fs = std::filesystem;
+using test::error_of;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 void make_tree(const fs::path& root) {
   ASSERT_TRUE(make_dirs(root / "etc"));
@@ -83,7 +88,7 @@ TEST_F(BuildImageTest, ReproducibleAndAcceptedByRealTools) {
   // unsquashfs lists the files; veritysetup verifies the appended tree.
   auto listing = run_tool({{"unsquashfs", "-l", blob->string()}, {}, {}});
   ASSERT_TRUE(listing) << listing.error().message;
-  EXPECT_NE(listing->find("squashfs-root/www/index.html"), std::string::npos) << *listing;
+  EXPECT_THAT(*listing, HasSubstr("squashfs-root/www/index.html"));
   int fd = ::open(blob->c_str(), O_RDONLY);
   std::array<std::byte, kSquashfsSuperblockSize> head{};
   ASSERT_EQ(::pread(fd, head.data(), head.size(), 0), static_cast<ssize_t>(head.size()));
@@ -125,12 +130,12 @@ TEST_F(BuildImageTest, TarInputGivesTheSameFiles) {
   auto blob = store->blob_path(r->layer.digest);
   auto listing = run_tool({{"unsquashfs", "-lls", blob->string()}, {}, {}});
   ASSERT_TRUE(listing);
-  EXPECT_NE(listing->find("squashfs-root/www/sub/big"), std::string::npos);
-  EXPECT_NE(listing->find("squashfs-root/www/link -> index.html"), std::string::npos) << *listing;
+  EXPECT_THAT(*listing, HasSubstr("squashfs-root/www/sub/big"));
+  EXPECT_THAT(*listing, HasSubstr("squashfs-root/www/link -> index.html"));
   // The scratch space inside the layout is gone.
   auto uploads = store->uploads_dir();
   ASSERT_TRUE(uploads);
-  EXPECT_TRUE(fs::is_empty(*uploads));
+  EXPECT_THAT(test::dir_entries(*uploads), IsEmpty());
 }
 
 TEST_F(BuildImageTest, RefusesMissingSource) {
@@ -139,8 +144,7 @@ TEST_F(BuildImageTest, RefusesMissingSource) {
   auto store = layout("x");
   auto r = build_image(o, *store, {"t"});
   ASSERT_FALSE(r);
-  EXPECT_NE(r.error().message.find("neither a directory nor a tar"), std::string::npos)
-      << r.error().message;
+  EXPECT_THAT(r.error().message, HasSubstr("nope does not exist"));
 }
 
 TEST(LayerFormat, EveryMediaTypeGeneration) {
@@ -169,15 +173,15 @@ TEST(LayerFormat, RootHashUnderEitherKey) {
   d.annotations["io.stackeroci.stacker.atomfs_verity_root_hash"] = h;
   EXPECT_TRUE(*layer_root_hash(d));
   d.annotations["io.stackeroci.stacker.atomfs_verity_root_hash"] = other;
-  EXPECT_FALSE(layer_root_hash(d));
+  EXPECT_THAT(error_of(layer_root_hash(d)), HasSubstr("has two different root hashes"));
   d.annotations.erase("io.stackeroci.stacker.squashfs_verity_root_hash");
   d.annotations["io.stackeroci.stacker.atomfs_verity_root_hash"] = "XYZ";
-  EXPECT_FALSE(layer_root_hash(d));
+  EXPECT_THAT(error_of(layer_root_hash(d)), HasSubstr("root hash \"XYZ\" is not 64 hex"));
 }
 
 TEST(LayerFormat, SquashfsSuperblockRefusals) {
   std::array<std::byte, kSquashfsSuperblockSize> b{};
-  EXPECT_FALSE(parse_squashfs_superblock(b));
+  EXPECT_THAT(error_of(parse_squashfs_superblock(b)), HasSubstr("magic \"hsqs\" missing"));
   std::memcpy(b.data(), "hsqs", 4);
   b[12] = std::byte{0};
   b[14] = std::byte{2};  // block size 128 KiB
@@ -191,7 +195,7 @@ TEST(LayerFormat, SquashfsSuperblockRefusals) {
   b[40] = std::byte{1};
   EXPECT_EQ(parse_squashfs_superblock(b)->padded_size(), 8192u);
   b[28] = std::byte{3};
-  EXPECT_FALSE(parse_squashfs_superblock(b));
+  EXPECT_THAT(error_of(parse_squashfs_superblock(b)), HasSubstr("version 3.0 is not supported"));
 }
 
 }  // namespace

@@ -2,42 +2,31 @@
 // the same salt and UUID at every level-count edge, and each side accepts what the other wrote.
 #include "image/verity.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <random>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "core/file.hpp"
 #include "image/tool_process.hpp"
+#include "unit/support/test_support.hpp"
 
 namespace mos::image {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string read_all(const fs::path& p) {
-  return *read_file(p);
-}
+using test::error_of;
+using test::flip_byte;
+using test::read_text;
+using ::testing::HasSubstr;
 
 void write_random(const fs::path& p, std::uint64_t size, unsigned seed) {
   std::mt19937_64 rng(seed);
   std::string data(size, '\0');
   for (auto& c : data) c = static_cast<char>(rng());
   ASSERT_TRUE(write_file_atomic(p, data));
-}
-
-void flip_byte(const fs::path& p, std::uint64_t offset) {
-  int fd = ::open(p.c_str(), O_RDWR);
-  ASSERT_GE(fd, 0);
-  unsigned char c = 0;
-  ASSERT_EQ(::pread(fd, &c, 1, static_cast<off_t>(offset)), 1);
-  c ^= 0x01;
-  ASSERT_EQ(::pwrite(fd, &c, 1, static_cast<off_t>(offset)), 1);
-  ::close(fd);
 }
 
 std::string uuid_text(const std::array<std::uint8_t, 16>& u) {
@@ -76,9 +65,9 @@ TEST_P(VerityEdgeTest, MatchesVeritysetupFormatByteForByte) {
                 {},
                 {}});
   ASSERT_TRUE(out) << out.error().message;
-  EXPECT_NE(out->find("Root hash:      \t" + hex_encode(*root)), std::string::npos) << *out;
+  EXPECT_THAT(*out, HasSubstr("Root hash:      \t" + hex_encode(*root)));
   EXPECT_EQ(fs::file_size(ours), verity_geometry(d, blocks).end());
-  EXPECT_TRUE(read_all(ours) == read_all(theirs)) << "our file differs from veritysetup's";
+  EXPECT_TRUE(read_text(ours) == read_text(theirs)) << "our file differs from veritysetup's";
 
   // veritysetup accepts ours, we accept veritysetup's.
   auto verify = run_tool({{"veritysetup", "verify", ours.string(), ours.string(), hex_encode(*root),
@@ -102,14 +91,23 @@ TEST_F(VerityTest, AnyFlippedByteIsDetected) {
   auto geometry = verity_geometry(d, blocks);
   std::uint64_t size = geometry.end();
   // data start/middle/end, superblock (salt), the uncovered gap, top level, leaf level, last byte
-  for (std::uint64_t offset :
-       {std::uint64_t{0}, d / 2, d - 1, d + 100, d + 2000, geometry.tree_offset,
-        geometry.tree_offset + 4096 + 5, size - 4087, size - 1}) {
-    SCOPED_TRACE(offset);
-    flip_byte(file, offset);
-    auto s = verify_verity(file, d, *root);
-    EXPECT_FALSE(s);
-    flip_byte(file, offset);
+  struct {
+    std::uint64_t offset;
+    std::string reason;
+  } flips[] = {{0, "level 1 (of 2, leaf = 0) does not match"},
+               {d / 2, "level 1 (of 2, leaf = 0) does not match"},
+               {d - 1, "level 1 (of 2, leaf = 0) does not match"},
+               {d + 100, "level 1 (of 2, leaf = 0) does not match"},
+               {d + 2000, "the bytes after the verity superblock are not zero"},
+               {geometry.tree_offset, "level 1 (of 2, leaf = 0) does not match"},
+               {geometry.tree_offset + 4096 + 5, "level 0 (of 2, leaf = 0) does not match"},
+               {size - 4087, "level 0 (of 2, leaf = 0) does not match"},
+               {size - 1, "level 0 (of 2, leaf = 0) does not match"}};
+  for (const auto& flip : flips) {
+    SCOPED_TRACE(flip.offset);
+    flip_byte(file, flip.offset);
+    EXPECT_THAT(error_of(verify_verity(file, d, *root)), HasSubstr(flip.reason));
+    flip_byte(file, flip.offset);
   }
   EXPECT_TRUE(verify_verity(file, d, *root));
   // The same flip in the leaf block is also caught by veritysetup (as atomfs' own test does).
@@ -118,7 +116,7 @@ TEST_F(VerityTest, AnyFlippedByteIsDetected) {
                            "--hash-offset=" + std::to_string(d)},
                           {},
                           {}});
-  EXPECT_FALSE(theirs);
+  EXPECT_THAT(error_of(theirs), HasSubstr("Verification failed"));
 }
 
 TEST_F(VerityTest, WrongRootTruncationAndExtraBytesFail) {
@@ -131,12 +129,13 @@ TEST_F(VerityTest, WrongRootTruncationAndExtraBytesFail) {
   other[0] ^= 1;
   auto s = verify_verity(file, d, other);
   ASSERT_FALSE(s);
-  EXPECT_NE(s.error().message.find("root hash"), std::string::npos) << s.error().message;
-  EXPECT_FALSE(verify_verity(file, d - kVerityBlockSize, *root));  // wrong offset
+  EXPECT_THAT(s.error().message, HasSubstr("root hash"));
+  EXPECT_THAT(error_of(verify_verity(file, d - kVerityBlockSize, *root)),  // wrong offset
+              HasSubstr("no verity superblock"));
   fs::resize_file(file, fs::file_size(file) + 1);
-  EXPECT_FALSE(verify_verity(file, d, *root));
+  EXPECT_THAT(error_of(verify_verity(file, d, *root)), HasSubstr("bytes, expected"));
   fs::resize_file(file, fs::file_size(file) - 2);
-  EXPECT_FALSE(verify_verity(file, d, *root));
+  EXPECT_THAT(error_of(verify_verity(file, d, *root)), HasSubstr("bytes, expected"));
 }
 
 TEST_F(VerityTest, ThreadCountDoesNotChangeTheTree) {
@@ -150,7 +149,7 @@ TEST_F(VerityTest, ThreadCountDoesNotChangeTheTree) {
   auto ra = append_verity(a, d, one), rb = append_verity(b, d, many);
   ASSERT_TRUE(ra && rb);
   EXPECT_EQ(*ra, *rb);
-  EXPECT_TRUE(read_all(a) == read_all(b));
+  EXPECT_TRUE(read_text(a) == read_text(b));
 }
 
 TEST(VeritySuperblock, RoundTripAndRefusals) {
@@ -171,17 +170,19 @@ TEST(VeritySuperblock, RoundTripAndRefusals) {
     b[at] = value;
     return parse_verity_superblock(span(b));
   };
-  EXPECT_FALSE(with(0, 'X'));   // signature
-  EXPECT_FALSE(with(8, 2));     // version
-  EXPECT_FALSE(with(12, 0));    // hash type 0 (chrome os)
-  EXPECT_FALSE(with(32, 'm'));  // algorithm
-  EXPECT_FALSE(with(65, 2));    // data block size 512+...
-  EXPECT_FALSE(with(81, 2));    // salt size > 256
-  EXPECT_FALSE(with(400, 1));   // padding
-  EXPECT_FALSE(parse_verity_superblock(span(bytes.substr(0, 100))));
+  EXPECT_THAT(error_of(with(0, 'X')), HasSubstr("signature \"verity\" missing"));
+  EXPECT_THAT(error_of(with(8, 2)), HasSubstr("version 2 is not supported"));
+  EXPECT_THAT(error_of(with(12, 0)), HasSubstr("hash type 0 is not supported"));  // chrome os
+  EXPECT_THAT(error_of(with(32, 'm')), HasSubstr("hash algorithm \"mha256\" is not supported"));
+  EXPECT_THAT(error_of(with(65, 2)), HasSubstr("block sizes 512/4096 are not supported"));
+  EXPECT_THAT(error_of(with(81, 2)), HasSubstr("salt size 544 exceeds 256"));
+  EXPECT_THAT(error_of(with(400, 1)), HasSubstr("non-zero padding"));
+  EXPECT_THAT(error_of(parse_verity_superblock(span(bytes.substr(0, 100)))),
+              HasSubstr("superblock is 100 bytes, expected 512"));
   std::string zero_blocks = bytes;
   for (int i = 72; i < 80; ++i) zero_blocks[i] = 0;
-  EXPECT_FALSE(parse_verity_superblock(span(zero_blocks)));
+  EXPECT_THAT(error_of(parse_verity_superblock(span(zero_blocks))),
+              HasSubstr("superblock names 0 data blocks"));
 }
 
 TEST(VerityGeometry, LevelsAsVeritysetup) {
@@ -198,9 +199,9 @@ TEST(RootHash, ParseAndHex) {
   auto r = parse_root_hash(std::string(64, 'a'));
   ASSERT_TRUE(r);
   EXPECT_EQ(hex_encode(*r), std::string(64, 'a'));
-  EXPECT_FALSE(parse_root_hash(std::string(64, 'A')));
-  EXPECT_FALSE(parse_root_hash(std::string(63, 'a')));
-  EXPECT_FALSE(parse_root_hash(std::string(64, 'g')));
+  EXPECT_THAT(error_of(parse_root_hash(std::string(64, 'A'))), HasSubstr("not lowercase hex"));
+  EXPECT_THAT(error_of(parse_root_hash(std::string(63, 'a'))), HasSubstr("not 64 hex characters"));
+  EXPECT_THAT(error_of(parse_root_hash(std::string(64, 'g'))), HasSubstr("not lowercase hex"));
 }
 
 }  // namespace

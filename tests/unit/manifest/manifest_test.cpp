@@ -1,37 +1,28 @@
 #include "manifest/manifest.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "unit/support/test_support.hpp"
+
 using namespace mos::manifest;
+using mos::test::error_of;
+using ::testing::HasSubstr;
 
 namespace {
 
-const char* kWalkthroughYaml = R"(version: 1
-product: default
-update_type: complete
-targets:
-  - service_name: zot
-    source: "docker://zothub.io/machine/bootkit/demo-zot:0.0.4-squashfs"
-    version: 1.0.0
-    service_type: container
-    nsgroup: "zot"
-    network:
-      type: simple
-      ipv4: 10.0.3.99/24
-      ports:
-        - host: 80
-          container: 5000
-)";
-
-std::string with(std::string_view replace, std::string_view by) {
-  std::string text = kWalkthroughYaml;
-  auto pos = text.find(replace);
-  EXPECT_NE(pos, std::string::npos) << replace;
-  text.replace(pos, replace.size(), by);
+// The walkthrough's manifest.yaml (examples/manifest.yaml).
+const std::string& walkthrough_yaml() {
+  static const std::string text = mos::test::example("manifest.yaml");
   return text;
 }
 
-std::string error_of(const std::string& yaml) {
+// The walkthrough's manifest.yaml with its first `replace` replaced `by`.
+std::string with(std::string_view replace, std::string_view by) {
+  return mos::test::replaced(walkthrough_yaml(), replace, by);
+}
+
+std::string yaml_error(const std::string& yaml) {
   auto m = parse_manifest_yaml(yaml, "manifest.yaml");
   EXPECT_FALSE(m) << yaml;
   return m ? std::string() : m.error().message;
@@ -51,7 +42,7 @@ Target pinned(std::string name, ServiceType type, std::string version, std::stri
 }  // namespace
 
 TEST(ManifestYaml, ParsesWalkthrough) {
-  auto m = parse_manifest_yaml(kWalkthroughYaml, "manifest.yaml");
+  auto m = parse_manifest_yaml(walkthrough_yaml(), "manifest.yaml");
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_EQ(m->product, "default");
   EXPECT_EQ(m->update_type, UpdateType::complete);
@@ -67,50 +58,50 @@ TEST(ManifestYaml, ParsesWalkthrough) {
 }
 
 TEST(ManifestYaml, ErrorsNameFileLineColumnAndAllowedValues) {
-  auto e = error_of(with("service_type: container", "service_type: vm"));
-  EXPECT_NE(e.find("manifest.yaml:8:19"), std::string::npos) << e;
-  EXPECT_NE(e.find("hostfs, container, fs-only"), std::string::npos) << e;
-  e = error_of(with("update_type: complete", "update_type: sometimes"));
-  EXPECT_NE(e.find("complete, partial"), std::string::npos) << e;
-  e = error_of(with("    nsgroup: \"zot\"\n", "    nsgroup: \"zot\"\n    colour: red\n"));
-  EXPECT_NE(e.find("unknown key \"colour\""), std::string::npos) << e;
-  EXPECT_NE(e.find(":10:5"), std::string::npos) << e;
-  e = error_of(with("product: default\n", "product: default\nproduct: other\n"));
-  EXPECT_NE(e.find("duplicate key \"product\""), std::string::npos) << e;
-  e = error_of(with("version: 1\n", "version: 2\n"));
-  EXPECT_NE(e.find("version must be 1"), std::string::npos) << e;
-  e = error_of(with("version: 1\n", "version: \"1\"\n"));
-  EXPECT_NE(e.find("must be an integer"), std::string::npos) << e;
-  e = error_of(with("type: simple", "type: bridge"));
-  EXPECT_NE(e.find("host, none, simple"), std::string::npos) << e;
-  e = error_of(with("host: 80", "host: 70000"));
-  EXPECT_NE(e.find("outside 1-65535"), std::string::npos) << e;
-  e = error_of(with("host: 80", "host: eighty"));
-  EXPECT_NE(e.find("integer"), std::string::npos) << e;
-  e = error_of(with("10.0.3.99/24", "10.0.3.999/24"));
-  EXPECT_NE(e.find("not a valid IPv4"), std::string::npos) << e;
-  e = error_of(with("10.0.3.99/24", "10.0.3.99/33"));
-  EXPECT_NE(e.find("prefix"), std::string::npos) << e;
-  e = error_of("version: 1\nproduct: p\nupdate_type: complete\ntargets: [\n");
-  EXPECT_NE(e.find("not valid YAML"), std::string::npos) << e;
-  e = error_of(with("source: \"docker://zothub.io/machine/bootkit/demo-zot:0.0.4-squashfs\"",
-                    "source: \"nohost\""));
-  EXPECT_NE(e.find("source"), std::string::npos) << e;
-  EXPECT_NE(error_of("").find("empty"), std::string::npos);
-  EXPECT_NE(error_of("[1, 2]").find("mapping"), std::string::npos);
+  auto e = yaml_error(with("service_type: container", "service_type: vm"));
+  EXPECT_THAT(e, HasSubstr("manifest.yaml:8:19"));
+  EXPECT_THAT(e, HasSubstr("hostfs, container, fs-only"));
+  e = yaml_error(with("update_type: complete", "update_type: sometimes"));
+  EXPECT_THAT(e, HasSubstr("complete, partial"));
+  e = yaml_error(with("    nsgroup: \"zot\"\n", "    nsgroup: \"zot\"\n    colour: red\n"));
+  EXPECT_THAT(e, HasSubstr("unknown key \"colour\""));
+  EXPECT_THAT(e, HasSubstr(":10:5"));
+  e = yaml_error(with("product: default\n", "product: default\nproduct: other\n"));
+  EXPECT_THAT(e, HasSubstr("duplicate key \"product\""));
+  e = yaml_error(with("version: 1\n", "version: 2\n"));
+  EXPECT_THAT(e, HasSubstr("version must be 1"));
+  e = yaml_error(with("version: 1\n", "version: \"1\"\n"));
+  EXPECT_THAT(e, HasSubstr("must be an integer"));
+  e = yaml_error(with("type: simple", "type: bridge"));
+  EXPECT_THAT(e, HasSubstr("host, none, simple"));
+  e = yaml_error(with("host: 80", "host: 70000"));
+  EXPECT_THAT(e, HasSubstr("outside 1-65535"));
+  e = yaml_error(with("host: 80", "host: eighty"));
+  EXPECT_THAT(e, HasSubstr("integer"));
+  e = yaml_error(with("10.0.3.99/24", "10.0.3.999/24"));
+  EXPECT_THAT(e, HasSubstr("not a valid IPv4"));
+  e = yaml_error(with("10.0.3.99/24", "10.0.3.99/33"));
+  EXPECT_THAT(e, HasSubstr("prefix"));
+  e = yaml_error("version: 1\nproduct: p\nupdate_type: complete\ntargets: [\n");
+  EXPECT_THAT(e, HasSubstr("not valid YAML"));
+  e = yaml_error(with("source: \"docker://127.0.0.1:5000/machine/bootkit/demo-zot:0.0.4-squashfs\"",
+                      "source: \"nohost\""));
+  EXPECT_THAT(e, HasSubstr("source"));
+  EXPECT_THAT(yaml_error(""), HasSubstr("empty"));
+  EXPECT_THAT(yaml_error("[1, 2]"), HasSubstr("mapping"));
 }
 
 TEST(ManifestYaml, DuplicatesAndStorage) {
   std::string two =
-      std::string(kWalkthroughYaml) +
+      walkthrough_yaml() +
       "  - service_name: zot\n    source: oci:/x:y\n    version: 1\n    service_type: fs-only\n";
-  EXPECT_NE(error_of(two).find("used by two targets"), std::string::npos);
+  EXPECT_THAT(yaml_error(two), HasSubstr("used by two targets"));
   std::string ports =
-      std::string(kWalkthroughYaml) +
+      walkthrough_yaml() +
       "  - service_name: web\n    source: oci:/x:y\n    version: 1\n    service_type: container\n"
       "    network:\n      type: simple\n      ports:\n        - host: 80\n          container: "
       "8080\n";
-  EXPECT_NE(error_of(ports).find("host port 80 is used by both zot and web"), std::string::npos);
+  EXPECT_THAT(yaml_error(ports), HasSubstr("host port 80 is used by both zot and web"));
   std::string storage = with(
       "targets:\n", "storage:\n  - label: data\n    size: 30G\n    persistent: true\ntargets:\n");
   storage += "    storage:\n      - dest: /var/lib/data\n        label: data\n";
@@ -119,22 +110,22 @@ TEST(ManifestYaml, DuplicatesAndStorage) {
   EXPECT_EQ(m->storage[0].size_mib, 30u * 1024);
   EXPECT_TRUE(m->storage[0].persistent);
   std::string undeclared =
-      std::string(kWalkthroughYaml) + "    storage:\n      - dest: /d\n        label: nope\n";
-  EXPECT_NE(error_of(undeclared).find("not declared"), std::string::npos);
+      walkthrough_yaml() + "    storage:\n      - dest: /d\n        label: nope\n";
+  EXPECT_THAT(yaml_error(undeclared), HasSubstr("not declared"));
   std::string reserved = with("targets:\n", "storage:\n  - label: esp\n    size: 10\ntargets:\n");
-  EXPECT_NE(error_of(reserved).find("reserved"), std::string::npos);
+  EXPECT_THAT(yaml_error(reserved), HasSubstr("reserved"));
   std::string bad_size = with("targets:\n", "storage:\n  - label: d\n    size: 30Q\ntargets:\n");
-  EXPECT_NE(error_of(bad_size).find("unknown unit"), std::string::npos);
+  EXPECT_THAT(yaml_error(bad_size), HasSubstr("unknown unit"));
 }
 
 TEST(ManifestYaml, SizeParsing) {
   EXPECT_EQ(*parse_size_mib("1024"), 1024u);
   EXPECT_EQ(*parse_size_mib("2G"), 2048u);
   EXPECT_EQ(*parse_size_mib("1TiB"), 1024u * 1024u);
-  EXPECT_FALSE(parse_size_mib("0"));
-  EXPECT_FALSE(parse_size_mib("-1"));
-  EXPECT_FALSE(parse_size_mib("G"));
-  EXPECT_FALSE(parse_size_mib("99999999999999T"));
+  EXPECT_THAT(error_of(parse_size_mib("0")), HasSubstr("size \"0\" must be at least 1 MiB"));
+  EXPECT_THAT(error_of(parse_size_mib("-1")), HasSubstr("size \"-1\" must be a number of MiB"));
+  EXPECT_THAT(error_of(parse_size_mib("G")), HasSubstr("size \"G\" must be a number of MiB"));
+  EXPECT_THAT(error_of(parse_size_mib("99999999999999T")), HasSubstr("is too large"));
 }
 
 TEST(InstallJson, WalkthroughBytes) {
@@ -171,22 +162,26 @@ TEST(InstallJson, AcceptsOriginalNullsRejectsTampering) {
   ASSERT_TRUE(m) << m.error().message;
   EXPECT_EQ(m->targets[0].size, 1234);
   auto mutate = [&](std::string_view from, std::string_view to) {
-    std::string s = original;
-    s.replace(s.find(from), from.size(), to);
-    return parse_install_json(s);
+    return error_of(parse_install_json(mos::test::replaced(original, from, to)));
   };
-  EXPECT_FALSE(mutate(R"("version":1)", R"("version":2)"));
-  EXPECT_FALSE(mutate(R"("size":1234)", R"("size":"1234")"));
-  EXPECT_FALSE(mutate(R"("size":1234)", R"("size":1234,"size":1)"));
-  EXPECT_FALSE(mutate(R"("nsgroup":"")", R"("nsgroup":"","extra":1)"));
-  EXPECT_FALSE(mutate(R"("update_type":"complete")", R"("update_type":"")"));
-  EXPECT_FALSE(mutate("sha256:95c7", "sha256:XXc7"));
-  EXPECT_FALSE(parse_install_json(std::string(kMaxInstallJsonBytes + 1, ' ')));
+  EXPECT_THAT(mutate(R"("version":1)", R"("version":2)"), HasSubstr("version must be 1, not 2"));
+  EXPECT_THAT(mutate(R"("size":1234)", R"("size":"1234")"),
+              HasSubstr("\"size\" must be an integer"));
+  EXPECT_THAT(mutate(R"("size":1234)", R"("size":1234,"size":1)"),
+              HasSubstr("duplicate key \"size\""));
+  EXPECT_THAT(mutate(R"("nsgroup":"")", R"("nsgroup":"","extra":1)"),
+              HasSubstr("unknown key \"extra\""));
+  EXPECT_THAT(mutate(R"("update_type":"complete")", R"("update_type":"")"),
+              HasSubstr("unknown update_type \"\""));
+  EXPECT_THAT(mutate("sha256:95c7", "sha256:XXc7"), HasSubstr("sha256:XXc7"));
+  EXPECT_THAT(error_of(parse_install_json(std::string(kMaxInstallJsonBytes + 1, ' '))),
+              HasSubstr("more than the limit"));
   Manifest unpinned;
   unpinned.product = "p";
   Target t;
   t.service_name = "a";
   t.version = "1";
   unpinned.targets.push_back(t);
-  EXPECT_FALSE(encode_install_json(unpinned));
+  EXPECT_THAT(error_of(encode_install_json(unpinned)),
+              HasSubstr("target a has no pinned digest and size"));
 }

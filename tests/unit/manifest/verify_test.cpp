@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "core/file.hpp"
@@ -14,9 +15,11 @@
 #include "trust/keyset.hpp"
 #include "trust/project.hpp"
 #include "trust/signing.hpp"
+#include "unit/support/test_support.hpp"
 
 using namespace mos;
 using namespace mos::manifest;
+using ::testing::HasSubstr;
 namespace mt = mos::oci::media_type;
 
 namespace {
@@ -114,14 +117,8 @@ class Verify : public ::testing::Test {
     std::string layer = "layer bytes";
     oci::ImageManifest image;
     image.media_type = std::string(mt::kImageManifest);
-    image.config.media_type = std::string(mt::kImageConfig);
-    image.config.digest = oci::digest_of(config);
-    image.config.size = static_cast<std::int64_t>(config.size());
-    oci::Descriptor layer_descriptor;
-    layer_descriptor.media_type = std::string(mt::kImageLayerTar);
-    layer_descriptor.digest = oci::digest_of(layer);
-    layer_descriptor.size = static_cast<std::int64_t>(layer.size());
-    image.layers.push_back(layer_descriptor);
+    image.config = test::descriptor_of(config, mt::kImageConfig);
+    image.layers.push_back(test::descriptor_of(layer, mt::kImageLayerTar));
     ASSERT_TRUE(images_->put_blob_bytes(image.config, config));
     ASSERT_TRUE(images_->put_blob_bytes(image.layers[0], layer));
     image_ = *oci::make_document(oci::encode_manifest(image));
@@ -170,9 +167,6 @@ class Verify : public ::testing::Test {
   TrustPolicy policy_;
 };
 
-#define EXPECT_CONTAINS(haystack, needle) \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) << "message: " << (haystack)
-
 TEST_F(Verify, AcceptsWhatWasPublished) {
   auto artifacts = publish_good();
   policy_.product_uuid = keys().snakeoil.uuid;
@@ -188,24 +182,24 @@ TEST_F(Verify, AcceptsWhatWasPublished) {
 
 TEST_F(Verify, WrongKey) {
   publish(install_json_, keys().snakeoil.cert_pem, keys().second);
-  EXPECT_CONTAINS(verify_error(), trust::kSignatureMismatch);
+  EXPECT_THAT(verify_error(), HasSubstr(trust::kSignatureMismatch));
 }
 
 TEST_F(Verify, CertificateFromAnotherKeyset) {
   publish(install_json_, keys().foreign.cert_pem, keys().foreign);
-  EXPECT_CONTAINS(verify_error(), trust::kNotSignedByCa);
+  EXPECT_THAT(verify_error(), HasSubstr(trust::kNotSignedByCa));
 }
 
 TEST_F(Verify, AnotherProjectsCertificate) {
   publish(install_json_, keys().second.cert_pem, keys().second);
   policy_.product_uuid = keys().snakeoil.uuid;
-  EXPECT_CONTAINS(verify_error(), "it is for product " + keys().second.uuid);
+  EXPECT_THAT(verify_error(), HasSubstr("it is for product " + keys().second.uuid));
 }
 
 TEST_F(Verify, ProductMismatch) {
   publish_good();
   policy_.product_uuid = "00000000-0000-4000-8000-000000000000";
-  EXPECT_CONTAINS(verify_error(), "expected 00000000-0000-4000-8000-000000000000");
+  EXPECT_THAT(verify_error(), HasSubstr("expected 00000000-0000-4000-8000-000000000000"));
 }
 
 TEST_F(Verify, ExpiredCertificate) {
@@ -213,7 +207,7 @@ TEST_F(Verify, ExpiredCertificate) {
   spec.not_before -= std::chrono::hours(48);
   spec.not_after = spec.not_before + std::chrono::hours(1);
   publish(install_json_, custom_certificate(spec), keys().snakeoil);
-  EXPECT_CONTAINS(verify_error(), trust::kCertificateExpired);
+  EXPECT_THAT(verify_error(), HasSubstr(trust::kCertificateExpired));
 }
 
 TEST_F(Verify, NotYetValidCertificate) {
@@ -221,7 +215,7 @@ TEST_F(Verify, NotYetValidCertificate) {
   spec.not_before += std::chrono::hours(48);
   spec.not_after += std::chrono::hours(96);
   publish(install_json_, custom_certificate(spec), keys().snakeoil);
-  EXPECT_CONTAINS(verify_error(), trust::kCertificateNotYetValid);
+  EXPECT_THAT(verify_error(), HasSubstr(trust::kCertificateNotYetValid));
 }
 
 TEST_F(Verify, CertificateWithoutCodeSigning) {
@@ -229,7 +223,7 @@ TEST_F(Verify, CertificateWithoutCodeSigning) {
   spec.code_signing = false;
   spec.server_auth = true;
   publish(install_json_, custom_certificate(spec), keys().snakeoil);
-  EXPECT_CONTAINS(verify_error(), trust::kMissingCodeSigning);
+  EXPECT_THAT(verify_error(), HasSubstr(trust::kMissingCodeSigning));
 }
 
 TEST_F(Verify, SignatureOverOtherBytes) {
@@ -237,7 +231,7 @@ TEST_F(Verify, SignatureOverOtherBytes) {
   auto artifacts = make_install_artifacts(install_json_, keys().snakeoil.cert_pem, *signature, "t");
   ASSERT_TRUE(push_install_artifacts(*install_, "1.0.0", install_json_, keys().snakeoil.cert_pem,
                                      *signature, artifacts));
-  EXPECT_CONTAINS(verify_error(), trust::kSignatureMismatch);
+  EXPECT_THAT(verify_error(), HasSubstr(trust::kSignatureMismatch));
 }
 
 TEST_F(Verify, SwappedInstallJsonLayer) {
@@ -251,7 +245,7 @@ TEST_F(Verify, SwappedInstallJsonLayer) {
       make_install_artifacts(evil_json, keys().snakeoil.cert_pem, *real_signature, "t");
   ASSERT_TRUE(push_install_artifacts(*install_, "1.0.0", evil_json, keys().snakeoil.cert_pem,
                                      *real_signature, artifacts));
-  EXPECT_CONTAINS(verify_error(), trust::kSignatureMismatch);
+  EXPECT_THAT(verify_error(), HasSubstr(trust::kSignatureMismatch));
 }
 
 TEST_F(Verify, TargetChangedAfterSigning) {
@@ -259,26 +253,26 @@ TEST_F(Verify, TargetChangedAfterSigning) {
   ASSERT_TRUE(
       write_file_atomic(blob_file(*images_, image_.digest), R"({"schemaVersion":2,"evil":true})"));
   auto e = verify_error();
-  EXPECT_CONTAINS(e, "target zot");
-  EXPECT_CONTAINS(e, image_.digest.str());
+  EXPECT_THAT(e, HasSubstr("target zot"));
+  EXPECT_THAT(e, HasSubstr(image_.digest.str()));
 }
 
 TEST_F(Verify, TargetMissing) {
   publish_good();
   ASSERT_TRUE(images_->delete_manifest(image_.digest));
-  EXPECT_CONTAINS(verify_error(), "target zot");
+  EXPECT_THAT(verify_error(), HasSubstr("target zot"));
 }
 
 TEST_F(Verify, MissingSignature) {
   auto artifacts = publish_good();
   ASSERT_TRUE(install_->delete_manifest(artifacts.signature.digest));
-  EXPECT_CONTAINS(verify_error(), "no signature referrer");
+  EXPECT_THAT(verify_error(), HasSubstr("no signature referrer"));
 }
 
 TEST_F(Verify, MissingCertificate) {
   auto artifacts = publish_good();
   ASSERT_TRUE(install_->delete_manifest(artifacts.certificate.digest));
-  EXPECT_CONTAINS(verify_error(), "no certificate referrer");
+  EXPECT_THAT(verify_error(), HasSubstr("no certificate referrer"));
 }
 
 TEST_F(Verify, EveryCandidateIsTried) {
@@ -299,8 +293,8 @@ TEST_F(Verify, ConflictingReferrersAllBadListsEachProblem) {
   ASSERT_TRUE(push_install_artifacts(*install_, "1.0.0", install_json_, keys().second.cert_pem,
                                      "garbage", second));
   auto e = verify_error();
-  EXPECT_CONTAINS(e, trust::kNotSignedByCa);
-  EXPECT_CONTAINS(e, trust::kSignatureMismatch);
+  EXPECT_THAT(e, HasSubstr(trust::kNotSignedByCa));
+  EXPECT_THAT(e, HasSubstr(trust::kSignatureMismatch));
 }
 
 TEST_F(Verify, TruncatedBlobs) {
@@ -309,11 +303,11 @@ TEST_F(Verify, TruncatedBlobs) {
   auto path = blob_file(*install_, sig_manifest.layers[0].digest);
   auto bytes = *read_file(path);
   ASSERT_TRUE(write_file_atomic(path, bytes.substr(0, bytes.size() / 2)));
-  EXPECT_CONTAINS(verify_error(), "signature");
+  EXPECT_THAT(verify_error(), HasSubstr("signature"));
   auto install_manifest = *oci::parse_image_manifest(artifacts.install.bytes);
   path = blob_file(*install_, install_manifest.layers[0].digest);
   ASSERT_TRUE(write_file_atomic(path, install_json_.substr(0, 10)));
-  EXPECT_CONTAINS(verify_error(), "install.json");
+  EXPECT_THAT(verify_error(), HasSubstr("install.json"));
 }
 
 TEST_F(Verify, ReferrerWithAnotherSubject) {
@@ -325,18 +319,18 @@ TEST_F(Verify, ReferrerWithAnotherSubject) {
   ASSERT_TRUE(install_->delete_manifest(genuine.certificate.digest));
   auto extra = *oci::referrer_descriptor(other.certificate);
   ExtraReferrer lying(*install_, extra);
-  EXPECT_CONTAINS(verify_error(&lying), "its subject is");
+  EXPECT_THAT(verify_error(&lying), HasSubstr("its subject is"));
 }
 
 TEST_F(Verify, OversizedInstallJson) {
   std::string huge(kMaxInstallJsonBytes + 1, ' ');
   publish(huge, keys().snakeoil.cert_pem, keys().snakeoil);
-  EXPECT_CONTAINS(verify_error(), "more than the limit");
+  EXPECT_THAT(verify_error(), HasSubstr("more than the limit"));
 }
 
 TEST_F(Verify, SignedButInvalidInstallJson) {
   publish(R"({"version":2})", keys().snakeoil.cert_pem, keys().snakeoil);
-  EXPECT_CONTAINS(verify_error(), "version must be 1");
+  EXPECT_THAT(verify_error(), HasSubstr("version must be 1"));
 }
 
 TEST_F(Verify, NotAnInstallManifest) {
@@ -345,7 +339,7 @@ TEST_F(Verify, NotAnInstallManifest) {
   ASSERT_TRUE(install_->put_blob_bytes(image.config, R"({"architecture":"amd64","os":"linux"})"));
   ASSERT_TRUE(install_->put_blob_bytes(image.layers[0], "layer bytes"));
   ASSERT_TRUE(install_->put_manifest(image_, "1.0.0"));
-  EXPECT_CONTAINS(verify_error(), "not an install manifest");
+  EXPECT_THAT(verify_error(), HasSubstr("not an install manifest"));
 }
 
 }  // namespace

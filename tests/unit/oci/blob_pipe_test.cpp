@@ -5,10 +5,13 @@
 
 #include <atomic>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 namespace mos::oci {
 namespace {
+
+using ::testing::HasSubstr;
 
 std::string pattern(std::size_t n) {
   std::string s(n, '\0');
@@ -54,7 +57,7 @@ TEST(BlobPipe, ProducerErrorArrivesAfterTheBufferedBytes) {
   EXPECT_EQ(*first, 7u);
   auto second = reader->read(buffer);
   ASSERT_FALSE(second);
-  EXPECT_NE(second.error().message.find("digest mismatch"), std::string::npos);
+  EXPECT_THAT(second.error().message, HasSubstr("digest mismatch"));
 }
 
 TEST(BlobPipe, VouchesOnlyForTheDigestItsProducerChecksAndStartsAtTheFirstRead) {

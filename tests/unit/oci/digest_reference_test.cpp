@@ -1,19 +1,28 @@
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "oci/digest.hpp"
 #include "oci/reference.hpp"
+#include "unit/support/test_support.hpp"
 
 using namespace mos::oci;
+using mos::test::error_of;
+using ::testing::HasSubstr;
 
 TEST(Digest, ParsesStrictly) {
   auto empty = digest_of("{}");
   EXPECT_EQ(empty.str(), "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a");
   EXPECT_TRUE(Digest::parse(empty.str()));
-  EXPECT_FALSE(
-      Digest::parse("sha256:44136FA355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"));
-  EXPECT_FALSE(Digest::parse("sha256:abc"));
-  EXPECT_FALSE(Digest::parse("md5:d41d8cd98f00b204e9800998ecf8427e"));
-  EXPECT_FALSE(Digest::parse("44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"));
+  EXPECT_THAT(error_of(Digest::parse(
+                  "sha256:44136FA355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a")),
+              HasSubstr("sha256 needs 64 lowercase hex digits"));
+  EXPECT_THAT(error_of(Digest::parse("sha256:abc")),
+              HasSubstr("sha256 needs 64 lowercase hex digits"));
+  EXPECT_THAT(error_of(Digest::parse("md5:d41d8cd98f00b204e9800998ecf8427e")),
+              HasSubstr("unsupported algorithm \"md5\""));
+  EXPECT_THAT(
+      error_of(Digest::parse("44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a")),
+      HasSubstr("expected ALGORITHM:HEX"));
   auto sha512 = digest_of("abc", DigestAlgorithm::sha512);
   EXPECT_EQ(sha512.hex().size(), 128u);
   EXPECT_EQ(*Digest::parse(sha512.str()), sha512);
@@ -52,17 +61,21 @@ TEST(Reference, Layouts) {
   ASSERT_TRUE(no_tag);
   EXPECT_FALSE(no_tag->tag);
   EXPECT_EQ(no_tag->layout_dir, "relative/dir");
-  EXPECT_FALSE(Reference::parse("oci:"));
+  EXPECT_THAT(error_of(Reference::parse("oci:")), HasSubstr("oci: needs a directory"));
 }
 
 TEST(Reference, RejectsBadInput) {
-  EXPECT_FALSE(Reference::parse("machine/install:1.0.0"));             // no host
-  EXPECT_FALSE(Reference::parse("127.0.0.1:5000/Machine/install:1"));  // uppercase
-  EXPECT_FALSE(Reference::parse("127.0.0.1:5000/a/../b:1"));
-  EXPECT_FALSE(Reference::parse("127.0.0.1:5000/a:bad$tag"));
-  EXPECT_FALSE(Reference::parse("ftp://host/a:1"));
-  EXPECT_FALSE(Reference::parse("127.0.0.1:5000/a@sha256:short"));
-  EXPECT_FALSE(Reference::parse("127.0.0.1:/a:1"));
+  auto refused = [](std::string_view text) { return error_of(Reference::parse(text)); };
+  EXPECT_THAT(refused("machine/install:1.0.0"), HasSubstr("with a registry host"));  // no host
+  EXPECT_THAT(refused("127.0.0.1:5000/Machine/install:1"),
+              HasSubstr("\"Machine/install\" is not a valid repository name"));  // uppercase
+  EXPECT_THAT(refused("127.0.0.1:5000/a/../b:1"),
+              HasSubstr("\"a/../b\" is not a valid repository name"));
+  EXPECT_THAT(refused("127.0.0.1:5000/a:bad$tag"), HasSubstr("\"bad$tag\" is not a valid tag"));
+  EXPECT_THAT(refused("ftp://host/a:1"), HasSubstr("the transport \"ftp://\" is not supported"));
+  EXPECT_THAT(refused("127.0.0.1:5000/a@sha256:short"),
+              HasSubstr("sha256 needs 64 lowercase hex digits"));
+  EXPECT_THAT(refused("127.0.0.1:/a:1"), HasSubstr("\"127.0.0.1:\" is not a valid registry host"));
   EXPECT_TRUE(Reference::parse("[::1]:5000/a:1"));
 }
 

@@ -1,10 +1,14 @@
 #include "oci/document.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "oci/media_types.hpp"
+#include "unit/support/test_support.hpp"
 
 using namespace mos::oci;
+using mos::test::error_of;
+using ::testing::HasSubstr;
 
 namespace {
 // The install manifest of the walkthrough (image-manifest-walkthrough.md), compact as Go writes it.
@@ -66,19 +70,29 @@ TEST(Document, StrictParsing) {
   const std::string config =
       R"("config":{"mediaType":"a","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2})";
   EXPECT_TRUE(parse_image_manifest(R"({"schemaVersion":2,)" + config + R"(,"layers":[]})"));
-  EXPECT_FALSE(parse_image_manifest(R"({"schemaVersion":1,)" + config + R"(,"layers":[]})"));
-  EXPECT_FALSE(parse_image_manifest(R"({"schemaVersion":"2",)" + config + R"(,"layers":[]})"));
-  EXPECT_FALSE(parse_image_manifest(R"({"schemaVersion":2,"schemaVersion":2,)" + config +
-                                    R"(,"layers":[]})"));
-  EXPECT_FALSE(parse_image_manifest(R"({"schemaVersion":2,)" + config + R"(,"layers":{}})"));
-  EXPECT_FALSE(parse_image_manifest(
-      R"({"schemaVersion":2,"config":{"mediaType":"a","digest":"sha256:zz","size":2},"layers":[]})"));
-  EXPECT_FALSE(parse_image_manifest(
-      R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",)" + config +
-      R"(,"layers":[]})"));
-  EXPECT_FALSE(make_document("not json"));
-  EXPECT_FALSE(make_document("[]"));
-  EXPECT_FALSE(make_document(std::string(kMaxManifestBytes + 1, ' ')));
+  auto refused = [](const std::string& json) { return error_of(parse_image_manifest(json)); };
+  EXPECT_THAT(refused(R"({"schemaVersion":1,)" + config + R"(,"layers":[]})"),
+              HasSubstr("schemaVersion must be 2, not 1"));
+  EXPECT_THAT(refused(R"({"schemaVersion":"2",)" + config + R"(,"layers":[]})"),
+              HasSubstr("\"schemaVersion\" must be an integer"));
+  EXPECT_THAT(refused(R"({"schemaVersion":2,"schemaVersion":2,)" + config + R"(,"layers":[]})"),
+              HasSubstr("duplicate key \"schemaVersion\""));
+  EXPECT_THAT(refused(R"({"schemaVersion":2,)" + config + R"(,"layers":{}})"),
+              HasSubstr("\"layers\" must be an array, not object"));
+  EXPECT_THAT(
+      refused(
+          R"({"schemaVersion":2,"config":{"mediaType":"a","digest":"sha256:zz","size":2},"layers":[]})"),
+      HasSubstr("invalid digest \"sha256:zz\""));
+  EXPECT_THAT(
+      refused(R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",)" +
+              config + R"(,"layers":[]})"),
+      HasSubstr("is not an image manifest type"));
+  EXPECT_THAT(error_of(make_document("not json")), HasSubstr("not valid JSON"));
+  EXPECT_THAT(error_of(make_document("[]")), HasSubstr("must be a JSON object, not array"));
+  EXPECT_THAT(error_of(make_document(std::string(kMaxManifestBytes + 1, ' '))),
+              HasSubstr("more than the limit"));
   EXPECT_TRUE(make_document(R"({"schemaVersion":2,"manifests":[]})"));
-  EXPECT_FALSE(make_document(R"({"schemaVersion":2,"manifests":[]})", media_type::kImageManifest));
+  EXPECT_THAT(
+      error_of(make_document(R"({"schemaVersion":2,"manifests":[]})", media_type::kImageManifest)),
+      HasSubstr("image manifest: missing \"config\""));
 }

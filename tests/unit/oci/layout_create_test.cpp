@@ -16,7 +16,9 @@ TEST(LayoutCreate, AMissingLayoutReadsEmptyAndIsMadeByTheFirstWrite) {
   auto store = LayoutStore::open(dir, true).value();
   EXPECT_FALSE(fs::exists(dir));
   EXPECT_TRUE(store->list_tags().value().empty());
-  EXPECT_FALSE(store->resolve("latest").has_value());
+  auto missing = store->resolve("latest");
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_THAT(missing.error().message, testing::HasSubstr("latest"));
   Descriptor blob;
   blob.media_type = "application/octet-stream";
   blob.digest = digest_of("hello");

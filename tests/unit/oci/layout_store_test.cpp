@@ -7,32 +7,32 @@
 #include <fstream>
 #include <thread>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "core/file.hpp"
 #include "core/json.hpp"
 #include "core/lock.hpp"
 #include "oci/media_types.hpp"
+#include "unit/support/test_support.hpp"
 
 using namespace mos;
 using namespace mos::oci;
+using test::descriptor_of;
+using test::dir_entries;
+using test::error_of;
+using test::FakeBlobReader;
+using test::read_text;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 namespace {
-
-Descriptor blob_descriptor(std::string_view bytes,
-                           std::string_view type = media_type::kImageLayerTar) {
-  Descriptor d;
-  d.media_type = std::string(type);
-  d.digest = digest_of(bytes);
-  d.size = static_cast<std::int64_t>(bytes.size());
-  return d;
-}
 
 // Writes the empty config and one layer with `content`, returns the manifest document.
 Document image(LayoutStore& store, std::string_view content, std::optional<Descriptor> subject = {},
                std::optional<std::string> artifact_type = {}) {
   EXPECT_TRUE(store.put_blob_bytes(empty_descriptor(), kEmptyJson));
-  auto layer = blob_descriptor(content);
+  auto layer = descriptor_of(content);
   EXPECT_TRUE(store.put_blob_bytes(layer, content));
   ImageManifest m;
   m.media_type = std::string(media_type::kImageManifest);
@@ -45,44 +45,12 @@ Document image(LayoutStore& store, std::string_view content, std::optional<Descr
   return *doc;
 }
 
-std::string slurp(const fs::path& p) {
-  return *read_file(p);
-}
-
-std::size_t count_files(const fs::path& dir) {
-  std::error_code ec;
-  if (!fs::exists(dir, ec)) return 0;
-  return static_cast<std::size_t>(
-      std::distance(fs::directory_iterator(dir), fs::directory_iterator()));
-}
-
-// A source that delivers some bytes, then lets the test decide what happens (error or death).
-class ScriptedReader : public BlobReader {
- public:
-  ScriptedReader(std::string bytes, std::function<void()> at_end)
-      : bytes_(std::move(bytes)), at_end_(std::move(at_end)) {}
-  Result<std::size_t> read(std::span<std::byte> buffer) override {
-    if (pos_ == bytes_.size()) {
-      if (at_end_) at_end_();
-      return std::size_t{0};
-    }
-    std::size_t n = std::min(buffer.size(), bytes_.size() - pos_);
-    std::memcpy(buffer.data(), bytes_.data() + pos_, n);
-    pos_ += n;
-    return n;
-  }
-
- private:
-  std::string bytes_;
-  std::size_t pos_ = 0;
-  std::function<void()> at_end_;
-};
-
 class LayoutStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = TempDir::create({}, "mos-layout-test-").value();
     store_ = LayoutStore::open(dir_->path() / "layout", true).value();
+    ASSERT_TRUE(store_->ensure_exists());
   }
   std::optional<TempDir> dir_;
   std::unique_ptr<LayoutStore> store_;
@@ -92,17 +60,17 @@ class LayoutStoreTest : public ::testing::Test {
 
 TEST_F(LayoutStoreTest, CreatesAnEmptyLayout) {
   auto d = store_->dir();
-  EXPECT_EQ(slurp(d / "oci-layout"), R"({"imageLayoutVersion":"1.0.0"})");
-  EXPECT_EQ(slurp(d / "index.json"), R"({"schemaVersion":2,"manifests":[]})");
+  EXPECT_EQ(read_text(d / "oci-layout"), R"({"imageLayoutVersion":"1.0.0"})");
+  EXPECT_EQ(read_text(d / "index.json"), R"({"schemaVersion":2,"manifests":[]})");
   EXPECT_TRUE(fs::is_directory(d / "blobs" / "sha256"));
   EXPECT_TRUE(LayoutStore::open(d, false));
   auto missing = LayoutStore::open(dir_->path() / "nope", false);
   ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().message.find("does not exist"), std::string::npos);
+  EXPECT_THAT(missing.error().message, HasSubstr("does not exist"));
   fs::create_directory(dir_->path() / "plain");
   auto plain = LayoutStore::open(dir_->path() / "plain", false);
   ASSERT_FALSE(plain);
-  EXPECT_NE(plain.error().message.find("not an OCI image layout"), std::string::npos);
+  EXPECT_THAT(plain.error().message, HasSubstr("not an OCI image layout"));
 }
 
 TEST_F(LayoutStoreTest, StoresTagsAsRefNameAnnotations) {
@@ -115,16 +83,16 @@ TEST_F(LayoutStoreTest, StoresTagsAsRefNameAnnotations) {
   ASSERT_TRUE(got);
   EXPECT_EQ(got->bytes, doc.bytes);
   EXPECT_EQ(got->media_type, media_type::kImageManifest);
-  auto index = parse_json_strict(slurp(store_->dir() / "index.json"), "index").value();
+  auto index = parse_json_strict(read_text(store_->dir() / "index.json"), "index").value();
   ASSERT_EQ(index["manifests"].size(), 1u);
   EXPECT_EQ(index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"], "1.0.0");
   EXPECT_EQ(index["manifests"][0]["size"], doc.bytes.size());
-  EXPECT_EQ(slurp(store_->dir() / "blobs/sha256" / doc.digest.hex()), doc.bytes);
+  EXPECT_EQ(read_text(store_->dir() / "blobs/sha256" / doc.digest.hex()), doc.bytes);
 
   // An untagged push is listed without the annotation, as zot lists referrers.
   auto other = image(*store_, "layer two");
   ASSERT_TRUE(store_->put_manifest(other, std::nullopt));
-  index = parse_json_strict(slurp(store_->dir() / "index.json"), "index").value();
+  index = parse_json_strict(read_text(store_->dir() / "index.json"), "index").value();
   ASSERT_EQ(index["manifests"].size(), 2u);
   EXPECT_FALSE(index["manifests"][1].contains("annotations"));
   // Tagging it later reuses the untagged entry.
@@ -132,9 +100,9 @@ TEST_F(LayoutStoreTest, StoresTagsAsRefNameAnnotations) {
   EXPECT_EQ(store_->read_index().value()->manifests.size(), 2u);
   EXPECT_EQ(store_->list_tags().value(), (std::vector<std::string>{"1.0.0", "2.0.0"}));
   // Same put again changes nothing.
-  auto before = slurp(store_->dir() / "index.json");
+  auto before = read_text(store_->dir() / "index.json");
   ASSERT_TRUE(store_->put_manifest(other, "2.0.0"));
-  EXPECT_EQ(slurp(store_->dir() / "index.json"), before);
+  EXPECT_EQ(read_text(store_->dir() / "index.json"), before);
 }
 
 TEST_F(LayoutStoreTest, RetagKeepsOldManifestUntaggedAndUntagDeleteWork) {
@@ -149,12 +117,13 @@ TEST_F(LayoutStoreTest, RetagKeepsOldManifestUntaggedAndUntagDeleteWork) {
   ASSERT_TRUE(store_->untag("latest"));
   EXPECT_FALSE(store_->find_manifest("latest").value().has_value());
   EXPECT_TRUE(store_->find_manifest(b.digest.str()).value().has_value());
-  EXPECT_FALSE(store_->untag("latest"));
+  EXPECT_THAT(error_of(store_->untag("latest")), HasSubstr("tag latest not found"));
 
   ASSERT_TRUE(store_->delete_manifest(b.digest));
   EXPECT_FALSE(store_->find_manifest(b.digest.str()).value().has_value());
   EXPECT_FALSE(fs::exists(store_->dir() / "blobs/sha256" / b.digest.hex()));
-  EXPECT_FALSE(store_->delete_manifest(b.digest));
+  EXPECT_THAT(error_of(store_->delete_manifest(b.digest)),
+              HasSubstr("manifest " + b.digest.str() + " not found"));
   EXPECT_EQ(store_->read_index().value()->manifests.size(), 1u);
 }
 
@@ -162,12 +131,11 @@ TEST_F(LayoutStoreTest, RefusesManifestsNamingMissingBlobs) {
   ImageManifest m;
   m.media_type = std::string(media_type::kImageManifest);
   m.config = empty_descriptor();
-  m.layers.push_back(blob_descriptor("never written"));
+  m.layers.push_back(descriptor_of("never written"));
   auto doc = make_document(encode_manifest(m)).value();
   auto put = store_->put_manifest(doc, "x");
   ASSERT_FALSE(put);
-  EXPECT_NE(put.error().message.find("manifest names missing blob"), std::string::npos)
-      << put.error().message;
+  EXPECT_THAT(put.error().message, HasSubstr("manifest names missing blob"));
   EXPECT_EQ(store_->read_index().value()->manifests.size(), 0u);
   EXPECT_FALSE(fs::exists(store_->dir() / "blobs/sha256" / doc.digest.hex()));
 }
@@ -179,77 +147,70 @@ TEST_F(LayoutStoreTest, RefusesOversizedAndMislabelledManifests) {
   big.digest = digest_of(big.bytes);
   auto put = store_->put_manifest(big, "big");
   ASSERT_FALSE(put);
-  EXPECT_NE(put.error().message.find("limit"), std::string::npos);
+  EXPECT_THAT(put.error().message, HasSubstr("limit"));
 
   auto doc = image(*store_, "x");
   doc.digest = digest_of("something else");
-  ASSERT_FALSE(store_->put_manifest(doc, "x"));
-  ASSERT_FALSE(store_->put_manifest(image(*store_, "y"), "bad tag!"));
+  EXPECT_THAT(error_of(store_->put_manifest(doc, "x")),
+              HasSubstr("the bytes do not have that digest"));
+  EXPECT_THAT(error_of(store_->put_manifest(image(*store_, "y"), "bad tag!")),
+              HasSubstr("invalid tag \"bad tag!\""));
   EXPECT_EQ(store_->read_index().value()->manifests.size(), 0u);
 }
 
 TEST_F(LayoutStoreTest, BlobMismatchLeavesNothing) {
-  auto d = blob_descriptor("the real content");
-  ASSERT_FALSE(store_->put_blob_bytes(d, "other content!!!"));
-  ScriptedReader wrong("other content!!!", nullptr);
+  auto d = descriptor_of("the real content");
+  EXPECT_THAT(error_of(store_->put_blob_bytes(d, "other content!!!")),
+              HasSubstr("the bytes have digest " + digest_of("other content!!!").str()));
+  FakeBlobReader wrong("other content!!!");
   auto put = store_->put_blob(d, wrong);
   ASSERT_FALSE(put);
-  EXPECT_NE(put.error().message.find("digest"), std::string::npos) << put.error().message;
-  ScriptedReader longer("the real content and more", nullptr);
-  ASSERT_FALSE(store_->put_blob(d, longer));
-  ScriptedReader failing("the real", [] {});
-  ASSERT_FALSE(store_->put_blob(d, failing));
-  EXPECT_EQ(count_files(store_->dir() / "blobs/sha256"), 0u);
-  EXPECT_EQ(count_files(store_->dir() / ".uploads"), 0u);
+  EXPECT_THAT(put.error().message, HasSubstr("digest"));
+  FakeBlobReader longer("the real content and more");
+  EXPECT_THAT(error_of(store_->put_blob(d, longer)),
+              HasSubstr("the source sent more than the 16 bytes"));
+  FakeBlobReader shorter("the real");
+  EXPECT_THAT(error_of(store_->put_blob(d, shorter)), HasSubstr("has 8 bytes, expected 16"));
+  EXPECT_THAT(dir_entries(store_->dir() / "blobs/sha256"), IsEmpty());
+  EXPECT_THAT(dir_entries(store_->dir() / ".uploads"), IsEmpty());
 
-  ScriptedReader right("the real content", nullptr);
+  FakeBlobReader right("the real content");
   ASSERT_TRUE(store_->put_blob(d, right));
   EXPECT_TRUE(store_->has_blob(d).value());
-  EXPECT_EQ(count_files(store_->dir() / ".uploads"), 0u);
+  EXPECT_THAT(dir_entries(store_->dir() / ".uploads"), IsEmpty());
   EXPECT_EQ(store_->blob_path(d.digest).value(), store_->dir() / "blobs/sha256" / d.digest.hex());
 }
 
 // A source that checks the digest itself is not hashed again: the store relies on its read()
 // failing at the end when the bytes are wrong, and nothing is left behind when it does.
-class SelfVerifyingReader final : public BlobReader {
- public:
-  SelfVerifyingReader(std::string bytes, Digest checks, bool fail_at_end)
-      : inner_(std::move(bytes), nullptr), checks_(std::move(checks)), fail_at_end_(fail_at_end) {}
-  Result<std::size_t> read(std::span<std::byte> buffer) override {
-    MOS_TRY_ASSIGN(auto n, inner_.read(buffer));
-    if (n == 0 && fail_at_end_) return fail("digest mismatch");
-    return n;
-  }
-  bool verifies(const Digest& digest) const override { return digest == checks_; }
-
- private:
-  ScriptedReader inner_;
-  Digest checks_;
-  bool fail_at_end_;
-};
-
 TEST_F(LayoutStoreTest, ASelfVerifyingSourceIsTrustedOnlyForItsDigestAndOnlyToItsEnd) {
-  auto d = blob_descriptor("the real content");
+  auto d = descriptor_of("the real content");
   // Wrong bytes, and the source says so at the end: nothing stored.
-  SelfVerifyingReader caught("other content!!!", d.digest, true);
-  ASSERT_FALSE(store_->put_blob(d, caught));
-  EXPECT_EQ(count_files(store_->dir() / "blobs/sha256"), 0u);
-  EXPECT_EQ(count_files(store_->dir() / ".uploads"), 0u);
+  FakeBlobReader caught("other content!!!");
+  caught.vouch_for(d.digest).at_end(
+      []() -> Status { return fail("the source's digest mismatch"); });
+  EXPECT_THAT(error_of(store_->put_blob(d, caught)), HasSubstr("the source's digest mismatch"));
+  EXPECT_THAT(dir_entries(store_->dir() / "blobs/sha256"), IsEmpty());
+  EXPECT_THAT(dir_entries(store_->dir() / ".uploads"), IsEmpty());
   // A source verifying another digest is hashed as usual, so its wrong bytes are refused.
-  SelfVerifyingReader other("other content!!!", digest_of("something else"), false);
-  ASSERT_FALSE(store_->put_blob(d, other));
-  EXPECT_EQ(count_files(store_->dir() / "blobs/sha256"), 0u);
+  FakeBlobReader other("other content!!!");
+  other.vouch_for(digest_of("something else"));
+  EXPECT_THAT(error_of(store_->put_blob(d, other)),
+              HasSubstr("blob content has digest " + digest_of("other content!!!").str()));
+  EXPECT_THAT(dir_entries(store_->dir() / "blobs/sha256"), IsEmpty());
   // The right bytes from a source verifying this digest are stored, sizes still checked.
-  SelfVerifyingReader shorter("the real", d.digest, false);
-  ASSERT_FALSE(store_->put_blob(d, shorter));
-  SelfVerifyingReader right("the real content", d.digest, false);
+  FakeBlobReader shorter("the real");
+  shorter.vouch_for(d.digest);
+  EXPECT_THAT(error_of(store_->put_blob(d, shorter)), HasSubstr("has 8 bytes, expected 16"));
+  FakeBlobReader right("the real content");
+  right.vouch_for(d.digest);
   ASSERT_TRUE(store_->put_blob(d, right));
   EXPECT_EQ(read_file(store_->blob_path(d.digest).value()).value(), "the real content");
-  EXPECT_EQ(count_files(store_->dir() / ".uploads"), 0u);
+  EXPECT_THAT(dir_entries(store_->dir() / ".uploads"), IsEmpty());
 }
 
 TEST_F(LayoutStoreTest, ReadersDetectCorruptBlobs) {
-  auto d = blob_descriptor("0123456789");
+  auto d = descriptor_of("0123456789");
   ASSERT_TRUE(store_->put_blob_bytes(d, "0123456789"));
   auto path = store_->blob_path(d.digest).value();
   fs::permissions(path, fs::perms::owner_write, fs::perm_options::add);
@@ -261,10 +222,11 @@ TEST_F(LayoutStoreTest, ReadersDetectCorruptBlobs) {
     n = reader->read(buffer);
   } while (n && *n > 0);
   ASSERT_FALSE(n);
-  EXPECT_NE(n.error().message.find("digest"), std::string::npos);
+  EXPECT_THAT(n.error().message, HasSubstr("digest"));
   auto sized = d;
   sized.size = 11;
-  EXPECT_FALSE(store_->open_blob(sized));
+  EXPECT_THAT(error_of(store_->open_blob(sized)),
+              HasSubstr("has 10 bytes, its descriptor says 11"));
 }
 
 TEST_F(LayoutStoreTest, CorruptIndexIsAClearErrorNamingTheFile) {
@@ -272,13 +234,12 @@ TEST_F(LayoutStoreTest, CorruptIndexIsAClearErrorNamingTheFile) {
       << R"({"schemaVersion":2,"manifests":[{"x":1}]})";
   auto tags = store_->list_tags();
   ASSERT_FALSE(tags);
-  EXPECT_NE(tags.error().message.find((store_->dir() / "index.json").string()), std::string::npos)
-      << tags.error().message;
+  EXPECT_THAT(tags.error().message, HasSubstr((store_->dir() / "index.json").string()));
   std::ofstream(store_->dir() / "index.json", std::ios::trunc) << "{\"schemaVersion\":2,";
-  ASSERT_FALSE(store_->resolve("latest"));
+  EXPECT_THAT(error_of(store_->resolve("latest")), HasSubstr("not valid JSON"));
   std::ofstream(store_->dir() / "index.json", std::ios::trunc)
       << R"({"schemaVersion":2,"manifests":[],"manifests":[]})";
-  ASSERT_FALSE(store_->list_tags());
+  EXPECT_THAT(error_of(store_->list_tags()), HasSubstr("duplicate key \"manifests\""));
 }
 
 TEST_F(LayoutStoreTest, ReferrersAreIndexedAndFiltered) {
@@ -321,7 +282,7 @@ TEST_F(LayoutStoreTest, StaleReferrersIndexIsRebuilt) {
   // Another tool appends a referrer to index.json without knowing our sidecar files.
   auto sig = image(*store_, "sig", subject.descriptor(), "application/vnd.machine.signature");
   ASSERT_TRUE(store_->put_blob_bytes(sig.descriptor(), sig.bytes));
-  auto text = slurp(store_->dir() / "index.json");
+  auto text = read_text(store_->dir() / "index.json");
   auto json = parse_json_strict(text, "index").value();
   json["manifests"].push_back(
       {{"mediaType", sig.media_type}, {"digest", sig.digest.str()}, {"size", sig.bytes.size()}});
@@ -400,13 +361,14 @@ TEST_F(LayoutStoreTest, ParallelPutsFromProcessesKeepEveryEntry) {
 }
 
 TEST_F(LayoutStoreTest, AbandonedWritersLeaveNoPartialBlobOrIndexEntry) {
-  auto d = blob_descriptor(std::string(3 << 20, 'x'));
-  auto index_before = slurp(store_->dir() / "index.json");
+  auto d = descriptor_of(std::string(3 << 20, 'x'));
+  auto index_before = read_text(store_->dir() / "index.json");
   // A writer process dies half-way through a blob...
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    ScriptedReader dying(std::string(2 << 20, 'x'), [] { ::_exit(3); });
+    FakeBlobReader dying(std::string(2 << 20, 'x'));
+    dying.at_end([]() -> Status { ::_exit(3); });
     (void)store_->put_blob(d, dying);
     ::_exit(0);
   }
@@ -428,7 +390,7 @@ TEST_F(LayoutStoreTest, AbandonedWritersLeaveNoPartialBlobOrIndexEntry) {
   }
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 4);
-  EXPECT_EQ(slurp(store_->dir() / "index.json"), index_before);
+  EXPECT_EQ(read_text(store_->dir() / "index.json"), index_before);
   EXPECT_TRUE(store_->list_tags().value().empty());
   // The layout stays writable.
   auto doc = image(*store_, "after the crash");
@@ -441,13 +403,18 @@ TEST(LayoutRoot, ValidatesNamesAndListsRepositories) {
   auto root = LayoutRoot::open(tmp.path() / "zot", true).value();
   for (auto bad :
        {"..", "../etc", "/abs", "a//b", "Upper", "a/../b", "a/", ".uploads", "a/.referrers", ""})
-    EXPECT_FALSE(root.repository(bad, true)) << bad;
+    EXPECT_THAT(error_of(root.repository(bad, true)),
+                HasSubstr(fmt::format("invalid repository name \"{}\"", bad)));
   EXPECT_FALSE(fs::exists(tmp.path() / "etc"));
-  ASSERT_TRUE(root.repository("machine/install", true));
-  ASSERT_TRUE(root.repository("zot", true));
-  ASSERT_TRUE(root.repository("a-b/c_d/e.f", true));
-  EXPECT_FALSE(root.repository("zot/blobs", true));
-  EXPECT_FALSE(root.repository("nothere", false));
+  // A repository is made by its first write (see layout_create_test.cpp).
+  for (auto name : {"machine/install", "zot", "a-b/c_d/e.f"}) {
+    auto repository = root.repository(name, true);
+    ASSERT_TRUE(repository) << repository.error().message;
+    ASSERT_TRUE((*repository)->put_blob_bytes(empty_descriptor(), kEmptyJson));
+  }
+  EXPECT_THAT(error_of(root.repository("zot/blobs", true)),
+              HasSubstr("zot is already a repository"));
+  EXPECT_THAT(error_of(root.repository("nothere", false)), HasSubstr("does not exist"));
   EXPECT_TRUE(root.has_repository("zot"));
   EXPECT_FALSE(root.has_repository("nothere"));
   EXPECT_EQ(root.catalog().value(),

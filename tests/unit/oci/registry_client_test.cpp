@@ -5,18 +5,24 @@
 
 #include <atomic>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "oci/media_types.hpp"
 #include "oci/registry_repository.hpp"
 #include "unit/oci/fake_registry.hpp"
+#include "unit/support/test_support.hpp"
 
 namespace mos::oci {
 namespace {
 
+using test::descriptor_of;
+using test::error_of;
+using test::FakeBlobReader;
 using testing::FakeRegistry;
 using testing::FakeRequest;
 using testing::FakeResponse;
+using ::testing::HasSubstr;
 
 RegistryClientOptions fast_options() {
   RegistryClientOptions o;
@@ -32,29 +38,6 @@ std::shared_ptr<RegistryClient> client_for(const FakeRegistry& fake,
   EXPECT_TRUE(c);
   return *c;
 }
-
-Descriptor blob_of(std::string_view content) {
-  Descriptor d;
-  d.media_type = "application/octet-stream";
-  d.digest = digest_of(content);
-  d.size = static_cast<std::int64_t>(content.size());
-  return d;
-}
-
-class StringReader final : public BlobReader {
- public:
-  explicit StringReader(std::string data) : data_(std::move(data)) {}
-  Result<std::size_t> read(std::span<std::byte> buffer) override {
-    std::size_t n = std::min(buffer.size(), data_.size() - offset_);
-    std::memcpy(buffer.data(), data_.data() + offset_, n);
-    offset_ += n;
-    return n;
-  }
-
- private:
-  std::string data_;
-  std::size_t offset_ = 0;
-};
 
 const std::string kManifest =
     R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]})";
@@ -82,8 +65,7 @@ TEST(RegistryClientFake, BearerTokenChallengeAndCache) {
     if (r.path() == "/token") {
       ++token_requests;
       if (r.header("authorization") != "Basic YWxpY2U6czNjcmV0") return {401, {}, "bad creds"};
-      EXPECT_NE(r.target.find("scope=repository%3Aproj%2Fimg%3Apull"), std::string::npos)
-          << r.target;
+      EXPECT_THAT(r.target, HasSubstr("scope=repository%3Aproj%2Fimg%3Apull"));
       return {200, {{"Content-Type", "application/json"}}, R"({"token":"tok-1","expires_in":300})"};
     }
     if (r.header("authorization") != "Bearer tok-1")
@@ -109,8 +91,7 @@ TEST(RegistryClientFake, BearerTokenChallengeAndCache) {
   options.password = "wrong";
   auto refused = client_for(fake, options)->get_manifest("proj/img", "v1");
   ASSERT_FALSE(refused);
-  EXPECT_NE(refused.error().message.find("refused a token"), std::string::npos)
-      << refused.error().message;
+  EXPECT_THAT(refused.error().message, HasSubstr("refused a token"));
 }
 
 // Stands for a registry with the referrers API (zot, distribution 3): server-side filtering
@@ -254,15 +235,14 @@ TEST(RegistryClientFake, TransientFailuresAreRetried) {
   auto failed = client->get_manifest("a", "v1");
   ASSERT_FALSE(failed);
   EXPECT_EQ(calls.load(), 3 + fast_options().max_attempts);
-  EXPECT_NE(failed.error().message.find("disk on fire"), std::string::npos)
-      << failed.error().message;
+  EXPECT_THAT(failed.error().message, HasSubstr("disk on fire"));
 }
 
 // Stands for a connection cut in the middle of a layer download (proxy reset, registry crash):
 // the sink sees only verified-so-far bytes and the download fails as truncated.
 TEST(RegistryClientFake, TruncatedBlobIsAnError) {
   std::string content(100000, 'z');
-  auto blob = blob_of(content);
+  auto blob = descriptor_of(content);
   FakeRegistry fake([&](const FakeRequest&) -> FakeResponse {
     FakeResponse res{200, {{"Content-Type", "application/octet-stream"}}, content};
     res.truncate_at = 5000;
@@ -271,7 +251,7 @@ TEST(RegistryClientFake, TruncatedBlobIsAnError) {
   StringSink sink(1 << 20);
   auto ok = client_for(fake)->get_blob("a", blob, sink);
   ASSERT_FALSE(ok);
-  EXPECT_NE(ok.error().message.find(blob.digest.str()), std::string::npos) << ok.error().message;
+  EXPECT_THAT(ok.error().message, HasSubstr(blob.digest.str()));
   EXPECT_LE(sink.data().size(), 5000u);
 }
 
@@ -279,7 +259,7 @@ TEST(RegistryClientFake, TruncatedBlobIsAnError) {
 // without credentials; a redirect of anything else to another host is refused.
 TEST(RegistryClientFake, RedirectsToOtherHosts) {
   std::string content = "layer bytes";
-  auto blob = blob_of(content);
+  auto blob = descriptor_of(content);
   FakeRegistry storage([&](const FakeRequest&) -> FakeResponse { return {200, {}, content}; });
   FakeRegistry fake([&](const FakeRequest& r) -> FakeResponse {
     if (r.path().starts_with("/v2/a/blobs/"))
@@ -298,15 +278,14 @@ TEST(RegistryClientFake, RedirectsToOtherHosts) {
   for (const auto& r : storage.requests()) EXPECT_EQ(r.header("authorization"), "");
   auto refused = client->get_manifest("a", "v1");
   ASSERT_FALSE(refused);
-  EXPECT_NE(refused.error().message.find("another host"), std::string::npos)
-      << refused.error().message;
+  EXPECT_THAT(refused.error().message, HasSubstr("another host"));
 }
 
 // Stands for spec-conformant registries answering 416 to a chunk they do not expect, and
 // announcing OCI-Chunk-Min-Length (docker-registry does neither).
 TEST(RegistryClientFake, ChunkedUploadHonoursMinLengthAndFailsOn416) {
   std::string content(1000, 'c');
-  auto blob = blob_of(content);
+  auto blob = descriptor_of(content);
   bool refuse_second = false;
   std::atomic<int> patches{0};
   FakeRegistry fake([&](const FakeRequest& r) -> FakeResponse {
@@ -327,7 +306,7 @@ TEST(RegistryClientFake, ChunkedUploadHonoursMinLengthAndFailsOn416) {
   options.chunk_threshold = 100;
   options.chunk_size = 100;
   auto client = client_for(fake, options);
-  StringReader reader(content);
+  FakeBlobReader reader(content);
   ASSERT_TRUE(client->put_blob("a", blob, reader));
   std::vector<std::string> ranges;
   for (const auto& r : fake.requests())
@@ -336,17 +315,17 @@ TEST(RegistryClientFake, ChunkedUploadHonoursMinLengthAndFailsOn416) {
 
   refuse_second = true;
   patches = 0;
-  StringReader again(content);
+  FakeBlobReader again(content);
   auto refused = client->put_blob("a", blob, again);
   ASSERT_FALSE(refused);
-  EXPECT_NE(refused.error().message.find("416"), std::string::npos) << refused.error().message;
+  EXPECT_THAT(refused.error().message, HasSubstr("416"));
 }
 
 // Stands for registries supporting single-POST uploads (201) and for cross-repository mounts a
 // registry declines (202: continue as a normal upload).
 TEST(RegistryClientFake, SinglePostAndDeclinedMount) {
   std::string content = "{}";
-  auto blob = blob_of(content);
+  auto blob = descriptor_of(content);
   bool single_post = true;
   FakeRegistry fake([&](const FakeRequest& r) -> FakeResponse {
     if (r.method == "POST" && r.target.find("mount=") != std::string::npos)
@@ -357,7 +336,7 @@ TEST(RegistryClientFake, SinglePostAndDeclinedMount) {
     }
     if (r.method == "POST") return {202, {{"Location", "/v2/b/blobs/uploads/p?state=1"}}, ""};
     if (r.method == "PUT") {
-      EXPECT_NE(r.target.find("digest=sha256%3A"), std::string::npos) << r.target;
+      EXPECT_THAT(r.target, HasSubstr("digest=sha256%3A"));
       return r.body == content ? FakeResponse{201, {}, ""}
                                : FakeResponse{400, {}, R"({"errors":[{"code":"DIGEST_INVALID"}]})"};
     }
@@ -369,12 +348,12 @@ TEST(RegistryClientFake, SinglePostAndDeclinedMount) {
   single_post = false;
   ASSERT_TRUE(client->put_blob_bytes("b", blob, content));
   EXPECT_EQ(fake.requests().size(), 3u);
-  StringReader reader(content);
+  FakeBlobReader reader(content);
   ASSERT_TRUE(client->put_blob("b", blob, reader, std::string("a")));
   auto requests = fake.requests();
   EXPECT_EQ(requests.back().method, "PUT");
   EXPECT_TRUE(requests.back().target.starts_with("/v2/b/blobs/uploads/m?digest="));
-  EXPECT_FALSE(client->put_blob_bytes("b", blob, "other bytes"));
+  EXPECT_THAT(error_of(client->put_blob_bytes("b", blob, "other bytes")), HasSubstr("digest"));
 }
 
 // A source that yields bytes other than the descriptor's must not be stored (stands for a
@@ -385,9 +364,9 @@ TEST(RegistryClientFake, UploadOfWrongBytesFails) {
     return {201, {}, ""};
   });
   auto client = client_for(fake);
-  StringReader shorter("abc");
-  auto blob = blob_of("abcd");
-  EXPECT_FALSE(client->put_blob("a", blob, shorter));
+  FakeBlobReader shorter("abc");
+  auto blob = descriptor_of("abcd");
+  EXPECT_THAT(error_of(client->put_blob("a", blob, shorter)), HasSubstr("3 bytes"));
 }
 
 }  // namespace

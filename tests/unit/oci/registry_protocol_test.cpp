@@ -4,15 +4,20 @@
 
 #include <cstdlib>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "core/file.hpp"
 #include "oci/media_types.hpp"
 #include "oci/registry_auth.hpp"
 #include "oci/registry_client.hpp"
+#include "unit/support/test_support.hpp"
 
 namespace mos::oci {
 namespace {
+
+using test::error_of;
+using ::testing::HasSubstr;
 
 TEST(WwwAuthenticate, BearerWithQuotedParameters) {
   // Docker Hub's challenge shape (distribution token spec).
@@ -46,10 +51,13 @@ TEST(WwwAuthenticate, CaseInsensitiveSchemeAndNames) {
 }
 
 TEST(WwwAuthenticate, MalformedIsAnErrorNotACrash) {
-  EXPECT_FALSE(parse_www_authenticate(""));
-  EXPECT_FALSE(parse_www_authenticate(R"(Bearer realm="unterminated)"));
-  EXPECT_FALSE(parse_www_authenticate("=\"x\""));
-  EXPECT_FALSE(parse_www_authenticate("Bearer realm=\"x\" @@@"));
+  EXPECT_THAT(error_of(parse_www_authenticate("")), HasSubstr("no challenge"));
+  EXPECT_THAT(error_of(parse_www_authenticate(R"(Bearer realm="unterminated)")),
+              HasSubstr("unterminated quoted string"));
+  EXPECT_THAT(error_of(parse_www_authenticate("=\"x\"")),
+              HasSubstr("expected an authentication scheme"));
+  EXPECT_THAT(error_of(parse_www_authenticate("Bearer realm=\"x\" @@@")),
+              HasSubstr("unexpected character"));
 }
 
 TEST(LinkHeader, NextTargetIsFound) {
@@ -69,9 +77,9 @@ TEST(LinkHeader, NoNextAndMalformed) {
   auto none = parse_next_link(R"(</v2/x>; rel="prev")");
   ASSERT_TRUE(none);
   EXPECT_FALSE(none->has_value());
-  EXPECT_FALSE(parse_next_link("/v2/x; rel=next"));
-  EXPECT_FALSE(parse_next_link("</v2/x; rel=next"));
-  EXPECT_FALSE(parse_next_link(R"(<>; rel="next")"));
+  EXPECT_THAT(error_of(parse_next_link("/v2/x; rel=next")), HasSubstr("expected '<'"));
+  EXPECT_THAT(error_of(parse_next_link("</v2/x; rel=next")), HasSubstr("missing '>'"));
+  EXPECT_THAT(error_of(parse_next_link(R"(<>; rel="next")")), HasSubstr("empty target"));
 }
 
 TEST(ErrorBody, OciErrorsBecomeOneLine) {
@@ -133,8 +141,9 @@ TEST(ReferrersTag, KeepsForeignFieldsAndRefusesGarbage) {
       R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"annotations":{"k":"v"}})";
   auto out = add_to_referrers_index(existing, referrer("a", "t"));
   ASSERT_TRUE(out && *out);
-  EXPECT_NE((*out)->find(R"("annotations":{"k":"v"})"), std::string::npos);
-  EXPECT_FALSE(add_to_referrers_index(std::string("not json"), referrer("a", "t")));
+  EXPECT_THAT(**out, HasSubstr(R"("annotations":{"k":"v"})"));
+  EXPECT_THAT(error_of(add_to_referrers_index(std::string("not json"), referrer("a", "t"))),
+              HasSubstr("not valid JSON"));
 }
 
 TEST(ReferrersTag, FilterByArtifactType) {
@@ -147,7 +156,7 @@ TEST(Auth, Base64RoundTripAndBasicHeader) {
   EXPECT_EQ(base64_encode("alice:s3cret"), "YWxpY2U6czNjcmV0");
   EXPECT_EQ(*base64_decode("YWxpY2U6czNjcmV0"), "alice:s3cret");
   EXPECT_EQ(*base64_decode("YQ=="), "a");
-  EXPECT_FALSE(base64_decode("abc"));
+  EXPECT_THAT(error_of(base64_decode("abc")), HasSubstr("length 3 is not a multiple of 4"));
   EXPECT_EQ(basic_authorization({"alice", "s3cret"}), "Basic YWxpY2U6czNjcmV0");
 }
 
@@ -165,9 +174,11 @@ TEST(Auth, AuthFileEntriesByHost) {
   auto none = credentials_from_auth_file(file, "elsewhere");
   ASSERT_TRUE(none);
   EXPECT_FALSE(none->has_value());
-  EXPECT_FALSE(find_credentials("x", dir->path() / "missing.json"));
+  EXPECT_THAT(error_of(find_credentials("x", dir->path() / "missing.json")),
+              HasSubstr("missing.json does not exist"));
   ASSERT_TRUE(write_file_atomic(file, R"({"auths":{"h":{"auth":"bm9jb2xvbg=="}}})"));
-  EXPECT_FALSE(credentials_from_auth_file(file, "h"));  // "nocolon"
+  EXPECT_THAT(error_of(credentials_from_auth_file(file, "h")),  // "nocolon"
+              HasSubstr("entry for h is not base64 of USER:PASSWORD"));
 }
 
 TEST(Auth, TokenAnswers) {
@@ -179,9 +190,11 @@ TEST(Auth, TokenAnswers) {
   auto access = parse_token_response(R"({"access_token":"xyz"})", now);
   ASSERT_TRUE(access);
   EXPECT_EQ(access->token, "xyz");
-  EXPECT_FALSE(parse_token_response(R"({"expires_in":3})", now));
-  EXPECT_FALSE(parse_token_response(R"({"token":"bad\ntoken"})", now));
-  EXPECT_FALSE(parse_token_response("[]", now));
+  EXPECT_THAT(error_of(parse_token_response(R"({"expires_in":3})", now)),
+              HasSubstr("no \"token\" or \"access_token\""));
+  EXPECT_THAT(error_of(parse_token_response(R"({"token":"bad\ntoken"})", now)),
+              HasSubstr("a token with invalid characters"));
+  EXPECT_THAT(error_of(parse_token_response("[]", now)), HasSubstr("not a JSON object"));
 }
 
 TEST(Hosts, LoopbackUsesPlainHttp) {

@@ -6,6 +6,7 @@
 
 #include "core/file.hpp"
 #include "oci/media_types.hpp"
+#include "unit/support/test_support.hpp"
 
 using namespace mos;
 using namespace mos::oci;
@@ -13,10 +14,7 @@ using namespace mos::oci;
 namespace {
 
 Descriptor put(LayoutStore& store, std::string_view bytes) {
-  Descriptor d;
-  d.media_type = std::string(media_type::kImageLayerTar);
-  d.digest = digest_of(bytes);
-  d.size = static_cast<std::int64_t>(bytes.size());
+  auto d = test::descriptor_of(bytes);
   EXPECT_TRUE(store.put_blob_bytes(d, bytes));
   return d;
 }

@@ -4,6 +4,7 @@
 #include <thread>
 #include <vector>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "core/file.hpp"
@@ -13,6 +14,7 @@
 
 using namespace mos;
 using namespace mos::registry;
+using ::testing::HasSubstr;
 
 namespace {
 
@@ -108,18 +110,16 @@ TEST_F(HtpasswdTest, MalformedLinesAreErrorsNamingFileAndLine) {
     auto path = write(text);
     auto loaded = Htpasswd::load(path);
     ASSERT_FALSE(loaded) << text;
-    EXPECT_NE(loaded.error().message.find(path.string() + expected), std::string::npos)
+    EXPECT_THAT(loaded.error().message, HasSubstr(path.string() + expected))
         << loaded.error().message << "\nexpected: " << expected;
   }
   auto missing = Htpasswd::load(dir_->path() / "nope");
   ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().message.find("htpasswd file " + (dir_->path() / "nope").string()),
-            std::string::npos)
-      << missing.error().message;
+  EXPECT_THAT(missing.error().message,
+              HasSubstr("htpasswd file " + (dir_->path() / "nope").string()));
   auto directory = Htpasswd::load(dir_->path());
   ASSERT_FALSE(directory);
-  EXPECT_NE(directory.error().message.find("not a regular file"), std::string::npos)
-      << directory.error().message;
+  EXPECT_THAT(directory.error().message, HasSubstr("not a regular file"));
 }
 
 TEST_F(HtpasswdTest, WeakSchemesAreSkippedWithAWarningNamingTheUser) {
@@ -128,16 +128,11 @@ TEST_F(HtpasswdTest, WeakSchemesAreSkippedWithAWarningNamingTheUser) {
   EXPECT_EQ(users->users(), 1u);
   auto warnings = users->warnings();
   ASSERT_EQ(warnings.size(), 4u);
-  EXPECT_NE(warnings[0].find(":1: user \"eve\" has a password hash of apr1 MD5"), std::string::npos)
-      << warnings[0];
-  EXPECT_NE(warnings[0].find("htpasswd -B"), std::string::npos) << warnings[0];
-  EXPECT_NE(warnings[1].find(":3: user \"frank\" has a password hash of unsalted SHA-1"),
-            std::string::npos)
-      << warnings[1];
-  EXPECT_NE(warnings[2].find(":4: user \"greg\" has a password hash of DES crypt"),
-            std::string::npos)
-      << warnings[2];
-  EXPECT_NE(warnings[3].find(":5: user \"ivan\""), std::string::npos) << warnings[3];
+  EXPECT_THAT(warnings[0], HasSubstr(":1: user \"eve\" has a password hash of apr1 MD5"));
+  EXPECT_THAT(warnings[0], HasSubstr("htpasswd -B"));
+  EXPECT_THAT(warnings[1], HasSubstr(":3: user \"frank\" has a password hash of unsalted SHA-1"));
+  EXPECT_THAT(warnings[2], HasSubstr(":4: user \"greg\" has a password hash of DES crypt"));
+  EXPECT_THAT(warnings[3], HasSubstr(":5: user \"ivan\""));
   EXPECT_FALSE(users->verify("eve", "x"));
   EXPECT_FALSE(users->verify("frank", "x"));
   EXPECT_FALSE(users->verify("greg", "x"));
@@ -196,8 +191,7 @@ TEST_F(HtpasswdTest, ReloadsWhenTheFileChanges) {
   write(lines({kAlice, "garbage"}));
   auto reloaded = users->reload_if_changed();
   ASSERT_FALSE(reloaded);
-  EXPECT_NE(reloaded.error().message.find(":2: expected"), std::string::npos)
-      << reloaded.error().message;
+  EXPECT_THAT(reloaded.error().message, HasSubstr(":2: expected"));
   EXPECT_TRUE(users->verify("alice", "tr0ub4dor&3"));
   EXPECT_FALSE(users->verify("alice", "s3cret"));
   EXPECT_TRUE(users->reload_if_changed());  // the same broken file is not reported twice

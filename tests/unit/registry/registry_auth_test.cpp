@@ -10,6 +10,7 @@
 #include "core/json.hpp"
 #include "registry/registry.hpp"
 #include "registry/routes.hpp"
+#include "unit/support/test_support.hpp"
 
 using namespace mos;
 using namespace mos::registry;
@@ -40,15 +41,7 @@ class RegistryAuthTest : public ::testing::Test {
                     bool* streamed = nullptr) {
     HttpRequest request{std::move(method), std::move(target), {}, std::move(body)};
     if (authorization) request.headers.emplace_back("authorization", *authorization);
-    auto route = parse_route(request.target);
-    if (streamed) *streamed = false;
-    if (!Registry::streams_body(request.method, route)) return registry_->handle(request, route);
-    auto begun = registry_->begin_upload_body(request, route);
-    if (auto* r = std::get_if<HttpResponse>(&begun)) return *r;
-    if (streamed) *streamed = true;
-    auto& sink = *std::get<std::unique_ptr<UploadBody>>(begun);
-    EXPECT_TRUE(sink.write(std::as_bytes(std::span(request.body.data(), request.body.size()))));
-    return registry_->finish_upload_body(request, route, sink, true);
+    return test::registry_answer(*registry_, request, streamed);
   }
   static std::string basic(std::string_view credentials) {
     return "Basic " + oci::base64_encode(credentials);

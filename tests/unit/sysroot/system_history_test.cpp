@@ -1,17 +1,21 @@
 #include "sysroot/system_history.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "core/file.hpp"
+#include "unit/support/test_support.hpp"
 
 using namespace mos;
 using namespace mos::sysroot;
+using test::error_of;
+using ::testing::HasSubstr;
 
 TEST(SystemHistory, CommitsReadsAndLogs) {
   auto dir = TempDir::create();
   ASSERT_TRUE(dir);
   auto git = dir->path() / "manifest.git";
-  EXPECT_FALSE(SystemHistory::open(git, false));
+  EXPECT_THAT(error_of(SystemHistory::open(git, false)), HasSubstr("no system is installed"));
   auto history = SystemHistory::open(git, true);
   ASSERT_TRUE(history) << history.error().message;
   EXPECT_FALSE(*history->head());
@@ -29,7 +33,8 @@ TEST(SystemHistory, CommitsReadsAndLogs) {
   auto old = history->read(*first, 1024);
   ASSERT_TRUE(old);
   EXPECT_EQ(old->at("a.json"), "A");
-  EXPECT_FALSE(history->read(*first, 2));  // over the limit
+  EXPECT_THAT(error_of(history->read(*first, 2)),
+              HasSubstr("\"manifest.json\" is 4 bytes (limit 2)"));
 
   auto log = history->log();
   ASSERT_TRUE(log);
@@ -41,7 +46,8 @@ TEST(SystemHistory, CommitsReadsAndLogs) {
 
   // A lock file left by a killed writer would block the next ref update; recover() removes it.
   ASSERT_TRUE(write_file_atomic(git / ".git/refs/heads/master.lock", "junk"));
-  EXPECT_FALSE(history->commit({{"manifest.json", "three\n"}}, "Third"));
+  EXPECT_THAT(error_of(history->commit({{"manifest.json", "three\n"}}, "Third")),
+              HasSubstr("master.lock"));
   ASSERT_TRUE(write_file_atomic(git / "manifest.json", "edited by hand"));
   ASSERT_TRUE(history->recover());
   EXPECT_EQ(*read_file(git / "manifest.json"), "two\n");

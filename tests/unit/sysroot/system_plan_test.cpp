@@ -1,9 +1,14 @@
 #include "sysroot/system_plan.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "unit/support/test_support.hpp"
 
 using namespace mos;
 using namespace mos::sysroot;
+using test::error_of;
+using ::testing::HasSubstr;
 
 namespace {
 
@@ -73,7 +78,9 @@ TEST(SystemPlan, InstallNeedsACompleteManifestAndAllocatesRanges) {
   EXPECT_EQ(plan->record.uidmaps,
             (std::vector<UidRange>{{"c1", 100000, 65536}, {"d1", 165536, 65536}}));
   EXPECT_EQ(plan->triples.size(), 1u);
-  EXPECT_FALSE(plan_install(incoming({make_target("a", "1")}, manifest::UpdateType::partial)));
+  EXPECT_THAT(
+      error_of(plan_install(incoming({make_target("a", "1")}, manifest::UpdateType::partial))),
+      HasSubstr("is a partial update; a first install needs a complete"));
 }
 
 TEST(SystemPlan, PartialKeepsUnnamedTargetsWithTheirSourceAndRanges) {
@@ -116,7 +123,7 @@ TEST(SystemPlan, AntiRollback) {
                         "2026-03-01T00:00:00Z");
   auto refused = plan_update(base, lower, false);
   ASSERT_FALSE(refused);
-  EXPECT_NE(refused.error().message.find("down to 1.2.0-rc.1"), std::string::npos);
+  EXPECT_THAT(refused.error().message, HasSubstr("down to 1.2.0-rc.1"));
   auto allowed = plan_update(base, lower, true);
   ASSERT_TRUE(allowed);
   EXPECT_EQ(allowed->downgrades.size(), 1u);
@@ -126,15 +133,18 @@ TEST(SystemPlan, AntiRollback) {
   EXPECT_TRUE(plan_update(base, older, false));  // 2026-02-01T01:00Z: later
   auto stale = incoming({make_target("hostfs", "1.3.0")}, manifest::UpdateType::complete,
                         "2026-01-31T23:00:00Z");
-  EXPECT_FALSE(plan_update(base, stale, false));
+  EXPECT_THAT(error_of(plan_update(base, stale, false)),
+              HasSubstr("created at 2026-01-31T23:00:00Z, before the installed one"));
   EXPECT_TRUE(plan_update(base, stale, true));
   auto garbled =
       incoming({make_target("hostfs", "1.3.0")}, manifest::UpdateType::complete, "yesterday");
-  EXPECT_FALSE(plan_update(base, garbled, false));
+  EXPECT_THAT(error_of(plan_update(base, garbled, false)),
+              HasSubstr("creation time cannot be ordered"));
   auto undated = incoming({make_target("hostfs", "1.3.0")}, manifest::UpdateType::complete);
   EXPECT_TRUE(plan_update(base, undated, false));
   auto unordered = incoming({make_target("hostfs", "latest")}, manifest::UpdateType::complete);
-  EXPECT_FALSE(plan_update(base, unordered, false));
+  EXPECT_THAT(error_of(plan_update(base, unordered, false)),
+              HasSubstr("versions 1.2.0 and latest cannot be ordered"));
   // A new target has nothing to be lower than.
   auto added = incoming({make_target("other", "0.0.1")}, manifest::UpdateType::partial);
   EXPECT_TRUE(plan_update(base, added, false));
@@ -145,7 +155,8 @@ TEST(SystemPlan, ProductMustMatchAndTheMergeMustValidate) {
   auto base = installed(*plan_install(first), {first});
   auto other = incoming({make_target("hostfs", "2.0.0")}, manifest::UpdateType::complete,
                         std::nullopt, {}, "q");
-  EXPECT_FALSE(plan_update(base, other, true));
+  EXPECT_THAT(error_of(plan_update(base, other, true)),
+              HasSubstr("is for product q, but the installed system is product p"));
   // A partial update adding a second hostfs target makes an invalid system.
   auto second_hostfs = make_target("root2", "1.0.0");
   second_hostfs.service_type = manifest::ServiceType::hostfs;
@@ -153,6 +164,7 @@ TEST(SystemPlan, ProductMustMatchAndTheMergeMustValidate) {
   first_hostfs.service_type = manifest::ServiceType::hostfs;
   auto a = incoming({first_hostfs}, manifest::UpdateType::complete);
   auto with_hostfs = installed(*plan_install(a), {a});
-  EXPECT_FALSE(
-      plan_update(with_hostfs, incoming({second_hostfs}, manifest::UpdateType::partial), false));
+  EXPECT_THAT(error_of(plan_update(
+                  with_hostfs, incoming({second_hostfs}, manifest::UpdateType::partial), false)),
+              HasSubstr("only one target may have service_type hostfs"));
 }

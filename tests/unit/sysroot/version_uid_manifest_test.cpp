@@ -1,11 +1,15 @@
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "sysroot/system_manifest.hpp"
 #include "sysroot/uid_allocation.hpp"
 #include "sysroot/version_order.hpp"
+#include "unit/support/test_support.hpp"
 
 using namespace mos;
 using namespace mos::sysroot;
+using test::error_of;
+using ::testing::HasSubstr;
 
 namespace {
 int cmp(std::string_view a, std::string_view b) {
@@ -33,12 +37,13 @@ TEST(VersionOrder, SemverPrecedence) {
 }
 
 TEST(VersionOrder, RejectsWhatItCannotOrder) {
-  EXPECT_FALSE(parse_version(""));
-  EXPECT_FALSE(parse_version("latest"));
-  EXPECT_FALSE(parse_version("1..2"));
-  EXPECT_FALSE(parse_version("1.x"));
-  EXPECT_FALSE(parse_version("1.0.0-"));
-  EXPECT_FALSE(parse_version("99999999999999999999999.0"));
+  EXPECT_THAT(error_of(parse_version("")), HasSubstr("expected numbers such as 1.2.3"));
+  EXPECT_THAT(error_of(parse_version("latest")), HasSubstr("component \"latest\" is not a number"));
+  EXPECT_THAT(error_of(parse_version("1..2")), HasSubstr("component \"\" is not a number"));
+  EXPECT_THAT(error_of(parse_version("1.x")), HasSubstr("component \"x\" is not a number"));
+  EXPECT_THAT(error_of(parse_version("1.0.0-")), HasSubstr("malformed pre-release \"\""));
+  EXPECT_THAT(error_of(parse_version("99999999999999999999999.0")),
+              HasSubstr("component \"99999999999999999999999\" is not a number"));
 }
 
 TEST(VersionOrder, Rfc3339) {
@@ -49,10 +54,10 @@ TEST(VersionOrder, Rfc3339) {
   EXPECT_EQ(*a, *b);
   EXPECT_LT(*b, *c);
   EXPECT_EQ(b->seconds, 1795856400);
-  EXPECT_FALSE(parse_rfc3339("2026-11-28 09:00:00Z"));
-  EXPECT_FALSE(parse_rfc3339("2026-02-30T09:00:00Z"));
-  EXPECT_FALSE(parse_rfc3339("2026-11-28T09:00:00"));
-  EXPECT_FALSE(parse_rfc3339("2026-11-28T09:00:00Zjunk"));
+  for (auto bad : {"2026-11-28 09:00:00Z", "2026-02-30T09:00:00Z", "2026-11-28T09:00:00",
+                   "2026-11-28T09:00:00Zjunk"})
+    EXPECT_THAT(error_of(parse_rfc3339(bad)),
+                HasSubstr(fmt::format("\"{}\" is not an RFC 3339 time", bad)));
 }
 
 TEST(UidAllocation, DistinctStableAndPersistable) {
@@ -76,10 +81,13 @@ TEST(UidAllocation, DistinctStableAndPersistable) {
 }
 
 TEST(UidAllocation, OverlapsAreErrors) {
-  EXPECT_FALSE(check_uid_ranges({{"a", 100000, 65536}, {"b", 165535, 10}}));
+  EXPECT_THAT(error_of(check_uid_ranges({{"a", 100000, 65536}, {"b", 165535, 10}})),
+              HasSubstr("uid ranges of nsgroups \"a\" and \"b\" overlap"));
   EXPECT_TRUE(check_uid_ranges({{"a", 100000, 65536}, {"b", 165536, 10}}));
-  EXPECT_FALSE(check_uid_ranges({{"a", 0xFFFFFFF0ull, 65536}}));
-  EXPECT_FALSE(allocate_uid_ranges({{"a", 100000, 65536}, {"b", 100001, 1}}, {"a"}));
+  EXPECT_THAT(error_of(check_uid_ranges({{"a", 0xFFFFFFF0ull, 65536}})),
+              HasSubstr("leaves the 32-bit id space"));
+  EXPECT_THAT(error_of(allocate_uid_ranges({{"a", 100000, 65536}, {"b", 100001, 1}}, {"a"})),
+              HasSubstr("uid ranges of nsgroups \"a\" and \"b\" overlap"));
 }
 
 TEST(UidAllocation, NsgroupsFromTargetsAndStorage) {
@@ -105,18 +113,21 @@ TEST(SystemManifest, RoundTripsAndIsStrict) {
   ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(*back, m);
 
-  auto with = [&](std::string from, std::string to) {
-    auto t = text;
-    t.replace(t.find(from), from.size(), to);
-    return parse_system_manifest(t);
+  auto with = [&](std::string_view from, std::string_view to) {
+    return error_of(parse_system_manifest(test::replaced(text, from, to)));
   };
   // Runtime fields of the original are refused.
-  EXPECT_FALSE(with("\"install\"", "\"UsedPorts\": {}, \"install\""));
-  EXPECT_FALSE(with("\"name\": \"hostfs\"", "\"name\": \"hostfs\", \"OCIConfig\": null"));
-  EXPECT_FALSE(
-      with(sha + ".json\"\n    }\n  ],\n  \"storage", "../x.json\"\n    }\n  ],\n  \"storage"));
-  EXPECT_FALSE(with("\"format\": 1", "\"format\": 2"));
-  EXPECT_FALSE(with("\"hostid\": 100000", "\"hostid\": -1"));
-  EXPECT_FALSE(parse_system_manifest("{\"format\":1,\"format\":1}"));
-  EXPECT_FALSE(parse_system_manifest("[]"));
+  EXPECT_THAT(with("\"install\"", "\"UsedPorts\": {}, \"install\""),
+              HasSubstr("unknown key \"UsedPorts\""));
+  EXPECT_THAT(with("\"name\": \"hostfs\"", "\"name\": \"hostfs\", \"OCIConfig\": null"),
+              HasSubstr("unknown key \"OCIConfig\""));
+  EXPECT_THAT(
+      with(sha + ".json\"\n    }\n  ],\n  \"storage", "../x.json\"\n    }\n  ],\n  \"storage"),
+      HasSubstr("source \"../x.json\" is not <sha256 hex>.json"));
+  EXPECT_THAT(with("\"format\": 1", "\"format\": 2"),
+              HasSubstr("format 2 is not supported (expected 1)"));
+  EXPECT_THAT(with("\"hostid\": 100000", "\"hostid\": -1"), HasSubstr("\"hostid\""));
+  EXPECT_THAT(error_of(parse_system_manifest("{\"format\":1,\"format\":1}")),
+              HasSubstr("duplicate key \"format\""));
+  EXPECT_THAT(error_of(parse_system_manifest("[]")), HasSubstr("expected an object"));
 }

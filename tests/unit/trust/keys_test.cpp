@@ -1,14 +1,18 @@
 #include "trust/keys.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/core_names.h>
 
 #include "trust/names.hpp"
 #include "trust/rsa_keygen.hpp"
 #include "trust_test_support.hpp"
+#include "unit/support/test_support.hpp"
 
 using namespace mos;
 using namespace mos::trust;
+using mos::test::error_of;
+using ::testing::HasSubstr;
 
 TEST(Names, AcceptsOrdinaryNames) {
   for (auto name :
@@ -33,13 +37,12 @@ TEST(Names, RefusesNamesThatEscapeOrHide) {
   for (const auto& c : cases) {
     auto status = validate_name("project name", c.name);
     ASSERT_FALSE(status) << c.name;
-    EXPECT_NE(status.error().message.find("invalid project name"), std::string::npos)
-        << status.error().message;
-    EXPECT_NE(status.error().message.find(c.expected), std::string::npos) << status.error().message;
+    EXPECT_THAT(status.error().message, HasSubstr("invalid project name"));
+    EXPECT_THAT(status.error().message, HasSubstr(c.expected));
   }
   // The control character is shown escaped, keeping the message on one line.
   auto status = validate_name("keyset name", "a\nb");
-  EXPECT_NE(status.error().message.find("a\\x0ab"), std::string::npos) << status.error().message;
+  EXPECT_THAT(status.error().message, HasSubstr("a\\x0ab"));
 }
 
 TEST(Keys, ParsesAlgorithmNames) {
@@ -48,7 +51,7 @@ TEST(Keys, ParsesAlgorithmNames) {
   EXPECT_EQ(*parse_key_algorithm("ecdsa-p256"), KeyAlgorithm::ecdsa_p256);
   auto bad = parse_key_algorithm("dsa");
   ASSERT_FALSE(bad);
-  EXPECT_NE(bad.error().message.find("expected rsa2048, rsa4096 or ecdsa-p256"), std::string::npos);
+  EXPECT_THAT(bad.error().message, HasSubstr("expected rsa2048, rsa4096 or ecdsa-p256"));
   for (auto a : {KeyAlgorithm::rsa2048, KeyAlgorithm::rsa4096, KeyAlgorithm::ecdsa_p256})
     EXPECT_EQ(*parse_key_algorithm(key_algorithm_name(a)), a);
 }
@@ -66,8 +69,10 @@ TEST(Keys, RsaKeysAreFullLengthAndPassOpensslsFullCheck) {
     PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key->get(), nullptr));
     EXPECT_EQ(EVP_PKEY_check(ctx.get()), 1) << openssl_errors();
   }
-  EXPECT_FALSE(generate_rsa_key(1024));
-  EXPECT_FALSE(generate_rsa_key(2049));
+  EXPECT_THAT(error_of(generate_rsa_key(1024)),
+              HasSubstr("an even number of bits, at least 2048 (asked 1024)"));
+  EXPECT_THAT(error_of(generate_rsa_key(2049)),
+              HasSubstr("an even number of bits, at least 2048 (asked 2049)"));
 }
 
 TEST(Keys, GeneratesEveryAlgorithm) {
@@ -110,20 +115,18 @@ TEST(Keys, PemRoundTripIsPkcs8) {
 TEST(Keys, RefusesBadPrivateKeys) {
   auto none = parse_private_key_pem("hello", "k.pem");
   ASSERT_FALSE(none);
-  EXPECT_NE(none.error().message.find("k.pem is not a PEM private key"), std::string::npos);
+  EXPECT_THAT(none.error().message, HasSubstr("k.pem is not a PEM private key"));
   auto broken = parse_private_key_pem(
       "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", "k.pem");
   ASSERT_FALSE(broken);
-  EXPECT_NE(broken.error().message.find("k.pem is not a valid PEM private key"), std::string::npos);
+  EXPECT_THAT(broken.error().message, HasSubstr("k.pem is not a valid PEM private key"));
   auto encrypted = parse_private_key_pem("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n", "k.pem");
   ASSERT_FALSE(encrypted);
-  EXPECT_NE(encrypted.error().message.find("encrypted"), std::string::npos);
+  EXPECT_THAT(encrypted.error().message, HasSubstr("encrypted"));
   auto missing = load_private_key("/nonexistent/privkey.pem");
   ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().message.find("reading private key /nonexistent/privkey.pem"),
-            std::string::npos);
+  EXPECT_THAT(missing.error().message, HasSubstr("reading private key /nonexistent/privkey.pem"));
   auto pub = parse_public_key_pem("junk", "c.pem");
   ASSERT_FALSE(pub);
-  EXPECT_NE(pub.error().message.find("neither a PEM certificate nor a PEM public key"),
-            std::string::npos);
+  EXPECT_THAT(pub.error().message, HasSubstr("neither a PEM certificate nor a PEM public key"));
 }

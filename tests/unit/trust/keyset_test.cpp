@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/x509v3.h>
 
@@ -13,10 +14,16 @@
 #include "trust/staging.hpp"
 #include "trust/sudi.hpp"
 #include "trust_test_support.hpp"
+#include "unit/support/test_support.hpp"
 
 using namespace mos;
 using namespace mos::trust;
 using namespace mos::trust::testing;
+using mos::test::dir_entries;
+using mos::test::error_of;
+using mos::test::read_text;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 namespace {
 
@@ -27,7 +34,7 @@ mode_t mode_of(const fs::path& path) {
 }
 
 CertificateInfo info_of(const fs::path& cert) {
-  auto info = certificate_info(read(cert));
+  auto info = certificate_info(read_text(cert));
   EXPECT_TRUE(info) << cert;
   return info ? *info : CertificateInfo{};
 }
@@ -51,18 +58,11 @@ struct ScopedEnv {
   }
 };
 
-std::vector<std::string> entries(const fs::path& dir) {
-  std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(dir)) names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 }  // namespace
 
 TEST(Keyset, HasTheOriginalLayoutWithPrivateModes) {
   const fs::path& ks = shared_keyset().dir;
-  EXPECT_EQ(entries(ks),
+  EXPECT_EQ(dir_entries(ks),
             (std::vector<std::string>{"manifest", "manifest-ca", "sudi-ca", "tpmpol-admin",
                                       "tpmpol-luks", "uefi-db", "uefi-kek", "uefi-pk",
                                       "uki-limited", "uki-production", "uki-tpm"}));
@@ -77,17 +77,17 @@ TEST(Keyset, HasTheOriginalLayoutWithPrivateModes) {
         std::string_view(dir).starts_with("uefi-") || std::string_view(dir).starts_with("uki-");
     EXPECT_EQ(fs::exists(ks / dir / "guid"), guid) << dir;
     if (guid) {
-      std::string text = read(ks / dir / "guid");
+      std::string text = read_text(ks / dir / "guid");
       EXPECT_EQ(text.size(), 36u);  // no newline, as the original
       EXPECT_EQ(text[14], '4');     // version 4
     }
     EXPECT_EQ(info_of(ks / dir / "cert.pem").key, "RSA-2048") << dir;
   }
-  EXPECT_EQ(entries(ks / "manifest" / "default"),
+  EXPECT_EQ(dir_entries(ks / "manifest" / "default"),
             (std::vector<std::string>{"cert.pem", "privkey.pem", "sudi", "uuid"}));
   EXPECT_EQ(mode_of(ks / "manifest" / "default" / "privkey.pem"), 0600u);
   EXPECT_TRUE(fs::is_empty(ks / "manifest" / "default" / "sudi"));
-  EXPECT_EQ(entries(ks.parent_path()), std::vector<std::string>{"unit"});  // no staging left
+  EXPECT_EQ(dir_entries(ks.parent_path()), std::vector<std::string>{"unit"});  // no staging left
 }
 
 TEST(Keyset, CertificatesHaveTheOriginalSubjectsAndChains) {
@@ -102,14 +102,14 @@ TEST(Keyset, CertificatesHaveTheOriginalSubjectsAndChains) {
   auto pk = info_of(ks / "uefi-pk" / "cert.pem");
   EXPECT_EQ(pk.not_after, add_years(pk.not_before, 50));
   EXPECT_TRUE(pk.is_ca);
-  std::string pk_pem = read(ks / "uefi-pk" / "cert.pem");
+  std::string pk_pem = read_text(ks / "uefi-pk" / "cert.pem");
   VerifyOptions any_usage;
   any_usage.require_code_signing = false;
-  auto kek = verify_certificate(read(ks / "uefi-kek" / "cert.pem"), pk_pem, any_usage);
+  auto kek = verify_certificate(read_text(ks / "uefi-kek" / "cert.pem"), pk_pem, any_usage);
   ASSERT_TRUE(kek) << kek.error().message;
   EXPECT_EQ(kek->common_name, "UEFI KEK");
   EXPECT_FALSE(kek->code_signing);
-  auto db = verify_certificate(read(ks / "uefi-db" / "cert.pem"), pk_pem);
+  auto db = verify_certificate(read_text(ks / "uefi-db" / "cert.pem"), pk_pem);
   ASSERT_TRUE(db) << db.error().message;
   EXPECT_EQ(db->common_name, "UEFI DB");
   struct {
@@ -121,25 +121,25 @@ TEST(Keyset, CertificatesHaveTheOriginalSubjectsAndChains) {
                      {"tpmpol-admin", "TPM EAPolicy Admin"},
                      {"tpmpol-luks", "TPM EAPolicy LUKS"}};
   for (auto& s : self_signed) {
-    std::string pem = read(ks / s.dir / "cert.pem");
+    std::string pem = read_text(ks / s.dir / "cert.pem");
     auto info = verify_certificate(pem, pem);
     ASSERT_TRUE(info) << s.dir << ": " << info.error().message;
     EXPECT_EQ(info->common_name, s.cn);
     EXPECT_FALSE(info->is_ca);
     EXPECT_EQ(info->not_after, add_years(info->not_before, 25));
   }
-  auto project = verify_certificate(read(ks / "manifest" / "default" / "cert.pem"),
-                                    read(ks / "manifest-ca" / "cert.pem"));
+  auto project = verify_certificate(read_text(ks / "manifest" / "default" / "cert.pem"),
+                                    read_text(ks / "manifest-ca" / "cert.pem"));
   ASSERT_TRUE(project) << project.error().message;
   EXPECT_EQ(project->subject,
-            "CN = manifest PRODUCT:" + read(ks / "manifest" / "default" / "uuid"));
-  EXPECT_EQ(project->product_uuid, read(ks / "manifest" / "default" / "uuid"));
+            "CN = manifest PRODUCT:" + read_text(ks / "manifest" / "default" / "uuid"));
+  EXPECT_EQ(project->product_uuid, read_text(ks / "manifest" / "default" / "uuid"));
   EXPECT_EQ(project->not_after, add_years(project->not_before, 20));
   // The project certificate does not chain to the other CAs.
-  auto foreign = verify_certificate(read(ks / "manifest" / "default" / "cert.pem"),
-                                    read(ks / "sudi-ca" / "cert.pem"));
+  auto foreign = verify_certificate(read_text(ks / "manifest" / "default" / "cert.pem"),
+                                    read_text(ks / "sudi-ca" / "cert.pem"));
   ASSERT_FALSE(foreign);
-  EXPECT_TRUE(foreign.error().message.starts_with(kNotSignedByCa));
+  EXPECT_THAT(foreign.error().message, StartsWith(kNotSignedByCa));
 }
 
 TEST(Keyset, ExistingKeysetIsNeverTouched) {
@@ -148,10 +148,9 @@ TEST(Keyset, ExistingKeysetIsNeverTouched) {
   ASSERT_TRUE(write_file_atomic(root->path() / "taken" / "mine", "keep"));
   auto again = create_keyset("taken", {}, root->path());
   ASSERT_FALSE(again);
-  EXPECT_NE(again.error().message.find("keyset taken already exists"), std::string::npos)
-      << again.error().message;
-  EXPECT_EQ(read(root->path() / "taken" / "mine"), "keep");
-  EXPECT_EQ(entries(root->path()), std::vector<std::string>{"taken"});
+  EXPECT_THAT(again.error().message, HasSubstr("keyset taken already exists"));
+  EXPECT_EQ(read_text(root->path() / "taken" / "mine"), "keep");
+  EXPECT_EQ(dir_entries(root->path()), std::vector<std::string>{"taken"});
 }
 
 TEST(Keyset, InvalidNamesAndOrganizationsAreRefusedBeforeAnythingIsWritten) {
@@ -159,13 +158,13 @@ TEST(Keyset, InvalidNamesAndOrganizationsAreRefusedBeforeAnythingIsWritten) {
   for (auto name : {"", "../x", "a/b", ".hidden", "a\tb"}) {
     auto result = create_keyset(name, {}, root->path());
     ASSERT_FALSE(result) << name;
-    EXPECT_NE(result.error().message.find("invalid keyset name"), std::string::npos);
+    EXPECT_THAT(result.error().message, HasSubstr("invalid keyset name"));
   }
   KeysetOptions options;
   options.organizations = {"two\nlines"};
   auto org = create_keyset("ok", options, root->path());
   ASSERT_FALSE(org);
-  EXPECT_NE(org.error().message.find("invalid organization"), std::string::npos);
+  EXPECT_THAT(org.error().message, HasSubstr("invalid organization"));
   EXPECT_TRUE(fs::is_empty(root->path()));
 }
 
@@ -182,7 +181,7 @@ TEST(Keyset, RootFollowsXdgDataHomeThenHome) {
   {
     ScopedEnv xdg("XDG_DATA_HOME", "relative");  // not absolute: ignored, as the XDG spec says
     ScopedEnv home("HOME", nullptr);
-    EXPECT_FALSE(keysets_root());
+    EXPECT_THAT(error_of(keysets_root()), HasSubstr("neither XDG_DATA_HOME nor HOME is set"));
   }
 }
 
@@ -197,9 +196,10 @@ TEST(Keyset, FindAndListSkipHiddenEntriesAndFiles) {
   EXPECT_EQ(*find_keyset("a", root->path()), root->path() / "a");
   auto missing = find_keyset("c", root->path());
   ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().message.find("keyset c not found"), std::string::npos);
-  EXPECT_FALSE(find_keyset("file", root->path()));
-  EXPECT_FALSE(find_keyset("../a", root->path()));
+  EXPECT_THAT(missing.error().message, HasSubstr("keyset c not found"));
+  EXPECT_THAT(error_of(find_keyset("file", root->path())), HasSubstr("keyset file not found"));
+  EXPECT_THAT(error_of(find_keyset("../a", root->path())),
+              HasSubstr("invalid keyset name '../a': it contains '/'"));
 }
 
 TEST(Keyset, UuidFilesMayEndWithANewline) {
@@ -209,8 +209,9 @@ TEST(Keyset, UuidFilesMayEndWithANewline) {
   ASSERT_TRUE(write_file_atomic(dir->path() / "b", "not a uuid"));
   auto bad = read_uuid_file(dir->path() / "b");
   ASSERT_FALSE(bad);
-  EXPECT_NE(bad.error().message.find("does not hold a UUID"), std::string::npos);
-  EXPECT_FALSE(read_uuid_file(dir->path() / "absent"));
+  EXPECT_THAT(bad.error().message, HasSubstr("does not hold a UUID"));
+  EXPECT_THAT(error_of(read_uuid_file(dir->path() / "absent")),
+              HasSubstr("No such file or directory"));
   EXPECT_NE(random_uuid(), random_uuid());
 }
 
@@ -222,7 +223,7 @@ TEST(Staging, CommitNeverReplacesAndStaleDirectoriesAreRemoved) {
     ASSERT_TRUE(write_file_atomic(staging->path() / "f", "1"));
     ASSERT_TRUE(staging->commit());
   }
-  EXPECT_EQ(read(root->path() / "x" / "f"), "1");
+  EXPECT_EQ(read_text(root->path() / "x" / "f"), "1");
   // Even an empty directory in the way is kept (rename(2) alone would replace it).
   ASSERT_TRUE(make_private_dir(root->path() / "y"));
   {
@@ -230,15 +231,15 @@ TEST(Staging, CommitNeverReplacesAndStaleDirectoriesAreRemoved) {
     ASSERT_TRUE(staging);
     auto status = staging->commit();
     ASSERT_FALSE(status);
-    EXPECT_NE(status.error().message.find("thing y already exists"), std::string::npos);
+    EXPECT_THAT(status.error().message, HasSubstr("thing y already exists"));
   }
-  EXPECT_EQ(entries(root->path()), (std::vector<std::string>{"x", "y"}));  // staging removed
+  EXPECT_EQ(dir_entries(root->path()), (std::vector<std::string>{"x", "y"}));  // staging removed
   // A staging directory of a dead process goes; one of a live process stays.
   ASSERT_TRUE(make_private_dir(root->path() / ".z.tmp-999999999-00"));
   std::string live = fmt::format(".w.tmp-{}-00", ::getpid());
   ASSERT_TRUE(make_private_dir(root->path() / live));
   remove_stale_staging(root->path());
-  EXPECT_EQ(entries(root->path()), (std::vector<std::string>{live, "x", "y"}));
+  EXPECT_EQ(dir_entries(root->path()), (std::vector<std::string>{live, "x", "y"}));
 }
 
 TEST(Project, ReferencesAreKeysetColonProject) {
@@ -250,7 +251,7 @@ TEST(Project, ReferencesAreKeysetColonProject) {
   for (auto bad : {"snakeoil", ":default", "snakeoil:", "a:b:c", "../x:y", "x:.y"}) {
     auto r = ProjectRef::parse(bad);
     ASSERT_FALSE(r) << bad;
-    EXPECT_NE(r.error().message.find("project reference"), std::string::npos) << r.error().message;
+    EXPECT_THAT(r.error().message, HasSubstr("project reference"));
   }
 }
 
@@ -258,7 +259,7 @@ TEST(Project, LoadsTheDefaultProjectAndSignsWithIt) {
   const fs::path& ks = shared_keyset().dir;
   auto project = load_project(ProjectRef{"unit", "default"}, ks.parent_path());
   ASSERT_TRUE(project) << project.error().message;
-  EXPECT_EQ(project->uuid, read(ks / "manifest" / "default" / "uuid"));
+  EXPECT_EQ(project->uuid, read_text(ks / "manifest" / "default" / "uuid"));
   EXPECT_EQ(project->private_key_path, ks / "manifest" / "default" / "privkey.pem");
   auto signature = sign_bytes(project->private_key_pem, "content");
   ASSERT_TRUE(signature);
@@ -266,9 +267,9 @@ TEST(Project, LoadsTheDefaultProjectAndSignsWithIt) {
   EXPECT_TRUE(verify_certificate(project->cert_pem, project->manifest_ca_pem));
   auto missing = load_project(ks, "nope");
   ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().message.find("project nope not found in keyset unit"),
-            std::string::npos);
-  EXPECT_FALSE(load_project(ProjectRef{"absent", "default"}, ks.parent_path()));
+  EXPECT_THAT(missing.error().message, HasSubstr("project nope not found in keyset unit"));
+  EXPECT_THAT(error_of(load_project(ProjectRef{"absent", "default"}, ks.parent_path())),
+              HasSubstr("keyset absent not found"));
 }
 
 TEST(Project, CreatesListsAndRefusesExistingProjects) {
@@ -287,16 +288,16 @@ TEST(Project, CreatesListsAndRefusesExistingProjects) {
   ASSERT_TRUE(info) << info.error().message;
   EXPECT_EQ(info->key, "ECDSA-prime256v1");
   EXPECT_EQ(info->product_uuid, edge->uuid);
-  EXPECT_NE(edge->uuid, read(ks / "manifest" / "default" / "uuid"));
+  EXPECT_NE(edge->uuid, read_text(ks / "manifest" / "default" / "uuid"));
 
-  std::string before = read(ks / "manifest" / "edge" / "cert.pem");
+  std::string before = read_text(ks / "manifest" / "edge" / "cert.pem");
   auto again = create_project(ks, "edge");
   ASSERT_FALSE(again);
-  EXPECT_NE(again.error().message.find("project edge of keyset copy already exists"),
-            std::string::npos);
-  EXPECT_EQ(read(ks / "manifest" / "edge" / "cert.pem"), before);
-  EXPECT_FALSE(create_project(ks, "a/b"));
-  EXPECT_EQ(entries(ks / "manifest"), (std::vector<std::string>{"default", "edge"}));
+  EXPECT_THAT(again.error().message, HasSubstr("project edge of keyset copy already exists"));
+  EXPECT_EQ(read_text(ks / "manifest" / "edge" / "cert.pem"), before);
+  EXPECT_THAT(error_of(create_project(ks, "a/b")),
+              HasSubstr("invalid project name 'a/b': it contains '/'"));
+  EXPECT_EQ(dir_entries(ks / "manifest"), (std::vector<std::string>{"default", "edge"}));
 }
 
 TEST(Project, KeyThatDoesNotMatchItsCertificateIsRefused) {
@@ -307,18 +308,18 @@ TEST(Project, KeyThatDoesNotMatchItsCertificateIsRefused) {
                 fs::copy_options::overwrite_existing);
   auto project = load_project(ks, "default");
   ASSERT_FALSE(project);
-  EXPECT_NE(project.error().message.find("does not belong to the certificate"), std::string::npos);
+  EXPECT_THAT(project.error().message, HasSubstr("does not belong to the certificate"));
   ASSERT_TRUE(write_file_atomic(ks / "manifest" / "default" / "privkey.pem", "garbage", 0600));
   auto garbage = load_project(ks, "default");
   ASSERT_FALSE(garbage);
-  EXPECT_NE(garbage.error().message.find("is not a PEM private key"), std::string::npos);
+  EXPECT_THAT(garbage.error().message, HasSubstr("is not a PEM private key"));
   // A project cannot be created when the manifest CA key is unusable, and nothing is left.
   auto blocked = create_project(ks, "new");
   ASSERT_TRUE(blocked);  // the CA is intact here
   ASSERT_TRUE(write_file_atomic(ks / "manifest-ca" / "privkey.pem", "garbage", 0600));
   auto no_ca = create_project(ks, "newer");
   ASSERT_FALSE(no_ca);
-  EXPECT_NE(no_ca.error().message.find("loading the manifest CA"), std::string::npos);
+  EXPECT_THAT(no_ca.error().message, HasSubstr("loading the manifest CA"));
   EXPECT_FALSE(fs::exists(ks / "manifest" / "newer"));
 }
 
@@ -327,7 +328,7 @@ TEST(Project, ReadsAKeysetInTheOriginalsLayout) {
   auto root = TempDir::create();
   fs::copy(shared_keyset().dir, root->path() / "orig", fs::copy_options::recursive);
   fs::path project = root->path() / "orig" / "manifest" / "default";
-  std::string uuid = read(project / "uuid");
+  std::string uuid = read_text(project / "uuid");
   ASSERT_TRUE(write_file_atomic(project / "uuid", uuid + "\n", 0640));
   fs::permissions(project, fs::perms(0750));
   auto loaded = load_project(ProjectRef{"orig", "default"}, root->path());
@@ -335,26 +336,27 @@ TEST(Project, ReadsAKeysetInTheOriginalsLayout) {
   EXPECT_EQ(loaded->uuid, uuid);
   auto serial = create_sudi(root->path() / "orig", "default", "SN0001");
   ASSERT_TRUE(serial) << serial.error().message;
-  auto sn = certificate_info(read(*serial / "cert.pem"));
-  EXPECT_NE(sn->subject.find("PID:" + uuid + " SN:SN0001"), std::string::npos) << sn->subject;
+  auto sn = certificate_info(read_text(*serial / "cert.pem"));
+  EXPECT_THAT(sn->subject, HasSubstr("PID:" + uuid + " SN:SN0001"));
 }
 
 TEST(Sudi, CertificatesAreSignedBySudiCaWithTheDeviceSubject) {
   auto root = TempDir::create();
   fs::copy(shared_keyset().dir, root->path() / "ks", fs::copy_options::recursive);
   fs::path ks = root->path() / "ks";
-  std::string product = read(ks / "manifest" / "default" / "uuid");
+  std::string product = read_text(ks / "manifest" / "default" / "uuid");
   EXPECT_TRUE(list_sudi(ks, "default")->empty());
   auto dir = create_sudi(ks, "default", "SN0001");
   ASSERT_TRUE(dir) << dir.error().message;
   EXPECT_EQ(mode_of(*dir / "privkey.pem"), 0600u);
   VerifyOptions tls;
   tls.require_code_signing = false;
-  auto info = verify_certificate(read(*dir / "cert.pem"), read(ks / "sudi-ca" / "cert.pem"), tls);
+  auto info =
+      verify_certificate(read_text(*dir / "cert.pem"), read_text(ks / "sudi-ca" / "cert.pem"), tls);
   ASSERT_TRUE(info) << info.error().message;
   EXPECT_EQ(info->subject, "CN = SN0001, serialNumber = PID:" + product + " SN:SN0001");
   EXPECT_EQ(info->not_after, sudi_not_after());
-  auto cert = parse_certificate_pem(read(*dir / "cert.pem"), "sudi");
+  auto cert = parse_certificate_pem(read_text(*dir / "cert.pem"), "sudi");
   EXPECT_EQ(
       X509_get_key_usage(cert->get()),
       static_cast<uint32_t>(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT | KU_DATA_ENCIPHERMENT));
@@ -367,18 +369,19 @@ TEST(Sudi, CertificatesAreSignedBySudiCaWithTheDeviceSubject) {
   EXPECT_EQ(generated->filename().string().size(), 36u);
   EXPECT_EQ(list_sudi(ks, "default")->size(), 2u);
 
-  std::string before = read(*dir / "cert.pem");
+  std::string before = read_text(*dir / "cert.pem");
   auto again = create_sudi(ks, "default", "SN0001");
   ASSERT_FALSE(again);
-  EXPECT_NE(
-      again.error().message.find("SUDI SN0001 of project default in keyset ks already exists"),
-      std::string::npos);
-  EXPECT_EQ(read(*dir / "cert.pem"), before);
-  EXPECT_FALSE(create_sudi(ks, "default", "../x"));
-  EXPECT_FALSE(create_sudi(ks, "default", "a/b"));
+  EXPECT_THAT(again.error().message,
+              HasSubstr("SUDI SN0001 of project default in keyset ks already exists"));
+  EXPECT_EQ(read_text(*dir / "cert.pem"), before);
+  EXPECT_THAT(error_of(create_sudi(ks, "default", "../x")),
+              HasSubstr("invalid SUDI serial '../x': it contains '/'"));
+  EXPECT_THAT(error_of(create_sudi(ks, "default", "a/b")),
+              HasSubstr("invalid SUDI serial 'a/b': it contains '/'"));
   auto no_project = create_sudi(ks, "nope", "SN1");
   ASSERT_FALSE(no_project);
-  EXPECT_NE(no_project.error().message.find("project nope not found"), std::string::npos);
-  EXPECT_FALSE(list_sudi(ks, "nope"));
+  EXPECT_THAT(no_project.error().message, HasSubstr("project nope not found"));
+  EXPECT_THAT(error_of(list_sudi(ks, "nope")), HasSubstr("project nope not found"));
   EXPECT_EQ(list_sudi(ks, "default")->size(), 2u);
 }

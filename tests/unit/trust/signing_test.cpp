@@ -1,13 +1,18 @@
 #include "trust/signing.hpp"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "trust/keys.hpp"
 #include "trust_test_support.hpp"
+#include "unit/support/test_support.hpp"
 
 using namespace mos;
 using namespace mos::trust;
 using namespace mos::trust::testing;
+using mos::test::error_of;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 namespace {
 
@@ -36,10 +41,11 @@ TEST(Signing, SignAndVerifyWithRsaAndEcdsa) {
     // One changed byte of content, or of the signature, is refused.
     auto changed = verify_signature(s.cert_pem, *signature, "install.json byteS");
     ASSERT_FALSE(changed);
-    EXPECT_TRUE(changed.error().message.starts_with(kSignatureMismatch)) << changed.error().message;
+    EXPECT_THAT(changed.error().message, StartsWith(kSignatureMismatch));
     std::string flipped = *signature;
     flipped[flipped.size() / 2] ^= 1;
-    EXPECT_FALSE(verify_signature(s.cert_pem, flipped, "install.json bytes"));
+    EXPECT_THAT(error_of(verify_signature(s.cert_pem, flipped, "install.json bytes")),
+                StartsWith(kSignatureMismatch));
   }
 }
 
@@ -50,21 +56,22 @@ TEST(Signing, OtherKeysSignatureIsRefused) {
   ASSERT_TRUE(signature);
   auto status = verify_signature(b.cert_pem, *signature, "data");
   ASSERT_FALSE(status);
-  EXPECT_TRUE(status.error().message.starts_with(kSignatureMismatch));
+  EXPECT_THAT(status.error().message, StartsWith(kSignatureMismatch));
 }
 
 TEST(Signing, RefusesEmptyGarbageAndHugeSignatures) {
   Signer s = signer(KeyAlgorithm::ecdsa_p256);
   auto empty = verify_signature(s.cert_pem, "", "data");
   ASSERT_FALSE(empty);
-  EXPECT_NE(empty.error().message.find("the signature is empty"), std::string::npos);
-  EXPECT_FALSE(verify_signature(s.cert_pem, "garbage", "data"));
+  EXPECT_THAT(empty.error().message, HasSubstr("the signature is empty"));
+  EXPECT_THAT(error_of(verify_signature(s.cert_pem, "garbage", "data")),
+              StartsWith(kSignatureMismatch));
   auto huge = verify_signature(s.cert_pem, std::string(100000, 'x'), "data");
   ASSERT_FALSE(huge);
-  EXPECT_NE(huge.error().message.find("more than any supported key"), std::string::npos);
+  EXPECT_THAT(huge.error().message, HasSubstr("more than any supported key"));
   auto bad_cert = verify_signature("not a cert", "sig", "data");
   ASSERT_FALSE(bad_cert);
-  EXPECT_NE(bad_cert.error().message.find("neither a PEM certificate"), std::string::npos);
+  EXPECT_THAT(bad_cert.error().message, HasSubstr("neither a PEM certificate"));
 }
 
 TEST(Signing, VerifiesWithAPublicKeyPem) {
@@ -94,9 +101,10 @@ TEST(Signing, FilesAreStreamedAndMatchByteSigning) {
   EXPECT_TRUE(verify_file_signature(pub, *from_file, dir->path() / "f"));
   auto missing = sign_file(dir->path() / "privkey.pem", dir->path() / "nope");
   ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().message.find("cannot open"), std::string::npos);
-  EXPECT_FALSE(verify_file_signature(pub, *from_file, dir->path() / "nope"));
+  EXPECT_THAT(missing.error().message, HasSubstr("cannot open"));
+  EXPECT_THAT(error_of(verify_file_signature(pub, *from_file, dir->path() / "nope")),
+              HasSubstr("cannot open"));
   auto no_key = sign_file(dir->path() / "absent.pem", dir->path() / "f");
   ASSERT_FALSE(no_key);
-  EXPECT_NE(no_key.error().message.find("reading private key"), std::string::npos);
+  EXPECT_THAT(no_key.error().message, HasSubstr("reading private key"));
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Shared fixtures of the trust unit tests: a keyset made once per test binary (key generation
-// is the slow part) in a temporary root, and small PEM helpers.
+// is the slow part) in a temporary root, and certificates made to order. (Reading files and the
+// like: tests/unit/support.)
 #include <gtest/gtest.h>
 
 #include "core/file.hpp"
@@ -16,12 +17,6 @@ struct SharedKeyset {
   fs::path dir;
 };
 const SharedKeyset& shared_keyset();
-
-inline std::string read(const fs::path& path) {
-  auto text = read_file(path);
-  EXPECT_TRUE(text) << (text ? "" : text.error().message);
-  return text ? *text : std::string();
-}
 
 // A fresh CA (self-signed, CA:TRUE) and its key.
 struct Issued {
