@@ -96,3 +96,12 @@ YAML
   run mosb oci referrers --json --artifact-type application/vnd.machine.signature "$REF"
   [ "$(jq -r '.referrers | length' <<<"$output")" = 1 ]
 }
+
+@test "trust project show --json" {
+  run trust project show --json snakeoil default
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .uuid <<<"$output")" = \
+    "$(cat "$XDG_DATA_HOME/machine/trust/keys/snakeoil/manifest/default/uuid")" ]
+  [[ "$(jq -r .certificate.subject <<<"$output")" == "CN = manifest PRODUCT:"* ]]
+  [ "$(jq -r '.sudi | length' <<<"$output")" = 0 ]
+}

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "cli/trust/commands.hpp"
+#include "core/json.hpp"
 #include "trust/certificate.hpp"
 #include "trust/keys.hpp"
 #include "trust/keyset.hpp"
@@ -15,11 +16,27 @@ namespace {
 
 using namespace mos::trust;
 
-Status project_show(const std::string& keyset, const std::string& project) {
+Status project_show(const std::string& keyset, const std::string& project, bool json) {
   MOS_TRY_ASSIGN(fs::path dir, find_keyset(keyset));
   MOS_TRY_ASSIGN(ProjectKey key, load_project(dir, project));
   MOS_TRY_ASSIGN(CertificateInfo info, certificate_info(key.cert_pem));
   auto sudi = list_sudi(dir, project);
+  if (json) {
+    Json out{{"keyset", key.keyset},
+             {"project", key.project},
+             {"uuid", key.uuid},
+             {"directory", key.dir.string()},
+             {"certificate",
+              {{"subject", info.subject},
+               {"issuer", info.issuer},
+               {"key", info.key},
+               {"serial", info.serial},
+               {"not_before", format_time(info.not_before)},
+               {"not_after", format_time(info.not_after)}}},
+             {"sudi", sudi ? *sudi : std::vector<std::string>{}}};
+    std::printf("%s\n", out.dump(2).c_str());
+    return {};
+  }
   std::printf(
       "keyset: %s\nproject: %s\nuuid: %s\ndirectory: %s\nsubject: %s\nissuer: %s\n"
       "key: %s\nserial: %s\nnot before: %s\nnot after: %s\nsudi: %zu\n",
@@ -85,7 +102,9 @@ void add_project_commands(Program& program) {
       {{"uuid, certificate subject, issuer and validity of project default",
         "trust project show snakeoil default"},
        {"Only its uuid", "trust project show snakeoil default | sed -n 's/^uuid: //p'"}});
-  program.on_run(project_show_cmd, [] { return project_show(name, project_name); });
+  static bool show_json = false;
+  project_show_cmd->add_flag("--json", show_json, "Print JSON for programs");
+  program.on_run(project_show_cmd, [] { return project_show(name, project_name, show_json); });
 
   static std::optional<std::string> serial;
   auto* sudi = app.add_subcommand("sudi", "Manage device identities (SUDI) of a project")
