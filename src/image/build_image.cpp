@@ -13,13 +13,16 @@
 
 #include "core/file.hpp"
 #include "core/json.hpp"
+#include "core/process.hpp"
 #include "image/layer_format.hpp"
-#include "image/tool_process.hpp"
 #include "oci/layout_store.hpp"
 #include "oci/media_types.hpp"
 
 namespace mos::image {
 namespace {
+
+// What is kept of mksquashfs and tar output: the end, where their errors are.
+constexpr std::size_t kToolOutput = 64 * 1024;
 
 struct Fd {
   int fd = -1;
@@ -56,9 +59,9 @@ std::vector<std::uint8_t> digest_bytes(const oci::Digest& d) {
 // whenever `mksquashfs -help` mentions it, and so do we.
 bool mksquashfs_has_zstd() {
   static const bool has = [] {
-    auto out = run_tool({{"mksquashfs", "-help"}, {}, {}});
+    auto out = run_process({.argv = {"mksquashfs", "-help"}, .merge_stderr = true});
     // -help exits non-zero on some versions; the text is what matters.
-    std::string text = out ? *out : out.error().message;
+    std::string text = out ? out->out : out.error().message;
     return text.find("zstd") != std::string::npos;
   }();
   return has;
@@ -130,13 +133,16 @@ Result<BuiltLayer> build_squashfs_layer(const std::filesystem::path& rootfs,
   // existing file, and (mksquashfs 4.5's default) -reproducible ordering of fragments. Entries
   // are always stored sorted by name. SOURCE_DATE_EPOCH is removed from its environment because
   // 4.5.1 refuses it together with -mkfs-time/-all-time.
-  ToolRun run{{"mksquashfs", rootfs.string(), output.string(), "-noappend", "-no-progress",
+  ProcessRun run{
+      .argv = {"mksquashfs", rootfs.string(), output.string(), "-noappend", "-no-progress",
                "-quiet", "-mkfs-time", t, "-all-time", t, "-comp", zstd ? "zstd" : "gzip"},
-              {"SOURCE_DATE_EPOCH"},
-              {}};
+      .unset_env = {"SOURCE_DATE_EPOCH"},
+      .max_output = kToolOutput,
+      .keep_tail = true,
+      .merge_stderr = true};
   if (!options.xattrs) run.argv.push_back("-no-xattrs");
   if (options.all_root) run.argv.push_back("-all-root");
-  if (auto out = run_tool(run); !out) return where(out.error());
+  if (auto out = run_checked(run); !out) return where(out.error());
 
   Fd fd{::open(output.c_str(), O_RDWR | O_CLOEXEC)};
   if (fd.fd < 0)
@@ -231,11 +237,13 @@ Result<ImageBuildResult> build_image(const ImageBuildOptions& options, oci::Repo
     rootfs = scratch.path() / "rootfs";
     MOS_TRY(make_dirs(rootfs));
     bool root = ::geteuid() == 0;
-    ToolRun tar{{"tar", "-x", "-f", options.from.string(), "-C", rootfs.string(), "--numeric-owner",
+    ProcessRun tar{
+        .argv = {"tar", "-x", "-f", options.from.string(), "-C", rootfs.string(), "--numeric-owner",
                  root ? "--same-owner" : "--no-same-owner", "--delay-directory-restore"},
-                {},
-                {}};
-    if (auto out = run_tool(tar); !out)
+        .max_output = kToolOutput,
+        .keep_tail = true,
+        .merge_stderr = true};
+    if (auto out = run_checked(tar); !out)
       return context(fmt::format("extracting {}", options.from.string()), out.error());
     // As root, tar restored the archive's owners: keep them. Otherwise they are ours: use root.
     all_root = !root;

@@ -1,27 +1,15 @@
 #include "oci/registry_auth.hpp"
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <climits>
 #include <cstdlib>
-#include <thread>
 
 #include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include "core/file.hpp"
 #include "core/json.hpp"
-
-extern char** environ;
+#include "core/process.hpp"
 
 namespace mos::oci {
 namespace {
@@ -52,11 +40,6 @@ struct HelperRun {
   std::string err;
 };
 
-void close_all(std::initializer_list<int> fds) {
-  for (int fd : fds)
-    if (fd >= 0) ::close(fd);
-}
-
 // Runs docker-credential-NAME VERB (no shell) with input on its stdin, collecting stdout and
 // stderr (up to 1 MiB each) until it exits; killed after timeout.
 Result<HelperRun> run_helper(std::string_view name, std::string_view verb, std::string_view input,
@@ -66,97 +49,22 @@ Result<HelperRun> run_helper(std::string_view name, std::string_view verb, std::
         "credential helper name \"{}\" is not a plain name (letters, digits, '.', '_', '-')", name);
   HelperRun run;
   run.program = fmt::format("docker-credential-{}", name);
-  // stdin is a socket so that a helper that exits without reading it costs no SIGPIPE here.
-  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0 ||
-      ::pipe2(out, O_CLOEXEC) != 0 || ::pipe2(err, O_CLOEXEC) != 0) {
-    int e = errno;
-    close_all({in[0], in[1], out[0], out[1], err[0], err[1]});
-    return fail("cannot run credential helper {}: {}", run.program, errno_message(e));
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in[1], 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-  std::string verb_arg(verb);
-  char* argv[] = {run.program.data(), verb_arg.data(), nullptr};
-  pid_t pid = 0;
-  int rc = ::posix_spawnp(&pid, run.program.c_str(), &actions, nullptr, argv, environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close_all({in[1], out[1], err[1]});
-  if (rc != 0) {
-    close_all({in[0], out[0], err[0]});
-    if (rc == ENOENT)
-      return fail("credential helper {} is not installed (no such program in $PATH)", run.program);
-    return fail("cannot run credential helper {}: {}", run.program, errno_message(rc));
-  }
-  // The input is a few hundred bytes: it fits the socket buffer, so this does not block.
-  std::size_t sent = 0;
-  while (sent < input.size()) {
-    ssize_t n = ::send(in[0], input.data() + sent, input.size() - sent, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // the helper closed its stdin: its answer says what it thinks
-    sent += static_cast<std::size_t>(n);
-  }
-  ::close(in[0]);
-
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  auto left_ms = [&] {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    return std::max<long long>(0, std::min<long long>(left.count(), INT_MAX));
-  };
-  constexpr std::size_t kMaxOutput = 1024 * 1024;
-  int fds[2] = {out[0], err[0]};
-  std::string* sinks[2] = {&run.out, &run.err};
-  bool timed_out = false;
-  while (fds[0] >= 0 || fds[1] >= 0) {
-    long long wait = left_ms();
-    if (wait == 0) {
-      timed_out = true;
-      break;
-    }
-    pollfd polls[2] = {{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}};
-    int n = ::poll(polls, 2, static_cast<int>(wait));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i] < 0 || !(polls[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      char buffer[8192];
-      ssize_t got = ::read(fds[i], buffer, sizeof buffer);
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) {
-        ::close(fds[i]);
-        fds[i] = -1;
-        continue;
-      }
-      if (sinks[i]->size() < kMaxOutput)
-        sinks[i]->append(buffer,
-                         std::min(static_cast<std::size_t>(got), kMaxOutput - sinks[i]->size()));
-    }
-  }
-  close_all({fds[0], fds[1]});
-  if (timed_out) ::kill(pid, SIGKILL);
-  int status = 0;
-  for (;;) {
-    pid_t w = ::waitpid(pid, &status, timed_out ? 0 : WNOHANG);
-    if (w == pid) break;
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0)
-      return fail("waiting for credential helper {}: {}", run.program, errno_message(errno));
-    if (left_ms() == 0) {
-      // The helper closed its output but does not end (or never answered): stop it.
-      timed_out = true;
-      ::kill(pid, SIGKILL);
-      continue;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  if (timed_out)
-    return fail("credential helper {} {} did not answer within {} s: stopped it", run.program, verb,
-                std::chrono::duration_cast<std::chrono::seconds>(timeout).count());
-  run.exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  // A helper always has a time limit (run_process reads 0 as none).
+  timeout = std::max(timeout, std::chrono::milliseconds(1));
+  MOS_TRY_ASSIGN(
+      auto done,
+      run_process(
+          {.argv = {run.program, std::string(verb)},
+           .input = std::string(input),
+           .timeout = timeout,
+           .max_output = 1024 * 1024,
+           .what = fmt::format("credential helper {}", run.program),
+           .timeout_message = fmt::format(
+               "credential helper {} {} did not answer within {} s: stopped it", run.program, verb,
+               std::chrono::duration_cast<std::chrono::seconds>(timeout).count())}));
+  run.exit_status = done.exit_code;
+  run.out = std::move(done.out);
+  run.err = std::move(done.err);
   return run;
 }
 

@@ -13,9 +13,9 @@
 #include <gtest/gtest.h>
 
 #include "core/file.hpp"
+#include "core/process.hpp"
 #include "image/build_image.hpp"
 #include "image/layer_format.hpp"
-#include "image/tool_process.hpp"
 #include "oci/layout_store.hpp"
 #include "oci/media_types.hpp"
 #include "unit/support/test_support.hpp"
@@ -58,7 +58,7 @@ class MountImageTest : public ::testing::Test {
     EXPECT_TRUE(r) << r.error().message;
     return *r;
   }
-  std::string losetup_list() { return *image::run_tool({{"losetup", "-a"}, {}, {}}); }
+  std::string losetup_list() { return *run_checked({.argv = {"losetup", "-a"}}); }
   void expect_nothing_left(const fs::path& blob) {
     auto points = mount_points();
     ASSERT_TRUE(points);
@@ -155,8 +155,8 @@ TEST_F(MountImageTest, TamperedLayerIsRefused) {
 // A plain squashfs layer (no verity data, no annotation), as old stacker --no-verity builds.
 TEST_F(MountImageTest, LayerWithoutVerityNeedsAllowMissing) {
   fs::path file = dir_.path() / "plain.squashfs";
-  ASSERT_TRUE(image::run_tool(
-      {{"mksquashfs", rootfs().string(), file.string(), "-noappend", "-quiet"}, {}, {}}));
+  ASSERT_TRUE(run_checked(
+      {.argv = {"mksquashfs", rootfs().string(), file.string(), "-noappend", "-quiet"}}));
   std::string bytes = *read_file(file);
   auto layer = test::descriptor_of(bytes, "application/vnd.stacker.image.layer.squashfs+zstd");
   ASSERT_TRUE(store_->put_blob_bytes(layer, bytes));

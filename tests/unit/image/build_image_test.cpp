@@ -14,8 +14,8 @@
 
 #include "core/file.hpp"
 #include "core/json.hpp"
+#include "core/process.hpp"
 #include "image/layer_format.hpp"
-#include "image/tool_process.hpp"
 #include "oci/layout_store.hpp"
 #include "unit/support/test_support.hpp"
 
@@ -86,7 +86,7 @@ TEST_F(BuildImageTest, ReproducibleAndAcceptedByRealTools) {
   ASSERT_TRUE(blob);
   EXPECT_EQ(static_cast<std::int64_t>(fs::file_size(*blob)), ra->layer.size);
   // unsquashfs lists the files; veritysetup verifies the appended tree.
-  auto listing = run_tool({{"unsquashfs", "-l", blob->string()}, {}, {}});
+  auto listing = run_checked({.argv = {"unsquashfs", "-l", blob->string()}});
   ASSERT_TRUE(listing) << listing.error().message;
   EXPECT_THAT(*listing, HasSubstr("squashfs-root/www/index.html"));
   int fd = ::open(blob->c_str(), O_RDONLY);
@@ -96,11 +96,9 @@ TEST_F(BuildImageTest, ReproducibleAndAcceptedByRealTools) {
   auto sb = parse_squashfs_superblock(head);
   ASSERT_TRUE(sb);
   EXPECT_EQ(sb->mkfs_time, 1700000000u);
-  auto verify =
-      run_tool({{"veritysetup", "verify", blob->string(), blob->string(), hex_encode(ra->root_hash),
-                 "--hash-offset=" + std::to_string(sb->padded_size())},
-                {},
-                {}});
+  auto verify = run_checked(
+      {.argv = {"veritysetup", "verify", blob->string(), blob->string(), hex_encode(ra->root_hash),
+                "--hash-offset=" + std::to_string(sb->padded_size())}});
   EXPECT_TRUE(verify) << verify.error().message;
   EXPECT_TRUE(verify_verity(*blob, sb->padded_size(), ra->root_hash));
 
@@ -121,14 +119,14 @@ TEST_F(BuildImageTest, ReproducibleAndAcceptedByRealTools) {
 TEST_F(BuildImageTest, TarInputGivesTheSameFiles) {
   make_tree(rootfs());
   fs::path tar = dir_.path() / "rootfs.tar";
-  ASSERT_TRUE(run_tool({{"tar", "-cf", tar.string(), "-C", rootfs().string(), "."}, {}, {}}));
+  ASSERT_TRUE(run_checked({.argv = {"tar", "-cf", tar.string(), "-C", rootfs().string(), "."}}));
   auto o = options();
   o.from = tar;
   auto store = layout("t");
   auto r = build_image(o, *store, {"t"});
   ASSERT_TRUE(r) << r.error().message;
   auto blob = store->blob_path(r->layer.digest);
-  auto listing = run_tool({{"unsquashfs", "-lls", blob->string()}, {}, {}});
+  auto listing = run_checked({.argv = {"unsquashfs", "-lls", blob->string()}});
   ASSERT_TRUE(listing);
   EXPECT_THAT(*listing, HasSubstr("squashfs-root/www/sub/big"));
   EXPECT_THAT(*listing, HasSubstr("squashfs-root/www/link -> index.html"));

@@ -10,7 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "core/file.hpp"
-#include "image/tool_process.hpp"
+#include "core/process.hpp"
 #include "unit/support/test_support.hpp"
 
 namespace mos::image {
@@ -58,22 +58,18 @@ TEST_P(VerityEdgeTest, MatchesVeritysetupFormatByteForByte) {
   auto root = append_verity(ours, d, params);
   ASSERT_TRUE(root) << root.error().message;
 
-  auto out =
-      run_tool({{"veritysetup", "format", theirs.string(), theirs.string(),
-                 "--hash-offset=" + std::to_string(d), "--data-blocks=" + std::to_string(blocks),
-                 "--salt=" + hex_encode(params.salt), "--uuid=" + uuid_text(params.uuid)},
-                {},
-                {}});
+  auto out = run_checked(
+      {.argv = {"veritysetup", "format", theirs.string(), theirs.string(),
+                "--hash-offset=" + std::to_string(d), "--data-blocks=" + std::to_string(blocks),
+                "--salt=" + hex_encode(params.salt), "--uuid=" + uuid_text(params.uuid)}});
   ASSERT_TRUE(out) << out.error().message;
   EXPECT_THAT(*out, HasSubstr("Root hash:      \t" + hex_encode(*root)));
   EXPECT_EQ(fs::file_size(ours), verity_geometry(d, blocks).end());
   EXPECT_TRUE(read_text(ours) == read_text(theirs)) << "our file differs from veritysetup's";
 
   // veritysetup accepts ours, we accept veritysetup's.
-  auto verify = run_tool({{"veritysetup", "verify", ours.string(), ours.string(), hex_encode(*root),
-                           "--hash-offset=" + std::to_string(d)},
-                          {},
-                          {}});
+  auto verify = run_checked({.argv = {"veritysetup", "verify", ours.string(), ours.string(),
+                                      hex_encode(*root), "--hash-offset=" + std::to_string(d)}});
   EXPECT_TRUE(verify) << verify.error().message;
   auto ok = verify_verity(theirs, d, *root);
   EXPECT_TRUE(ok) << ok.error().message;
@@ -112,10 +108,8 @@ TEST_F(VerityTest, AnyFlippedByteIsDetected) {
   EXPECT_TRUE(verify_verity(file, d, *root));
   // The same flip in the leaf block is also caught by veritysetup (as atomfs' own test does).
   flip_byte(file, size - 4087);
-  auto theirs = run_tool({{"veritysetup", "verify", file.string(), file.string(), hex_encode(*root),
-                           "--hash-offset=" + std::to_string(d)},
-                          {},
-                          {}});
+  auto theirs = run_checked({.argv = {"veritysetup", "verify", file.string(), file.string(),
+                                      hex_encode(*root), "--hash-offset=" + std::to_string(d)}});
   EXPECT_THAT(error_of(theirs), HasSubstr("Verification failed"));
 }
 
