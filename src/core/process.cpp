@@ -129,29 +129,13 @@ class Sink {
   bool truncated_ = false;
 };
 
-// One read of what is there now; at the end of the stream (or an error, the same to us) the
-// descriptor is closed.
-void read_once(Fd& fd, Sink& sink) {
-  char buffer[65536];
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    if (n <= 0) {
-      fd.reset();
-      return;
-    }
-    sink.add(buffer, static_cast<std::size_t>(n));
-    return;
-  }
-}
-
-// Everything still in the pipe after the child ended (bounded: something it started may still
-// be writing).
-void drain(Fd& fd, Sink& sink) {
+// Reads what is there now into the sink, one read (or, to drain the pipe after the child ended,
+// up to `limit` bytes: something it started may still be writing). At the end of the stream (or
+// an error, the same to us) the descriptor is closed.
+void read_available(Fd& fd, Sink& sink, std::size_t limit) {
   char buffer[65536];
   std::size_t total = 0;
-  while (fd && total < kMaxDrain) {
+  while (fd && total < limit) {
     ssize_t n = ::read(fd.get(), buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
@@ -162,6 +146,14 @@ void drain(Fd& fd, Sink& sink) {
     sink.add(buffer, static_cast<std::size_t>(n));
     total += static_cast<std::size_t>(n);
   }
+}
+
+void read_once(Fd& fd, Sink& sink) {
+  read_available(fd, sink, 1);
+}
+
+void drain(Fd& fd, Sink& sink) {
+  read_available(fd, sink, kMaxDrain);
 }
 
 bool set_nonblocking(int fd) {

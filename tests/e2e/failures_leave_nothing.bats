@@ -7,9 +7,7 @@ load helpers/mosctl
 
 setup_file() {
   export T="$BATS_FILE_TMPDIR"
-  export HOME="$T/home" XDG_DATA_HOME="$T/home/.local/share"
-  mkdir -p "$HOME"
-  export PATH="$MOS_BIN:$PATH"
+  use_home "$T"
   trust -q keyset add snakeoil
   printf 'payload\n' >"$T/payload"
   mos_make_image "$T/lay" img "$T/payload" >/dev/null
@@ -33,39 +31,28 @@ setup() {
   [ ! -e Y ]
 }
 
-@test "manifest publish with a missing source tag creates nothing under --repo" {
+write_manifest() { # VERSION [SOURCE]
   cat >manifest.yaml <<YAML
 version: 1
 product: default
 update_type: complete
 targets:
   - service_name: svc
-    source: "oci:$T/lay:nosuchtag"
-    version: 1.0.0
-    service_type: fs-only
-    network:
-      type: host
-YAML
-  run mosb manifest publish --project snakeoil:default --repo oci:Z --name machine/install:1.0.0 \
-    --skip-bootkit manifest.yaml
-  [ "$status" -eq 1 ]
-  [[ "$output" == *"target svc: resolving"*"nosuchtag"* ]]
-  [ ! -e Z ]
-}
-
-write_manifest() { # VERSION
-  cat >manifest.yaml <<YAML
-version: 1
-product: default
-update_type: complete
-targets:
-  - service_name: svc
-    source: "oci:$T/lay:img"
+    source: "${2:-oci:$T/lay:img}"
     version: $1
     service_type: fs-only
     network:
       type: host
 YAML
+}
+
+@test "manifest publish with a missing source tag creates nothing under --repo" {
+  write_manifest 1.0.0 "oci:$T/lay:nosuchtag"
+  run mosb manifest publish --project snakeoil:default --repo oci:Z --name machine/install:1.0.0 \
+    --skip-bootkit manifest.yaml
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"target svc: resolving"*"nosuchtag"* ]]
+  [ ! -e Z ]
 }
 
 tag_digest() {

@@ -7,9 +7,7 @@ load helpers/mosctl
 
 setup_file() {
   export T="$BATS_FILE_TMPDIR"
-  export HOME="$T/home" XDG_DATA_HOME="$T/home/.local/share"
-  mkdir -p "$HOME"
-  export PATH="$MOS_BIN:$PATH"
+  use_home "$T"
   trust -q keyset add snakeoil
   trust -q keyset add stranger
   printf 'payload\n' >"$T/payload"

@@ -8,7 +8,6 @@
 
 load helpers/registry
 load helpers/tls
-load helpers/tls_registry
 load helpers/oci_copy
 
 setup_file() {
@@ -26,8 +25,9 @@ setup_file() {
   export MOS_TLS=$MOS_REGISTRY
   start_mos_registry "$WORK/mos-plain"
   export MOS_PLAIN=$MOS_REGISTRY
-  start_docker_registry_tls "$WORK/docker-tls" "$WORK/pki/server.crt" "$WORK/pki/server.key"
-  export DOCKER_TLS=$DOCKER_TLS_REGISTRY
+  DOCKER_REGISTRY_TLS="$WORK/pki/server.crt $WORK/pki/server.key" \
+    start_docker_registry "$WORK/docker-tls"
+  export DOCKER_TLS=$DOCKER_REGISTRY
   start_docker_registry "$WORK/docker-plain"
   export DOCKER_PLAIN=$DOCKER_REGISTRY
   # One image in each, pushed the way each needs.

@@ -11,9 +11,7 @@ load helpers/mosctl
 
 setup_file() {
   export T="$BATS_FILE_TMPDIR"
-  export HOME="$T/home" XDG_DATA_HOME="$T/home/.local/share"
-  mkdir -p "$HOME"
-  export PATH="$MOS_BIN:$PATH"
+  use_home "$T"
   export ZOT_ROOT="$T/zot"
   MOS_REGISTRY_PORT=$(free_port)
   # The walkthrough's zot-config.json (examples/), with this run's storage and a free port.

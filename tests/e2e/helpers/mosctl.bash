@@ -197,3 +197,11 @@ CNF
   openssl ca -batch -config "$dir/ca.cnf" -extensions ext -cert "$MOS_CA" -keyfile "$MOS_KEYS/manifest-ca/privkey.pem" \
     ${start:+-startdate "$start"} ${end:+-enddate "$end"} -in "$dir/req.csr" -out "$dir/cert.pem" 2>/dev/null
 }
+
+# use_home DIR: a HOME of the test's own under DIR (so keysets go to
+# DIR/home/.local/share/machine/trust/keys, as XDG_DATA_HOME says), and the built programs on PATH.
+use_home() {
+  export HOME="$1/home" XDG_DATA_HOME="$1/home/.local/share"
+  mkdir -p "$HOME"
+  export PATH="$MOS_BIN:$PATH"
+}

@@ -51,10 +51,18 @@ start_mos_registry() {
 
 # start_docker_registry DIR [USER PASS]: Debian's docker-registry (distribution 2.8) with storage
 # in DIR and deletes enabled; with USER and PASS, Basic auth from an htpasswd file made by
-# `htpasswd -B` (bcrypt, which distribution requires), realm "mos-registry" like ours. Sets
-# DOCKER_REGISTRY (host:port), DOCKER_REGISTRY_PID and, with auth, DOCKER_REGISTRY_HTPASSWD.
+# `htpasswd -B` (bcrypt, which distribution requires), realm "mos-registry" like ours; with
+# DOCKER_REGISTRY_TLS="CERT KEY" in the environment, https with that PEM pair (plain http to it
+# gets Go's "400 Client sent an HTTP request to an HTTPS server", which wait_for_http accepts).
+# Sets DOCKER_REGISTRY (host:port), DOCKER_REGISTRY_PID and, with auth, DOCKER_REGISTRY_HTPASSWD.
 start_docker_registry() {
-  local dir=$1 user=${2:-} pass=${3:-} port auth= attempt
+  local dir=$1 user=${2:-} pass=${3:-} port auth= tls= attempt
+  if [ -n "${DOCKER_REGISTRY_TLS:-}" ]; then
+    read -r cert key <<<"$DOCKER_REGISTRY_TLS"
+    tls="  tls:
+    certificate: $cert
+    key: $key"
+  fi
   mkdir -p "$dir/storage"
   if [ -n "$user" ]; then
     htpasswd -Bbn "$user" "$pass" >"$dir/htpasswd"
@@ -81,6 +89,7 @@ storage:
 $auth
 http:
   addr: 127.0.0.1:$port
+$tls
 EOF
     docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
     DOCKER_REGISTRY_PID=$!
