@@ -147,6 +147,7 @@ Status validate_manifest(const Manifest& m, std::string_view where) {
   if (m.targets.empty()) return fail("the manifest has no targets");
   std::set<std::string_view> names;
   std::map<int, std::string_view> host_ports;
+  std::map<std::string, std::string_view> addresses;  // without the prefix length
   int hostfs_count = 0;
   for (const auto& t : m.targets) {
     if (!matches(t.service_name, 64, true, "_.-"))
@@ -172,6 +173,12 @@ Status validate_manifest(const Manifest& m, std::string_view where) {
       auto [it, fresh] = host_ports.emplace(p.host, t.service_name);
       if (!fresh)
         return fail("host port {} is used by both {} and {}", p.host, it->second, t.service_name);
+    }
+    for (const auto& address : {t.network.ipv4, t.network.ipv6}) {
+      if (address.empty()) continue;
+      auto [it, fresh] = addresses.emplace(address.substr(0, address.find('/')), t.service_name);
+      if (!fresh)
+        return fail("address {} is given to both {} and {}", it->first, it->second, t.service_name);
     }
   }
   if (hostfs_count > 1) return fail("only one target may have service_type hostfs");

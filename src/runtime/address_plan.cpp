@@ -1,0 +1,135 @@
+#include "runtime/address_plan.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <set>
+
+#include "oci/digest.hpp"
+
+namespace mos::runtime {
+
+namespace {
+
+std::uint32_t mask_of(int prefix) {
+  return prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - prefix);
+}
+
+Result<std::uint32_t> parse_dotted(std::string_view text) {
+  std::string copy(text);
+  in_addr address{};
+  if (::inet_pton(AF_INET, copy.c_str(), &address) != 1)
+    return fail("\"{}\" is not an IPv4 address", text);
+  return ntohl(address.s_addr);
+}
+
+// A stable pick in [first, first + count) from the service name.
+std::uint32_t hashed_slot(std::string_view service, std::uint32_t count) {
+  auto digest = oci::digest_of(service).hex();
+  std::uint32_t value = static_cast<std::uint32_t>(std::stoul(digest.substr(0, 8), nullptr, 16));
+  return value % count;
+}
+
+}  // namespace
+
+Result<Ipv4Subnet> Ipv4Subnet::parse(std::string_view text) {
+  auto slash = text.find('/');
+  if (slash == std::string_view::npos)
+    return fail("subnet \"{}\" needs a prefix length, such as 10.0.3.0/24", text);
+  MOS_TRY_ASSIGN(auto network, parse_dotted(text.substr(0, slash)));
+  std::string prefix_text(text.substr(slash + 1));
+  int prefix = -1;
+  if (prefix_text.empty() || prefix_text.size() > 2 ||
+      prefix_text.find_first_not_of("0123456789") != std::string::npos ||
+      (prefix = std::stoi(prefix_text)) < 8 || prefix > 30)
+    return fail("subnet \"{}\": the prefix length must be 8-30", text);
+  if ((network & ~mask_of(prefix)) != 0)
+    return fail("subnet \"{}\" has host bits set (did you mean {}/{}?)", text,
+                format_ipv4(network & mask_of(prefix)), prefix);
+  return Ipv4Subnet{network, prefix};
+}
+
+bool Ipv4Subnet::contains(std::uint32_t address) const {
+  return (address & mask_of(prefix)) == network;
+}
+
+std::uint32_t Ipv4Subnet::broadcast() const {
+  return network | ~mask_of(prefix);
+}
+
+std::string Ipv4Subnet::str() const {
+  return fmt::format("{}/{}", format_ipv4(network), prefix);
+}
+
+std::string format_ipv4(std::uint32_t address) {
+  return fmt::format("{}.{}.{}.{}", address >> 24, (address >> 16) & 0xff, (address >> 8) & 0xff,
+                     address & 0xff);
+}
+
+Result<std::uint32_t> parse_ipv4(std::string_view text) {
+  return parse_dotted(text.substr(0, text.find('/')));
+}
+
+Result<std::map<std::string, std::uint32_t>> assign_addresses(
+    const Ipv4Subnet& subnet, const std::vector<AddressRequest>& requests,
+    const std::map<std::string, std::uint32_t>& remembered) {
+  std::map<std::string, std::uint32_t> assigned;
+  std::map<std::uint32_t, std::string> owner;
+  auto reserved = [&](std::uint32_t a) {
+    return a == subnet.network || a == subnet.gateway() || a == subnet.broadcast();
+  };
+  // The manifest's own addresses first: they are what the signed system asks for.
+  for (const auto& r : requests) {
+    if (r.ipv4.empty()) continue;
+    MOS_TRY_ASSIGN(auto address, parse_ipv4(r.ipv4));
+    if (auto slash = r.ipv4.find('/');
+        slash != std::string::npos && r.ipv4.substr(slash + 1) != std::to_string(subnet.prefix))
+      return fail("service {}: ipv4 {} has another prefix than the machine's network {}", r.service,
+                  r.ipv4, subnet.str());
+    if (!subnet.contains(address))
+      return fail("service {}: ipv4 {} is outside the machine's network {}", r.service, r.ipv4,
+                  subnet.str());
+    if (reserved(address))
+      return fail("service {}: ipv4 {} is the network's {} address", r.service, r.ipv4,
+                  address == subnet.gateway() ? "gateway"
+                  : address == subnet.network ? "network"
+                                              : "broadcast");
+    if (auto [it, fresh] = owner.emplace(address, r.service); !fresh)
+      return fail("ipv4 {} is given to both {} and {}", format_ipv4(address), it->second,
+                  r.service);
+    assigned[r.service] = address;
+  }
+  // Then what each of the others had before, while it is still theirs to have.
+  std::vector<const AddressRequest*> rest;
+  for (const auto& r : requests) {
+    if (!r.ipv4.empty()) continue;
+    auto it = remembered.find(r.service);
+    if (it != remembered.end() && subnet.contains(it->second) && !reserved(it->second) &&
+        owner.emplace(it->second, r.service).second) {
+      assigned[r.service] = it->second;
+      continue;
+    }
+    rest.push_back(&r);
+  }
+  // The others from their names, in name order so the result does not depend on manifest order.
+  std::sort(rest.begin(), rest.end(),
+            [](const auto* a, const auto* b) { return a->service < b->service; });
+  std::uint32_t hosts = subnet.broadcast() - subnet.network - 1;  // without network, broadcast
+  for (const auto* r : rest) {
+    std::uint32_t start = hashed_slot(r->service, hosts);
+    bool found = false;
+    for (std::uint32_t i = 0; i < hosts && !found; ++i) {
+      std::uint32_t address = subnet.network + 1 + (start + i) % hosts;
+      if (reserved(address) || owner.contains(address)) continue;
+      owner.emplace(address, r->service);
+      assigned[r->service] = address;
+      found = true;
+    }
+    if (!found)
+      return fail("the machine's network {} has no address left for service {}", subnet.str(),
+                  r->service);
+  }
+  return assigned;
+}
+
+}  // namespace mos::runtime
