@@ -1,0 +1,88 @@
+#include "runtime/port_forwards.hpp"
+
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <functional>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "unit/support/test_support.hpp"
+
+namespace mos::runtime {
+namespace {
+
+using testing::HasSubstr;
+
+NetworkRules zot_rules() {
+  return NetworkRules{Ipv4Subnet::parse(kDefaultSubnet).value(),
+                      {{"zot", 80, parse_ipv4("10.0.3.99").value(), 5000},
+                       {"web", 8080, parse_ipv4("10.0.3.20").value(), 80}}};
+}
+
+TEST(PortForwards, TheRulesetForwardsEachPortInPreroutingAndOutput) {
+  std::string script = nft_ruleset(zot_rules());
+  EXPECT_THAT(script, testing::StartsWith("table ip mos\ndelete table ip mos\n"));
+  auto line = "fib daddr type local tcp dport 80 dnat to 10.0.3.99:5000 comment \"zot\"";
+  auto first = script.find(line);
+  ASSERT_NE(first, std::string::npos);
+  EXPECT_NE(script.find(line, first + 1), std::string::npos) << "output chain too";
+  EXPECT_THAT(script, HasSubstr("tcp dport 8080 dnat to 10.0.3.20:80"));
+  EXPECT_THAT(script, HasSubstr("ip saddr 10.0.3.0/24 ip daddr != 10.0.3.0/24 masquerade"));
+}
+
+TEST(PortForwards, ConflictsAndBadPortsAreRefused) {
+  auto rules = zot_rules();
+  rules.forwards.push_back({"other", 80, parse_ipv4("10.0.3.30").value(), 80});
+  EXPECT_THAT(test::error_of(install_rules(rules)),
+              HasSubstr("host port 80 is forwarded to both zot and other"));
+  EXPECT_THAT(test::error_of(check_forwards({{"x", 0, 1, 80}})), HasSubstr("outside 1-65535"));
+}
+
+// Runs `body` in a child process inside a network namespace of its own (this test's, gone with
+// it); its failures come back as the child's output.
+std::string in_own_netns(const std::function<Status()>& body) {
+  int fds[2];
+  if (::pipe(fds) != 0) return "pipe failed";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::close(fds[0]);
+    std::string message = "ok";
+    if (::unshare(CLONE_NEWNET) != 0) {
+      message = "SKIP unshare(CLONE_NEWNET) is not allowed here";
+    } else if (auto done = body(); !done) {
+      message = done.error().message;
+    }
+    (void)!::write(fds[1], message.data(), message.size());
+    ::_exit(0);
+  }
+  ::close(fds[1]);
+  std::string out;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) out.append(buffer, n);
+  ::close(fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return out;
+}
+
+TEST(PortForwards, InstalledRulesAreListedAndRemovedAsAWhole) {
+  std::string result = in_own_netns([]() -> Status {
+    MOS_TRY(install_rules(zot_rules()));
+    MOS_TRY(install_rules(zot_rules()));  // replacing is idempotent
+    MOS_TRY_ASSIGN(auto listed, list_rules());
+    if (listed.find("dnat to 10.0.3.99:5000") == std::string::npos)
+      return fail("the listed table lacks zot's forward: {}", listed);
+    MOS_TRY(remove_rules());
+    if (list_rules()) return fail("the table is still there after remove_rules");
+    MOS_TRY(remove_rules());  // nothing to remove is no error
+    return {};
+  });
+  if (result.starts_with("SKIP")) GTEST_SKIP() << result;
+  EXPECT_EQ(result, "ok");
+}
+
+}  // namespace
+}  // namespace mos::runtime
