@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "image/image_config.hpp"
 #include "image/verity.hpp"
 #include "oci/document.hpp"
 #include "oci/repository.hpp"
@@ -34,15 +35,6 @@ struct BuiltLayer {
 Result<BuiltLayer> build_squashfs_layer(const std::filesystem::path& rootfs,
                                         const std::filesystem::path& output,
                                         const SquashfsLayerOptions& options);
-
-// The fields of the image config's "config" object mosb sets.
-struct ImageConfigFields {
-  std::optional<std::vector<std::string>> entrypoint;
-  std::optional<std::vector<std::string>> cmd;
-  std::vector<std::string> env;  // K=V; a default PATH is added when none is given
-  std::optional<std::string> workdir;
-  std::optional<std::string> user;
-};
 
 struct ImageBuildOptions {
   std::filesystem::path from;  // a directory, or a tar archive of one
