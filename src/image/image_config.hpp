@@ -17,6 +17,7 @@ struct ImageConfigFields {
   std::vector<std::string> env;  // K=V; a default PATH is added when none is given
   std::optional<std::string> workdir;
   std::optional<std::string> user;
+  friend bool operator==(const ImageConfigFields&, const ImageConfigFields&) = default;
 };
 
 // Parses an image config document (untrusted bytes: size and depth limited, duplicate keys and

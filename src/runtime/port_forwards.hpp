@@ -26,6 +26,7 @@ struct PortForward {
   std::uint16_t host_port = 0;
   std::uint32_t address = 0;  // the service's
   std::uint16_t container_port = 0;
+  friend bool operator==(const PortForward&, const PortForward&) = default;
 };
 
 struct NetworkRules {
