@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "unit/support/test_support.hpp"
+
 namespace mos::oci::testing {
 
 struct FakeRequest {
@@ -46,18 +48,7 @@ class FakeRegistry {
   using Handler = std::function<FakeResponse(const FakeRequest&)>;
 
   explicit FakeRegistry(Handler handler) : handler_(std::move(handler)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::listen(fd_, 64);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
+    fd_ = test::listen_on_loopback(64, port_);
     acceptor_ = std::thread([this] { accept_loop(); });
   }
 

@@ -36,6 +36,10 @@ void flip_byte(const fs::path& path, std::uint64_t offset);
 // The whole file; a file that cannot be read is a test failure (and gives "").
 std::string read_text(const fs::path& path);
 
+// A TCP socket listening on 127.0.0.1 at a port the kernel picks (written to `port`), for the
+// fake servers of unit tests.
+int listen_on_loopback(int backlog, int& port);
+
 // The names in a directory, sorted; a missing directory has none.
 std::vector<std::string> dir_entries(const fs::path& dir);
 
