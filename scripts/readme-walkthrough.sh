@@ -43,4 +43,10 @@ pid=$!
 wait "$pid"
 rc=$?
 kill -TERM -- "-$pid" 2>/dev/null
+# and is gone before we return: a caller checking that nothing is left must not race its exit.
+for _ in $(seq 100); do
+  kill -0 -- "-$pid" 2>/dev/null || exit "$rc"
+  sleep 0.1
+done
+kill -KILL -- "-$pid" 2>/dev/null
 exit "$rc"
