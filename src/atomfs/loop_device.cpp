@@ -16,14 +16,14 @@ namespace {
 constexpr int kAttachAttempts = 20;  // another process may take the free device between calls
 
 // Binds fd to the loop device; false with errno EBUSY when someone else got it first.
-bool configure(int loop_fd, int backing_fd, std::uint64_t size_limit) {
+bool configure(int loop_fd, int backing_fd, std::uint64_t size_limit, bool writable) {
   loop_config config{};
   config.fd = static_cast<__u32>(backing_fd);
-  config.info.lo_flags = LO_FLAGS_READ_ONLY | LO_FLAGS_AUTOCLEAR;
+  config.info.lo_flags = (writable ? 0 : LO_FLAGS_READ_ONLY) | LO_FLAGS_AUTOCLEAR;
   config.info.lo_sizelimit = size_limit;
   if (::ioctl(loop_fd, LOOP_CONFIGURE, &config) == 0) return true;
   if (errno != EINVAL && errno != ENOTTY) return false;
-  // Kernels before 5.8: two steps.
+  // Kernels before 5.8: two steps; read-only then follows from how both fds were opened.
   if (::ioctl(loop_fd, LOOP_SET_FD, backing_fd) != 0) return false;
   loop_info64 info{};
   info.lo_flags = LO_FLAGS_AUTOCLEAR;
@@ -39,7 +39,12 @@ bool configure(int loop_fd, int backing_fd, std::uint64_t size_limit) {
 
 }  // namespace
 
-Result<LoopDevice> LoopDevice::attach_read_only(int backing_fd, std::uint64_t size_limit) {
+Result<LoopDevice> LoopDevice::attach(int backing_fd, std::uint64_t size_limit, bool writable) {
+  if (writable) {
+    int flags = ::fcntl(backing_fd, F_GETFL);
+    if (flags < 0 || (flags & O_ACCMODE) != O_RDWR)
+      return fail("a writable loop device needs its backing file open for reading and writing");
+  }
   int control = ::open("/dev/loop-control", O_RDWR | O_CLOEXEC);
   if (control < 0)
     return fail("opening /dev/loop-control: {} (loop devices need root)", errno_message(errno));
@@ -51,13 +56,14 @@ Result<LoopDevice> LoopDevice::attach_read_only(int backing_fd, std::uint64_t si
       return fail("no free loop device: {}", errno_message(e));
     }
     std::string path = "/dev/loop" + std::to_string(number);
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // The kernel makes the device read-only when this fd cannot write, whatever the flags say.
+    int fd = ::open(path.c_str(), (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC);
     if (fd < 0) {
       int e = errno;
       ::close(control);
       return fail("opening {}: {}", path, errno_message(e));
     }
-    if (configure(fd, backing_fd, size_limit)) {
+    if (configure(fd, backing_fd, size_limit, writable)) {
       ::close(control);
       return LoopDevice(std::move(path), fd);
     }

@@ -1,8 +1,8 @@
 #pragma once
-// Read-only loop devices over an already opened file: LOOP_CONFIGURE (Linux 5.8+) with
-// LOOP_SET_FD + LOOP_SET_STATUS64 as fallback. Devices are created with LO_FLAGS_AUTOCLEAR, so
-// the kernel detaches them when the last user (our fd, then the squashfs mount) goes away: a
-// failed mount or an unmount never leaks one.
+// Loop devices over an already opened file, read-only (verified image layers) or writable
+// (storage volumes): LOOP_CONFIGURE (Linux 5.8+) with LOOP_SET_FD + LOOP_SET_STATUS64 as
+// fallback. Devices are created with LO_FLAGS_AUTOCLEAR, so the kernel detaches them when the
+// last user (our fd, then the mount) goes away: a failed mount or an unmount never leaks one.
 #include <cstdint>
 #include <string>
 
@@ -12,8 +12,12 @@ namespace mos::atomfs {
 
 class LoopDevice {
  public:
-  // Attaches the first size_limit bytes of backing_fd (0: all) read-only.
-  static Result<LoopDevice> attach_read_only(int backing_fd, std::uint64_t size_limit);
+  // Attaches the first size_limit bytes of backing_fd (0: all). A writable device needs
+  // backing_fd open for writing (O_RDWR); the kernel would otherwise quietly make it read-only.
+  static Result<LoopDevice> attach(int backing_fd, std::uint64_t size_limit, bool writable);
+  static Result<LoopDevice> attach_read_only(int backing_fd, std::uint64_t size_limit) {
+    return attach(backing_fd, size_limit, false);
+  }
   LoopDevice(LoopDevice&& other) noexcept;
   LoopDevice& operator=(LoopDevice&&) = delete;
   ~LoopDevice();  // closes the device; autoclear detaches it unless something mounted it
