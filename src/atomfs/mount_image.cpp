@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "atomfs/loop_device.hpp"
+#include "atomfs/shifted_copy.hpp"
 #include "core/file.hpp"
 #include "core/json.hpp"
 #include "core/lock.hpp"
@@ -122,6 +123,29 @@ Status hash_whole(int fd, const oci::Descriptor& layer) {
   return {};
 }
 
+// The image's layers merged read-only, copied once with shifted owners (shifted_copy.hpp); the
+// layers are unmounted after, the copy becomes the overlay's only lower layer.
+Result<fs::path> copy_shifted(MountedImage& mounted, const fs::path& metadir,
+                              const fs::path& cache_dir, const IdShift& shift) {
+  auto source = metadir / "source";
+  MOS_TRY(make_dirs(source, 0700));
+  std::string lower;
+  for (auto it = mounted.layer_mounts.rbegin(); it != mounted.layer_mounts.rend(); ++it)
+    lower += (lower.empty() ? "" : ":") + it->string();
+  if (mounted.layer_mounts.size() == 1) {
+    MOS_TRY(make_dirs(metadir / "workaround", 0700));
+    lower += ":" + (metadir / "workaround").string();
+  }
+  MOS_TRY(mount_overlay(source, "lowerdir=" + lower, true));
+  auto tree = shifted_copy(source, cache_dir, mounted.manifest_digest, shift);
+  MOS_TRY(unmount_if_mounted(source));
+  if (!tree) return std::unexpected(tree.error());
+  for (const auto& layer : mounted.layer_mounts) MOS_TRY(unmount_if_mounted(layer));
+  mounted.layer_mounts.clear();
+  mounted.layer_verified.clear();
+  return tree;
+}
+
 }  // namespace
 
 Result<LayerCheck> check_layer(int fd, const oci::Descriptor& layer, bool allow_missing_verity,
@@ -206,6 +230,12 @@ Result<MountedImage> mount_image(oci::LayoutStore& store, std::string_view refer
     return std::unexpected(std::move(e));
   };
 
+  UniqueFd userns;
+  if (options.id_shift) {
+    auto ns = user_namespace_for(*options.id_shift);
+    if (!ns) return fail_cleanly(ns.error());
+    userns = std::move(*ns);
+  }
   for (std::size_t i = 0; i < manifest.layers.size(); ++i) {
     const auto& layer = manifest.layers[i];
     auto filesystem = image::layer_filesystem(layer.media_type);
@@ -234,15 +264,43 @@ Result<MountedImage> mount_image(oci::LayoutStore& store, std::string_view refer
     mounted.layer_mounts.push_back(target);
     mounted.layer_verified.push_back(check->verity_verified);
   }
+  std::optional<fs::path> copied;
+  if (options.id_shift) {
+    bool copy = options.force_shifted_copy;
+    for (std::size_t i = 0; i < mounted.layer_mounts.size() && !copy; ++i) {
+      auto shifted = idmap_mount(mounted.layer_mounts[i], userns.get());
+      if (shifted) continue;
+      if (shifted.error().unsupported && i == 0 && options.shifted_copy_dir) {
+        spdlog::info(
+            "this kernel cannot idmap squashfs (Linux 6.6 and later can): using a copy "
+            "with shifted owners in {}",
+            options.shifted_copy_dir->string());
+        copy = true;
+        break;
+      }
+      Error e = std::move(shifted.error().error);
+      if (shifted.error().unsupported)
+        e.message += "; this kernel cannot idmap squashfs mounts (Linux 6.6 and later can)";
+      return fail_cleanly(std::move(e));
+    }
+    if (copy) {
+      if (!options.shifted_copy_dir)
+        return fail_cleanly(Error{"a shifted copy needs a directory to keep it in"});
+      auto tree = copy_shifted(mounted, metadir, *options.shifted_copy_dir, *options.id_shift);
+      if (!tree) return fail_cleanly(tree.error());
+      copied = *tree;
+    }
+  }
 
   // overlayfs lists the top-most lower first; OCI lists the bottom layer first.
-  std::string lower;
+  std::string lower = copied ? copied->string() : "";
   for (auto it = mounted.layer_mounts.rbegin(); it != mounted.layer_mounts.rend(); ++it)
     lower += (lower.empty() ? "" : ":") + it->string();
   std::string dirs = fmt::format("lowerdir={}", lower);
   fs::path upper_parent = options.scratch ? *options.scratch : metadir;
   if (options.read_only) {
-    if (mounted.layer_mounts.size() == 1) {  // a read-only overlay needs two lowers
+    if (mounted.layer_mounts.size() + (copied ? 1 : 0) ==
+        1) {  // a read-only overlay needs two lowers
       if (auto s = make_dirs(metadir / "workaround", 0700); !s) return fail_cleanly(s.error());
       dirs += fmt::format(":{}", (metadir / "workaround").string());
     }
@@ -250,6 +308,13 @@ Result<MountedImage> mount_image(oci::LayoutStore& store, std::string_view refer
     if (auto s = overlay_safe(upper_parent); !s) return fail_cleanly(s.error());
     for (const char* d : {"upper", "work"})
       if (auto s = make_dirs(upper_parent / d, 0755); !s) return fail_cleanly(s.error());
+    if (options.id_shift) {
+      auto owner = static_cast<uid_t>(options.id_shift->host_base);
+      if (::chown((upper_parent / "upper").c_str(), owner, owner) != 0)
+        return fail_cleanly(
+            Error{fmt::format("giving {} to uid {}: {}", (upper_parent / "upper").string(), owner,
+                              errno_message(errno))});
+    }
     dirs += fmt::format(",upperdir={},workdir={}", (upper_parent / "upper").string(),
                         (upper_parent / "work").string());
   }

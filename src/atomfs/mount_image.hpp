@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "atomfs/id_shift.hpp"
 #include "core/result.hpp"
 #include "oci/descriptor.hpp"
 #include "oci/layout_store.hpp"
@@ -35,6 +36,14 @@ struct MountOptions {
   bool allow_missing_verity = false;
   std::filesystem::path run_dir{kDefaultRunDir};
   unsigned threads = 0;  // verification threads (0: one per core)
+  // For an unprivileged container: every layer is idmapped (see id_shift.hpp) and a writable
+  // upper's root directory is owned by host_base, so the container's root owns its tree.
+  std::optional<IdShift> id_shift;
+  // Where a copy of the image with shifted owners is kept when the kernel cannot idmap its
+  // layers (see shifted_copy.hpp); without it, such a kernel fails the mount. force: copy even
+  // when idmapping would work (for old kernels' path on a new one, and for tests).
+  std::optional<std::filesystem::path> shifted_copy_dir;
+  bool force_shifted_copy = false;
 };
 
 struct MountedImage {
