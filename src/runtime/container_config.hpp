@@ -1,0 +1,58 @@
+#pragma once
+// The LXC configuration of one container service, as text for liblxc's load_config: a pure
+// function of its ServiceSpec and where boot put things, so it can be tested and shown
+// (`mosctl status --json` keeps it beside the service's state for inspection).
+//
+// What the original wrote, and what we do instead (spec: original-mos.md §7): no TRACE logging,
+// no `apparmor.profile = unchanged`; LXC's own defaults for capabilities (mac_admin,
+// mac_override, sys_time, sys_module, sys_rawio dropped) and its common seccomp deny list; the
+// command is passed as an argv, never through a shell; lxc's init (useinit) is pid 1 so that the
+// service gets signals and its zombies are reaped.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+#include "runtime/address_plan.hpp"
+#include "runtime/service_plan.hpp"
+
+namespace mos::runtime {
+
+struct ContainerPlace {
+  std::filesystem::path rootfs;   // the mounted overlay
+  std::filesystem::path lxc_log;  // liblxc's own messages (warnings and errors only)
+  std::filesystem::path seccomp;  // where the deny list is written
+  std::string bridge = "mosbr0";  // the simple network's
+  Ipv4Subnet subnet;
+  std::map<std::string, std::filesystem::path> volumes;  // label -> mount point on the host
+};
+
+struct UserIds {
+  std::uint32_t uid = 0;
+  std::uint32_t gid = 0;
+  friend bool operator==(const UserIds&, const UserIds&) = default;
+};
+
+// The image config's User ("", "name", "uid", "name:group", "uid:gid") as the container sees
+// it, names looked up in the rootfs's own /etc/passwd and /etc/group (never the host's).
+Result<UserIds> resolve_user(std::string_view user, const std::filesystem::path& rootfs);
+
+struct ContainerLaunch {
+  std::string config;             // lxc.* lines
+  std::vector<std::string> argv;  // Entrypoint + Cmd, exactly
+};
+
+// Refuses what LXC would take wrongly: config values with newlines, volume destinations that
+// are not absolute or climb out with "..", a storage label boot did not mount.
+Result<ContainerLaunch> container_launch(const ServiceSpec& service, const ContainerPlace& place,
+                                         const UserIds& user);
+
+// LXC's common seccomp policy (lxc's config/common.seccomp): a deny list of module loading,
+// kexec and open_by_handle_at.
+std::string_view default_seccomp_policy();
+
+}  // namespace mos::runtime

@@ -1,0 +1,23 @@
+#pragma once
+// The boot plan of the system installed under a root: the head of its history, verified again
+// (signatures, store content) under the shared lock, each container's image config read from the
+// store and checked against its digest, addresses kept from the previous boot.
+#include <string>
+
+#include "core/result.hpp"
+#include "runtime/boot_paths.hpp"
+#include "runtime/service_plan.hpp"
+#include "sysroot/sysroot.hpp"
+
+namespace mos::runtime {
+
+struct InstalledPlan {
+  std::string commit;  // of the history
+  BootPlan plan;
+};
+
+// Also remembers the plan's addresses in paths.addresses (atomically) when they changed.
+Result<InstalledPlan> load_installed_plan(const sysroot::SysrootOptions& options,
+                                          const BootPaths& paths, const Ipv4Subnet& subnet);
+
+}  // namespace mos::runtime

@@ -1,0 +1,43 @@
+#pragma once
+// Containers through liblxc (Debian's liblxc 5, the original's runtime). A service's container
+// runs in the foreground of a process that boot forks for it, its "monitor": liblxc makes that
+// process the container's parent, so the container's end is the monitor's exit, which boot sees
+// as SIGCHLD without polling. The monitor's stdout and stderr (the service's output, with
+// lxc.console.path = none) are a pipe that boot writes to the service's log.
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace mos::runtime {
+
+struct ContainerStart {
+  std::string name;
+  std::filesystem::path lxc_dir;  // liblxc's "lxcpath": NAME/config and its runtime files
+  std::filesystem::path config;   // the file with container_launch's config
+  std::vector<std::string> argv;
+  int output_fd = -1;  // becomes the service's stdout and stderr
+};
+
+// Forks the monitor; returns its pid. The monitor dies with its parent (PDEATHSIG), and the
+// container with the monitor (liblxc's own PDEATHSIG on the container's init), so a crash of
+// boot leaves no service running unsupervised.
+Result<pid_t> start_container(const ContainerStart& start);
+
+// The monitor's exit status, as the container's init returned it: 0 for a clean exit.
+int container_exit_code(int wait_status);
+
+// The pid of the container's init, as liblxc's monitor reports it (0 when not running).
+pid_t container_init_pid(const std::string& name, const std::filesystem::path& lxc_dir);
+
+// Asks the container to stop: SIGTERM to its init (lxc's init passes it to the service).
+Status signal_container(const std::string& name, const std::filesystem::path& lxc_dir, int signal);
+
+// Kills whatever is left of it (liblxc's stop: SIGKILL to every process of the container).
+Status kill_container(const std::string& name, const std::filesystem::path& lxc_dir);
+
+}  // namespace mos::runtime

@@ -1,0 +1,374 @@
+#include "runtime/machine_boot.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "atomfs/mount_image.hpp"
+#include "core/file.hpp"
+#include "runtime/boot_paths.hpp"
+#include "runtime/control_channel.hpp"
+#include "runtime/installed_services.hpp"
+#include "runtime/port_forwards.hpp"
+#include "runtime/service_bridge.hpp"
+#include "runtime/service_runner.hpp"
+#include "runtime/storage_volumes.hpp"
+
+namespace mos::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// Signals arrive through a signalfd, read in the loop: no handler runs at an awkward moment.
+class SignalChannel {
+ public:
+  static Result<SignalChannel> open() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+    sigset_t old;
+    if (::sigprocmask(SIG_BLOCK, &set, &old) != 0)
+      return fail("sigprocmask: {}", errno_message(errno));
+    UniqueFd fd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!fd) return fail("signalfd: {}", errno_message(errno));
+    return SignalChannel(std::move(fd), old);
+  }
+  SignalChannel(SignalChannel&&) = default;
+  ~SignalChannel() {
+    if (fd_) ::sigprocmask(SIG_SETMASK, &old_, nullptr);
+  }
+  int fd() const { return fd_.get(); }
+  // The signals received since the last call.
+  std::vector<int> take() {
+    std::vector<int> out;
+    signalfd_siginfo info;
+    while (::read(fd_.get(), &info, sizeof info) == sizeof info)
+      out.push_back(static_cast<int>(info.ssi_signo));
+    return out;
+  }
+
+ private:
+  SignalChannel(UniqueFd fd, sigset_t old) : fd_(std::move(fd)), old_(old) {}
+  UniqueFd fd_;
+  sigset_t old_;
+};
+
+// What a boot that died (kill -9, power loss of a test) left mounted under its run directory:
+// unmounted deepest first before anything new is mounted there.
+void unmount_leftovers(const fs::path& run) {
+  auto points = atomfs::mount_points();
+  if (!points) return;
+  std::vector<fs::path> ours;
+  auto prefix = run.string() + "/";
+  for (const auto& p : *points)
+    if (p.string().starts_with(prefix)) ours.push_back(p);
+  std::ranges::sort(ours, [](const fs::path& a, const fs::path& b) {
+    return a.string().size() > b.string().size();
+  });
+  for (const auto& p : ours) {
+    spdlog::warn("unmounting {}, left by an earlier boot", p.string());
+    ::umount2(p.c_str(), MNT_DETACH);
+  }
+}
+
+class ServiceManager {
+ public:
+  explicit ServiceManager(const BootOptions& options)
+      : options_(options),
+        root_paths_(options.root.root),
+        context_{BootPaths(root_paths_, options.run_base),
+                 root_paths_.store,
+                 options.subnet,
+                 options.bridge,
+                 {},
+                 options.force_shifted_copy} {}
+
+  ~ServiceManager() { shut_down(); }
+
+  Status bring_up(SignalChannel& signals) {
+    signals_ = &signals;
+    const auto& paths = context_.paths;
+    // An unprivileged container's root must be able to walk down to its rootfs and volumes:
+    // search (x) without read on every directory above them.
+    for (const auto& dir : {paths.run.parent_path().parent_path(), paths.run.parent_path(),
+                            paths.run, paths.rootfs, paths.volume_mounts, paths.lxc}) {
+      MOS_TRY(make_dirs(dir, 0711));
+      if (::chmod(dir.c_str(), 0711) != 0)
+        return fail("making {} searchable: {}", dir.string(), errno_message(errno));
+    }
+    MOS_TRY_ASSIGN(control_, listen_for_control(paths.control));
+    unmount_leftovers(paths.run);
+    MOS_TRY(write_file_atomic(paths.pid_file, fmt::format("{}\n", ::getpid()), 0644));
+    MOS_TRY_ASSIGN(auto installed, load_installed_plan(options_.root, paths, options_.subnet));
+    commit_ = installed.commit;
+    MOS_TRY(apply_volumes(installed.plan));
+    for (auto& spec : installed.plan.services)
+      runners_.push_back(std::make_unique<ServiceRunner>(spec, context_));
+    MOS_TRY(apply_network());
+    for (auto& runner : runners_) runner->start();
+    return {};
+  }
+
+  void run() {
+    spdlog::info("mosctl boot: {} services up for {}; control at {}", runners_.size(),
+                 root_paths_.root.string(), context_.paths.control.string());
+    if (options_.on_ready) options_.on_ready();
+    while (!terminate_) {
+      std::vector<pollfd> fds{{signals_->fd(), POLLIN, 0}, {control_.get(), POLLIN, 0}};
+      std::vector<ServiceRunner*> readers;
+      for (auto& r : runners_)
+        if (r->output_fd() >= 0) {
+          fds.push_back({r->output_fd(), POLLIN, 0});
+          readers.push_back(r.get());
+        }
+      int timeout = -1;
+      auto now = Clock::now();
+      for (auto& r : runners_)
+        if (auto at = r->next_start()) {
+          auto ms = std::max<long>(
+              0, std::chrono::duration_cast<std::chrono::milliseconds>(*at - now).count() + 1);
+          timeout = timeout < 0 ? static_cast<int>(ms) : std::min(timeout, static_cast<int>(ms));
+        }
+      int ready = ::poll(fds.data(), fds.size(), timeout);
+      if (ready < 0 && errno != EINTR) {
+        spdlog::error("poll: {}", errno_message(errno));
+        break;
+      }
+      for (std::size_t i = 2; i < fds.size(); ++i)
+        if (fds[i].revents) readers[i - 2]->drain_output();
+      if (fds[0].revents) handle_signals();
+      if (fds[1].revents) handle_control();
+      now = Clock::now();
+      for (auto& r : runners_)
+        if (r->wants_start(now)) r->start();
+    }
+  }
+
+  void shut_down() {
+    if (down_) return;
+    down_ = true;
+    for (auto& r : runners_) r->request_stop();
+    for (auto& r : runners_) r->finish_stop(options_.stop_timeout);
+    runners_.clear();
+    if (rules_installed_)
+      if (auto s = remove_rules(); !s) spdlog::error("{}", s.error().message);
+    if (bridge_up_)
+      if (auto s = tear_down_bridge(bridge_, bridge_state_); !s)
+        spdlog::error("{}", s.error().message);
+    for (const auto& [label, path] : context_.volumes)
+      if (auto s = unmount_volume(label, volume_dirs()); !s) spdlog::error("{}", s.error().message);
+    context_.volumes.clear();
+    control_.reset();
+    std::error_code ec;
+    fs::remove(context_.paths.control, ec);
+    fs::remove(context_.paths.pid_file, ec);
+    for (const auto& dir : {context_.paths.rootfs, context_.paths.volume_mounts})
+      fs::remove(dir, ec);
+  }
+
+ private:
+  VolumeDirs volume_dirs() const { return runtime::volume_dirs(context_.paths); }
+
+  Status apply_volumes(const BootPlan& plan) {
+    for (const auto& volume : plan.volumes) {
+      if (context_.volumes.contains(volume.item.label)) continue;
+      MOS_TRY_ASSIGN(auto mounted, mount_volume(volume, volume_dirs()));
+      context_.volumes[volume.item.label] = mounted;
+    }
+    return {};
+  }
+
+  // The bridge when a service uses the simple network, and the rules of every forward.
+  Status apply_network() {
+    std::vector<PortForward> forwards;
+    bool simple = false;
+    for (const auto& r : runners_) {
+      simple |= r->spec().network == manifest::NetworkType::simple;
+      forwards.insert(forwards.end(), r->spec().forwards.begin(), r->spec().forwards.end());
+    }
+    if (!simple) return {};
+    if (!bridge_up_) {
+      bridge_ = BridgeSpec{options_.bridge, options_.subnet, context_.paths.run / "ip_forward"};
+      MOS_TRY_ASSIGN(bridge_state_, bring_up_bridge(bridge_));
+      bridge_up_ = true;
+    }
+    MOS_TRY(install_rules(NetworkRules{options_.subnet, forwards}));
+    rules_installed_ = true;
+    return {};
+  }
+
+  void handle_signals() {
+    for (int signal : signals_->take()) {
+      if (signal == SIGTERM || signal == SIGINT) {
+        spdlog::info("mosctl boot: stopping (signal {})", signal);
+        terminate_ = true;
+      }
+    }
+    // SIGCHLD may merge several exits: look at every monitor.
+    for (auto& r : runners_) {
+      if (r->monitor() <= 0) continue;
+      int status = 0;
+      if (::waitpid(r->monitor(), &status, WNOHANG) == r->monitor()) r->exited(status);
+    }
+  }
+
+  ServiceRunner* find(const std::string& name) {
+    for (auto& r : runners_)
+      if (r->spec().name == name) return r.get();
+    return nullptr;
+  }
+
+  Json status() {
+    Json out{{"ok", true},
+             {"root", root_paths_.root.string()},
+             {"commit", commit_},
+             {"pid", ::getpid()},
+             {"control", context_.paths.control.string()}};
+    out["services"] = Json::array();
+    for (auto& r : runners_) out["services"].push_back(r->status());
+    return out;
+  }
+
+  // Brings the running services to the installed system's head: those whose spec changed are
+  // stopped and started again with the new one, gone ones stopped, new ones started. With a
+  // target, only that one (and `force` restarts it even when nothing changed).
+  Result<Json> reload(const std::optional<std::string>& target, bool force) {
+    MOS_TRY_ASSIGN(auto installed,
+                   load_installed_plan(options_.root, context_.paths, options_.subnet));
+    BootPlan current;
+    current.subnet = options_.subnet;
+    for (auto& r : runners_) current.services.push_back(r->spec());
+    auto change = compare_plans(current, installed.plan);
+    auto concerned = [&](const std::string& name) { return !target || *target == name; };
+    if (target && !find(*target) &&
+        std::ranges::none_of(installed.plan.services,
+                             [&](const ServiceSpec& s) { return s.name == *target; }))
+      return fail("the installed system has no target \"{}\"", *target);
+    if (target && force && std::ranges::find(change.stop, *target) == change.stop.end() &&
+        find(*target)) {
+      change.stop.push_back(*target);
+      change.start.push_back(*target);
+    }
+    MOS_TRY(apply_volumes(installed.plan));
+    Json stopped = Json::array(), started = Json::array();
+    for (const auto& name : change.stop) {
+      if (!concerned(name)) continue;
+      if (auto* r = find(name)) {
+        r->request_stop();
+        r->finish_stop(options_.stop_timeout);
+        std::erase_if(runners_, [&](const auto& p) { return p.get() == r; });
+        stopped.push_back(name);
+      }
+    }
+    for (const auto& spec : installed.plan.services) {
+      if (!concerned(spec.name)) continue;
+      if (std::ranges::find(change.start, spec.name) == change.start.end()) {
+        if (auto* r = find(spec.name); r && r->state() == ServiceState::stopped && target) {
+          r->start();  // activate of a stopped, unchanged service
+          started.push_back(spec.name);
+        }
+        continue;
+      }
+      runners_.push_back(std::make_unique<ServiceRunner>(spec, context_));
+      started.push_back(spec.name);
+    }
+    // Keep the manifest's order for status.
+    std::vector<std::unique_ptr<ServiceRunner>> ordered;
+    for (const auto& spec : installed.plan.services)
+      for (auto& r : runners_)
+        if (r && r->spec().name == spec.name) ordered.push_back(std::move(r));
+    for (auto& r : runners_)
+      if (r) ordered.push_back(std::move(r));  // kept by an activate of one target
+    runners_ = std::move(ordered);
+    MOS_TRY(apply_network());
+    for (auto& r : runners_)
+      for (const auto& name : started)
+        if (r->spec().name == name.get<std::string>() && r->state() != ServiceState::running)
+          r->start();
+    commit_ = installed.commit;
+    return Json{{"ok", true}, {"stopped", stopped}, {"started", started}, {"commit", commit_}};
+  }
+
+  Result<Json> answer(const Json& request) {
+    auto command = request["command"].get<std::string>();
+    auto target = [&]() -> Result<std::string> {
+      if (!request.contains("target") || !request["target"].is_string())
+        return fail("\"{}\" needs a target", command);
+      return request["target"].get<std::string>();
+    };
+    if (command == "status") return status();
+    if (command == "reload") return reload(std::nullopt, false);
+    if (command == "activate") {
+      MOS_TRY_ASSIGN(auto name, target());
+      return reload(name, request.value("force", false));
+    }
+    if (command == "stop") {
+      MOS_TRY_ASSIGN(auto name, target());
+      auto* r = find(name);
+      if (!r) return fail("no service \"{}\" runs", name);
+      r->request_stop();
+      r->finish_stop(options_.stop_timeout);
+      return Json{{"ok", true}, {"stopped", name}};
+    }
+    if (command == "logs") {
+      MOS_TRY_ASSIGN(auto name, target());
+      if (!find(name)) return fail("no service \"{}\" in the running system", name);
+      return Json{{"ok", true}, {"path", (context_.paths.logs / (name + ".log")).string()}};
+    }
+    return fail("unknown command \"{}\"", command);
+  }
+
+  void handle_control() {
+    for (;;) {
+      UniqueFd connection(::accept4(control_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      if (!connection) return;
+      auto request = read_request(connection.get());
+      Result<Json> result = request ? answer(*request) : std::unexpected(request.error());
+      send_answer(connection.get(),
+                  result ? *result : Json{{"ok", false}, {"error", result.error().message}});
+    }
+  }
+
+  BootOptions options_;
+  sysroot::SysrootPaths root_paths_;
+  RunnerContext context_;
+  SignalChannel* signals_ = nullptr;
+  UniqueFd control_;
+  std::vector<std::unique_ptr<ServiceRunner>> runners_;
+  std::string commit_;
+  BridgeSpec bridge_;
+  BridgeUp bridge_state_;
+  bool bridge_up_ = false;
+  bool rules_installed_ = false;
+  bool terminate_ = false;
+  bool down_ = false;
+};
+
+}  // namespace
+
+Status run_boot(const BootOptions& options) {
+  MOS_TRY_ASSIGN(auto signals, SignalChannel::open());
+  ServiceManager manager(options);
+  if (auto s = manager.bring_up(signals); !s) {
+    manager.shut_down();
+    return s;
+  }
+  manager.run();
+  manager.shut_down();
+  return {};
+}
+
+}  // namespace mos::runtime
