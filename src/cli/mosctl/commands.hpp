@@ -1,6 +1,9 @@
 #pragma once
 // Command groups of mosctl. Each registers its subcommands on the program (main.cpp calls them).
+#include <optional>
+
 #include "cli/common/program.hpp"
+#include "core/json.hpp"
 #include "sysroot/sysroot.hpp"
 
 namespace mos::cli {
@@ -10,6 +13,16 @@ void add_system_commands(Program& program);
 
 // mosctl mount|create-boot-fs|umount (mount_commands.cpp)
 void add_mount_commands(Program& program);
+
+// mosctl boot|activate|stop|logs (service_commands.cpp; docs/services.md)
+void add_service_commands(Program& program);
+// The status of the boot running for options.root (pid, control, commit, services); none when
+// no boot runs there.
+std::optional<Json> running_boot(const sysroot::SysrootOptions& options);
+// A table of those services for people.
+std::string format_services(const Json& services);
+// After a committed update or rollback: the running boot (if any) restarts what changed.
+void reload_running_boot(const sysroot::SysrootOptions& options);
 
 // --ca, --product-uuid and --no-wait, which every mosctl command takes, and -r/--root/--rfs, an
 // option of mosctl itself (before or after the command) whose value reaches `options`.

@@ -64,6 +64,7 @@ void add_system_commands(Program& program) {
     spdlog::info("updating the system under root {}", options.root.string());
     MOS_TRY_ASSIGN(auto report, sysroot::update(options, url));
     print_change(report);
+    if (!report.commit.empty()) reload_running_boot(options);
     return {};
   });
 
@@ -76,6 +77,7 @@ void add_system_commands(Program& program) {
     spdlog::info("rolling back the system under root {}", options.root.string());
     MOS_TRY_ASSIGN(auto report, sysroot::rollback(options));
     print_change(report);
+    if (!report.commit.empty()) reload_running_boot(options);
     return {};
   });
 
@@ -91,7 +93,16 @@ void add_system_commands(Program& program) {
                      "mosctl status --root /tmp/root --json | jq -r .system.install.reference"}});
   program.on_run(status, []() -> Status {
     MOS_TRY_ASSIGN(auto s, sysroot::status(options));
+    // With a boot running, its services too (status of the installed system stays readable
+    // without one).
+    auto boot = running_boot(options);
+    if (boot) {
+      s["services"] = boot->value("services", Json::array());
+      boot->erase("services");
+      s["boot"] = *boot;
+    }
     std::string text = json ? s.dump(2) + "\n" : sysroot::format_status(s);
+    if (!json) text += boot ? format_services(s["services"]) : "services: no mosctl boot runs\n";
     std::fputs(text.c_str(), stdout);
     return {};
   });
