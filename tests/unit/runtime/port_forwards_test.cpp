@@ -41,35 +41,8 @@ TEST(PortForwards, ConflictsAndBadPortsAreRefused) {
   EXPECT_THAT(test::error_of(check_forwards({{"x", 0, 1, 80}})), HasSubstr("outside 1-65535"));
 }
 
-// Runs `body` in a child process inside a network namespace of its own (this test's, gone with
-// it); its failures come back as the child's output.
-std::string in_own_netns(const std::function<Status()>& body) {
-  int fds[2];
-  if (::pipe(fds) != 0) return "pipe failed";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(fds[0]);
-    std::string message = "ok";
-    if (::unshare(CLONE_NEWNET) != 0) {
-      message = "SKIP unshare(CLONE_NEWNET) is not allowed here";
-    } else if (auto done = body(); !done) {
-      message = done.error().message;
-    }
-    (void)!::write(fds[1], message.data(), message.size());
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  std::string out;
-  char buffer[4096];
-  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) out.append(buffer, n);
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return out;
-}
-
 TEST(PortForwards, InstalledRulesAreListedAndRemovedAsAWhole) {
-  std::string result = in_own_netns([]() -> Status {
+  std::string result = test::in_own_netns([]() -> Status {
     MOS_TRY(install_rules(zot_rules()));
     MOS_TRY(install_rules(zot_rules()));  // replacing is idempotent
     MOS_TRY_ASSIGN(auto listed, list_rules());

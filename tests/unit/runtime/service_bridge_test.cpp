@@ -40,34 +40,6 @@ TEST(ServiceBridge, InterfaceNamesAreChecked) {
               HasSubstr("at most 15"));
 }
 
-// Runs `body` in a child process inside a network namespace of its own (gone with it); its
-// failures come back as the child's output.
-std::string in_own_netns(const std::function<Status()>& body) {
-  if (::geteuid() != 0) return "SKIP needs root";
-  int fds[2];
-  if (::pipe(fds) != 0) return "pipe failed";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(fds[0]);
-    std::string message = "ok";
-    if (::unshare(CLONE_NEWNET) != 0) {
-      message = "SKIP unshare(CLONE_NEWNET) is not allowed here";
-    } else if (auto done = body(); !done) {
-      message = done.error().message;
-    }
-    (void)!::write(fds[1], message.data(), message.size());
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  std::string out;
-  char buffer[4096];
-  for (ssize_t n; (n = ::read(fds[0], buffer, sizeof buffer)) > 0;) out.append(buffer, n);
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  return out;
-}
-
 Result<std::string> ip(std::vector<std::string> args) {
   ProcessRun run;
   run.argv = {"ip"};
@@ -148,7 +120,7 @@ void expect_ok(const std::string& result) {
 
 TEST(ServiceBridge, IsBroughtUpAndTornDown) {
   auto dir = TempDir::create().value();
-  expect_ok(in_own_netns([&]() -> Status {
+  expect_ok(test::in_own_netns([&]() -> Status {
     auto spec = spec_in(dir.path());
     MOS_TRY(set_ip_forward("0"));
     MOS_TRY_ASSIGN(auto up, bring_up_bridge(spec));
@@ -169,7 +141,7 @@ TEST(ServiceBridge, IsBroughtUpAndTornDown) {
 
 TEST(ServiceBridge, ALeftoverOfACrashIsAdoptedAndTheFirstIpForwardRestored) {
   auto dir = TempDir::create().value();
-  expect_ok(in_own_netns([&]() -> Status {
+  expect_ok(test::in_own_netns([&]() -> Status {
     auto spec = spec_in(dir.path());
     MOS_TRY(set_ip_forward("0"));
     MOS_TRY(bring_up_bridge(spec));
@@ -186,7 +158,7 @@ TEST(ServiceBridge, ALeftoverOfACrashIsAdoptedAndTheFirstIpForwardRestored) {
 }
 
 TEST(ServiceBridge, WithoutASavedValueTheCurrentOneIsRestored) {
-  expect_ok(in_own_netns([&]() -> Status {
+  expect_ok(test::in_own_netns([&]() -> Status {
     BridgeSpec spec{.name = "br-test", .subnet = Ipv4Subnet::parse("10.9.0.0/16").value()};
     MOS_TRY(set_ip_forward("1"));
     MOS_TRY_ASSIGN(auto up, bring_up_bridge(spec));
@@ -202,7 +174,7 @@ TEST(ServiceBridge, WithoutASavedValueTheCurrentOneIsRestored) {
 
 TEST(ServiceBridge, AnotherKindOfInterfaceOfTheNameIsLeftAlone) {
   auto dir = TempDir::create().value();
-  expect_ok(in_own_netns([&]() -> Status {
+  expect_ok(test::in_own_netns([&]() -> Status {
     auto spec = spec_in(dir.path());
     MOS_TRY(set_ip_forward("0"));
     MOS_TRY(ip({"link", "add", "mosbr0", "type", "veth", "peer", "name", "other"}));

@@ -105,4 +105,9 @@ registry::HttpResponse registry_answer(registry::Registry& registry,
                                        const registry::HttpRequest& request,
                                        bool* streamed = nullptr);
 
+// Runs `body` in a child process inside a network namespace of its own (the test's, gone with
+// the child): "ok", the body's error message, or "SKIP why" when this machine cannot (not root,
+// unshare refused).
+std::string in_own_netns(const std::function<Status()>& body);
+
 }  // namespace mos::test
