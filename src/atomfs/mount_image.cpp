@@ -123,20 +123,28 @@ Status hash_whole(int fd, const oci::Descriptor& layer) {
   return {};
 }
 
+// overlayfs lists the top-most lower first; OCI lists the bottom layer first.
+std::string overlay_lowers(const std::vector<fs::path>& layers) {
+  std::string lower;
+  for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
+    if (!lower.empty()) lower += ':';
+    lower += it->string();
+  }
+  return lower;
+}
+
 // The image's layers merged read-only, copied once with shifted owners (shifted_copy.hpp); the
 // layers are unmounted after, the copy becomes the overlay's only lower layer.
 Result<fs::path> copy_shifted(MountedImage& mounted, const fs::path& metadir,
                               const fs::path& cache_dir, const IdShift& shift) {
   auto source = metadir / "source";
   MOS_TRY(make_dirs(source, 0700));
-  std::string lower;
-  for (auto it = mounted.layer_mounts.rbegin(); it != mounted.layer_mounts.rend(); ++it)
-    lower += (lower.empty() ? "" : ":") + it->string();
+  std::string lower = overlay_lowers(mounted.layer_mounts);
   if (mounted.layer_mounts.size() == 1) {
     MOS_TRY(make_dirs(metadir / "workaround", 0700));
-    lower += ":" + (metadir / "workaround").string();
+    lower += fmt::format(":{}", (metadir / "workaround").string());
   }
-  MOS_TRY(mount_overlay(source, "lowerdir=" + lower, true));
+  MOS_TRY(mount_overlay(source, fmt::format("lowerdir={}", lower), true));
   auto tree = shifted_copy(source, cache_dir, mounted.manifest_digest, shift);
   MOS_TRY(unmount_if_mounted(source));
   if (!tree) return std::unexpected(tree.error());
@@ -292,10 +300,7 @@ Result<MountedImage> mount_image(oci::LayoutStore& store, std::string_view refer
     }
   }
 
-  // overlayfs lists the top-most lower first; OCI lists the bottom layer first.
-  std::string lower = copied ? copied->string() : "";
-  for (auto it = mounted.layer_mounts.rbegin(); it != mounted.layer_mounts.rend(); ++it)
-    lower += (lower.empty() ? "" : ":") + it->string();
+  std::string lower = copied ? copied->string() : overlay_lowers(mounted.layer_mounts);
   std::string dirs = fmt::format("lowerdir={}", lower);
   fs::path upper_parent = options.scratch ? *options.scratch : metadir;
   if (options.read_only) {

@@ -114,11 +114,11 @@ Result<ContainerLaunch> container_launch(const ServiceSpec& service, const Conta
     return {};
   };
   MOS_TRY(line("lxc.uts.name", service.name));
-  MOS_TRY(line("lxc.rootfs.path", "dir:" + place.rootfs.string()));
+  MOS_TRY(line("lxc.rootfs.path", fmt::format("dir:{}", place.rootfs.string())));
   if (service.ids) {
     auto map = fmt::format("0 {} {}", service.ids->hostid, service.ids->size);
-    MOS_TRY(line("lxc.idmap", "u " + map));
-    MOS_TRY(line("lxc.idmap", "g " + map));
+    MOS_TRY(line("lxc.idmap", fmt::format("u {}", map)));
+    MOS_TRY(line("lxc.idmap", fmt::format("g {}", map)));
   }
   switch (service.network) {
     case manifest::NetworkType::host:

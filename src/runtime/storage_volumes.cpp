@@ -178,7 +178,7 @@ std::optional<std::string> attached_loop(const fs::path& image) {
     if (!backing) continue;  // a free device has none
     std::string_view b = *backing;
     if (b.ends_with('\n')) b.remove_suffix(1);
-    if (b == image.string()) return "/dev/" + name;
+    if (b == image.string()) return fmt::format("/dev/{}", name);
   }
   return std::nullopt;
 }
