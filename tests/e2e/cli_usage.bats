@@ -242,7 +242,7 @@ complete_words() {
   [ "$(complete_words trust keyset add --algorithm ec)" = "ecdsa-p256" ]
   [ "$(complete_words trust keyset a)" = "add" ]
   [ "$(complete_words mosctl ins)" = "install" ]
-  [ "$(complete_words mosctl -r /tmp/root st)" = "status" ]
+  [ "$(complete_words mosctl -r /tmp/root sta)" = "status" ]
   [ "$(complete_words mosctl status --r)" = "--root --rfs" ]
   [ "$(complete_words mos-registry s)" = "serve" ]
   # files for a file option

@@ -102,7 +102,8 @@ void add_system_commands(Program& program) {
       s["boot"] = *boot;
     }
     std::string text = json ? s.dump(2) + "\n" : sysroot::format_status(s);
-    if (!json) text += boot ? format_services(s["services"]) : "services: no mosctl boot runs\n";
+    if (!json && boot) text += format_services(s["services"]);
+    if (!json && !boot && s.value("installed", false)) text += "services: no mosctl boot runs\n";
     std::fputs(text.c_str(), stdout);
     return {};
   });
