@@ -207,8 +207,11 @@ service_field() { mosctl status --root "$ROOT" --json | jq -r ".services[] | sel
   web_base_uid=$(service_field web uid_range.hostid)
   monitor=$(service_field web monitor_pid)
   stop_boot
-  ! kill -0 "$web_pid" 2>/dev/null
-  ! kill -0 "$monitor" 2>/dev/null
+  # (Not `! kill -0`: bats does not fail a test on a negated command.)
+  run kill -0 "$web_pid"
+  [ "$status" -ne 0 ]
+  run kill -0 "$monitor"
+  [ "$status" -ne 0 ]
   run grep -e " $ROOT/" -e " /run/mos/boot/" /proc/self/mountinfo
   [ "$status" -eq 1 ]
   run ip -n "$NS" -o link show
