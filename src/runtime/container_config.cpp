@@ -68,11 +68,11 @@ Status plain_value(std::string_view what, std::string_view value) {
 
 }  // namespace
 
-Result<UserIds> resolve_user(std::string_view user, const fs::path& rootfs) {
+Result<UserIds> lookup_user(std::string_view user, std::string_view passwd_text,
+                            std::string_view group_text) {
   if (user.empty()) return UserIds{};
   auto colon = user.find(':');
   std::string_view name = user.substr(0, colon);
-  MOS_TRY_ASSIGN(auto passwd_text, read_rootfs_file(rootfs, "passwd"));
   auto passwd = parse_id_file(passwd_text);
   UserIds ids;
   if (auto uid = as_id(name)) {
@@ -92,13 +92,22 @@ Result<UserIds> resolve_user(std::string_view user, const fs::path& rootfs) {
     ids.gid = *gid;
     return ids;
   }
-  MOS_TRY_ASSIGN(auto group_text, read_rootfs_file(rootfs, "group"));
   auto groups = parse_id_file(group_text);
   auto entry = std::ranges::find(groups, group, &IdEntry::name);
   if (entry == groups.end())
     return fail("the image's group \"{}\" is not in its /etc/group", std::string(group));
   ids.gid = entry->id;
   return ids;
+}
+
+Result<UserIds> resolve_user(std::string_view user, const fs::path& rootfs) {
+  if (user.empty()) return UserIds{};
+  MOS_TRY_ASSIGN(auto passwd, read_rootfs_file(rootfs, "passwd"));
+  std::string group;
+  if (user.find(':') != std::string_view::npos) {
+    MOS_TRY_ASSIGN(group, read_rootfs_file(rootfs, "group"));
+  }
+  return lookup_user(user, passwd, group);
 }
 
 Result<ContainerLaunch> container_launch(const ServiceSpec& service, const ContainerPlace& place,

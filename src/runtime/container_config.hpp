@@ -40,6 +40,8 @@ struct UserIds {
 // The image config's User ("", "name", "uid", "name:group", "uid:gid") as the container sees
 // it, names looked up in the rootfs's own /etc/passwd and /etc/group (never the host's).
 Result<UserIds> resolve_user(std::string_view user, const std::filesystem::path& rootfs);
+// The same from the texts of those two files (untrusted: the image's).
+Result<UserIds> lookup_user(std::string_view user, std::string_view passwd, std::string_view group);
 
 struct ContainerLaunch {
   std::string config;             // lxc.* lines
