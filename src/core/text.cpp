@@ -51,4 +51,22 @@ bool is_uuid(std::string_view text) {
   return true;
 }
 
+char unclosed_quote_at(std::string_view text, std::size_t start) {
+  if (start >= text.size()) return 0;
+  const char quote = text[start];
+  if (quote != '"' && quote != '\'') return 0;
+  for (std::size_t i = start + 1; i < text.size(); ++i) {
+    if (quote == '"' && text[i] == '\\') {
+      ++i;
+    } else if (text[i] == quote) {
+      if (quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
+        ++i;  // '' inside a single-quoted scalar is one quote
+        continue;
+      }
+      return 0;
+    }
+  }
+  return quote;
+}
+
 }  // namespace mos

@@ -12,6 +12,17 @@ namespace mos {
 // ASCII lower-casing; bytes outside A-Z are kept as they are.
 std::string to_lower_ascii(std::string_view text);
 
+// ASCII character classes, independent of the C locale (unlike <cctype>).
+constexpr bool is_ascii_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+constexpr bool is_ascii_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+constexpr bool is_ascii_hex(char c) {
+  return is_ascii_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
 // Case-insensitive ASCII comparison, as HTTP compares header names and tokens.
 bool equals_ignoring_case(std::string_view a, std::string_view b);
 
@@ -21,6 +32,11 @@ std::optional<std::uint64_t> parse_unsigned(std::string_view text, std::uint64_t
 
 // "1 blob", "2 blobs": a count with its noun, plural by an "s" unless n is 1.
 std::string count_of(std::uint64_t n, std::string_view singular);
+
+// For YAML parsers on yaml-cpp, which lets a quoted scalar that never closes run to the end of the
+// text (swallowing every key after it): the quote character (' or ") that opens a scalar at
+// `start` of `text` when that scalar never closes; 0 when it closes or is not quoted.
+char unclosed_quote_at(std::string_view text, std::size_t start);
 
 // 8-4-4-4-12 hexadecimal digits with dashes (either case), as uuidgen prints.
 bool is_uuid(std::string_view text);

@@ -7,6 +7,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "core/file.hpp"
+#include "core/text.hpp"
 #include "manifest/manifest.hpp"
 
 namespace mos::manifest {
@@ -203,21 +204,9 @@ Result<StorageItem> read_storage_item(const YamlReader& r, const YAML::Node& nod
 Status check_quotes_closed(const YamlReader& r, const YAML::Node& node, std::string_view text) {
   if (node.IsScalar()) {
     const auto mark = node.Mark();
-    if (mark.is_null() || mark.pos < 0 || static_cast<std::size_t>(mark.pos) >= text.size())
-      return {};
-    char quote = text[static_cast<std::size_t>(mark.pos)];
-    if (quote != '"' && quote != '\'') return {};
-    for (std::size_t i = static_cast<std::size_t>(mark.pos) + 1; i < text.size(); ++i) {
-      if (quote == '"' && text[i] == '\\') {
-        ++i;
-      } else if (text[i] == quote) {
-        if (quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'') {
-          ++i;  // '' inside a single-quoted scalar is one quote
-          continue;
-        }
-        return {};
-      }
-    }
+    if (mark.is_null() || mark.pos < 0) return {};
+    const char quote = unclosed_quote_at(text, static_cast<std::size_t>(mark.pos));
+    if (quote == 0) return {};
     return r.error(node, "this {} string is never closed: it runs to the end of the file",
                    quote == '"' ? "double-quoted" : "single-quoted");
   }
