@@ -135,6 +135,10 @@ Result<fs::path> create_keyset(std::string_view name, const KeysetOptions& optio
   MOS_TRY_ASSIGN(auto staging, StagingDir::create(root, name, what));
   if (auto written = write_keyset(staging.path(), name, options); !written)
     return context(fmt::format("creating {}", what), written.error());
+  if (options.add_contents) {
+    if (auto added = options.add_contents(staging.path()); !added)
+      return context(fmt::format("creating {}", what), added.error());
+  }
   MOS_TRY(staging.commit());
   return root / name;
 }

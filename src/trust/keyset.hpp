@@ -6,6 +6,7 @@
 //     manifest/<PROJECT>/{uuid,cert.pem,privkey.pem,sudi/<SERIAL>/{cert.pem,privkey.pem}}
 #include <array>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,6 +38,10 @@ struct KeysetOptions {
   std::vector<std::string> organizations;                   // X.509 O of every keyset certificate
   KeyAlgorithm manifest_algorithm = KeyAlgorithm::rsa2048;  // the default project's key
   unsigned threads = 0;                                     // key generation threads, 0 = cores
+  // Called with the staging directory once every key is written and before it is renamed into
+  // place, so that what later modules derive from the keys (tpm/: pcr7data) is part of the new
+  // keyset from its first moment; an error abandons the keyset.
+  std::function<Status(const fs::path& staging_dir)> add_contents = {};
 };
 
 // Creates ROOT/NAME with every CA and key and the project `default`, atomically: it appears

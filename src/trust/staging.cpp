@@ -119,4 +119,30 @@ Status StagingDir::commit() {
   return fsync_path(final_.parent_path(), true);
 }
 
+Status StagingDir::commit_replacing() {
+  if (path_.empty()) return fail("{} was already committed", what_);
+  std::error_code ec;
+  if (!fs::exists(final_, ec)) return commit();
+  if (auto synced = sync_tree(path_); !synced)
+    return context(fmt::format("replacing {}", what_), synced.error());
+  if (::renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, final_.c_str(), RENAME_EXCHANGE) != 0) {
+    if (errno != EINVAL)
+      return fail("cannot replace {} at {}: {}", what_, final_.string(), errno_message(errno));
+    // A filesystem without RENAME_EXCHANGE: the old tree moves aside (under a staging name, so
+    // a crash leaves it for remove_stale_staging), the new one takes its place. For a moment
+    // there is no entry, never a mix.
+    fs::path aside = fs::path(path_).concat("-old");
+    if (::rename(final_.c_str(), aside.c_str()) != 0)
+      return fail("cannot move {} aside: {}", final_.string(), errno_message(errno));
+    if (::rename(path_.c_str(), final_.c_str()) != 0) {
+      int error = errno;
+      (void)::rename(aside.c_str(), final_.c_str());
+      return fail("cannot replace {} at {}: {}", what_, final_.string(), errno_message(error));
+    }
+    path_ = aside;
+  }
+  // path_ now holds the old tree; the destructor removes it.
+  return fsync_path(final_.parent_path(), true);
+}
+
 }  // namespace mos::trust

@@ -30,6 +30,12 @@ class StagingDir {
   // final_path() unless that exists ("WHAT already exists"), then syncs the parent.
   Status commit();
 
+  // For entries that are rebuilt rather than created (a keyset's pcr7data): syncs like
+  // commit(), then swaps path() and final_path() in one rename (RENAME_EXCHANGE) when the final
+  // entry exists, so readers see the old tree or the new one, never a mix or a gap; the old tree
+  // is left at path() and removed with this object. Without a final entry it is commit().
+  Status commit_replacing();
+
  private:
   StagingDir(std::filesystem::path path, std::filesystem::path final_path, std::string what)
       : path_(std::move(path)), final_(std::move(final_path)), what_(std::move(what)) {}

@@ -297,7 +297,7 @@ EOF
       <(cd "$P/share/man/man1" && ls | grep -E "^$p(-.*)?\.1$" | sort)
   done
   for page in "$P"/share/man/man1/*.1; do
-    head -3 "$page" | grep -q '^\.TH "[A-Z-]*" 1 ' || { echo "$page: no .TH"; false; }
+    head -3 "$page" | grep -q '^\.TH "[A-Z0-9-]*" 1 ' || { echo "$page: no .TH"; false; }
     # groff reads every page without a warning
     run groff -man -Tutf8 -ww -z "$page"
     [ "$status" -eq 0 ] && [ -z "$output" ] || { echo "$page: $output"; false; }

@@ -17,6 +17,10 @@ void add_project_commands(Program& program);
 // trust sign|verify (signature_commands.cpp)
 void add_signature_commands(Program& program);
 
+// trust computePCR7, tpm-policy-gen and keyset pcr7data (tpm_commands.cpp; after
+// add_keyset_commands, whose keyset group it extends)
+void add_tpm_commands(Program& program);
+
 inline void print_lines(const std::vector<std::string>& lines) {
   for (const auto& line : lines) std::printf("%s\n", line.c_str());
 }

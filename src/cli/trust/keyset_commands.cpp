@@ -1,4 +1,5 @@
-// trust keyset: create, list and show keysets (docs/trust.md).
+// trust keyset: create, list and show keysets (docs/trust.md); keyset pcr7data is in
+// tpm_commands.cpp.
 #include <algorithm>
 #include <cstdio>
 #include <string>
@@ -6,6 +7,7 @@
 
 #include "cli/trust/commands.hpp"
 #include "core/file.hpp"
+#include "tpm/pcr7data_writer.hpp"
 #include "trust/keyset.hpp"
 #include "trust/names.hpp"
 
@@ -145,7 +147,14 @@ void add_keyset_commands(Program& program) {
   program.on_run(keyset_add, [&program]() -> Status {
     MOS_TRY_ASSIGN(KeyAlgorithm alg, parse_key_algorithm(algorithm));
     MOS_TRY_ASSIGN(fs::path root, keysets_root());
-    MOS_TRY_ASSIGN(fs::path dir, create_keyset(name, KeysetOptions{orgs, alg, 0}, root));
+    KeysetOptions options{orgs, alg, 0};
+    // The keyset's pcr7data, predicted from its own certificates with the original's
+    // assumptions (docs/trust.md, "TPM"), is part of the keyset from the start.
+    options.add_contents = [](const fs::path& staging) -> Status {
+      MOS_TRY(tpm::write_predicted_pcr7data(staging, name));
+      return {};
+    };
+    MOS_TRY_ASSIGN(fs::path dir, create_keyset(name, options, root));
     if (!program.quiet()) std::printf("Created keyset %s in %s\n", name.c_str(), dir.c_str());
     return {};
   });

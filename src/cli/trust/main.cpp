@@ -1,5 +1,5 @@
-// trust: keysets, projects, SUDI certificates and detached signatures (docs/trust.md). Command
-// groups register themselves from their own files (commands.hpp).
+// trust: keysets, projects, SUDI certificates, detached signatures and the TPM data of keysets
+// (docs/trust.md). Command groups register themselves from their own files (commands.hpp).
 #include "cli/trust/commands.hpp"
 
 int main(int argc, char** argv) {
@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
   mos::cli::add_keyset_commands(program);
   mos::cli::add_project_commands(program);
   mos::cli::add_signature_commands(program);
+  mos::cli::add_tpm_commands(program);
   program.examples(&program.app(),
                    {{"Create the walkthrough's keyset", "trust keyset add snakeoil"},
                     {"The uuid of its project default",

@@ -94,6 +94,10 @@ std::string example(std::string_view name) {
   return read_text(example_path(name));
 }
 
+fs::path fixture_path(std::string_view name) {
+  return fs::path(MOS_SOURCE_DIR) / "tests" / "fixtures" / name;
+}
+
 registry::HttpResponse registry_answer(registry::Registry& registry,
                                        const registry::HttpRequest& request, bool* streamed) {
   if (streamed) *streamed = false;

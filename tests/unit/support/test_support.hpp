@@ -98,6 +98,10 @@ class FakeBlobReader final : public oci::BlobReader {
 fs::path example_path(std::string_view name);
 std::string example(std::string_view name);
 
+// Test data kept in tests/fixtures/ of the source tree: "snakeoil-keyset" (the original's public
+// keyset, certificates and pcr7data only).
+fs::path fixture_path(std::string_view name);
+
 // A request through the registry's code path as the server takes it: handle(), or for a
 // streamed upload begin_upload_body() with request.body as the whole body, then
 // finish_upload_body(). `streamed` (when given) tells whether the body was taken.

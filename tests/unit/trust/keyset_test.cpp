@@ -242,6 +242,39 @@ TEST(Staging, CommitNeverReplacesAndStaleDirectoriesAreRemoved) {
   EXPECT_EQ(dir_entries(root->path()), (std::vector<std::string>{live, "x", "y"}));
 }
 
+TEST(Staging, CommitReplacingSwapsTheWholeTreeAndDropsTheOldOne) {
+  auto root = TempDir::create();
+  ASSERT_TRUE(make_private_dir(root->path() / "data"));
+  ASSERT_TRUE(write_file_atomic(root->path() / "data" / "old", "1"));
+  {
+    auto staging = StagingDir::create(root->path(), "data", "data");
+    ASSERT_TRUE(staging);
+    ASSERT_TRUE(write_file_atomic(staging->path() / "new", "2"));
+    ASSERT_TRUE(staging->commit_replacing());
+  }
+  EXPECT_EQ(dir_entries(root->path() / "data"), std::vector<std::string>{"new"});
+  EXPECT_EQ(dir_entries(root->path()), std::vector<std::string>{"data"});  // old tree removed
+  {
+    auto staging = StagingDir::create(root->path(), "fresh", "fresh");
+    ASSERT_TRUE(staging);
+    ASSERT_TRUE(staging->commit_replacing());  // nothing to replace: a plain commit
+  }
+  EXPECT_EQ(dir_entries(root->path()), (std::vector<std::string>{"data", "fresh"}));
+}
+
+TEST(Keyset, AddedContentsArePartOfTheKeysetOrItIsNotCreated) {
+  auto root = TempDir::create();
+  KeysetOptions options;
+  options.add_contents = [](const fs::path& staging) -> Status {
+    if (!fs::exists(staging / "tpmpol-luks" / "privkey.pem")) return fail("keys missing");
+    return fail("no pcr7data today");
+  };
+  auto made = create_keyset("partial", options, root->path());
+  ASSERT_FALSE(made);
+  EXPECT_THAT(made.error().message, HasSubstr("creating keyset partial: no pcr7data today"));
+  EXPECT_TRUE(dir_entries(root->path()).empty());
+}
+
 TEST(Project, ReferencesAreKeysetColonProject) {
   auto ref = ProjectRef::parse("snakeoil:default");
   ASSERT_TRUE(ref);
