@@ -227,9 +227,13 @@ Status start_vm(const MachineHome& home, const MachineDefinition& definition,
   if (started && options.wait_for_console) started = wait_for_console(paths, deadline);
   if (!started) {
     if (qemu) {
-      if (running_qemu(paths)) ::kill(*qemu, SIGKILL);
+      // Still our child until reaped, so its pid cannot have been reused: kill it whatever state
+      // it reached (it may not have written its pidfile yet).
       int status = 0;
-      ::waitpid(*qemu, &status, 0);
+      if (::waitpid(*qemu, &status, WNOHANG) == 0) {
+        ::kill(*qemu, SIGKILL);
+        ::waitpid(*qemu, &status, 0);
+      }
     }
     stop_tpm(tpm, 0ms);
     return context(fmt::format("starting machine {}", paths.name), started.error());
