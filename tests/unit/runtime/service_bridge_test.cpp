@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -130,7 +132,14 @@ TEST(ServiceBridge, IsBroughtUpAndTornDown) {
     MOS_TRY(ip({"link", "add", "veth-a", "type", "veth", "peer", "name", "veth-b"}));
     MOS_TRY(ip({"link", "set", "dev", "veth-a", "master", "mosbr0", "up"}));
     MOS_TRY(ip({"link", "set", "dev", "veth-b", "up"}));
-    MOS_TRY_ASSIGN(auto shown, show(spec.name));
+    // The kernel carries the port's carrier to the bridge asynchronously (linkwatch): wait for it,
+    // within a bound far above its usual milliseconds.
+    Shown shown;
+    for (int tries = 0; tries < 200; ++tries) {
+      MOS_TRY_ASSIGN(shown, show(spec.name));
+      if (shown.operstate == "UP") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
     MOS_TRY(expect_equal("operstate with a port", shown.operstate, "UP"));
     MOS_TRY(tear_down_bridge(spec, up));
     MOS_TRY(expect_gone(spec, "0"));
