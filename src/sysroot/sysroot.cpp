@@ -1,6 +1,7 @@
 #include "sysroot/sysroot.hpp"
 
 #include "core/file.hpp"
+#include "trust/certificate.hpp"
 
 namespace mos::sysroot {
 
@@ -13,7 +14,8 @@ SysrootPaths::SysrootPaths(const std::filesystem::path& r)
       store(r / "atomfs-store/mos"),
       scratch(r / "scratch-writes"),
       factory_ca(r / "factory/secure/manifestCA.pem"),
-      factory_product(r / "factory/secure/product-uuid") {}
+      factory_product(r / "factory/secure/product-uuid"),
+      factory_sudi(r / "factory/secure/server.crt") {}
 
 Status check_root_choice(const SysrootPaths& paths, const SysrootOptions& options) {
   if (options.root_given || paths.root != "/") return {};
@@ -48,6 +50,15 @@ Result<manifest::TrustPolicy> load_trust_policy(const SysrootPaths& paths,
     if (text.empty() || text.find_first_of(" \t\n") != std::string::npos)
       return fail("{}: expected one product uuid on one line", paths.factory_product.string());
     policy.product_uuid = text;
+  } else if (std::filesystem::exists(paths.factory_sudi)) {
+    // The machine's identity as initrd-setup read it from the TPM: its SUDI names the product.
+    MOS_TRY_ASSIGN(auto pem, read_file(paths.factory_sudi, kMaxCaBytes));
+    auto info = trust::certificate_info(pem);
+    if (!info) return context(paths.factory_sudi.string(), info.error());
+    if (!info->sudi_product_uuid)
+      return fail("{}: the SUDI certificate names no product (serialNumber \"PID:<uuid> SN:...\")",
+                  paths.factory_sudi.string());
+    policy.product_uuid = *info->sudi_product_uuid;
   }
   return policy;
 }

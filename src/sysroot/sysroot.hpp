@@ -41,6 +41,7 @@ struct SysrootPaths {
   std::filesystem::path scratch;          // R/scratch-writes
   std::filesystem::path factory_ca;       // R/factory/secure/manifestCA.pem
   std::filesystem::path factory_product;  // R/factory/secure/product-uuid
+  std::filesystem::path factory_sudi;     // R/factory/secure/server.crt (initrd-setup writes it)
 };
 
 inline constexpr std::size_t kMaxCaBytes = 1024 * 1024;

@@ -134,16 +134,16 @@ std::string name_text(const X509_NAME* name) {
   return bio_contents(bio.get());
 }
 
-std::string common_name_of(const X509_NAME* name) {
-  int index = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
+std::string name_entry_of(const X509_NAME* name, int nid) {
+  int index = X509_NAME_get_index_by_NID(name, nid, -1);
   if (index < 0) return {};
   unsigned char* utf8 = nullptr;
   int length =
       ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, index)));
   if (length < 0) return {};
-  std::string cn(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(length));
+  std::string value(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(length));
   OPENSSL_free(utf8);
-  return cn;
+  return value;
 }
 
 }  // namespace
@@ -242,10 +242,16 @@ CertificateInfo certificate_info(X509* cert) {
   CertificateInfo info;
   info.subject = name_text(X509_get_subject_name(cert));
   info.issuer = name_text(X509_get_issuer_name(cert));
-  info.common_name = common_name_of(X509_get_subject_name(cert));
+  info.common_name = name_entry_of(X509_get_subject_name(cert), NID_commonName);
   if (std::string_view cn = info.common_name; cn.starts_with(kProductPrefix)) {
     cn.remove_prefix(kProductPrefix.size());
     if (is_uuid(cn)) info.product_uuid = std::string(cn);
+  }
+  const std::string serial_attribute = name_entry_of(X509_get_subject_name(cert), NID_serialNumber);
+  if (std::string_view pid = serial_attribute; pid.starts_with("PID:")) {
+    pid.remove_prefix(4);
+    pid = pid.substr(0, pid.find(' '));
+    if (is_uuid(pid)) info.sudi_product_uuid = std::string(pid);
   }
   info.not_before = from_asn1_time(X509_get0_notBefore(cert));
   info.not_after = from_asn1_time(X509_get0_notAfter(cert));

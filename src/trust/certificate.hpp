@@ -61,6 +61,8 @@ struct CertificateInfo {
   std::string issuer;
   std::string common_name;                  // subject CN ("" if none)
   std::optional<std::string> product_uuid;  // from CN "manifest PRODUCT:<uuid>"
+  // A SUDI's product, from its subject serialNumber "PID:<uuid> SN:<serial>" (trust sudi add).
+  std::optional<std::string> sudi_product_uuid;
   TimePoint not_before;
   TimePoint not_after;
   std::string serial;  // lowercase hex, no leading zeros

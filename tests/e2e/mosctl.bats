@@ -128,6 +128,23 @@ setup() {
   [ "$(mos_tree_hash "$R")" = "$before" ]
 }
 
+@test "without a product file, the SUDI certificate that initrd-setup wrote names the product" {
+  rm "$R/factory/secure/product-uuid"
+  "$MOS_BIN/trust" -q sudi add fx other SN-other
+  cp "$MOS_KEYS/manifest/other/sudi/SN-other/cert.pem" "$R/factory/secure/server.crt"
+  run "$M" install -r "$R" "oci:$PUB:1.0.0"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"product"* ]]
+  [ ! -d "$R/config/manifest.git" ] || [ -z "$(mos_targets "$R")" ]
+  run "$M" install -r "$R" "oci:$PUB:otherproduct"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(mos_targets "$R")" = "hostfs=5.0.0@$A2_D" ]
+  echo "not a certificate" > "$R/factory/secure/server.crt"
+  run "$M" update -r "$R" "oci:$PUB:otherproduct"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"$R/factory/secure/server.crt"* ]]
+}
+
 @test "rollback returns to the previous system, verified again, and back" {
   "$M" install -r "$R" "oci:$PUB:1.0.0"
   run "$M" rollback -r "$R"

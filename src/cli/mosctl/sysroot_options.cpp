@@ -40,7 +40,8 @@ void add_sysroot_options(CLI::App* command, sysroot::SysrootOptions& options) {
       ->type_name("FILE");
   command
       ->add_option("--product-uuid", options.product_uuid,
-                   "Product this machine runs (default ROOT/factory/secure/product-uuid)")
+                   "Product this machine runs (default ROOT/factory/secure/product-uuid, else the "
+                   "product its SUDI ROOT/factory/secure/server.crt names)")
       ->type_name("UUID");
   command->add_flag("--no-wait", options.no_wait,
                     "Fail at once when another mosctl holds the lock");

@@ -84,6 +84,12 @@ TEST(Certificate, SubjectCarriesOrganizationUnitCnAndSerialNumberInOrder) {
       "O = Wowza inc, O = Second, OU = Project Machine Project zomg, CN = SN0001, serialNumber = "
       "PID:bc564363-2a8e-44fe-bb0e-54c7f9988ecf SN:SN0001");
   EXPECT_EQ(format_time(info.not_after), "2099-12-31T23:00:00Z");
+  EXPECT_EQ(info.sudi_product_uuid, "bc564363-2a8e-44fe-bb0e-54c7f9988ecf");
+  EXPECT_FALSE(info.product_uuid);
+  spec.serial_number_attribute = "PID:not-a-uuid SN:SN0001";
+  auto other = issue_certificate(spec, key->get());
+  ASSERT_TRUE(other);
+  EXPECT_FALSE(certificate_info(other->get()).sudi_product_uuid);
 }
 
 TEST(Certificate, IssuerWithoutItsKeyIsRefused) {
