@@ -111,7 +111,12 @@ start_boot() {
   (as_machine mosctl boot --root "$ROOT" "$@" > "$T/boot.log" 2>&1; echo $? > "$T/boot.rc") &
   for _ in $(seq 300); do
     if grep -q "mosctl boot: up" "$T/boot.log"; then
-      mosctl status --root "$ROOT" --json | jq -r .boot.pid > "$T/boot.pid"
+      mosctl status --root "$ROOT" --json > "$T/status.json"
+      jq -r .boot.pid "$T/status.json" > "$T/boot.pid"
+      # This root's run directory: the mounts checked below are its own, not those of another
+      # boot on this host (a test killed earlier may have left some).
+      dirname "$(jq -r .boot.control "$T/status.json")" > "$T/run.dir"
+      [[ "$(cat "$T/run.dir")" == /run/mos/boot/?* ]]
       return 0
     fi
     [ -f "$T/boot.rc" ] && break
@@ -212,7 +217,7 @@ service_field() { mosctl status --root "$ROOT" --json | jq -r ".services[] | sel
   [ "$status" -ne 0 ]
   run kill -0 "$monitor"
   [ "$status" -ne 0 ]
-  run grep -e " $ROOT/" -e " /run/mos/boot/" /proc/self/mountinfo
+  run grep -e " $ROOT/" -e " $(cat "$T/run.dir")/" /proc/self/mountinfo
   [ "$status" -eq 1 ]
   run ip -n "$NS" -o link show
   [[ "$output" != *mosbr0* ]] && [[ "$output" != *veth* ]]
@@ -250,6 +255,6 @@ service_field() { mosctl status --root "$ROOT" --json | jq -r ".services[] | sel
   run as_machine mosctl boot --root "$ROOT" --subnet 10.9.0.0/24
   [ "$status" -ne 0 ]
   [[ "$output" == *"10.0.3.50"* ]]
-  run grep " /run/mos/boot/" /proc/self/mountinfo
+  run grep " $(cat "$T/run.dir")/" /proc/self/mountinfo
   [ "$status" -eq 1 ]
 }
