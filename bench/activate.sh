@@ -111,7 +111,7 @@ for i in $(seq 1 "$n"); do
     network: {type: simple, ports: [{host: $port, container: 80}]}
 YAML
 done
-"$MOS_BIN/trust" -q keyset add snakeoil || { echo "trust keyset add failed"; result nan; }
+"$MOS_BIN/trust" -q keyset add --no-bootkit snakeoil || { echo "trust keyset add failed"; result nan; }
 "$MOS_BIN/mosb" -q manifest publish --skip-bootkit --project snakeoil:default --repo "oci:$work/pub" \
   --name machine/install:1.0.0 "$work/manifest.yaml" >/dev/null || { echo "publish failed"; result nan; }
 mkdir -p "$root/factory/secure"

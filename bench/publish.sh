@@ -43,7 +43,7 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+
 
 export HOME="$work/home" XDG_DATA_HOME="$work/home/.local/share"
 mkdir -p "$HOME"
-trust keyset add bench >/dev/null || result_fail "keyset add failed"
+trust keyset add --no-bootkit bench >/dev/null || result_fail "keyset add failed"
 keys="$XDG_DATA_HOME/machine/trust/keys/bench/manifest/default"
 
 echo "making 3 images of $mib MiB of random data"

@@ -44,7 +44,7 @@ EOF
 }
 trap cleanup EXIT
 
-"$MOS_BIN/trust" keyset add bench >/dev/null || result nan
+"$MOS_BIN/trust" keyset add --no-bootkit bench >/dev/null || result nan
 "$MOS_BIN/trust" sudi add bench default SN1 >/dev/null || result nan
 KS=$XDG_DATA_HOME/machine/trust/keys/bench
 P7=$KS/pcr7data/policy-2

@@ -10,6 +10,9 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
+  # The kernel package is a part of the bootkit, not this host's boot: no initramfs for it
+  # (initramfs-tools' kernel hook honours INITRD=No; building one takes minutes).
+  export INITRD=No
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

@@ -1,11 +1,14 @@
 #include "manifest/publish.hpp"
 
+#include <filesystem>
+
 #include <spdlog/spdlog.h>
 
 #include "manifest/install_artifacts.hpp"
 #include "manifest/manifest.hpp"
 #include "oci/copy.hpp"
 #include "oci/media_types.hpp"
+#include "trust/keyset.hpp"
 #include "trust/project.hpp"
 #include "trust/signing.hpp"
 
@@ -14,6 +17,7 @@ namespace mos::manifest {
 namespace {
 
 namespace mt = oci::media_type;
+namespace fs = std::filesystem;
 
 // A target's source, opened and resolved: the digest and size install.json will pin.
 struct ResolvedSource {
@@ -97,18 +101,50 @@ Result<PublishDestination> publish_destination(std::string_view repo, std::strin
   return out;
 }
 
+namespace {
+
+// The keyset's hostfs (first) and bootkit (last) as targets, as the original adds them, each
+// unless the manifest names its own: what a machine of the keyset boots. A keyset without
+// bootkit images (made with --no-bootkit) gets neither, with a warning.
+void add_bootkit_targets(Manifest& manifest, std::string_view keyset, const fs::path& keyset_dir) {
+  auto layout = keyset_dir / trust::kBootkitLayoutDir;
+  if (!fs::exists(layout / "index.json")) {
+    spdlog::warn(
+        "keyset {} has no bootkit (trust keyset bootkit {} builds it); publishing without hostfs "
+        "and bootkit targets (pass --skip-bootkit to say so)",
+        keyset, keyset);
+    return;
+  }
+  auto source = [&](std::string_view tag) {
+    return fmt::format("oci:{}:{}", layout.string(), tag);
+  };
+  if (!manifest.find_target("hostfs")) {
+    Target hostfs;
+    hostfs.service_name = "hostfs";
+    hostfs.source = source(trust::kHostfsImageTag);
+    hostfs.version = MOS_VERSION;
+    hostfs.service_type = ServiceType::hostfs;
+    manifest.targets.insert(manifest.targets.begin(), std::move(hostfs));
+  }
+  if (!manifest.find_target("bootkit")) {
+    Target bootkit;
+    bootkit.service_name = "bootkit";
+    bootkit.source = source(trust::kBootkitImageTag);
+    bootkit.version = "1.0.0";
+    bootkit.service_type = ServiceType::fs_only;
+    manifest.targets.push_back(std::move(bootkit));
+  }
+}
+
+}  // namespace
+
 Result<PublishResult> publish_manifest(const PublishOptions& options) {
   MOS_TRY_ASSIGN(auto manifest, read_manifest_yaml(options.manifest_path));
   MOS_TRY_ASSIGN(auto project_ref, trust::ProjectRef::parse(options.project));
   MOS_TRY_ASSIGN(auto project, trust::load_project(project_ref));
   MOS_TRY_ASSIGN(auto destination, publish_destination(options.repo, options.name));
 
-  if (!options.skip_bootkit) {
-    spdlog::warn(
-        "keyset {} has no bootkit artifacts yet (they come with the boot tools); publishing "
-        "without hostfs and bootkit targets (pass --skip-bootkit to say so)",
-        project.keyset);
-  }
+  if (!options.skip_bootkit) add_bootkit_targets(manifest, project.keyset, project.keyset_dir);
 
   // Every source is resolved before anything is written, so a missing image leaves the
   // destination as it was.

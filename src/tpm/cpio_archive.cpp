@@ -77,11 +77,26 @@ Result<std::string> newc_archive(const std::vector<CpioEntry>& entries) {
       return fail("cpio entry name '{}' is not a relative path", entry.name);
     std::unique_ptr<archive_entry, ArchiveDeleter> header(archive_entry_new());
     if (!header) return fail("cannot add {} to a cpio archive: out of memory", entry.name);
+    bool is_link = !entry.link_target.empty();
+    if (int(entry.directory) + int(is_link) + int(entry.char_device) > 1)
+      return fail("cpio entry '{}' has more than one kind", entry.name);
+    bool has_data = !entry.directory && !is_link && !entry.char_device;
     archive_entry_set_pathname(header.get(), entry.name.c_str());
-    archive_entry_set_filetype(header.get(), entry.directory ? AE_IFDIR : AE_IFREG);
-    archive_entry_set_perm(header.get(), static_cast<mode_t>(entry.permissions & 07777));
-    archive_entry_set_size(header.get(),
-                           entry.directory ? 0 : static_cast<la_int64_t>(entry.data.size()));
+    if (entry.directory) {
+      archive_entry_set_filetype(header.get(), AE_IFDIR);
+    } else if (is_link) {
+      archive_entry_set_filetype(header.get(), AE_IFLNK);
+      archive_entry_set_symlink(header.get(), entry.link_target.c_str());
+    } else if (entry.char_device) {
+      archive_entry_set_filetype(header.get(), AE_IFCHR);
+      archive_entry_set_rdevmajor(header.get(), entry.device_major);
+      archive_entry_set_rdevminor(header.get(), entry.device_minor);
+    } else {
+      archive_entry_set_filetype(header.get(), AE_IFREG);
+    }
+    archive_entry_set_perm(header.get(),
+                           static_cast<mode_t>(is_link ? 0777 : entry.permissions & 07777));
+    archive_entry_set_size(header.get(), has_data ? static_cast<la_int64_t>(entry.data.size()) : 0);
     archive_entry_set_uid(header.get(), 0);
     archive_entry_set_gid(header.get(), 0);
     archive_entry_set_mtime(header.get(), 0, 0);
@@ -89,7 +104,7 @@ Result<std::string> newc_archive(const std::vector<CpioEntry>& entries) {
     archive_entry_set_nlink(header.get(), entry.directory ? 2 : 1);
     if (archive_write_header(a.get(), header.get()) != ARCHIVE_OK)
       return fail("cannot add {} to a cpio archive: {}", entry.name, archive_reason(a.get()));
-    if (!entry.directory && !entry.data.empty() &&
+    if (has_data && !entry.data.empty() &&
         archive_write_data(a.get(), entry.data.data(), entry.data.size()) !=
             static_cast<la_ssize_t>(entry.data.size()))
       return fail("cannot add {} to a cpio archive: {}", entry.name, archive_reason(a.get()));

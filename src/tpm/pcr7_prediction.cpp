@@ -58,6 +58,12 @@ Result<Pcr7Event> uki_authority_event(const Pcr7Inputs& inputs, const UkiKey& ke
     return variable_event(kEvEfiVariableAuthority, "vendor_db", kImageSecurityDatabase,
                           signature_data(kZeroGuid, key.der),
                           fmt::format("{} certificate, zero owner", key.name));
+  if (inputs.uki_authority == UkiAuthority::mok_list_rt)
+    return variable_event(kEvEfiVariableAuthority, "MokListRT", kShimLock,
+                          signature_data(kShimLock, key.der),
+                          fmt::format("{} certificate, SHIM_LOCK owner (shim's vendor certificate "
+                                      "in MokListRT)",
+                                      key.name));
   return variable_event(kEvEfiVariableAuthority, "Shim", kShimLock, key.der,
                         fmt::format("{} certificate (shim's vendor certificate)", key.name));
 }

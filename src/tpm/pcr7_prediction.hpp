@@ -46,9 +46,13 @@ enum class UkiAuthority {
   // A shim built with a vendor db (VENDOR_DB_FILE), as the original bootkit's: "vendor_db",
   // EFI_IMAGE_SECURITY_DATABASE_GUID, the EFI_SIGNATURE_DATA (zero owner GUID + DER).
   vendor_db,
-  // A shim built with one vendor certificate (VENDOR_CERT_FILE), as Debian's: "Shim",
+  // A shim built with one vendor certificate (VENDOR_CERT_FILE) that measures it as such: "Shim",
   // SHIM_LOCK_GUID, the bare DER.
   vendor_cert,
+  // Debian's shim 16.1 (measured under qemu with our bootkit, tests/e2e/bootkit.bats): it
+  // mirrors its vendor certificate into MokListRT and measures the entry that allowed the UKI:
+  // "MokListRT", SHIM_LOCK_GUID, the EFI_SIGNATURE_DATA (SHIM_LOCK_GUID owner + DER).
+  mok_list_rt,
 };
 
 // A UKI signing key whose PCR7 is predicted: "uki-production" and its certificate.

@@ -118,6 +118,11 @@ Result<std::vector<std::string>> list_keysets(const fs::path& root) {
   return list_subdirectories(root);
 }
 
+bool is_development_keyset(const fs::path& dir) {
+  std::error_code ec;
+  return fs::is_regular_file(dir / "development", ec);
+}
+
 Result<fs::path> create_keyset(std::string_view name, const KeysetOptions& options,
                                const fs::path& root) {
   MOS_TRY(validate_name("keyset name", name));
@@ -135,6 +140,13 @@ Result<fs::path> create_keyset(std::string_view name, const KeysetOptions& optio
   MOS_TRY_ASSIGN(auto staging, StagingDir::create(root, name, what));
   if (auto written = write_keyset(staging.path(), name, options); !written)
     return context(fmt::format("creating {}", what), written.error());
+  if (options.development) {
+    if (auto marked = write_file_atomic(
+            staging.path() / "development",
+            "A development keyset: its machines accept a console login as root.\n", 0644);
+        !marked)
+      return context(fmt::format("creating {}", what), marked.error());
+  }
   if (options.add_contents) {
     if (auto added = options.add_contents(staging.path()); !added)
       return context(fmt::format("creating {}", what), added.error());

@@ -183,13 +183,13 @@ run_path() {
 
 @test "global flags and mosctl's --root go before or after the command" {
   # -q silences the info lines, wherever it stands; a usage error would exit 2.
-  run "$MOS_BIN/trust" -q keyset add before
+  run "$MOS_BIN/trust" -q keyset add --no-bootkit before
   [ "$status" -eq 0 ]
   [ -z "$output" ]
-  run "$MOS_BIN/trust" keyset add after --quiet
+  run "$MOS_BIN/trust" keyset add --no-bootkit after --quiet
   [ "$status" -eq 0 ]
   [ -z "$output" ]
-  run "$MOS_BIN/trust" keyset add loud
+  run "$MOS_BIN/trust" keyset add --no-bootkit loud
   [[ "$output" == "Created keyset loud in "* ]]
   local R=$BATS_TEST_TMPDIR/root src=oci:$BATS_TEST_TMPDIR/none:1.0
   run "$MOS_BIN/mosctl" install -r "$R" "$src"

@@ -8,7 +8,7 @@ load helpers/mosctl
 setup_file() {
   export T="$BATS_FILE_TMPDIR"
   use_home "$T"
-  trust -q keyset add snakeoil
+  trust -q keyset add --no-bootkit snakeoil
   printf 'payload\n' >"$T/payload"
   mos_make_image "$T/lay" img "$T/payload" >/dev/null
 }

@@ -8,8 +8,8 @@ load helpers/mosctl
 setup_file() {
   export T="$BATS_FILE_TMPDIR"
   use_home "$T"
-  trust -q keyset add snakeoil
-  trust -q keyset add stranger
+  trust -q keyset add --no-bootkit snakeoil
+  trust -q keyset add --no-bootkit stranger
   printf 'payload\n' >"$T/payload"
   mos_make_image "$T/lay" img "$T/payload" >/dev/null
   cat >"$T/manifest.yaml" <<YAML

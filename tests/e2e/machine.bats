@@ -8,6 +8,7 @@
 # build runs the rest), and ctest runs this file alone (RUN_SERIAL).
 
 load helpers/registry
+load helpers/vm
 
 setup_file() {
   export T="$BATS_FILE_TMPDIR"
@@ -24,33 +25,10 @@ setup_file() {
 }
 
 teardown() {
-  local name pid
+  local pid
   for pid in $(cat "$T/host-httpd.pids" 2>/dev/null); do kill "$pid" 2>/dev/null || true; done
   rm -f "$T/host-httpd.pids"
-  for name in $(machine list 2>/dev/null | awk 'NR > 2 {print $1}'); do
-    machine stop -f "$name" >/dev/null 2>&1 || true
-  done
-}
-
-vm_tests_only_in_release() {
-  if [ "${MOS_SANITIZED:-}" = 1 ] || [ "${MOS_SANITIZED:-}" = true ]; then
-    skip "VM boots run in the release build only"
-  fi
-}
-
-run_dir() { echo "$HOME/.local/state/machine/machines/$1/$1"; }
-
-# Waits until the VM's console log has a line matching REGEX (grep -E), up to SECONDS.
-wait_console() {
-  local name=$1 regex=$2 seconds=${3:-120} log
-  log="$(run_dir "$name")/console.log"
-  for _ in $(seq $((seconds * 10))); do
-    grep -aEq "$regex" "$log" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  echo "no line matching '$regex' on the console of $name within $seconds s:"
-  tail -c 2000 "$log" 2>/dev/null | tr -d '\r'
-  return 1
+  stop_all_machines
 }
 
 # A definition booting nothing (the firmware alone): enough for lifecycle checks.

@@ -12,7 +12,7 @@ setup_file() {
   export T="$BATS_FILE_TMPDIR"
   use_home "$T"
   start_mos_registry "$T/zot"
-  trust -q keyset add snakeoil
+  trust -q keyset add --no-bootkit snakeoil
   trust -q project add snakeoil other
   export KEYS="$XDG_DATA_HOME/machine/trust/keys/snakeoil"
   local version

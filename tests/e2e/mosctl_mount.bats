@@ -12,7 +12,7 @@ setup_file() {
   echo "hostfs" > "$T/host/etc/hostname"
   mosb -q image build --from "$T/svc" --to "oci:$T/src:svc"
   mosb -q image build --from "$T/host" --to "oci:$T/src:host"
-  trust keyset add snakeoil >/dev/null
+  trust keyset add --no-bootkit snakeoil >/dev/null
   cat > "$T/manifest.yaml" <<YAML
 version: 1
 product: default

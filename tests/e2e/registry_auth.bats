@@ -146,7 +146,7 @@ skopeo_auth_checks() {
 }
 
 @test "mosb manifest publish --creds into mos-registry, verified with the same credentials" {
-  trust keyset add authks
+  trust keyset add --no-bootkit authks
   printf 'payload\n' >"$BATS_TEST_TMPDIR/payload"
   mos_make_image "$BATS_TEST_TMPDIR/images" svc "$BATS_TEST_TMPDIR/payload" >/dev/null
   skopeo copy -q --dest-tls-verify=false --dest-creds alice:s3cret "oci:$BATS_TEST_TMPDIR/images:svc" \

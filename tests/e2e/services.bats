@@ -28,7 +28,7 @@ setup_file() {
   mkdir -p "$T/files"
   echo "read-only data" > "$T/files/readme"
   mosb -q image build --from "$T/files" --to "oci:$T/src:files"
-  trust keyset add snakeoil >/dev/null
+  trust keyset add --no-bootkit snakeoil >/dev/null
   for v in 1.0.0 1.0.1; do
     local web=web1; [ $v = 1.0.1 ] && web=web2
     cat > "$T/manifest-$v.yaml" <<YAML

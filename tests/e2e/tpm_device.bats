@@ -9,7 +9,7 @@ ATOMIX=b7135cbb321a66fa848b07288bd008b89bd5b7496c4569c5e1a4efd5f7c8e0a7
 setup_file() {
   export HOME="$BATS_FILE_TMPDIR/home" XDG_DATA_HOME="$BATS_FILE_TMPDIR/xdg"
   mkdir -p "$HOME"
-  "$MOS_BIN/trust" keyset add e2e >/dev/null
+  "$MOS_BIN/trust" keyset add --no-bootkit e2e >/dev/null
   "$MOS_BIN/trust" sudi add e2e default SN1 >/dev/null
 }
 

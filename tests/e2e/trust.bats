@@ -6,7 +6,7 @@ load helpers/trust
 setup_file() {
   export SHARED_HOME="$BATS_FILE_TMPDIR/home"
   mkdir -p "$SHARED_HOME"
-  HOME="$SHARED_HOME" "$MOS_BIN/trust" keyset add --org "Wowza inc" shared
+  HOME="$SHARED_HOME" "$MOS_BIN/trust" keyset add --no-bootkit --org "Wowza inc" shared
   export KS="$SHARED_HOME/.local/share/machine/trust/keys/shared"
 }
 
@@ -17,7 +17,7 @@ setup() {
 shared() { HOME="$SHARED_HOME" "$TRUST" "$@"; }
 
 @test "keyset add creates the original layout under ~/.local/share with private modes" {
-  run "$TRUST" keyset add snakeoil
+  run "$TRUST" keyset add --no-bootkit snakeoil
   [ "$status" -eq 0 ]
   [[ "$output" == *"Created keyset snakeoil in $KEYS/snakeoil"* ]]
   for d in manifest-ca sudi-ca uefi-pk uefi-kek uefi-db uki-production uki-limited uki-tpm tpmpol-admin tpmpol-luks; do
@@ -40,7 +40,7 @@ shared() { HOME="$SHARED_HOME" "$TRUST" "$@"; }
 
 @test "XDG_DATA_HOME chooses the keyset root" {
   export XDG_DATA_HOME="$BATS_TEST_TMPDIR/xdg"
-  "$TRUST" -q keyset add elsewhere
+  "$TRUST" -q keyset add --no-bootkit elsewhere
   [ -f "$XDG_DATA_HOME/machine/trust/keys/elsewhere/manifest-ca/cert.pem" ]
   [ ! -e "$KEYS" ]
 }
@@ -115,7 +115,7 @@ shared() { HOME="$SHARED_HOME" "$TRUST" "$@"; }
 }
 
 @test "projects: add, list, show, algorithms; the certificates verify with openssl" {
-  "$TRUST" -q keyset add ks
+  "$TRUST" -q keyset add --no-bootkit ks
   run "$TRUST" project add ks edge --algorithm ecdsa-p256
   [ "$status" -eq 0 ]
   [[ "$output" == "Created project edge in keyset ks (uuid "*")" ]]
@@ -145,7 +145,7 @@ shared() { HOME="$SHARED_HOME" "$TRUST" "$@"; }
 }
 
 @test "sudi: add with and without serial, list, and the chain to sudi-ca" {
-  "$TRUST" -q keyset add ks
+  "$TRUST" -q keyset add --no-bootkit ks
   run "$TRUST" sudi list ks default
   [ "$status" -eq 0 ]
   [ -z "$output" ]
@@ -225,7 +225,7 @@ shared() { HOME="$SHARED_HOME" "$TRUST" "$@"; }
 }
 
 @test "ECDSA project keys sign and verify both ways with openssl" {
-  "$TRUST" -q keyset add ks --algorithm ecdsa-p256
+  "$TRUST" -q keyset add --no-bootkit ks --algorithm ecdsa-p256
   p="$KEYS/ks/manifest/default"
   [[ "$(openssl x509 -in $p/cert.pem -noout -text)" == *"id-ecPublicKey"* ]]
   cd "$BATS_TEST_TMPDIR"

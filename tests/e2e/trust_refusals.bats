@@ -7,7 +7,7 @@ load helpers/trust
 setup_file() {
   export SHARED_HOME="$BATS_FILE_TMPDIR/home"
   mkdir -p "$SHARED_HOME"
-  HOME="$SHARED_HOME" "$MOS_BIN/trust" -q keyset add base
+  HOME="$SHARED_HOME" "$MOS_BIN/trust" -q keyset add --no-bootkit base
 }
 
 setup() {
@@ -26,7 +26,7 @@ unchanged() { [ "$(tree_snapshot "$KEYS")" = "$BEFORE" ]; }
 
 @test "bad keyset, project and serial names are refused" {
   for name in "" "../escape" "a/b" ".hidden" $'new\nline' "ks:proj"; do
-    run "$TRUST" keyset add "$name"
+    run "$TRUST" keyset add --no-bootkit "$name"
     [ "$status" -eq 1 ]
     [[ "$output" == "trust: error: invalid keyset name"* ]]
   done
@@ -45,7 +45,7 @@ unchanged() { [ "$(tree_snapshot "$KEYS")" = "$BEFORE" ]; }
 }
 
 @test "an existing keyset, project or SUDI is never overwritten" {
-  run "$TRUST" keyset add ks
+  run "$TRUST" keyset add --no-bootkit ks
   [ "$status" -eq 1 ]
   [ "$output" = "trust: error: keyset ks already exists ($KEYS/ks)" ]
   run "$TRUST" project add ks default
@@ -59,7 +59,7 @@ unchanged() { [ "$(tree_snapshot "$KEYS")" = "$BEFORE" ]; }
   # Even an empty directory in the keyset's place is kept.
   mkdir "$KEYS/empty"
   BEFORE=$(tree_snapshot "$KEYS")
-  run "$TRUST" keyset add empty
+  run "$TRUST" keyset add --no-bootkit empty
   [ "$status" -eq 1 ]
   [[ "$output" == *"keyset empty already exists"* ]]
   unchanged
@@ -98,7 +98,7 @@ unchanged() { [ "$(tree_snapshot "$KEYS")" = "$BEFORE" ]; }
 @test "keyset add killed midway leaves no keyset, and the next one succeeds" {
   # SIGXFSZ kills trust on its first file over 1 KiB (a private key), after key generation,
   # with the keyset half written: a real interruption, no timing involved.
-  run bash -c "ulimit -f 1; exec '$TRUST' keyset add cut"
+  run bash -c "ulimit -f 1; exec '$TRUST' keyset add --no-bootkit cut"
   [ "$status" -eq $((128 + 25)) ]
   run "$TRUST" keyset list
   [ "$output" = ks ]
@@ -108,7 +108,7 @@ unchanged() { [ "$(tree_snapshot "$KEYS")" = "$BEFORE" ]; }
   [[ "$output" == *"keyset cut not found"* ]]
   # Only a hidden staging directory of the dead process remains; the next creation removes it.
   ls -A "$KEYS" | grep -q '^\.cut\.tmp-'
-  "$TRUST" -q keyset add cut
+  "$TRUST" -q keyset add --no-bootkit cut
   run openssl verify -CAfile "$KEYS/cut/manifest-ca/cert.pem" "$KEYS/cut/manifest/default/cert.pem"
   [ "$status" -eq 0 ]
   [ "$(ls -A "$KEYS" | sort | tr '\n' ' ')" = "cut ks " ]
@@ -151,7 +151,7 @@ unchanged() { [ "$(tree_snapshot "$KEYS")" = "$BEFORE" ]; }
   [[ "$output" == *"privkey.pem: Permission denied"* ]]
   chmod 0555 "$nkeys"
   before=$(tree_snapshot "$nkeys")
-  run as_user keyset add blocked
+  run as_user keyset add --no-bootkit blocked
   [ "$status" -eq 1 ]
   [[ "$output" == *"creating keyset blocked"*"Permission denied"* ]]
   [ "$(tree_snapshot "$nkeys")" = "$before" ]

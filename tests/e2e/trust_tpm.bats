@@ -107,7 +107,7 @@ index_of() { sed -E 's/(..)(..)/\2\1/g; s/^(..)/\1\//' <<<"$1"; }
 }
 
 @test "keyset add makes the keyset's predicted pcr7data and its cpio" {
-  "$TRUST" -q keyset add acme
+  "$TRUST" -q keyset add --no-bootkit acme
   ks="$KEYS/acme"
   values_of acme
   for v in $p $l $t; do
@@ -125,7 +125,7 @@ index_of() { sed -E 's/(..)(..)/\2\1/g; s/^(..)/\1\//' <<<"$1"; }
 }
 
 @test "keyset pcr7data on a keyset trust made: twice, the cpio follows, other values are kept" {
-  "$TRUST" -q keyset add acme
+  "$TRUST" -q keyset add --no-bootkit acme
   ks="$KEYS/acme"
   values_of acme
   "$TRUST" -q tpm-policy-gen --pcr7-tpm $t --pcr7-production $p
@@ -152,7 +152,7 @@ index_of() { sed -E 's/(..)(..)/\2\1/g; s/^(..)/\1\//' <<<"$1"; }
 }
 
 @test "keyset pcr7data refuses a policy of another value, and a keyset without TPM keys" {
-  "$TRUST" -q keyset add acme
+  "$TRUST" -q keyset add --no-bootkit acme
   values_of acme
   before=$(tree_snapshot "$KEYS/acme")
   "$TRUST" -q tpm-policy-gen --pcr7-tpm $l --pcr7-production $p

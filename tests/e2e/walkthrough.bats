@@ -88,10 +88,11 @@ application/vnd.machine.signature install.json.signed" ]
     jq -r 'select(.artifactType=="application/vnd.machine.pubkeycrt") | .layers[0].digest' "$(blob "$r")"; done)
   cmp "$(blob "$cert")" "$KEYS/snakeoil/manifest/default/cert.pem"
   install_json=$(jq -r '.layers[0].digest' "$(blob "$d")")
-  run jq -r '.product, .update_type, .targets[0].service_name, .targets[0].digest, .targets[0].network.ports[0].host' "$(blob "$install_json")"
+  # As the walkthrough shows: the keyset's hostfs, the manifest's zot, the keyset's bootkit.
+  run jq -r '.product, .update_type, ([.targets[].service_name] | join(",")), (.targets[] | select(.service_name == "zot") | .digest, .network.ports[0].host)' "$(blob "$install_json")"
   [ "${lines[0]}" = default ]
   [ "${lines[1]}" = complete ]
-  [ "${lines[2]}" = zot ]
+  [ "${lines[2]}" = hostfs,zot,bootkit ]
   [ "${lines[3]}" = "sha256:$IMAGE_DIGEST" ]
   [ "${lines[4]}" = 80 ]
   # The image was copied as the original does: repository mos, tagged with its hex digest.

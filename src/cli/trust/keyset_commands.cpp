@@ -128,6 +128,8 @@ void add_keyset_commands(Program& program) {
 
   static std::string name, algorithm = "rsa2048";
   static std::vector<std::string> orgs;
+  static bool no_bootkit = false, development = false;
+  static boot::BootkitSources bootkit_sources;
   auto* keyset_add =
       keyset->add_subcommand("add", "Create a keyset with all its keys and the project 'default'");
   keyset_add->add_option("KEYSET", name, "Keyset name")->required();
@@ -139,23 +141,40 @@ void add_keyset_commands(Program& program) {
                                    "Key of the default project: rsa2048, rsa4096, ecdsa-p256")
                       ->type_name("ALG"),
                   {"rsa2048", "rsa4096", "ecdsa-p256"});
+  keyset_add->add_flag("--dev", development,
+                       "A development keyset: its machines accept a console login (root, "
+                       "passw0rd); snakeoil always is one");
+  keyset_add->add_flag(
+      "--no-bootkit", no_bootkit,
+      "Do not build the bootkit (OVMF vars, shim, UKI; trust keyset bootkit does later)");
+  add_bootkit_source_options(keyset_add, bootkit_sources);
   program.examples(
       keyset_add,
       {{"The walkthrough's keyset, with its project default", "trust keyset add snakeoil"},
        {"An organization in the certificates, an ECDSA key for project default",
-        "trust keyset add --org \"Acme Inc\" --algorithm ecdsa-p256 acme"}});
+        "trust keyset add --org \"Acme Inc\" --algorithm ecdsa-p256 acme"},
+       {"Keys only, no bootkit (tests, or a host without a kernel package)",
+        "trust keyset add --no-bootkit acme"}});
   program.on_run(keyset_add, [&program]() -> Status {
     MOS_TRY_ASSIGN(KeyAlgorithm alg, parse_key_algorithm(algorithm));
     MOS_TRY_ASSIGN(fs::path root, keysets_root());
     KeysetOptions options{orgs, alg, 0};
-    // The keyset's pcr7data, predicted from its own certificates with the original's
-    // assumptions (docs/trust.md, "TPM"), is part of the keyset from the start.
+    options.development = development || name == "snakeoil";
+    // The keyset's bootkit (unless --no-bootkit) and its pcr7data are part of the keyset from
+    // the start: a keyset whose bootkit cannot be built is not created, and says why. The
+    // pcr7data is predicted for the bootkit's own chain, or without a bootkit with the
+    // original's assumptions (docs/trust.md, "TPM").
     options.add_contents = [](const fs::path& staging) -> Status {
-      MOS_TRY(tpm::write_predicted_pcr7data(staging, name));
-      return {};
+      if (no_bootkit) {
+        MOS_TRY(tpm::write_predicted_pcr7data(staging, name));
+        return {};
+      }
+      return build_keyset_bootkit(staging, name, bootkit_sources, /*quiet=*/true);
     };
     MOS_TRY_ASSIGN(fs::path dir, create_keyset(name, options, root));
-    if (!program.quiet()) std::printf("Created keyset %s in %s\n", name.c_str(), dir.c_str());
+    if (!program.quiet())
+      std::printf("Created keyset %s in %s%s\n", name.c_str(), dir.c_str(),
+                  no_bootkit ? "" : " (with its bootkit)");
     return {};
   });
 

@@ -86,8 +86,11 @@ Result<Pcr7Inputs> explicit_inputs(const ComputeOptions& o) {
   }
   if (o.uki_authority == "vendor-cert")
     inputs.uki_authority = UkiAuthority::vendor_cert;
+  else if (o.uki_authority == "mok-list-rt")
+    inputs.uki_authority = UkiAuthority::mok_list_rt;
   else if (o.uki_authority != "vendor-db")
-    return fail("--uki-authority '{}': expected vendor-db or vendor-cert", o.uki_authority);
+    return fail("--uki-authority '{}': expected vendor-db, vendor-cert or mok-list-rt",
+                o.uki_authority);
   if (o.empty_dbx && !o.dbx.empty()) return fail("give either --dbx or --empty-dbx, not both");
   if (o.empty_dbx) inputs.dbx_hashes.clear();
   if (!o.dbx.empty()) {
@@ -219,9 +222,10 @@ void add_tpm_commands(Program& program) {
                   {"01", "00", "none"});
   program.choices(pcr7->add_option("--uki-authority", compute.uki_authority,
                                    "How shim measures the UKI's certificate: vendor-db "
-                                   "(default, the original's shim) or vendor-cert (Debian's)")
+                                   "(default, the original's shim), vendor-cert, or mok-list-rt "
+                                   "(Debian's shim 16.1, as our bootkit's machines measure it)")
                       ->type_name("KIND"),
-                  {"vendor-db", "vendor-cert"});
+                  {"vendor-db", "vendor-cert", "mok-list-rt"});
   pcr7->add_option("--dbx", compute.dbx,
                    "A SHA-256 entry of dbx (repeatable; default sha256(\"\"))")
       ->type_name("HASH");
@@ -232,10 +236,10 @@ void add_tpm_commands(Program& program) {
   pcr7->add_flag("--events", compute.events, "Also print the events, to compare with an event log");
   program.examples(pcr7,
                    {{"The three PCR7 values of keyset snakeoil", "trust computePCR7 snakeoil"},
-                    {"With Debian's shim 16.1 (its SbatLevel, no MokListTrusted event, one "
-                     "vendor certificate), and the events",
+                    {"With Debian's shim 16.1 as the bootkit has it (its SbatLevel, no "
+                     "MokListTrusted event, its vendor certificate in MokListRT), and the events",
                      "trust computePCR7 snakeoil --shim /usr/lib/shim/shimx64.efi "
-                     "--mok-list-trusted none --uki-authority vendor-cert --events"}});
+                     "--mok-list-trusted none --uki-authority mok-list-rt --events"}});
   program.on_run(pcr7, [] { return compute_pcr7(compute); });
 
   static PolicyGenOptions gen;

@@ -121,9 +121,9 @@ mos_tree_hash() {
 mos_fixtures() {
   local dir=$1
   export MOS_FX=$dir XDG_DATA_HOME=$dir/share
-  "$MOS_BIN/trust" -q keyset add fx
+  "$MOS_BIN/trust" -q keyset add --no-bootkit fx
   "$MOS_BIN/trust" -q project add fx other
-  "$MOS_BIN/trust" -q keyset add foreign
+  "$MOS_BIN/trust" -q keyset add --no-bootkit foreign
   export MOS_KEYS=$XDG_DATA_HOME/machine/trust/keys/fx
   export MOS_FOREIGN=$XDG_DATA_HOME/machine/trust/keys/foreign
   export MOS_PRODUCT; MOS_PRODUCT=$(cat "$MOS_KEYS/manifest/default/uuid")

@@ -1,0 +1,66 @@
+#pragma once
+// A keyset's bootkit: what a machine of that keyset boots, built from Debian's parts and the
+// keyset's keys, under the keyset's directory at the walkthrough's paths:
+//   KEYSET/bootkit/ovmf/ovmf-code.fd  the secure-boot firmware code (Debian's, 4M)
+//   KEYSET/bootkit/ovmf-vars.fd       its variables: uefi-pk, uefi-kek and uefi-db enrolled,
+//                                     secure boot on, no Microsoft keys
+//   KEYSET/bootkit/shim.efi           Debian's shim trusting uki-production, signed by uefi-db
+//   KEYSET/bootkit/kernel.efi         the UKI (stub, kernel, our initramfs, fixed command line),
+//                                     signed by uki-production
+//   KEYSET/bootkit/bootkit.json       what it was built from (kernel release, digests, sizes)
+// On an ESP the shim is \EFI\BOOT\BOOTX64.EFI and the UKI sits beside it as grubx64.efi, the
+// second stage shim loads when no boot entry names another (docs/boot.md).
+#include <filesystem>
+#include <string>
+
+#include "boot/kernel_files.hpp"
+#include "core/result.hpp"
+
+namespace mos::boot {
+
+// Where the parts come from: Debian's packages at their paths, overridable for tests and for
+// hosts that keep them elsewhere.
+struct BootkitSources {
+  std::filesystem::path ovmf_code = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd";
+  std::filesystem::path ovmf_vars = "/usr/share/OVMF/OVMF_VARS_4M.fd";  // empty store
+  std::filesystem::path shim = "/usr/lib/shim/shimx64.efi";             // shim-unsigned
+  std::filesystem::path stub = "/usr/lib/systemd/boot/efi/linuxx64.efi.stub";
+  std::filesystem::path busybox = "/bin/busybox";  // busybox-static
+  // A root holding boot/vmlinuz-RELEASE and lib/modules/RELEASE (linux-image-amd64).
+  std::filesystem::path kernel_root = "/";
+  std::string kernel_release;    // empty: the newest under kernel_root
+  std::filesystem::path mosctl;  // the mosctl program the initramfs runs
+};
+
+struct BootkitPaths {
+  // The files of a bootkit in `dir` (a keyset's is KEYSET/bootkit: of_keyset).
+  explicit BootkitPaths(const std::filesystem::path& dir);
+  static BootkitPaths of_keyset(const std::filesystem::path& keyset_dir);
+  std::filesystem::path dir, ovmf_code, ovmf_vars, shim, uki, info;
+  std::filesystem::path oci;  // the layout of its images (trust::kBootkitLayoutDir)
+};
+
+// The UKI's command line: under secure boot the only one (systemd-stub ignores the loader's).
+inline constexpr std::string_view kUkiCmdline = "console=tty0 console=ttyS0 quiet panic=30";
+
+// The kernel modules the initramfs loads to find and verify the system, in this order (the
+// closure over modules.dep adds their dependencies; built-in ones are skipped).
+inline constexpr std::string_view kInitramfsModules[] = {
+    "virtio_pci", "virtio_blk", "virtio_scsi", "ahci",      "sd_mod",  "sr_mod",   "cdrom",
+    "isofs",      "vfat",       "nls_cp437",   "nls_ascii", "ext4",    "nls_utf8", "crc32c_generic",
+    "squashfs",   "loop",       "overlay",     "dm_verity", "efivarfs"};
+
+struct BootkitReport {
+  BootkitPaths paths;
+  std::string kernel_release;
+  std::uintmax_t initramfs_size = 0, uki_size = 0;
+};
+
+// Builds the bootkit of the keyset at `keyset_dir` (named `keyset_name`) into
+// KEYSET/bootkit, replacing any previous one in one step (a reader sees the old bootkit or the
+// new one, never a mix); on failure the previous one stays. The same inputs give the same bytes
+// (the initramfs and the UKI before signing).
+Result<BootkitReport> build_bootkit(const std::filesystem::path& keyset_dir,
+                                    std::string_view keyset_name, const BootkitSources& sources);
+
+}  // namespace mos::boot

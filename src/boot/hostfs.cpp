@@ -1,0 +1,286 @@
+// The hostfs tree (see hostfs.hpp): initramfs_entries with the hostfs's programs, modules and
+// the init's configuration below.
+#include "boot/hostfs.hpp"
+
+#include <crypt.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "boot/initramfs.hpp"
+#include "core/file.hpp"
+#include "oci/digest.hpp"
+
+namespace mos::boot {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::size_t kMaxHostFile = 1u << 20;
+
+// Kept as plain sh for busybox: no bashisms. Mounts are skipped when already there, because the
+// initramfs moves its /dev, /proc, /sys and /run into the hostfs before switch_root.
+constexpr std::string_view kRcSysinit = R"sh(#!/bin/sh
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+say() { echo "mos-hostfs: $*" > /dev/console; }
+# /proc/mounts says what is mounted (Debian's busybox lacks the applet that would).
+[ -e /proc/mounts ] || mount -t proc -o nosuid,nodev,noexec proc /proc
+mounted() { grep -q "^[^ ]* $1 " /proc/mounts; }
+mounted /sys || mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
+mounted /dev || mount -t devtmpfs -o nosuid devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mounted /dev/pts || mount -t devpts -o nosuid,noexec,gid=5,mode=0620,ptmxmode=0666 devpts /dev/pts
+mounted /dev/shm || mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /dev/shm
+mounted /run || mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /run
+mounted /tmp || mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp
+# The root is read-only: mosctl makes its mount points (mnt/mos/NAME, mnt/atom/NAME) in a tmpfs.
+mounted /mnt || mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /mnt
+# securityfs stays unmounted on purpose: liblxc then sees no AppArmor and loads no profile.
+mounted /sys/fs/cgroup || mount -t cgroup2 -o nsdelegate,nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
+mkdir -p /run/mos-hostfs
+hostname -F /etc/hostname
+ip link set lo up
+
+release=$(uname -r)
+while read -r module; do
+  [ -n "$module" ] || continue
+  insmod "/lib/modules/$release/$module" 2>/dev/null ||
+    grep -q "^$(basename "$module" .ko | tr - _) " /proc/modules ||
+    say "FAILED: loading kernel module $module"
+done < /lib/modules/load-order
+
+# button.ko turns the ACPI power button into an input event; acpid only looks at
+# /dev/input/event* when it starts, so after the modules.
+acpid -c /etc/acpi -l /run/mos-hostfs/acpid.log -p /run/mos-hostfs/acpid.pid
+
+# The first NIC: the first interface (in name order) backed by a device. Drivers probe while
+# their modules load: give one a moment to appear.
+nic=""
+n=0
+while [ -z "$nic" ] && [ $n -lt 20 ]; do
+  for dev in /sys/class/net/*; do
+    if [ -e "$dev/device" ]; then nic=${dev##*/}; break; fi
+  done
+  [ -n "$nic" ] || { sleep 0.1; n=$((n + 1)); }
+done
+if [ -z "$nic" ]; then
+  say "network: no network interface"
+else
+  ip link set "$nic" up
+  # Waits up to about 10 s for a lease, then goes on in the background either way (renewing it,
+  # or still asking).
+  udhcpc -i "$nic" -t 5 -T 2 -A 5 -b -p /run/mos-hostfs/udhcpc.pid -s /etc/mos/udhcpc.script \
+    >/dev/null 2>&1
+  address=$(ip -4 -o addr show dev "$nic" | awk '{print $4}' | head -n 1)
+  say "network: $nic ${address:-has no address yet (no DHCP answer)}"
+fi
+say ready
+)sh";
+
+// Respawned by init. mosctl boot runs as a child whose pid rc.shutdown reads; after it ends the
+// wrapper pauses so that a machine without an installed system does not restart it in a loop.
+constexpr std::string_view kRunBoot = R"sh(#!/bin/sh
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+say() { echo "mos-hostfs: $*" > /dev/console; }
+[ -e /run/mos-hostfs/stopping ] && exec sleep 2147483647
+/usr/bin/mosctl boot --root / &
+echo $! > /run/mos-hostfs/boot.pid
+wait $!
+status=$?
+rm -f /run/mos-hostfs/boot.pid
+[ -e /run/mos-hostfs/stopping ] && exit 0
+say "mosctl boot ended (status $status); starting it again in 10 s"
+sleep 10
+)sh";
+
+// ::shutdown: mosctl boot stops its services and undoes its mounts on SIGTERM; init's own
+// SIGTERM to everything gives it one second, not enough.
+constexpr std::string_view kRcShutdown = R"sh(#!/bin/sh
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+say() { echo "mos-hostfs: $*" > /dev/console; }
+mkdir -p /run/mos-hostfs
+touch /run/mos-hostfs/stopping
+pid=$(cat /run/mos-hostfs/boot.pid 2>/dev/null)
+if [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; then
+  say "stopping mosctl boot"
+  n=0
+  while kill -0 "$pid" 2>/dev/null && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
+  kill -0 "$pid" 2>/dev/null && say "mosctl boot did not stop within 60 s"
+fi
+say "powering off"
+sync
+umount -a -r 2>/dev/null
+sync
+)sh";
+
+// udhcpc's event script: the address, default route and name servers it was given.
+constexpr std::string_view kUdhcpcScript = R"sh(#!/bin/sh
+case "$1" in
+  deconfig)
+    ip -4 addr flush dev "$interface"
+    ip link set "$interface" up
+    ;;
+  bound|renew)
+    ip -4 addr flush dev "$interface"
+    ip addr add "$ip/${mask:-24}" dev "$interface"
+    for r in $router; do ip route replace default via "$r" dev "$interface"; break; done
+    : > /run/resolv.conf.new
+    [ -n "$domain" ] && echo "search $domain" >> /run/resolv.conf.new
+    for s in $dns; do echo "nameserver $s" >> /run/resolv.conf.new; done
+    mv /run/resolv.conf.new /run/resolv.conf
+    ;;
+esac
+exit 0
+)sh";
+
+constexpr std::string_view kPowerButton = R"sh(#!/bin/sh
+# ACPI power button (qemu: QMP system_powerdown): an orderly power-off through init.
+poweroff
+)sh";
+
+std::string inittab(bool console_login) {
+  std::string text =
+      "::sysinit:/etc/mos/rc.sysinit\n"
+      "::respawn:/etc/mos/run-boot\n";
+  // Development keysets only: a production machine has no password login at all.
+  if (console_login) text += "ttyS0::respawn:/sbin/getty -L 115200 ttyS0 vt100\n";
+  text +=
+      "::ctrlaltdel:/sbin/poweroff\n"
+      "::shutdown:/etc/mos/rc.shutdown\n";
+  return text;
+}
+
+std::string default_os_release() {
+  return "NAME=\"mos\"\nID=mos\nPRETTY_NAME=\"mos machine (hostfs)\"\n";
+}
+
+// What a crypt(3) hash may not hold: it ends a shadow field or line.
+bool fits_shadow_field(std::string_view hash) {
+  return !hash.empty() && hash.find_first_of(":\n\r") == std::string_view::npos;
+}
+
+Result<std::vector<InitramfsFile>> hostfs_files(const HostfsSpec& spec) {
+  std::string shadow_hash = "*";  // locked: no password matches
+  if (spec.root_password_hash) {
+    if (!fits_shadow_field(*spec.root_password_hash) || spec.root_password_hash->front() != '$')
+      return fail("the root password hash for the hostfs is not a crypt(3) hash like $6$salt$...");
+    shadow_hash = *spec.root_password_hash;
+  }
+  if (spec.hostname.empty() || spec.hostname.size() > 64 ||
+      spec.hostname.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.") !=
+          std::string::npos)
+    return fail("hostfs hostname '{}' is not a host name (letters, digits, '-', '.'; 1-64)",
+                spec.hostname);
+  std::vector<InitramfsFile> files = {
+      {"/etc/inittab", inittab(spec.root_password_hash.has_value()), 0644},
+      {"/etc/mos/rc.sysinit", std::string(kRcSysinit), 0755},
+      {"/etc/mos/run-boot", std::string(kRunBoot), 0755},
+      {"/etc/mos/rc.shutdown", std::string(kRcShutdown), 0755},
+      {"/etc/mos/udhcpc.script", std::string(kUdhcpcScript), 0755},
+      {"/etc/acpi/PWRF/00000080", std::string(kPowerButton), 0755},
+      {"/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n", 0644},
+      {"/etc/group", "root:x:0:\ntty:x:5:\n", 0644},
+      {"/etc/shadow", fmt::format("root:{}:0:0:99999:7:::\n", shadow_hash), 0600},
+      {"/etc/hostname", spec.hostname + "\n", 0644},
+      {"/etc/hosts", fmt::format("127.0.0.1\tlocalhost\n127.0.1.1\t{}\n", spec.hostname), 0644},
+      {"/etc/os-release", spec.os_release.empty() ? default_os_release() : spec.os_release, 0644},
+      // glibc's defaults without this file would also try NIS and DNS for users.
+      {"/etc/nsswitch.conf", "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n",
+       0644},
+      {"/etc/profile", "PATH=/usr/sbin:/usr/bin:/sbin:/bin\nexport PATH\n", 0644},
+  };
+  for (const auto& host_file : spec.host_files) {
+    std::error_code ec;
+    if (!fs::is_regular_file(host_file, ec))
+      return fail("file {} for the hostfs is not on this machine", host_file.string());
+    MOS_TRY_ASSIGN(std::string data, read_file(host_file, kMaxHostFile));
+    files.push_back({host_file.generic_string(), std::move(data), 0644});
+  }
+  return files;
+}
+
+}  // namespace
+
+std::vector<fs::path> default_hostfs_programs() {
+  return {"/usr/bin/ip",         "/usr/sbin/mkfs.ext4", "/usr/sbin/e2fsck",
+          "/usr/sbin/resize2fs", "/usr/bin/cp",         "/usr/sbin/nft"};
+}
+
+std::vector<fs::path> default_hostfs_host_files() {
+  return {"/etc/mke2fs.conf"};
+}
+
+std::vector<std::string> default_hostfs_modules() {
+  return {std::begin(kHostfsModules), std::end(kHostfsModules)};
+}
+
+Result<std::vector<tpm::CpioEntry>> hostfs_entries(const HostfsSpec& spec) {
+  if (spec.mosctl.empty()) return fail("the hostfs needs a mosctl program, and none was given");
+  InitramfsSpec tree;
+  tree.busybox = spec.busybox;
+  tree.programs = spec.programs;
+  tree.placed_programs = {PlacedProgram{spec.mosctl, std::string(kHostfsMosctl)}};
+  tree.kernel = spec.kernel;
+  tree.modules = spec.modules;
+  tree.strip_debug = spec.strip_debug;
+  MOS_TRY_ASSIGN(tree.files, hostfs_files(spec));
+  // Mount points: the machine's partitions (sysroot's layout) and the kernel's filesystems,
+  // liblxc's rootfs mount point, root's home.
+  tree.directories = {"/config",  "/atomfs-store", "/scratch-writes",
+                      "/factory", "/boot/efi",     "/mnt",
+                      "/root",    "/var/lib/lxc",  "/usr/lib/x86_64-linux-gnu/lxc/rootfs"};
+  tree.links = {{"/etc/resolv.conf", "/run/resolv.conf"}, {"/etc/mtab", "/proc/self/mounts"}};
+  auto entries = initramfs_entries(tree);
+  if (!entries) return context("assembling the hostfs", entries.error());
+  return entries;
+}
+
+Status write_hostfs_tree(const HostfsSpec& spec, const fs::path& dir) {
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec))
+    return fail("hostfs directory {} is not empty", dir.string());
+  MOS_TRY_ASSIGN(auto entries, hostfs_entries(spec));
+  MOS_TRY(make_dirs(dir));
+  // The tree's root becomes the squashfs's root: 0755 whatever the umask or a temp dir's 0700.
+  if (::chmod(dir.c_str(), 0755) != 0)
+    return fail("setting the mode of {}: {}", dir.string(), errno_message(errno));
+  auto written = write_entries_to_directory(entries, dir);
+  if (!written) return context("writing the hostfs into " + dir.string(), written.error());
+  return {};
+}
+
+Result<std::string> hash_password(std::string_view password, std::string_view salt) {
+  if (salt.empty() || salt.size() > 16 ||
+      salt.find_first_not_of("./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") !=
+          std::string_view::npos)
+    return fail("password salt '{}' is not 1-16 characters of [./0-9A-Za-z]", salt);
+  if (password.find('\0') != std::string_view::npos)
+    return fail("a password cannot hold a NUL character");
+  std::string setting = "$6$" + std::string(salt);
+  std::string phrase(password);
+  auto data = std::make_unique<crypt_data>();  // ~32 KiB: not on the stack
+  const char* hash = ::crypt_rn(phrase.c_str(), setting.c_str(), data.get(), sizeof(crypt_data));
+  if (!hash || hash[0] == '*')
+    return fail("crypt could not hash a password with {}: {}", setting, errno_message(errno));
+  return std::string(hash);
+}
+
+std::string password_salt(std::string_view seed) {
+  static constexpr std::string_view kAlphabet =
+      "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  std::string hex = oci::digest_of(seed).hex();
+  std::string salt;
+  for (std::size_t i = 0; i < 16; ++i)
+    salt += kAlphabet[std::stoul(hex.substr(i * 2, 2), nullptr, 16) % kAlphabet.size()];
+  return salt;
+}
+
+}  // namespace mos::boot

@@ -1,0 +1,70 @@
+// The initramfs's /init (see initramfs_init.hpp). One UKI serves every boot of a keyset and its
+// command line is fixed under secure boot, so the init decides what to do from what it finds.
+#include "boot/initramfs_init.hpp"
+
+namespace mos::boot {
+
+namespace {
+
+// Kept as plain sh for busybox: no bashisms. Every failure ends in one clear line and a power-off
+// (never a shell: a development console belongs to the hostfs, not to the initramfs).
+constexpr std::string_view kInit = R"sh(#!/bin/sh
+PATH=/bin:/sbin:/usr/bin:/usr/sbin
+export PATH
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mkdir -p /run /tmp
+mount -t tmpfs -o mode=0755 tmpfs /run
+
+say() { echo "mos-initramfs: $*" > /dev/console; }
+stop() {
+  say "$*"
+  say "powering off"
+  sync
+  poweroff -f
+  sleep 30
+}
+
+release=$(uname -r)
+while read -r module; do
+  [ -n "$module" ] || continue
+  insmod "/lib/modules/$release/$module" 2>/dev/null ||
+    grep -q "^$(basename "$module" .ko | tr - _) " /proc/modules ||
+    stop "FAILED: loading kernel module $module"
+done < /lib/modules/load-order
+
+secureboot=none
+if [ -d /sys/firmware/efi ]; then
+  mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
+  var=/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
+  secureboot=unknown
+  [ -e "$var" ] && secureboot=$(tail -c 1 "$var" | od -An -tu1 | tr -d ' ')
+fi
+tpm=none pcr7=none
+[ -e /dev/tpmrm0 ] && tpm=tpm2
+# What this boot measured into PCR7 (the value the TPM policies of the keyset's pcr7data name).
+[ -r /sys/class/tpm/tpm0/pcr-sha256/7 ] && pcr7=$(tr A-F a-f < /sys/class/tpm/tpm0/pcr-sha256/7)
+say "started: kernel $release, secure boot $secureboot, TPM $tpm, PCR7 $pcr7"
+
+# Block devices appear while their drivers probe: wait a little for a medium or a system.
+found=""
+for _ in $(seq 50); do
+  if findfs LABEL=OCI-BOOT >/dev/null 2>&1; then found=media; break; fi
+  if findfs PARTLABEL=machine-store >/dev/null 2>&1; then found=system; break; fi
+  sleep 0.1
+done
+case "$found" in
+  media) stop "FAILED: a boot medium (OCI-BOOT) was found, but booting media needs trust launch, which this bootkit does not have yet" ;;
+  system) stop "FAILED: an installed system was found, but this bootkit cannot boot it yet" ;;
+  *) stop "no boot medium and no installed system found" ;;
+esac
+)sh";
+
+}  // namespace
+
+std::string_view initramfs_init_script() {
+  return kInit;
+}
+
+}  // namespace mos::boot
