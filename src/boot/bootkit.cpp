@@ -98,12 +98,18 @@ Result<std::string> build_keyset_initramfs(const fs::path& keyset, const Bootkit
                                            const KernelFiles& kernel) {
   InitramfsSpec spec;
   spec.busybox = sources.busybox;
-  spec.programs = {sources.mosctl};
+  // mosctl where the init finds it, whatever its path on the building host; the TPM's device
+  // TCTI, which tss2's loader opens by name at run time (no DT_NEEDED names it).
+  spec.placed_programs = {{sources.mosctl, std::string(kHostfsMosctl)}};
+  spec.programs = {"/usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0"};
   spec.kernel = kernel;
   for (auto m : kInitramfsModules) spec.modules.emplace_back(m);
   spec.files.push_back({"/init", std::string(initramfs_init_script()), 0755});
   MOS_TRY_ASSIGN(auto ca, read_file(keyset / "manifest-ca" / "cert.pem", 1024 * 1024));
   spec.files.push_back({"/manifestCA.pem", std::move(ca), 0644});
+  // Only a development keyset's machines boot on when the TPM holds no identity for them.
+  if (trust::is_development_keyset(keyset))
+    spec.files.push_back({"/etc/mos/development", "development keyset\n", 0644});
   MOS_TRY_ASSIGN(auto pcr7data, pcr7data_files(keyset));
   for (auto& f : pcr7data) spec.files.push_back(std::move(f));
   return build_initramfs(spec);

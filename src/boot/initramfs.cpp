@@ -180,8 +180,10 @@ Status add_program(Tree& tree, const fs::path& program, const fs::path& path, bo
   for (const auto& library : deps->libraries) {
     MOS_TRY_ASSIGN(std::string file_name, archive_name(library.file));
     MOS_TRY_ASSIGN(std::string contents, elf_contents(library.file, strip_debug));
-    MOS_TRY(tree.add(file_entry(file_name, std::move(contents), library.interpreter ? 0755 : 0644),
-                     origin));
+    // The dynamic loader is executable whether this object names it as its interpreter (a
+    // program) or only needs it (a library given as a program, such as a dlopen()ed TCTI).
+    bool loader = library.interpreter || library.file.filename().string().starts_with("ld-linux");
+    MOS_TRY(tree.add(file_entry(file_name, std::move(contents), loader ? 0755 : 0644), origin));
     for (const auto& looked_up : library.looked_up_as) {
       if (looked_up == library.file) continue;
       MOS_TRY_ASSIGN(std::string link_name, archive_name(looked_up));

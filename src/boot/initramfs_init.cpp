@@ -47,16 +47,56 @@ tpm=none pcr7=none
 [ -r /sys/class/tpm/tpm0/pcr-sha256/7 ] && pcr7=$(tr A-F a-f < /sys/class/tpm/tpm0/pcr-sha256/7)
 say "started: kernel $release, secure boot $secureboot, TPM $tpm, PCR7 $pcr7"
 
+# The machine's installed system: its partitions carry these filesystem labels (and the same
+# GPT partition names), as `mosctl install` makes them.
+R=/run/mos-root
+boot_system() {
+  mkdir -p "$R/config" "$R/atomfs-store" "$R/scratch-writes" "$R/factory" /sysroot
+  for part in config:machine-config atomfs-store:machine-store scratch-writes:machine-scratch; do
+    dev=$(findfs "LABEL=${part#*:}") || stop "FAILED: no partition labelled ${part#*:}"
+    mount -t ext4 -o nosuid,nodev "$dev" "$R/${part%%:*}" ||
+      stop "FAILED: mounting ${part#*:} ($dev)"
+  done
+  # /factory/secure of the running system: a tmpfs with the manifest CA, and the machine's
+  # identity (its SUDI certificate and key) when the TPM gives it. The TPM's secrets are readable
+  # only in a boot whose PCR7 the keyset's signed policies name; initrd-setup's final PCR7 extend
+  # closes them for whatever runs next.
+  mount -t tmpfs -o mode=0700,nosuid,nodev,noexec tmpfs "$R/factory" || stop "FAILED: a tmpfs for /factory"
+  mkdir -p -m 0700 "$R/factory/secure"
+  cp /manifestCA.pem "$R/factory/secure/manifestCA.pem"
+  if out=$(mosctl initrd-setup --pcr7data /pcr7data 2>&1); then
+    cp -p /priv/factory/secure/server.crt /priv/factory/secure/server.key "$R/factory/secure/" ||
+      stop "FAILED: copying the machine's identity"
+    umount /priv/factory 2>/dev/null
+    say "TPM: the machine's identity read; PCR7 extended, the secrets closed until the next boot"
+  elif [ -e /etc/mos/development ]; then
+    say "TPM: ${out##*error: } (a development keyset: booting on without the machine's identity)"
+  else
+    stop "FAILED: TPM: ${out##*error: }"
+  fi
+  # The system is verified again (signatures up to the keyset's manifest CA, every layer's verity
+  # data) before its hostfs is mounted.
+  mosctl create-boot-fs --root "$R" --dest /sysroot > /run/create-boot-fs.log 2>&1 ||
+    stop "FAILED: $(tail -n 1 /run/create-boot-fs.log)"
+  for d in config atomfs-store scratch-writes factory; do
+    mkdir -p "/sysroot/$d" && mount --move "$R/$d" "/sysroot/$d" ||
+      stop "FAILED: moving $d into the hostfs"
+  done
+  say "switching to the hostfs"
+  for d in dev proc sys run; do mount --move "/$d" "/sysroot/$d"; done
+  exec switch_root /sysroot /sbin/init
+}
+
 # Block devices appear while their drivers probe: wait a little for a medium or a system.
 found=""
 for _ in $(seq 50); do
   if findfs LABEL=OCI-BOOT >/dev/null 2>&1; then found=media; break; fi
-  if findfs PARTLABEL=machine-store >/dev/null 2>&1; then found=system; break; fi
+  if findfs LABEL=machine-store >/dev/null 2>&1; then found=system; break; fi
   sleep 0.1
 done
 case "$found" in
   media) stop "FAILED: a boot medium (OCI-BOOT) was found, but booting media needs trust launch, which this bootkit does not have yet" ;;
-  system) stop "FAILED: an installed system was found, but this bootkit cannot boot it yet" ;;
+  system) boot_system ;;
   *) stop "no boot medium and no installed system found" ;;
 esac
 )sh";
