@@ -10,6 +10,7 @@
 #include "boot/efi_signing.hpp"
 #include "boot/hostfs.hpp"
 #include "boot/initramfs.hpp"
+#include "boot/initramfs_compression.hpp"
 #include "boot/initramfs_init.hpp"
 #include "boot/ovmf_varstore.hpp"
 #include "boot/shim_vendor_cert.hpp"
@@ -195,7 +196,9 @@ Result<BootkitReport> build_into(const fs::path& keyset, std::string_view keyset
 
   // The UKI: stub, kernel, initramfs, fixed command line; signed by uki-production.
   MOS_TRY_ASSIGN(auto kernel, find_kernel(sources.kernel_root, sources.kernel_release));
-  MOS_TRY_ASSIGN(auto initramfs, build_keyset_initramfs(keyset, sources, kernel));
+  MOS_TRY_ASSIGN(auto cpio, build_keyset_initramfs(keyset, sources, kernel));
+  MOS_TRY_ASSIGN(auto initramfs, zstd_compress(cpio));
+  const auto cpio_size = cpio.size();
   MOS_TRY_ASSIGN(auto stub, read_part(sources.stub, "systemd-boot-efi's stub"));
   MOS_TRY_ASSIGN(auto vmlinuz, read_file(kernel.image, kMaxPart));
   UkiParts parts{std::move(stub), std::move(vmlinuz), std::move(initramfs),
@@ -212,6 +215,8 @@ Result<BootkitReport> build_into(const fs::path& keyset, std::string_view keyset
       {"kernel_release", kernel.release},
       {"cmdline", kUkiCmdline},
       {"initramfs_size", report.initramfs_size},
+      {"initramfs_compression", "zstd"},
+      {"initramfs_cpio_size", cpio_size},
       {"uki_size", report.uki_size},
       {"esp",
        {{"\\EFI\\BOOT\\BOOTX64.EFI", "shim.efi"}, {"\\EFI\\BOOT\\grubx64.efi", "kernel.efi"}}},
