@@ -106,6 +106,9 @@ Result<std::string> build_keyset_initramfs(const fs::path& keyset, const Bootkit
   spec.kernel = kernel;
   for (auto m : kInitramfsModules) spec.modules.emplace_back(m);
   spec.files.push_back({"/init", std::string(initramfs_init_script()), 0755});
+  std::string early;
+  for (auto m : kInitramfsEarlyModules) early += fmt::format("{}\n", m);
+  spec.files.push_back({"/etc/mos/early-modules", std::move(early), 0644});
   MOS_TRY_ASSIGN(auto ca, read_file(keyset / "manifest-ca" / "cert.pem", 1024 * 1024));
   spec.files.push_back({"/manifestCA.pem", std::move(ca), 0644});
   // Only a development keyset's machines boot on when the TPM holds no identity for them.
@@ -241,18 +244,46 @@ Result<BootkitReport> build_bootkit(const fs::path& keyset_dir, std::string_view
                 sources.mosctl.empty() ? std::string("not given") : sources.mosctl.string());
   MOS_TRY_ASSIGN(auto lock, FileLock::acquire(keyset_dir / ".bootkit.lock",
                                               FileLock::Mode::exclusive, FileLock::Wait::block));
-  auto staging = keyset_dir / fmt::format(".bootkit.new-{}", ::getpid());
+  // What an interrupted build left (another pid's staging directory, or the old bootkit an
+  // exchange put there) goes first: the lock says no build runs.
   std::error_code ec;
-  fs::remove_all(staging, ec);
+  for (fs::directory_iterator it(keyset_dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename().string().starts_with(".bootkit.new-")) {
+      std::error_code gone;
+      fs::remove_all(it->path(), gone);
+    }
+  auto staging = keyset_dir / fmt::format(".bootkit.new-{}", ::getpid());
+  // The build predicts the keyset's pcr7data for its chain in place (its policies are signed
+  // with the keyset's keys): a failed build puts the previous one back.
+  auto saved = keyset_dir / ".bootkit.pcr7data-before";
+  fs::remove_all(saved, ec);
+  MOS_TRY(make_dirs(saved, 0700));
+  for (const auto* name : {"pcr7data", "pcr7data.cpio"})
+    if (fs::exists(keyset_dir / name, ec)) {
+      fs::copy(keyset_dir / name, saved / name, fs::copy_options::recursive, ec);
+      if (ec)
+        return fail("saving {} before the build: {}", (keyset_dir / name).string(), ec.message());
+    }
+  auto restore = [&] {
+    for (const auto* name : {"pcr7data", "pcr7data.cpio"}) {
+      std::error_code e;
+      if (!fs::exists(saved / name, e)) continue;
+      fs::remove_all(keyset_dir / name, e);
+      fs::rename(saved / name, keyset_dir / name, e);
+    }
+  };
   auto report = build_into(keyset_dir, keyset_name, sources, staging);
+  if (report) {
+    if (auto s = swap_into_place(staging, BootkitPaths::of_keyset(keyset_dir).dir); !s)
+      report = std::unexpected(s.error());
+  }
   if (!report) {
     fs::remove_all(staging, ec);
+    restore();
+    fs::remove_all(saved, ec);
     return context(fmt::format("building the bootkit of keyset {}", keyset_name), report.error());
   }
-  if (auto s = swap_into_place(staging, BootkitPaths::of_keyset(keyset_dir).dir); !s) {
-    fs::remove_all(staging, ec);
-    return std::unexpected(s.error());
-  }
+  fs::remove_all(saved, ec);
   return report;
 }
 

@@ -46,9 +46,17 @@ inline constexpr std::string_view kUkiCmdline = "console=tty0 console=ttyS0 quie
 // The kernel modules the initramfs loads to find and verify the system, in this order (the
 // closure over modules.dep adds their dependencies; built-in ones are skipped).
 inline constexpr std::string_view kInitramfsModules[] = {
-    "virtio_pci", "virtio_blk", "virtio_scsi", "ahci",      "sd_mod",  "sr_mod",   "cdrom",
-    "isofs",      "vfat",       "nls_cp437",   "nls_ascii", "ext4",    "nls_utf8", "crc32c_generic",
-    "squashfs",   "loop",       "overlay",     "dm_verity", "efivarfs"};
+    "virtio_pci", "virtio_blk", "virtio_scsi", "ahci",           "sd_mod",
+    "sr_mod",     "cdrom",      "isofs",       "vfat",           "nls_cp437",
+    "nls_ascii",  "ext4",       "nls_utf8",    "crc32c_generic", "squashfs",
+    "loop",       "overlay",    "dm_verity",   "efivarfs",       "nvme"};
+
+// Of those, what the init loads before it looks for an installed system (modprobe follows the
+// initramfs's modules.dep); the others (boot media, dm-verity) are loaded by the step that needs
+// them: every module costs a signature check and a probe, seconds under emulation.
+inline constexpr std::string_view kInitramfsEarlyModules[] = {
+    "virtio_pci", "virtio_blk",     "virtio_scsi", "ahci", "sd_mod",  "nvme",
+    "ext4",       "crc32c_generic", "squashfs",    "loop", "overlay", "efivarfs"};
 
 struct BootkitReport {
   BootkitPaths paths;

@@ -18,22 +18,25 @@ mkdir -p /run /tmp
 mount -t tmpfs -o mode=0755 tmpfs /run
 
 say() { echo "mos-initramfs: $*" > /dev/console; }
+# Never returns: whatever fails after it, nothing more of the boot runs.
 stop() {
   say "$*"
   say "powering off"
   sync
-  poweroff -f
-  sleep 30
+  while :; do
+    poweroff -f
+    echo o > /proc/sysrq-trigger
+    sleep 5
+  done
 }
 
 release=$(uname -r)
-# What finding and mounting an installed system needs, loaded now (modprobe follows the
-# initramfs's modules.dep); the rest of the initramfs's modules (boot media, dm-verity) only when
-# a step needs them: every module costs a signature check and a probe, seconds under emulation.
-for module in virtio_pci virtio_blk virtio_scsi ahci sd_mod ext4 crc32c_generic squashfs loop \
-  overlay efivarfs; do
+# What finding and mounting an installed system needs (kInitramfsEarlyModules, written by the
+# bootkit), loaded now; the others when a step needs them.
+while read -r module; do
+  [ -n "$module" ] || continue
   modprobe "$module" 2>/dev/null || stop "FAILED: loading kernel module $module"
-done
+done < /etc/mos/early-modules
 
 secureboot=none
 if [ -d /sys/firmware/efi ]; then
@@ -64,13 +67,18 @@ boot_system() {
   # closes them for whatever runs next.
   mount -t tmpfs -o mode=0700,nosuid,nodev,noexec tmpfs "$R/factory" || stop "FAILED: a tmpfs for /factory"
   mkdir -p -m 0700 "$R/factory/secure"
-  cp /manifestCA.pem "$R/factory/secure/manifestCA.pem"
+  cp /manifestCA.pem "$R/factory/secure/manifestCA.pem" || stop "FAILED: copying the manifest CA"
   if out=$(mosctl initrd-setup --pcr7data /pcr7data 2>&1); then
     cp -p /priv/factory/secure/server.crt /priv/factory/secure/server.key "$R/factory/secure/" ||
       stop "FAILED: copying the machine's identity"
-    umount /priv/factory 2>/dev/null
+    umount /priv/factory || stop "FAILED: unmounting the TPM's secrets"
     say "TPM: the machine's identity read; PCR7 extended, the secrets closed until the next boot"
   elif [ -e /etc/mos/development ]; then
+    # Boot on without an identity, but never with the secrets still open: PCR7 is extended
+    # again here (initrd-setup extends on its failures too, but one that failed to extend must
+    # not leave a booted system able to read them).
+    mosctl extend-pcr7 > /dev/null 2>&1 || [ ! -e /dev/tpmrm0 ] ||
+      stop "FAILED: TPM: ${out##*error: }; then extending PCR7 failed"
     say "TPM: ${out##*error: } (a development keyset: booting on without the machine's identity)"
   else
     stop "FAILED: TPM: ${out##*error: }"
@@ -83,14 +91,17 @@ boot_system() {
     mkdir -p "/sysroot/$d" && mount --move "$R/$d" "/sysroot/$d" ||
       stop "FAILED: moving $d into the hostfs"
   done
+  [ -x /sysroot/sbin/init ] || stop "FAILED: the hostfs has no /sbin/init"
   say "switching to the hostfs"
-  for d in dev proc sys run; do mount --move "/$d" "/sysroot/$d"; done
+  for d in dev proc sys run; do
+    mkdir -p "/sysroot/$d" && mount --move "/$d" "/sysroot/$d" || stop "FAILED: moving /$d into the hostfs"
+  done
   exec switch_root /sysroot /sbin/init
 }
 
 # Block devices appear while their drivers probe: wait a little for a medium or a system.
 found=""
-for _ in $(seq 50); do
+for _ in $(seq 100); do
   if findfs LABEL=OCI-BOOT >/dev/null 2>&1; then found=media; break; fi
   if findfs LABEL=machine-store >/dev/null 2>&1; then found=system; break; fi
   sleep 0.1

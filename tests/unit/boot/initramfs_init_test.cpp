@@ -1,0 +1,56 @@
+// The initramfs's /init: valid sh for busybox, every failure path ends in stop (which never
+// returns), and the modules it loads first are ones the bootkit puts in the initramfs.
+#include "boot/initramfs_init.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "boot/bootkit.hpp"
+#include "core/process.hpp"
+
+namespace mos::boot {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(InitramfsInit, IsValidShellForBusybox) {
+  ProcessRun run;
+  run.argv = {"busybox", "sh", "-n"};
+  run.input = std::string(initramfs_init_script());
+  run.merge_stderr = true;
+  auto result = run_process(run);
+  ASSERT_TRUE(result) << result.error().message;
+  EXPECT_EQ(result->exit_code, 0) << result->out;
+}
+
+TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
+  std::string script(initramfs_init_script());
+  // stop() loops on power-off: nothing after a failure runs.
+  auto stop = script.find("stop() {");
+  ASSERT_NE(stop, std::string::npos);
+  auto body = script.substr(stop, script.find("\n}", stop) - stop);
+  EXPECT_THAT(body, HasSubstr("while :; do"));
+  EXPECT_THAT(body, HasSubstr("poweroff -f"));
+  // The hostfs is reached only through create-boot-fs (which verifies), and no shell is ever
+  // started for the console.
+  EXPECT_LT(script.find("mosctl create-boot-fs"), script.find("exec switch_root"));
+  EXPECT_THAT(script, HasSubstr("create-boot-fs --root \"$R\" --dest /sysroot"));
+  EXPECT_THAT(script, Not(HasSubstr("exec sh")));
+  EXPECT_THAT(script, Not(HasSubstr("/bin/sh -i")));
+  // A production keyset's machine stops when the TPM gives no identity.
+  EXPECT_THAT(script, HasSubstr("stop \"FAILED: TPM: "));
+}
+
+TEST(InitramfsInit, EarlyModulesAreInTheInitramfs) {
+  for (auto early : kInitramfsEarlyModules)
+    EXPECT_NE(std::find(std::begin(kInitramfsModules), std::end(kInitramfsModules), early),
+              std::end(kInitramfsModules))
+        << early << " is loaded first but not put in the initramfs";
+}
+
+}  // namespace
+}  // namespace mos::boot
