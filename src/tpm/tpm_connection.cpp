@@ -174,6 +174,13 @@ Result<ESYS_TR> TpmConnection::nv_handle(std::uint32_t index) {
   ESYS_TR handle = ESYS_TR_NONE;
   TSS2_RC rc =
       Esys_TR_FromTPMPublic(esys(), index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &handle);
+  // TPM_RC_HANDLE (whichever handle number the TPM names) from the TPM itself: the index does
+  // not exist, which on a machine means its TPM was never provisioned.
+  if ((rc & 0xffff00bfu) == TPM2_RC_HANDLE)
+    return fail(
+        "NV index 0x{:08x} is not defined in this TPM: it was not provisioned (mosctl "
+        "provision)",
+        index);
   if (rc != TSS2_RC_SUCCESS)
     return std::unexpected(tss2_error(fmt::format("NV index 0x{:08x}", index), rc));
   return handle;

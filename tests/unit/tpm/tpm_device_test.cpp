@@ -141,6 +141,17 @@ TEST_F(TpmDevice, ExtendPcr7ChangesItAsTheTpmSpecSays) {
   EXPECT_EQ(*tpm_->read_pcr7(), extend(*before, final_extend_digest()));
 }
 
+TEST_F(TpmDevice, AnUnprovisionedTpmIsSaidToBeOne) {
+  // What a machine whose TPM was never provisioned sees at boot: a plain reason, not a TPM code.
+  boot_with(*tpm_, "uki-production");
+  auto handle = tpm_->nv_handle(kNvSudiCert);
+  ASSERT_FALSE(handle);
+  EXPECT_NE(handle.error().message.find(
+                "is not defined in this TPM: it was not provisioned (mosctl provision)"),
+            std::string::npos)
+      << handle.error().message;
+}
+
 TEST_F(TpmDevice, InitrdSetupReadsTheSecretsOnceInAProductionBoot) {
   provision();
   boot_with(*tpm_, "uki-production");
