@@ -16,11 +16,13 @@ namespace {
 constexpr int kAttachAttempts = 20;  // another process may take the free device between calls
 
 // Binds fd to the loop device; false with errno EBUSY when someone else got it first.
-bool configure(int loop_fd, int backing_fd, std::uint64_t size_limit, bool writable) {
+bool configure(int loop_fd, int backing_fd, std::uint64_t size_limit, bool writable,
+               std::uint64_t offset) {
   loop_config config{};
   config.fd = static_cast<__u32>(backing_fd);
   config.info.lo_flags = (writable ? 0 : LO_FLAGS_READ_ONLY) | LO_FLAGS_AUTOCLEAR;
   config.info.lo_sizelimit = size_limit;
+  config.info.lo_offset = offset;
   if (::ioctl(loop_fd, LOOP_CONFIGURE, &config) == 0) return true;
   if (errno != EINVAL && errno != ENOTTY) return false;
   // Kernels before 5.8: two steps; read-only then follows from how both fds were opened.
@@ -28,6 +30,7 @@ bool configure(int loop_fd, int backing_fd, std::uint64_t size_limit, bool writa
   loop_info64 info{};
   info.lo_flags = LO_FLAGS_AUTOCLEAR;
   info.lo_sizelimit = size_limit;
+  info.lo_offset = offset;
   if (::ioctl(loop_fd, LOOP_SET_STATUS64, &info) != 0) {
     int e = errno;
     ::ioctl(loop_fd, LOOP_CLR_FD, 0);
@@ -39,7 +42,8 @@ bool configure(int loop_fd, int backing_fd, std::uint64_t size_limit, bool writa
 
 }  // namespace
 
-Result<LoopDevice> LoopDevice::attach(int backing_fd, std::uint64_t size_limit, bool writable) {
+Result<LoopDevice> LoopDevice::attach(int backing_fd, std::uint64_t size_limit, bool writable,
+                                      std::uint64_t offset) {
   if (writable) {
     int flags = ::fcntl(backing_fd, F_GETFL);
     if (flags < 0 || (flags & O_ACCMODE) != O_RDWR)
@@ -63,7 +67,7 @@ Result<LoopDevice> LoopDevice::attach(int backing_fd, std::uint64_t size_limit, 
       ::close(control);
       return fail("opening {}: {}", path, errno_message(e));
     }
-    if (configure(fd, backing_fd, size_limit, writable)) {
+    if (configure(fd, backing_fd, size_limit, writable, offset)) {
       ::close(control);
       return LoopDevice(std::move(path), fd);
     }

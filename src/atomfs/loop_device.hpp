@@ -12,9 +12,10 @@ namespace mos::atomfs {
 
 class LoopDevice {
  public:
-  // Attaches the first size_limit bytes of backing_fd (0: all). A writable device needs
+  // Attaches size_limit bytes (0: all) of backing_fd from byte `offset`. A writable device needs
   // backing_fd open for writing (O_RDWR); the kernel would otherwise quietly make it read-only.
-  static Result<LoopDevice> attach(int backing_fd, std::uint64_t size_limit, bool writable);
+  static Result<LoopDevice> attach(int backing_fd, std::uint64_t size_limit, bool writable,
+                                   std::uint64_t offset = 0);
   static Result<LoopDevice> attach_read_only(int backing_fd, std::uint64_t size_limit) {
     return attach(backing_fd, size_limit, false);
   }

@@ -14,6 +14,7 @@
 
 #include "atomfs/loop_device.hpp"
 #include "atomfs/shifted_copy.hpp"
+#include "atomfs/verity_device.hpp"
 #include "core/file.hpp"
 #include "core/json.hpp"
 #include "core/lock.hpp"
@@ -154,10 +155,45 @@ Result<fs::path> copy_shifted(MountedImage& mounted, const fs::path& metadir,
   return tree;
 }
 
+// Mounts one checked layer at target, read-only: from the squashfs area of a loop device over
+// the verified file, or through dm-verity over the whole blob (squashfs and tree).
+Status mount_layer(int fd, const oci::Descriptor& layer, const LayerCheck& check,
+                   const fs::path& target) {
+  auto loop = LoopDevice::attach_read_only(fd, check.kernel_root ? 0 : check.squashfs_size);
+  if (!loop) return std::unexpected(loop.error());
+  std::optional<VerityDevice> verity;
+  if (check.kernel_root) {
+    auto device = VerityDevice::activate(loop->path(), check.squashfs_size, *check.kernel_root,
+                                         verity_device_name(layer.digest.hex()));
+    if (!device) return fail("layer {}: {}", layer.digest.str(), device.error().message);
+    verity.emplace(std::move(*device));
+  }
+  const std::string& source = verity ? verity->path() : loop->path();
+  if (::mount(source.c_str(), target.c_str(), "squashfs", MS_RDONLY | MS_NODEV | MS_NOSUID,
+              nullptr) != 0) {
+    int e = errno;
+    if (verity && (e == EIO || e == EINVAL))
+      return fail(
+          "mounting layer {} through dm-verity: {}: the kernel found a block that does "
+          "not match the layer's root hash (modified or damaged)",
+          layer.digest.str(), errno_message(e));
+    return fail("mounting layer {} ({}) at {}: {}", layer.digest.str(), source, target.string(),
+                errno_message(e));
+  }
+  // From here the mount holds the devices: both go away when it is unmounted.
+  if (verity) {
+    if (auto released = verity->release_when_unused(); !released) {
+      ::umount2(target.c_str(), UMOUNT_NOFOLLOW);  // then the destructor removes the device
+      return released;
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<LayerCheck> check_layer(int fd, const oci::Descriptor& layer, bool allow_missing_verity,
-                               unsigned threads) {
+                               unsigned threads, bool for_kernel) {
   auto where = [&](Error e) {
     return context(fmt::format("layer {}", layer.digest.str()), std::move(e));
   };
@@ -179,6 +215,10 @@ Result<LayerCheck> check_layer(int fd, const oci::Descriptor& layer, bool allow_
   auto root = image::layer_root_hash(layer);
   if (!root) return where(root.error());
   bool has_verity = size > check.squashfs_size;
+  if (has_verity && *root && for_kernel) {
+    check.kernel_root = **root;
+    return check;
+  }
   if (has_verity && *root) {
     if (auto s = image::verify_verity_fd(fd, check.squashfs_size, **root, threads); !s)
       return where(s.error());
@@ -221,11 +261,12 @@ Result<MountedImage> mount_image(oci::LayoutStore& store, std::string_view refer
   MOS_TRY_ASSIGN(auto manifest, oci::parse_image_manifest(doc.bytes));
   if (manifest.layers.empty()) return fail("{}:{} has no layers", store.describe(), reference);
 
-  if (fs::exists("/dev/mapper/control", ec))
-    spdlog::info(
-        "device-mapper is present, but mos verifies layers in userspace (dm-verity activation is "
-        "not "
-        "implemented yet)");
+  bool kernel = options.verity == VerityCheck::kernel ||
+                (options.verity == VerityCheck::automatic && kernel_verity_available());
+  if (options.verity == VerityCheck::kernel && !kernel_verity_available())
+    return fail(
+        "verification by the kernel was asked for, but device-mapper is not available "
+        "here (no /dev/mapper/control)");
   MOS_TRY(make_dirs(metadir / "layers", 0700));
   MountedImage mounted;
   mounted.dest = dest;
@@ -257,20 +298,16 @@ Result<MountedImage> mount_image(oci::LayoutStore& store, std::string_view refer
     if (fd.fd < 0)
       return fail_cleanly(
           Error{fmt::format("opening {}: {}", path->string(), errno_message(errno))});
-    auto check = check_layer(fd.fd, layer, options.allow_missing_verity, options.threads);
+    auto check = check_layer(fd.fd, layer, options.allow_missing_verity, options.threads, kernel);
     if (!check) return fail_cleanly(check.error());
-    // The loop device reads the same open file that was verified, limited to the squashfs area.
-    auto loop = LoopDevice::attach_read_only(fd.fd, check->squashfs_size);
-    if (!loop) return fail_cleanly(loop.error());
     fs::path target =
         metadir / "layers" / fmt::format("{}-{}", i, layer.digest.hex().substr(0, 16));
     if (auto s = make_dirs(target, 0700); !s) return fail_cleanly(s.error());
-    if (::mount(loop->path().c_str(), target.c_str(), "squashfs", MS_RDONLY | MS_NODEV | MS_NOSUID,
-                nullptr) != 0)
-      return fail_cleanly(Error{fmt::format("mounting layer {} ({}) at {}: {}", layer.digest.str(),
-                                            loop->path(), target.string(), errno_message(errno))});
+    auto mounted_layer = mount_layer(fd.fd, layer, *check, target);
+    if (!mounted_layer) return fail_cleanly(mounted_layer.error());
     mounted.layer_mounts.push_back(target);
-    mounted.layer_verified.push_back(check->verity_verified);
+    mounted.layer_verified.push_back(check->verity_verified || check->kernel_root);
+    if (check->kernel_root) mounted.kernel_verity = true;
   }
   std::optional<fs::path> copied;
   if (options.id_shift) {

@@ -3,11 +3,13 @@
 // layer and stacked with overlayfs, with a writable upper unless read-only (spec:
 // squashfs-verity-atomfs.md §5, §6; docs/image.md).
 //
-// These hosts have no device-mapper, so each layer is verified in userspace against the root
-// hash in the manifest (the whole layer, before mounting: data, superblock and hash tree) and
-// then mounted from a read-only loop device limited to the squashfs area, bound to the same
-// open file that was verified. Caveat (as the spec says): blocks are read lazily after the
-// check, so the blobs must stay root-owned and read-only; dm-verity would check every read.
+// Where the kernel has device-mapper (a booted machine), each layer is mounted through
+// dm-verity (verity_device.hpp): the kernel checks every block it reads against the root hash
+// in the manifest, and nothing is hashed up front. Without it (these build hosts), each layer
+// is verified in userspace (the whole layer, before mounting: data, superblock and hash tree)
+// and then mounted from a read-only loop device limited to the squashfs area, bound to the same
+// open file that was verified. Caveat (as the spec says): blocks are read lazily after that
+// check, so the blobs must stay root-owned and read-only.
 //
 // State of a mount lives in RUN_DIR/<hash of dest>/ (the metadir): layers/<n>-<hex> mount
 // points, workaround/, upper/ and work/ (unless a scratch dir holds them) and mount.json, so
@@ -21,6 +23,7 @@
 
 #include "atomfs/id_shift.hpp"
 #include "core/result.hpp"
+#include "image/verity.hpp"
 #include "oci/descriptor.hpp"
 #include "oci/layout_store.hpp"
 
@@ -28,8 +31,12 @@ namespace mos::atomfs {
 
 inline constexpr std::string_view kDefaultRunDir = "/run/mos/atomfs";
 
+// Who verifies the layers: the kernel where device-mapper exists (automatic), or as asked.
+enum class VerityCheck { automatic, kernel, userspace };
+
 struct MountOptions {
   bool read_only = false;
+  VerityCheck verity = VerityCheck::automatic;
   // Holds upper/ and work/ of a writable mount, kept after unmount (atomfs --persist). Default:
   // inside the metadir, removed by unmount.
   std::optional<std::filesystem::path> scratch;
@@ -52,18 +59,21 @@ struct MountedImage {
   std::string manifest_digest;
   std::vector<std::filesystem::path> layer_mounts;  // bottom layer first
   std::vector<bool> layer_verified;                 // verity checked (false: allowed without)
+  bool kernel_verity = false;  // the verified layers are under dm-verity (checked as read)
 };
 
 // Checks one layer blob, open as fd, against its descriptor before it is mounted. Returns the
 // size of the squashfs area (the verity hash offset). With verity data and a root hash, the
-// whole file is verified; a layer without either is refused unless allow_missing_verity, in
-// which case its sha256 is checked against the descriptor digest instead.
+// whole file is verified, or, with for_kernel, left to dm-verity (kernel_root set); a layer
+// without either is refused unless allow_missing_verity, in which case its sha256 is checked
+// against the descriptor digest instead.
 struct LayerCheck {
   std::uint64_t squashfs_size = 0;
   bool verity_verified = false;
+  std::optional<image::Sha256Bytes> kernel_root;  // for_kernel: what dm-verity is to check
 };
 Result<LayerCheck> check_layer(int fd, const oci::Descriptor& layer, bool allow_missing_verity,
-                               unsigned threads = 0);
+                               unsigned threads = 0, bool for_kernel = false);
 
 // Mounts the image `reference` (tag or digest) of store at dest (an existing directory).
 Result<MountedImage> mount_image(oci::LayoutStore& store, std::string_view reference,

@@ -1,5 +1,6 @@
 #include "atomfs/shifted_copy.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 
 #include "core/file.hpp"
 #include "core/process.hpp"
+#include "core/unique_fd.hpp"
 
 namespace mos::atomfs {
 namespace {
@@ -59,6 +61,13 @@ Result<fs::path> shifted_copy(const fs::path& source, const fs::path& cache_dir,
        it.increment(ec))
     MOS_TRY(shift_one(it->path(), shift));
   if (ec) return fail("walking {}: {}", temp.string(), ec.message());
+  // The copy's data reaches the disk before its name and marker do: after a power cut (a VM
+  // stopped with -f) a marker must never vouch for files ext4 had not written yet.
+  {
+    UniqueFd dir(::open(temp.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir || ::syncfs(dir.get()) != 0)
+      return fail("flushing {} to disk: {}", temp.string(), errno_message(errno));
+  }
   fs::rename(temp, tree, ec);
   if (ec) return fail("renaming {}: {}", temp.string(), ec.message());
   MOS_TRY(fsync_dir(cache_dir));

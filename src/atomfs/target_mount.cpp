@@ -54,4 +54,35 @@ Result<MountedImage> mount_target(const sysroot::SysrootOptions& options, std::s
   return mount_image(*store, found->digest->str(), dest, o);
 }
 
+Result<MountedImage> mount_published_target(std::string_view reference,
+                                            const manifest::TrustPolicy& policy,
+                                            std::string_view name,
+                                            const TargetMountOptions& mount) {
+  MOS_TRY_ASSIGN(auto ref, oci::Reference::parse(reference));
+  // Layouts only: a live system boots from its medium, and the initramfs has no HTTP client.
+  if (!ref.is_layout())
+    return fail("{}: a live system is mounted from an OCI layout (oci:DIR:TAG), not a registry",
+                reference);
+  if (!mount.dest) return fail("mounting {} needs a destination", reference);
+  MOS_TRY_ASSIGN(auto install, oci::LayoutStore::open(ref.layout_dir, false));
+  MOS_TRY_ASSIGN(auto targets_ref, manifest::targets_reference(ref));
+  MOS_TRY_ASSIGN(auto targets, oci::LayoutStore::open(targets_ref.layout_dir, false));
+  auto verified = manifest::verify_install(*install, ref.tag_or_digest(), policy, targets.get());
+  if (!verified) return context(std::string(reference), verified.error());
+  const manifest::Target* found = nullptr;
+  std::vector<std::string> names;
+  for (const auto& t : verified->manifest.targets) {
+    names.push_back(t.service_name);
+    if (t.service_name == name && !found) found = &t;
+  }
+  if (!found)
+    return fail("{} has no target \"{}\" (targets: {})", reference, name, fmt::join(names, ", "));
+  MOS_TRY(make_dirs(*mount.dest, 0755));
+  MountOptions o;
+  o.read_only = mount.read_only;
+  o.allow_missing_verity = mount.allow_missing_verity;
+  o.run_dir = mount.run_dir;
+  return mount_image(*targets, found->digest->str(), *mount.dest, o);
+}
+
 }  // namespace mos::atomfs

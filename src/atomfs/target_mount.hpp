@@ -9,6 +9,7 @@
 
 #include "atomfs/mount_image.hpp"
 #include "core/result.hpp"
+#include "manifest/verify.hpp"
 #include "sysroot/sysroot.hpp"
 
 namespace mos::atomfs {
@@ -25,6 +26,15 @@ struct TargetMountOptions {
 // so what a service writes survives remounts until an update replaces the target.
 Result<MountedImage> mount_target(const sysroot::SysrootOptions& options, std::string_view name,
                                   const TargetMountOptions& mount);
+
+// Mounts the target `name` of the install manifest at `reference`, an OCI layout (oci:DIR:TAG,
+// its images in the layout `mos` beside it, as publish writes them), without installing it: the
+// live system of a boot medium. The install manifest is verified first (its signature, up to
+// the policy's CA) and the image is mounted from the layout as it lies (read-only media are
+// fine); a writable mount keeps its upper layer in the mount's run state (tmpfs at boot).
+Result<MountedImage> mount_published_target(std::string_view reference,
+                                            const manifest::TrustPolicy& policy,
+                                            std::string_view name, const TargetMountOptions& mount);
 
 // Where mount_target puts a target by default.
 std::filesystem::path default_target_dest(const sysroot::SysrootOptions& options,

@@ -93,6 +93,15 @@ Status fsync_dir(const fs::path& dir) {
   return {};
 }
 
+Status fsync_file(const fs::path& file) {
+  MOS_TRY_ASSIGN(int fd, open_checked(file, O_RDONLY));
+  int rc = ::fsync(fd);
+  int e = errno;
+  ::close(fd);
+  if (rc != 0) return fail("cannot sync {}: {}", file.string(), errno_message(e));
+  return {};
+}
+
 Status make_dirs(const fs::path& path, mode_t mode) {
   if (path.empty()) return {};
   std::error_code ec;

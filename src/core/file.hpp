@@ -27,6 +27,8 @@ Status write_file_atomic(const fs::path& path, std::string_view data, mode_t mod
 Status make_dirs(const fs::path& path, mode_t mode = 0755);
 
 Status fsync_dir(const fs::path& dir);
+// Flushes a file a tool wrote to disk (before it is renamed into place).
+Status fsync_file(const fs::path& file);
 
 // Streams a new file into place: bytes go to a temp file beside the target; commit() fsyncs and
 // renames it; destruction without commit() removes the temp file.

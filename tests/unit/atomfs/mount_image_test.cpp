@@ -12,6 +12,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "atomfs/verity_device.hpp"
 #include "core/file.hpp"
 #include "core/process.hpp"
 #include "image/build_image.hpp"
@@ -45,6 +46,8 @@ class MountImageTest : public ::testing::Test {
     ASSERT_TRUE(write_file_atomic(rootfs() / "www" / "index.html", "hello from the image\n"));
     ASSERT_TRUE(make_dirs(dest()));
     options_.run_dir = dir_.path() / "run";
+    // The same checks on every host: the kernel's dm-verity (a booted machine) has its own test.
+    options_.verity = VerityCheck::userspace;
   }
   void TearDown() override {
     if (can_mount()) (void)unmount_image(dest(), options_.run_dir);
@@ -150,6 +153,30 @@ TEST_F(MountImageTest, TamperedLayerIsRefused) {
   }
   auto mounted = mount_image(*store_, "v1", dest(), options_);
   ASSERT_TRUE(mounted) << mounted.error().message;
+}
+
+// Asked for the kernel's verification: where device-mapper exists (a booted machine), every
+// layer is mounted through dm-verity, and the devices go with the unmount; elsewhere (these build
+// hosts) the mount is refused with the reason, and nothing is mounted.
+TEST_F(MountImageTest, KernelVerificationMountsThroughDmVerityOrSaysWhyNot) {
+  auto built = build("v1");
+  auto blob = *store_->blob_path(built.layer.digest);
+  options_.verity = VerityCheck::kernel;
+  auto mounted = mount_image(*store_, "v1", dest(), options_);
+  if (!kernel_verity_available()) {
+    ASSERT_FALSE(mounted);
+    EXPECT_THAT(mounted.error().message, HasSubstr("device-mapper is not available"));
+    expect_nothing_left(blob);
+    return;
+  }
+  ASSERT_TRUE(mounted) << mounted.error().message;
+  EXPECT_TRUE(mounted->kernel_verity);
+  EXPECT_EQ(*read_file(dest() / "www" / "index.html"), "hello from the image\n");
+  ASSERT_TRUE(unmount_image(dest(), options_.run_dir));
+  expect_nothing_left(blob);
+  EXPECT_THAT(test::dir_entries("/dev/mapper"),
+              Not(::testing::Contains(
+                  ::testing::StartsWith("mos-verity-" + built.layer.digest.hex().substr(0, 16)))));
 }
 
 // A plain squashfs layer (no verity data, no annotation), as old stacker --no-verity builds.

@@ -1,0 +1,108 @@
+#include "atomfs/verity_device.hpp"
+
+#include <libcryptsetup.h>
+#include <sys/random.h>
+
+#include <array>
+#include <cerrno>
+#include <memory>
+#include <system_error>
+
+#include <fmt/format.h>
+
+#include "core/file.hpp"
+
+namespace mos::atomfs {
+namespace {
+
+struct CryptFree {
+  void operator()(crypt_device* cd) const { crypt_free(cd); }
+};
+using Crypt = std::unique_ptr<crypt_device, CryptFree>;
+
+// libcryptsetup reports its reasons through a log callback; the last error is kept for the
+// message (and nothing is printed: the caller says what failed, once).
+struct Log {
+  std::string last;
+};
+void log_to(int level, const char* message, void* user) {
+  if (level != CRYPT_LOG_ERROR || message == nullptr) return;
+  std::string text = message;
+  while (!text.empty() && (text.back() == '\n' || text.back() == '.')) text.pop_back();
+  static_cast<Log*>(user)->last = std::move(text);
+}
+
+std::string reason(int rc, const Log& log) {
+  std::string why = std::error_code(-rc, std::generic_category()).message();
+  return log.last.empty() ? why : fmt::format("{} ({})", log.last, why);
+}
+
+}  // namespace
+
+bool kernel_verity_available() {
+  std::error_code ec;
+  return std::filesystem::exists("/dev/mapper/control", ec);
+}
+
+std::string verity_device_name(std::string_view layer_hex) {
+  std::array<std::uint8_t, 4> random{};
+  if (::getrandom(random.data(), random.size(), 0) != static_cast<ssize_t>(random.size()))
+    random = {};  // the pid still separates concurrent mounts
+  return fmt::format("mos-verity-{}-{:02x}{:02x}{:02x}{:02x}-{}", layer_hex.substr(0, 16),
+                     random[0], random[1], random[2], random[3], ::getpid());
+}
+
+Result<VerityDevice> VerityDevice::activate(const std::string& block_device,
+                                            std::uint64_t hash_offset,
+                                            const image::Sha256Bytes& root_hash, std::string name) {
+  if (!kernel_verity_available())
+    return fail("device-mapper is not available here (no /dev/mapper/control)");
+  // Calls without a device (deactivation) log through the default callback: quiet it too, the
+  // error codes say what failed.
+  crypt_set_log_callback(nullptr, [](int, const char*, void*) {}, nullptr);
+  Log log;
+  crypt_device* raw = nullptr;
+  // Data and hash tree are on the same device: the tree starts where the squashfs ends.
+  if (int rc = crypt_init_data_device(&raw, block_device.c_str(), block_device.c_str()); rc < 0)
+    return fail("opening {} for dm-verity: {}", block_device, reason(rc, log));
+  Crypt cd(raw);
+  crypt_set_log_callback(cd.get(), log_to, &log);
+  crypt_params_verity params{};
+  params.hash_area_offset = hash_offset;
+  if (int rc = crypt_load(cd.get(), CRYPT_VERITY, &params); rc < 0)
+    return fail("reading the verity superblock of {} at byte {}: {}", block_device, hash_offset,
+                reason(rc, log));
+  crypt_params_verity loaded{};
+  if (int rc = crypt_get_verity_info(cd.get(), &loaded); rc < 0)
+    return fail("reading the verity parameters of {}: {}", block_device, reason(rc, log));
+  // A superblock describing less data than lies before the tree would leave bytes unverified.
+  if (loaded.data_size * loaded.data_block_size != hash_offset)
+    return fail("the verity superblock of {} covers {} bytes of data, the layer has {}",
+                block_device, loaded.data_size * loaded.data_block_size, hash_offset);
+  // The kernel refuses a wrong root hash only when a block is read; reading the first block at
+  // activation (CRYPT_VERITY_CHECK_HASH would hash everything) is left to the mount.
+  int rc = crypt_activate_by_volume_key(cd.get(), name.c_str(),
+                                        reinterpret_cast<const char*>(root_hash.data()),
+                                        root_hash.size(), CRYPT_ACTIVATE_READONLY);
+  if (rc < 0) return fail("activating dm-verity over {}: {}", block_device, reason(rc, log));
+  return VerityDevice(name, "/dev/mapper/" + name);
+}
+
+VerityDevice::VerityDevice(VerityDevice&& other) noexcept
+    : name_(std::move(other.name_)), path_(std::move(other.path_)), owned_(other.owned_) {
+  other.owned_ = false;
+}
+
+VerityDevice::~VerityDevice() {
+  if (owned_ && !name_.empty()) crypt_deactivate_by_name(nullptr, name_.c_str(), 0);
+}
+
+Status VerityDevice::release_when_unused() {
+  if (int rc = crypt_deactivate_by_name(nullptr, name_.c_str(), CRYPT_DEACTIVATE_DEFERRED); rc < 0)
+    return fail("asking for the removal of {} once unmounted: {}", path_,
+                std::error_code(-rc, std::generic_category()).message());
+  owned_ = false;
+  return {};
+}
+
+}  // namespace mos::atomfs
