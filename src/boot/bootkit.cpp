@@ -101,7 +101,7 @@ Result<std::string> build_keyset_initramfs(const fs::path& keyset, const Bootkit
   spec.busybox = sources.busybox;
   // mosctl where the init finds it, whatever its path on the building host; the TPM's device
   // TCTI, which tss2's loader opens by name at run time (no DT_NEEDED names it).
-  spec.placed_programs = {{sources.mosctl, std::string(kHostfsMosctl)}};
+  spec.placed_programs = {{sources.initrd_mosctl, std::string(kHostfsMosctl)}};
   spec.programs = {"/usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0"};
   spec.kernel = kernel;
   for (auto m : kInitramfsModules) spec.modules.emplace_back(m);
@@ -230,7 +230,8 @@ Result<BootkitReport> build_into(const fs::path& keyset, std::string_view keyset
         {"stub", sources.stub.string()},
         {"kernel", kernel.image.string()},
         {"busybox", sources.busybox.string()},
-        {"mosctl", sources.mosctl.string()}}}};
+        {"mosctl", sources.mosctl.string()},
+        {"mosctl_initrd", sources.initrd_mosctl.string()}}}};
   MOS_TRY(write_file_atomic(stage.info, info.dump(2) + "\n", 0644));
   return report;
 }
@@ -240,8 +241,12 @@ Result<BootkitReport> build_into(const fs::path& keyset, std::string_view keyset
 Result<BootkitReport> build_bootkit(const fs::path& keyset_dir, std::string_view keyset_name,
                                     const BootkitSources& sources) {
   if (sources.mosctl.empty() || !fs::exists(sources.mosctl))
-    return fail("the mosctl program for the initramfs is missing ({})",
+    return fail("the mosctl program for the hostfs is missing ({})",
                 sources.mosctl.empty() ? std::string("not given") : sources.mosctl.string());
+  if (sources.initrd_mosctl.empty() || !fs::exists(sources.initrd_mosctl))
+    return fail(
+        "the mosctl-initrd program for the initramfs is missing ({})",
+        sources.initrd_mosctl.empty() ? std::string("not given") : sources.initrd_mosctl.string());
   MOS_TRY_ASSIGN(auto lock, FileLock::acquire(keyset_dir / ".bootkit.lock",
                                               FileLock::Mode::exclusive, FileLock::Wait::block));
   // What an interrupted build left (another pid's staging directory, or the old bootkit an

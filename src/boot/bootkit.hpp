@@ -28,8 +28,9 @@ struct BootkitSources {
   std::filesystem::path busybox = "/bin/busybox";  // busybox-static
   // A root holding boot/vmlinuz-RELEASE and lib/modules/RELEASE (linux-image-amd64).
   std::filesystem::path kernel_root = "/";
-  std::string kernel_release;    // empty: the newest under kernel_root
-  std::filesystem::path mosctl;  // the mosctl program the initramfs runs
+  std::string kernel_release;           // empty: the newest under kernel_root
+  std::filesystem::path mosctl;         // the hostfs's mosctl (every command)
+  std::filesystem::path initrd_mosctl;  // the initramfs's (mosctl-initrd: its commands only)
 };
 
 struct BootkitPaths {
@@ -52,10 +53,11 @@ inline constexpr std::string_view kInitramfsModules[] = {
     "loop",       "overlay",    "dm_verity",   "efivarfs",       "nvme"};
 
 // Of those, what the init loads before it looks for an installed system (modprobe follows the
-// initramfs's modules.dep); the others (boot media, dm-verity) are loaded by the step that needs
-// them: every module costs a signature check and a probe, seconds under emulation.
+// initramfs's modules.dep), sr_mod among them so that a boot medium in a CD drive is seen; the
+// others (isofs and vfat for media, dm-verity) are loaded by the step that needs them: every
+// module costs a signature check and a probe, seconds under emulation.
 inline constexpr std::string_view kInitramfsEarlyModules[] = {
-    "virtio_pci", "virtio_blk",     "virtio_scsi", "ahci", "sd_mod",  "nvme",
+    "virtio_pci", "virtio_blk",     "virtio_scsi", "ahci", "sd_mod",  "sr_mod",  "nvme",
     "ext4",       "crc32c_generic", "squashfs",    "loop", "overlay", "efivarfs"};
 
 struct BootkitReport {

@@ -40,7 +40,8 @@ mounted /run || mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /run
 mounted /tmp || mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp
 # The root is read-only: mosctl makes its mount points (mnt/mos/NAME, mnt/atom/NAME) in a tmpfs.
 mounted /mnt || mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /mnt
-# securityfs stays unmounted on purpose: liblxc then sees no AppArmor and loads no profile.
+# securityfs stays unmounted: services keep the AppArmor label they start with (their config says
+# lxc.apparmor.profile = unchanged); nothing here loads profiles.
 mounted /sys/fs/cgroup || mount -t cgroup2 -o nsdelegate,nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
 mkdir -p /run/mos-hostfs
 hostname -F /etc/hostname
@@ -49,8 +50,13 @@ ip link set lo up
 release=$(uname -r)
 while read -r module; do
   [ -n "$module" ] || continue
-  insmod "/lib/modules/$release/$module" 2>/dev/null ||
-    grep -q "^$(basename "$module" .ko | tr - _) " /proc/modules ||
+  # Those the initramfs loaded are there already (a second insmod would check the module's
+  # signature again before the kernel says it exists).
+  name=${module##*/}
+  name=${name%.ko}
+  case $name in *-*) name=$(echo "$name" | tr - _) ;; esac
+  [ -d "/sys/module/$name" ] && continue
+  insmod "/lib/modules/$release/$module" 2>/dev/null || [ -d "/sys/module/$name" ] ||
     say "FAILED: loading kernel module $module"
 done < /lib/modules/load-order
 
@@ -59,9 +65,13 @@ done < /lib/modules/load-order
 acpid -c /etc/acpi -l /run/mos-hostfs/acpid.log -p /run/mos-hostfs/acpid.pid
 
 # The first NIC: the first interface (in name order) backed by a device. Drivers probe while
-# their modules load: give one a moment to appear.
+# their modules load: give one a moment to appear, if the machine has a network controller (PCI
+# class 02) at all.
 nic=""
-n=0
+n=20
+for class in /sys/bus/pci/devices/*/class; do
+  case $(cat "$class" 2>/dev/null) in 0x02*) n=0 ;; esac
+done
 while [ -z "$nic" ] && [ $n -lt 20 ]; do
   for dev in /sys/class/net/*; do
     if [ -e "$dev/device" ]; then nic=${dev##*/}; break; fi
@@ -89,6 +99,17 @@ PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 say() { echo "mos-hostfs: $*" > /dev/console; }
 [ -e /run/mos-hostfs/stopping ] && exec sleep 2147483647
+# Started from a boot medium (mosb mkprovision): the medium's action, once, then off.
+if [ -e /run/mos-livecd/boot.json ]; then
+  if out=$(/usr/bin/mosctl live-action 2>&1); then
+    echo "mos-livecd: $(echo "$out" | tail -n 1)" > /dev/console
+  else
+    line=$(echo "$out" | tail -n 1)
+    echo "mos-livecd: FAILED: ${line#mosctl: error: }" > /dev/console
+  fi
+  poweroff
+  exec sleep 2147483647
+fi
 /usr/bin/mosctl boot --root / &
 echo $! > /run/mos-hostfs/boot.pid
 wait $!
@@ -210,12 +231,21 @@ Result<std::vector<InitramfsFile>> hostfs_files(const HostfsSpec& spec) {
 }  // namespace
 
 std::vector<fs::path> default_hostfs_programs() {
-  return {"/usr/bin/ip",         "/usr/sbin/mkfs.ext4", "/usr/sbin/e2fsck",
-          "/usr/sbin/resize2fs", "/usr/bin/cp",         "/usr/sbin/nft"};
+  // A boot medium's live system runs this hostfs: its mosctl provisions the TPM through the
+  // device TCTI, which tss2's loader opens by name at run time (no DT_NEEDED names it), and makes
+  // a machine's disk with sfdisk, mkfs.fat and mtools (install --partition).
+  return {"/usr/bin/ip",      "/usr/sbin/mkfs.ext4",
+          "/usr/sbin/e2fsck", "/usr/sbin/resize2fs",
+          "/usr/bin/cp",      "/usr/sbin/nft",
+          "/usr/sbin/sfdisk", "/usr/sbin/mkfs.fat",
+          "/usr/bin/mtools",  "/usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0"};
 }
 
 std::vector<fs::path> default_hostfs_host_files() {
-  return {"/etc/mke2fs.conf"};
+  // mtools converts FAT names through iconv's IBM850 (its default code page): without glibc's
+  // module for it and the gconv cache that finds it, it cannot open a FAT at all.
+  return {"/etc/mke2fs.conf", "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache",
+          "/usr/lib/x86_64-linux-gnu/gconv/IBM850.so"};
 }
 
 std::vector<std::string> default_hostfs_modules() {

@@ -83,20 +83,64 @@ boot_system() {
   else
     stop "FAILED: TPM: ${out##*error: }"
   fi
-  # The system is verified again (signatures up to the keyset's manifest CA, every layer's verity
-  # data) before its hostfs is mounted.
-  mosctl create-boot-fs --root "$R" --dest /sysroot > /run/create-boot-fs.log 2>&1 ||
-    stop "FAILED: $(tail -n 1 /run/create-boot-fs.log)"
+  # The system is verified again (signatures up to the keyset's manifest CA) and its hostfs is
+  # mounted with every layer under dm-verity: the kernel checks each block as it is read against
+  # the root hash the signed manifest names. (Without dm-verity, create-boot-fs would verify each
+  # layer whole first.)
+  modprobe dm_verity 2>/dev/null || say "no dm-verity module: layers are verified in userspace"
+  if ! mosctl create-boot-fs --root "$R" --dest /sysroot > /run/create-boot-fs.log 2>&1; then
+    line=$(tail -n 1 /run/create-boot-fs.log)
+    stop "FAILED: ${line#mosctl: error: }"
+  fi
+  say "hostfs: $(sed -n 's/^mounted \([^ ]*\) at .* (\(.*\))$/\1, \2/p' /run/create-boot-fs.log)"
   for d in config atomfs-store scratch-writes factory; do
     mkdir -p "/sysroot/$d" && mount --move "$R/$d" "/sysroot/$d" ||
       stop "FAILED: moving $d into the hostfs"
   done
-  [ -x /sysroot/sbin/init ] || stop "FAILED: the hostfs has no /sbin/init"
-  say "switching to the hostfs"
+  switch_to_sysroot hostfs
+}
+
+# switch_to_sysroot WHAT: /dev, /proc, /sys and /run (with what is mounted under it) move into
+# /sysroot, whose init takes over.
+switch_to_sysroot() {
+  [ -x /sysroot/sbin/init ] || stop "FAILED: the $1 has no /sbin/init"
+  say "switching to the $1"
   for d in dev proc sys run; do
-    mkdir -p "/sysroot/$d" && mount --move "/$d" "/sysroot/$d" || stop "FAILED: moving /$d into the hostfs"
+    mkdir -p "/sysroot/$d" && mount --move "/$d" "/sysroot/$d" || stop "FAILED: moving /$d into the $1"
   done
   exec switch_root /sysroot /sbin/init
+}
+
+# A boot medium (mosb mkprovision): its livecd install manifest is verified with the keyset's
+# manifest CA and its target mounted as the root of a live system, through dm-verity, with a
+# writable layer in memory. What the medium's action needs goes to $L, which the live system's
+# `mosctl live-action` reads: boot.json, pcr7data and, from a disk labelled trust-data (trust
+# launch attaches it for provisioning), the machine's SUDI certificate and key.
+boot_medium() {
+  M=/run/mos-media L=/run/mos-livecd
+  mkdir -p "$M" "$L" /sysroot
+  modprobe isofs 2>/dev/null
+  dev=$(findfs LABEL=OCI-BOOT) && mount -t iso9660 -o ro "$dev" "$M" ||
+    stop "FAILED: mounting the boot medium ($dev)"
+  cp "$M/mos/boot.json" "$L/boot.json" || stop "FAILED: the boot medium has no mos/boot.json"
+  modprobe dm_verity 2>/dev/null || say "no dm-verity module: layers are verified in userspace"
+  if ! mosctl mount -t livecd --ca /manifestCA.pem --dest /sysroot \
+      "oci:$M/oci/machine/livecd:1.0.0" > /run/mount-livecd.log 2>&1; then
+    line=$(tail -n 1 /run/mount-livecd.log)
+    stop "FAILED: ${line#mosctl: error: }"
+  fi
+  say "live system: $(sed -n 's/^mounted \([^ ]*\) at .* (\(.*\))$/\1, \2/p' /run/mount-livecd.log)"
+  cp -r /pcr7data "$L/pcr7data" && cp /manifestCA.pem "$L/manifestCA.pem" ||
+    stop "FAILED: copying the keyset's pcr7data and manifest CA for the live system"
+  if sudi=$(findfs LABEL=trust-data 2>/dev/null); then
+    for m in vfat nls_cp437 nls_ascii nls_utf8; do modprobe "$m" 2>/dev/null; done
+    mkdir -p /run/sudi-disk "$L/sudi"
+    mount -t vfat -o ro "$sudi" /run/sudi-disk &&
+      cp /run/sudi-disk/cert.pem /run/sudi-disk/privkey.pem "$L/sudi/" &&
+      chmod 0600 "$L/sudi/privkey.pem" && umount /run/sudi-disk ||
+      stop "FAILED: reading the SUDI certificate and key from $sudi (trust-data)"
+  fi
+  switch_to_sysroot "live system"
 }
 
 # Block devices appear while their drivers probe: wait a little for a medium or a system.
@@ -107,7 +151,7 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 case "$found" in
-  media) stop "FAILED: a boot medium (OCI-BOOT) was found, but booting media needs trust launch, which this bootkit does not have yet" ;;
+  media) boot_medium ;;
   system) boot_system ;;
   *) stop "no boot medium and no installed system found" ;;
 esac

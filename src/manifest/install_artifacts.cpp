@@ -89,10 +89,12 @@ bool is_already_published(oci::Repository& repository, const std::string& tag,
   return cert && sig;
 }
 
-std::string created_timestamp() {
+std::string created_timestamp(std::optional<std::int64_t> given) {
   char buffer[64];
-  if (const char* epoch = std::getenv("SOURCE_DATE_EPOCH"); epoch && *epoch) {
-    std::time_t t = static_cast<std::time_t>(std::strtoll(epoch, nullptr, 10));
+  if (const char* env = std::getenv("SOURCE_DATE_EPOCH"); !given && env && *env)
+    given = std::strtoll(env, nullptr, 10);
+  if (given) {
+    std::time_t t = static_cast<std::time_t>(*given);
     std::tm tm{};
     gmtime_r(&t, &tm);
     std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);

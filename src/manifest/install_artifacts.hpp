@@ -34,8 +34,8 @@ Status push_install_artifacts(oci::Repository& repository, const std::string& ta
 bool is_already_published(oci::Repository& repository, const std::string& tag,
                           const oci::Digest& install_json);
 
-// The org.opencontainers.image.created value: SOURCE_DATE_EPOCH (UTC) when set, else now in
-// local time with its offset, as the original writes it.
-std::string created_timestamp();
+// The org.opencontainers.image.created value: epoch (UTC) when given, else SOURCE_DATE_EPOCH
+// (UTC) when set, else now in local time with its offset, as the original writes it.
+std::string created_timestamp(std::optional<std::int64_t> epoch = std::nullopt);
 
 }  // namespace mos::manifest

@@ -184,8 +184,8 @@ Result<PublishResult> publish_manifest(const PublishOptions& options) {
     }
   }
   MOS_TRY_ASSIGN(auto signature, trust::sign_bytes(project.private_key_pem, install_json));
-  auto artifacts =
-      make_install_artifacts(install_json, project.cert_pem, signature, created_timestamp());
+  auto artifacts = make_install_artifacts(install_json, project.cert_pem, signature,
+                                          created_timestamp(options.created_epoch));
   MOS_TRY(push_install_artifacts(*repo, tag, install_json, project.cert_pem, signature, artifacts));
   result.install_manifest = artifacts.install.digest;
   if (result.replaced)

@@ -22,6 +22,8 @@ struct PublishOptions {
   bool no_overwrite = false;
   oci::OpenOptions open;  // credentials, TLS
   bool progress = false;  // progress bars while copying images
+  // The install manifest's creation time (seconds since 1970); default SOURCE_DATE_EPOCH or now.
+  std::optional<std::int64_t> created_epoch;
 };
 
 struct PublishResult {

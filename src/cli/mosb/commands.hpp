@@ -14,6 +14,9 @@ void add_manifest_commands(Program& program);
 // mosb image build|verify|mount|umount (image_commands.cpp; docs/image.md)
 void add_image_commands(Program& program);
 
+// mosb mkprovision (media_commands.cpp; docs/boot.md)
+void add_media_commands(Program& program);
+
 // mosb login|logout (login_commands.cpp; docs/oci.md)
 void add_login_commands(Program& program);
 

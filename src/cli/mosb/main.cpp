@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
   mos::cli::add_oci_commands(program);
   mos::cli::add_image_commands(program);
   mos::cli::add_login_commands(program);
+  mos::cli::add_media_commands(program);
   program.examples(
       &program.app(),
       {{"Compile, sign and publish manifest.yaml (the walkthrough)",

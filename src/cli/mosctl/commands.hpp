@@ -27,6 +27,9 @@ void reload_running_boot(const sysroot::SysrootOptions& options);
 // mosctl provision|initrd-setup|preinstall|extend-pcr7 (tpm_commands.cpp; the TPM's device side)
 void add_tpm_commands(Program& program);
 
+// mosctl live-action (live_commands.cpp; a boot medium's live system, docs/boot.md)
+void add_live_commands(Program& program);
+
 // --ca, --product-uuid and --no-wait, which every mosctl command takes, and -r/--root/--rfs, an
 // option of mosctl itself (before or after the command) whose value reaches `options`.
 void add_sysroot_options(CLI::App* command, sysroot::SysrootOptions& options);

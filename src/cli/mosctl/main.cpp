@@ -8,6 +8,7 @@ int main(int argc, char** argv) {
   mos::cli::add_mount_commands(program);
   mos::cli::add_service_commands(program);
   mos::cli::add_tpm_commands(program);
+  mos::cli::add_live_commands(program);
   program.examples(&program.app(),
                    {{"Install the walkthrough's system into /tmp/root",
                      "mosctl install --root /tmp/root 127.0.0.1:5000/machine/install:1.0.0"},

@@ -4,6 +4,7 @@
 
 #include "atomfs/target_mount.hpp"
 #include "cli/mosctl/commands.hpp"
+#include "core/file.hpp"
 
 namespace mos::cli {
 
@@ -13,6 +14,7 @@ void add_mount_commands(Program& program) {
   static std::string target_name;
   static atomfs::TargetMountOptions mount_options;
   static std::string dest;
+  static std::string published;  // mount REF: a target of a published install manifest
 
   // Mounting installed targets (atomfs: every layer verified before it is mounted).
   auto add_mount_options = [](CLI::App* command) {
@@ -25,8 +27,22 @@ void add_mount_commands(Program& program) {
   };
   static auto run_mount = [](std::string_view name) -> Status {
     if (!dest.empty()) mount_options.dest = dest;
-    MOS_TRY_ASSIGN(auto mounted, atomfs::mount_target(options, name, mount_options));
-    std::printf("mounted %s at %s\n", mounted.manifest_digest.c_str(), mounted.dest.c_str());
+    Result<atomfs::MountedImage> result;
+    if (published.empty()) {
+      result = atomfs::mount_target(options, name, mount_options);
+    } else {
+      // Not installed: verified against --ca (no machine's CA to default to) and mounted as is.
+      if (!options.ca_file) return fail("mounting {} needs --ca FILE, the manifest CA", published);
+      if (dest.empty()) return fail("mounting {} needs --dest DIR", published);
+      manifest::TrustPolicy policy;
+      MOS_TRY_ASSIGN(policy.ca_pem, read_file(*options.ca_file, 1024 * 1024));
+      policy.product_uuid = options.product_uuid;
+      result = atomfs::mount_published_target(published, policy, name, mount_options);
+    }
+    MOS_TRY_ASSIGN(auto mounted, std::move(result));
+    std::printf("mounted %s at %s (%s)\n", mounted.manifest_digest.c_str(), mounted.dest.c_str(),
+                mounted.kernel_verity ? "every layer under dm-verity"
+                                      : "every layer verified before mounting");
     return {};
   };
 
@@ -36,10 +52,18 @@ void add_mount_commands(Program& program) {
   mount->add_option("-t,--target", target_name, "Target (service name) to mount")
       ->type_name("NAME")
       ->required();
+  mount
+      ->add_option("REF", published,
+                   "A published install manifest in an OCI layout (oci:DIR:TAG), verified with "
+                   "--ca and mounted without installing: a boot medium's live system")
+      ->type_name("REF");
   program.examples(mount, {{"Mount the target zot of /tmp/root at /tmp/root/mnt/mos/zot",
                             "mosctl mount --root /tmp/root -t zot"},
                            {"Read-only, somewhere else",
-                            "mosctl mount --root /tmp/root -t zot --ro --dest /mnt/zot"}});
+                            "mosctl mount --root /tmp/root -t zot --ro --dest /mnt/zot"},
+                           {"A boot medium's live system, as the initramfs mounts it",
+                            "mosctl mount -t livecd --ca /manifestCA.pem --dest /sysroot "
+                            "oci:/run/mos-media/oci/machine/livecd:1.0.0"}});
   program.on_run(mount, [] { return run_mount(target_name); });
 
   auto* boot_fs = app.add_subcommand("create-boot-fs",

@@ -5,6 +5,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "boot/live_action.hpp"
+#include "boot/machine_disk.hpp"
 #include "cli/common/access_flags.hpp"
 #include "cli/mosctl/commands.hpp"
 #include "sysroot/system_operations.hpp"
@@ -27,20 +29,41 @@ void add_system_commands(Program& program) {
   static sysroot::SysrootOptions options;
   static std::string url;
   static AccessFlags access;
+  static bool partition = false;
+  static std::string disk;
 
   auto* install = app.add_subcommand("install", "Install a signed system (first install only)");
   add_sysroot_options(install, options);
   install->add_option("REF", url, "Install manifest: HOST:PORT/REPO:TAG, docker://..., oci:DIR:TAG")
       ->required();
+  install->add_flag("--partition", partition,
+                    "First make a machine's disk (GPT: ESP, config, store, scratch; all it held is "
+                    "lost), install into it under the root (default /run/mos-install) and put the "
+                    "system's shim and UKI on its ESP");
+  install
+      ->add_option("--disk", disk,
+                   "With --partition: the disk or disk image (default: the only unused disk "
+                   "of at least 2 GiB)")
+      ->type_name("DEV");
   program.examples(
       install,
       {{"The walkthrough: install into /tmp/root (its CA in factory/secure)",
         "mosctl install --root /tmp/root 127.0.0.1:5000/machine/install:1.0.0"},
        {"From a zot-shaped directory, with the CA named",
-        "mosctl -r /tmp/root install --ca manifestCA.pem oci:/tmp/zot/machine/install:1.0.0"}});
+        "mosctl -r /tmp/root install --ca manifestCA.pem oci:/tmp/zot/machine/install:1.0.0"},
+       {"A machine's whole disk, as an install medium's live system does",
+        "mosctl install --partition --disk /dev/vda --ca /run/mos-livecd/manifestCA.pem "
+        "--plain-http 10.0.2.2:5000/machine/install:1.0.0"}});
   add_access_flags(install, access);
   program.on_run(install, []() -> Status {
     MOS_TRY_ASSIGN(options.source, open_options(access, false));
+    if (!disk.empty() && !partition) return fail("--disk goes with --partition");
+    if (partition) {
+      if (!options.root_given) options.root = std::string(boot::kInstallRoot);
+      MOS_TRY_ASSIGN(auto report, boot::install_to_disk(options, url, disk));
+      std::printf("%s\ninstalled to %s\n", report.summary.c_str(), report.device.c_str());
+      return {};
+    }
     spdlog::info("installing into root {}", options.root.string());
     MOS_TRY_ASSIGN(auto report, sysroot::install(options, url));
     print_change(report);

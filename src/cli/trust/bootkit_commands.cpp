@@ -15,17 +15,22 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The mosctl the initramfs runs: the one installed beside this trust (the build tree's bin/ or
-// /usr/bin), else the first in $PATH.
-fs::path default_mosctl() {
+// A program of this project that the bootkit puts into a machine: the one installed beside this
+// trust (the build tree's bin/, or /usr/bin), or in ../libexec/mos (mosctl-initrd, which is no
+// command for users), else the first in $PATH.
+fs::path default_program(std::string_view name) {
   std::error_code ec;
   auto self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec && fs::exists(self.parent_path() / "mosctl")) return self.parent_path() / "mosctl";
+  if (!ec) {
+    for (const auto& dir :
+         {self.parent_path(), self.parent_path().parent_path() / "libexec" / "mos"})
+      if (fs::exists(dir / name)) return dir / name;
+  }
   if (const char* path = std::getenv("PATH")) {
     std::string_view rest(path);
     while (!rest.empty()) {
       auto colon = rest.find(':');
-      fs::path candidate = fs::path(rest.substr(0, colon)) / "mosctl";
+      fs::path candidate = fs::path(rest.substr(0, colon)) / name;
       if (::access(candidate.c_str(), X_OK) == 0) return candidate;
       if (colon == std::string_view::npos) break;
       rest.remove_prefix(colon + 1);
@@ -48,13 +53,19 @@ void add_bootkit_source_options(CLI::App* command, boot::BootkitSources& sources
       ->type_name("RELEASE");
   command
       ->add_option("--mosctl", sources.mosctl,
-                   "mosctl program for the initramfs (default: the one beside trust)")
+                   "mosctl program for the hostfs (default: the one beside trust)")
+      ->type_name("FILE");
+  command
+      ->add_option("--mosctl-initrd", sources.initrd_mosctl,
+                   "mosctl-initrd program for the initramfs (default: beside trust or in "
+                   "../libexec/mos)")
       ->type_name("FILE");
 }
 
 Status build_keyset_bootkit(const fs::path& keyset_dir, std::string_view name,
                             boot::BootkitSources sources, bool quiet) {
-  if (sources.mosctl.empty()) sources.mosctl = default_mosctl();
+  if (sources.mosctl.empty()) sources.mosctl = default_program("mosctl");
+  if (sources.initrd_mosctl.empty()) sources.initrd_mosctl = default_program("mosctl-initrd");
   MOS_TRY_ASSIGN(auto report, boot::build_bootkit(keyset_dir, name, sources));
   if (!quiet)
     std::printf("Built the bootkit of keyset %.*s (kernel %s, UKI %.1f MiB) in %s\n",

@@ -39,6 +39,9 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
   // started for the console.
   EXPECT_LT(script.find("mosctl create-boot-fs"), script.find("exec switch_root"));
   EXPECT_THAT(script, HasSubstr("create-boot-fs --root \"$R\" --dest /sysroot"));
+  // A boot medium's live system is reached only through its verified mount.
+  EXPECT_LT(script.find("mosctl mount -t livecd --ca /manifestCA.pem"),
+            script.find("switch_to_sysroot \"live system\""));
   EXPECT_THAT(script, Not(HasSubstr("exec sh")));
   EXPECT_THAT(script, Not(HasSubstr("/bin/sh -i")));
   // A production keyset's machine stops when the TPM gives no identity.
