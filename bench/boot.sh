@@ -13,6 +13,8 @@
 # Last line: RESULT boot ratio=<ours to hostfs ready/floor> target=1.4
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib/floor_uki.sh
+. "$top/bench/lib/floor_uki.sh"
 rounds=${1:-3}
 result() { echo "RESULT boot ratio=$1 target=1.4"; exit 0; }
 if [ -z "${MOS_BIN:-}" ]; then
@@ -45,33 +47,11 @@ printf '#!/bin/busybox sh\n/bin/busybox echo BENCH-FLOOR-READY > /dev/console\n/
 chmod 755 "$work/floor/init"
 mknod "$work/floor/dev/console" c 5 1
 (cd "$work/floor" && find . | sort | cpio -o -H newc --quiet) > "$work/floor.cpio"
-# Its UKI: the same stub, kernel and command line, each section at the next 4 KiB boundary after
-# the stub's last one (what our own UKI code computes; objcopy here, as a second opinion).
-printf '%s' "$cmdline" > "$work/cmdline"
-printf 'ID=bench\n' > "$work/osrel"
-end=0
-while read -r _ _ size vma _; do
-  [[ "$size" =~ ^[0-9a-f]{8}$ && "$vma" =~ ^[0-9a-f]{16}$ ]] || continue
-  e=$((16#$size + 16#$vma)); [ "$e" -gt "$end" ] && end=$e
-done < <(objdump -h "$stub")
-args=()
-for part in osrel:"$work/osrel" cmdline:"$work/cmdline" linux:"$kernel" initrd:"$work/floor.cpio"; do
-  sec=${part%%:*} file=${part#*:}
-  vma=$(( (end + 4095) / 4096 * 4096 ))
-  args+=(--add-section ".$sec=$file" --change-section-vma ".$sec=$(printf '0x%x' "$vma")")
-  end=$((vma + $(stat -c %s "$file")))
-done
-objcopy "${args[@]}" "$stub" "$work/floor.efi"
-sbsign --key "$KS/uefi-db/privkey.pem" --cert "$KS/uefi-db/cert.pem" --output "$work/floor-signed.efi" "$work/floor.efi" 2>/dev/null ||
-  { echo "sbsign failed"; result nan; }
-
-esp() { # IMAGE FILE:NAME...
-  local img=$1; shift
-  mkfs.vfat -C "$img" $((96 * 1024)) >/dev/null && mmd -i "$img" ::EFI ::EFI/BOOT || return 1
-  for f in "$@"; do mcopy -i "$img" "${f%%:*}" "::EFI/BOOT/${f#*:}" || return 1; done
-}
-esp "$work/ours.img" "$B/shim.efi:BOOTX64.EFI" "$B/kernel.efi:grubx64.efi" || result nan
-esp "$work/floor.img" "$work/floor-signed.efi:BOOTX64.EFI" || result nan
+# Its UKI: the same stub, kernel and command line (bench/lib/floor_uki.sh).
+floor_uki "$stub" "$kernel" "$cmdline" "$work/floor.cpio" "$KS" "$work/floor-signed.efi" ||
+  { echo "the floor's UKI could not be made"; result nan; }
+esp_image "$work/ours.img" "$B/shim.efi:BOOTX64.EFI" "$B/kernel.efi:grubx64.efi" || result nan
+esp_image "$work/floor.img" "$work/floor-signed.efi:BOOTX64.EFI" || result nan
 
 # The machine's disk: the ESP and its partitions, a system (the keyset's hostfs and bootkit and a
 # small fs-only target) installed from here, as tests/e2e/bootkit.bats makes it.
@@ -154,5 +134,5 @@ initramfs=$(median < "$work/initramfs.t")
 echo "accelerator: $accel; medians of $rounds: firmware+minimal UKI (floor) $floor s; firmware+shim+our UKI to the initramfs $initramfs s, to the hostfs's ready $ours s; -kernel $direct s"
 hostfs_layer=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "hostfs-squashfs") | .digest' "$B/oci/index.json")
 hostfs_size=$(jq -r '.layers[0].size' "$B/oci/blobs/sha256/${hostfs_layer#sha256:}")
-echo "sizes: our UKI $(stat -c %s "$B/kernel.efi") bytes (initramfs $(jq -r .initramfs_size "$B/bootkit.json")), hostfs layer $hostfs_size bytes, minimal UKI $(stat -c %s "$work/floor.efi") bytes, shim $(stat -c %s "$B/shim.efi") bytes"
+echo "sizes: our UKI $(stat -c %s "$B/kernel.efi") bytes (initramfs $(jq -r .initramfs_size "$B/bootkit.json")), hostfs layer $hostfs_size bytes, minimal UKI $(stat -c %s "$work/floor-signed.efi") bytes, shim $(stat -c %s "$B/shim.efi") bytes"
 result "$(echo "scale=2; $ours / $floor" | bc)"

@@ -7,12 +7,7 @@
 # the guest has no network.
 
 setup_file() {
-  export T="$BATS_FILE_TMPDIR"
-  export HOME="$T/home" XDG_DATA_HOME="" XDG_CONFIG_HOME="" XDG_STATE_HOME="" XDG_CACHE_HOME=""
-  export XDG_RUNTIME_DIR="$T/run" PATH="$MOS_BIN:$PATH"
-  mkdir -p "$HOME" "$XDG_RUNTIME_DIR"
-  chmod 700 "$XDG_RUNTIME_DIR"
-  export KEYS="$HOME/.local/share/machine/trust/keys"
+  keyset_test_home
   trust keyset add ks > "$T/add.out"
   trust -q keyset add --no-bootkit other
   trust -q keyset add foreign
@@ -66,29 +61,6 @@ YAML
   timeout 120 machine start "$1" --wait
 }
 
-# provision_tpm NAME: the VM's TPM, manufactured by machine's first start (stopped at once),
-# then provisioned from this host as the machine's provisioning boot does (mosctl provision:
-# SN1's SUDI certificate and key and a disk passphrase in NV, under ks's signed policies).
-provision_tpm() {
-  local state port pid
-  state="$(run_dir "$1")/tpm"
-  timeout 120 machine start "$1" --wait > /dev/null
-  machine stop -f "$1" > /dev/null
-  port=$(free_port)
-  swtpm socket --tpm2 --server "type=tcp,port=$port,bindaddr=127.0.0.1" \
-    --ctrl "type=tcp,port=$((port + 1)),bindaddr=127.0.0.1" --tpmstate "dir=$state" \
-    --flags not-need-init,startup-clear 3>&- &
-  pid=$!
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-    sleep 0.05
-  done
-  mosctl provision --tpm "swtpm:host=127.0.0.1,port=$port" --pcr7data "$KEYS/ks/pcr7data" \
-    "$KEYS/ks/manifest/default/sudi/SN1/cert.pem" "$KEYS/ks/manifest/default/sudi/SN1/privkey.pem"
-  kill "$pid"
-  wait "$pid" || true
-}
-
 @test "keyset add builds the bootkit: firmware vars, shim and UKI signed by the keyset's keys" {
   local b="$KEYS/ks/bootkit"
   grep -q "Created keyset ks in $KEYS/ks (with its bootkit)" "$T/add.out"
@@ -113,6 +85,14 @@ provision_tpm() {
   objcopy -O binary --only-section=.cmdline "$b/kernel.efi" "$T/cmdline"
   grep -q "console=ttyS0" "$T/cmdline"
   [ "$(jq -r .kernel_release "$b/bootkit.json")" != null ]
+  # The initramfs's mosctl is mosctl-initrd (its commands only): no curl, lxc or nftables in it.
+  [ "$(jq -r .sources.mosctl_initrd "$b/bootkit.json")" = "$MOS_BIN/mosctl-initrd" ]
+  objcopy -O binary --only-section=.initrd "$b/kernel.efi" "$T/initrd.zst"
+  zstd -q -d -c "$T/initrd.zst" | cpio -it --quiet > "$T/initrd.list"
+  grep -qx usr/bin/mosctl "$T/initrd.list"
+  grep -q libcryptsetup "$T/initrd.list"
+  run grep -E "libcurl|liblxc|libnftables" "$T/initrd.list"
+  [ "$status" -ne 0 ]
 }
 
 @test "keyset bootkit rebuilds the same bytes (but the signatures' times), and adds a bootkit to a keyset made without one" {
@@ -251,48 +231,6 @@ provision_tpm() {
   [[ "$output" == *"keyset bare has no bootkit"* ]]
 }
 
-# installed_disk IMG REF: a GPT disk as a machine of keyset ks has it — the ESP (shim and UKI)
-# and the machine-config, machine-store and machine-scratch partitions (partition names and
-# filesystem labels) — with the system REF installed on it from this host. (This host's loop
-# driver makes no partition devices: one loop device per partition, by offset.)
-installed_disk() {
-  local img=$1 ref=$2 root="$T/inst" start size name l d
-  rm -f "$img"
-  truncate -s 768M "$img"
-  printf 'label: gpt\nsize=96MiB, type=uefi, name=efi\nsize=32MiB, name=machine-config\nsize=384MiB, name=machine-store\nname=machine-scratch\n' |
-    sfdisk -q "$img"
-  rm -rf "$root"
-  : > "$T/loops"
-  while read -r start size name; do
-    l=$(losetup --find --show --offset $((start * 512)) --sizelimit $((size * 512)) "$img")
-    echo "$l" >> "$T/loops"
-    case $name in
-      efi)
-        mkfs.vfat -n EFI "$l" >/dev/null
-        mmd -i "$l" ::EFI ::EFI/BOOT
-        mcopy -i "$l" "$KEYS/ks/bootkit/shim.efi" ::EFI/BOOT/BOOTX64.EFI
-        mcopy -i "$l" "$KEYS/ks/bootkit/kernel.efi" ::EFI/BOOT/grubx64.efi ;;
-      *)
-        d=${name#machine-}
-        [ "$d" = store ] && d=atomfs-store
-        [ "$d" = scratch ] && d=scratch-writes
-        mkfs.ext4 -q -L "$name" "$l"
-        mkdir -p "$root/$d"
-        mount "$l" "$root/$d" ;;
-    esac
-  done < <(sfdisk -J "$img" | jq -r '.partitiontable.partitions[] | "\(.start) \(.size) \(.name)"')
-  mosctl -q install --root "$root" --ca "$KEYS/ks/manifest-ca/cert.pem" "$ref" > /dev/null
-}
-
-# Undoes installed_disk's mounts and loop devices.
-release_disk() {
-  local d l
-  for d in config atomfs-store scratch-writes; do umount "$T/inst/$d" 2>/dev/null || true; done
-  [ -f "$T/loops" ] || return 0
-  while read -r l; do losetup -d "$l" 2>/dev/null || true; done < "$T/loops"
-  : > "$T/loops"
-}
-
 @test "an installed system boots through the chain into its verified hostfs and runs its services; a changed hostfs byte stops the boot" {
   vm_tests_only_in_release
   mkdir -p "$T/svc2"
@@ -304,19 +242,22 @@ release_disk() {
   release_disk
   boot_vm sys "$T/disk.img" provision_tpm
   wait_console sys "mos-initramfs: TPM: the machine's identity read" 240
-  wait_console sys "mos-initramfs: switching to the hostfs" 240
+  wait_console sys "mos-initramfs: hostfs: sha256:[0-9a-f]*, every layer under dm-verity" 240
+  wait_console sys "mos-initramfs: switching to the hostfs" 60
   wait_console sys "mos-hostfs: ready" 120
   wait_console sys "mosctl boot: up" 120
   machine stop -f sys
-  # One byte of the hostfs layer changed on the disk: the initramfs refuses it and powers off.
+  # One byte of the hostfs layer changed on the disk, in the first block of its squashfs (read
+  # by every mount; dm-verity checks blocks as they are read): the initramfs refuses it and
+  # powers off.
   installed_disk "$T/disk.img" "oci:$T/sys/machine/install:1.0.0"
   layer=$(jq -r '.layers[0].digest' "$T/inst/atomfs-store/mos/blobs/sha256/$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "hostfs-squashfs") | .digest' "$KEYS/ks/bootkit/oci/index.json" | cut -d: -f2)")
   blob="$T/inst/atomfs-store/mos/blobs/sha256/${layer#sha256:}"
-  printf 'X' | dd of="$blob" bs=1 seek=4096 conv=notrunc status=none
+  printf 'X' | dd of="$blob" bs=1 seek=200 conv=notrunc status=none
   release_disk
   machine delete -f sys > /dev/null
   boot_vm sys "$T/disk.img" provision_tpm
-  wait_console sys "mos-initramfs: FAILED: .*(verity|verif)" 240
+  wait_console sys "mos-initramfs: FAILED: mounting layer sha256:[0-9a-f]* through dm-verity" 240
   wait_console sys "mos-initramfs: powering off" 30
   run grep -a "mos-hostfs" "$(run_dir sys)/console.log"
   [ "$status" -ne 0 ]

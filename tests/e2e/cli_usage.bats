@@ -287,6 +287,8 @@ EOF
   local P=$BATS_TEST_TMPDIR/p p path page
   run cmake --install "$MOS_BIN/.." --prefix "$P"
   [ "$status" -eq 0 ] || { echo "$output"; false; }
+  # The initramfs's mosctl is no user's command: beside the programs, not on PATH, no pages.
+  [ -x "$P/libexec/mos/mosctl-initrd" ] && [ ! -e "$P/bin/mosctl-initrd" ]
   for p in $PROGRAMS; do
     [ -x "$P/bin/$p" ]
     [ "$("$P/bin/$p" --version)" = "$("$MOS_BIN/$p" --version)" ]

@@ -31,6 +31,9 @@ Status build_keyset_bootkit(const std::filesystem::path& keyset_dir, std::string
 // add_keyset_commands, whose keyset group it extends)
 void add_tpm_commands(Program& program);
 
+// trust launch (launch_commands.cpp; machine/launch.hpp)
+void add_launch_commands(Program& program);
+
 inline void print_lines(const std::vector<std::string>& lines) {
   for (const auto& line : lines) std::printf("%s\n", line.c_str());
 }

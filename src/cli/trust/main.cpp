@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   mos::cli::add_signature_commands(program);
   mos::cli::add_tpm_commands(program);
   mos::cli::add_bootkit_commands(program);
+  mos::cli::add_launch_commands(program);
   program.examples(&program.app(),
                    {{"Create the walkthrough's keyset", "trust keyset add snakeoil"},
                     {"The uuid of its project default",

@@ -1,0 +1,302 @@
+#!/usr/bin/env bats
+# A keyset's boot media (mosb mkprovision, mosb mkboot): the ISO's contents and reproducibility on
+# this host, then booted for real under qemu (TCG here) with the keyset's firmware and a TPM —
+# the provisioning medium's live system provisions the TPM, the install medium's makes the
+# machine's disk from the host's registry — and the machine then boots from its disk. The VM
+# boots run in the release build only, this file alone (RUN_SERIAL).
+
+setup_file() {
+  keyset_test_home
+  trust -q keyset add ks
+  trust -q keyset add --no-bootkit foreign
+  trust -q sudi add ks default SN1
+}
+
+load helpers/registry
+load helpers/vm
+
+teardown() {
+  stop_all_machines
+  release_disk
+  stop_registries
+}
+
+@test "mkprovision writes a reproducible bootable ISO: the signed shim and UKI on its ESP, the signed live system in oci/" {
+  mosb mkprovision --project ks:default --iso "$T/provision.iso" > "$T/mkprovision.out"
+  grep -q "^Wrote the provisioning medium of ks:default to $T/provision.iso" "$T/mkprovision.out"
+  mosb -q mkprovision --project ks:default --iso "$T/again.iso"
+  cmp "$T/provision.iso" "$T/again.iso"
+  # An ISO 9660 volume OCI-BOOT whose El Torito EFI image is an ESP with the keyset's shim as the
+  # removable-media loader and its UKI beside it.
+  xorriso -indev "$T/provision.iso" -pvd_info 2>/dev/null | grep -q "^Volume Id *: OCI-BOOT"
+  xorriso -indev "$T/provision.iso" -report_el_torito plain 2>/dev/null | grep -q "El Torito boot img : *1 *UEFI"
+  rm -rf "$T/iso"
+  xorriso -osirrox on -indev "$T/provision.iso" -extract / "$T/iso" 2>/dev/null
+  mcopy -i "$T/iso/boot/esp.img" ::EFI/BOOT/BOOTX64.EFI "$T/esp-shim.efi"
+  mcopy -i "$T/iso/boot/esp.img" ::EFI/BOOT/grubx64.efi "$T/esp-uki.efi"
+  cmp "$T/esp-shim.efi" "$KEYS/ks/bootkit/shim.efi"
+  cmp "$T/esp-uki.efi" "$KEYS/ks/bootkit/kernel.efi"
+  [ "$(jq -r .action "$T/iso/mos/boot.json")" = provision ]
+  # The live system verifies with the keyset's manifest CA and mounts from the medium as it lies
+  # (read-only), not with another keyset's.
+  mkdir -p "$T/ro" "$T/live"
+  mount --bind "$T/iso" "$T/ro"
+  mount -o remount,bind,ro "$T/ro"
+  run mosctl mount -t livecd --ca "$KEYS/foreign/manifest-ca/cert.pem" --dest "$T/live" "oci:$T/ro/oci/machine/livecd:1.0.0"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"machine/livecd:1.0.0"* ]]
+  mosctl mount -t livecd --ca "$KEYS/ks/manifest-ca/cert.pem" --dest "$T/live" "oci:$T/ro/oci/machine/livecd:1.0.0"
+  [ -x "$T/live/usr/bin/mosctl" ] && [ -x "$T/live/sbin/init" ]
+  grep -q "mosctl live-action" "$T/live/etc/mos/run-boot"
+  mosctl umount --dest "$T/live"
+  umount "$T/ro"
+  # A keyset without a bootkit has no media; nothing is left behind.
+  trust -q keyset add --no-bootkit nokit
+  run mosb mkprovision --project nokit:default --iso "$T/nokit.iso"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"keyset nokit has no bootkit"* ]]
+  [ ! -e "$T/nokit.iso" ]
+  [ -z "$(ls -A "$T" | grep '^\.mos-media-')" ]
+}
+
+# fs_only_system NAME REPO: a system of keyset ks with one fs-only target (an image NAME in
+# $T/src), published to REPO (a registry or oci:DIR) as machine/install:1.0.0.
+fs_only_system() {
+  mkdir -p "$T/$1"
+  echo data > "$T/$1/file"
+  mosb -q image build --from "$T/$1" --to "oci:$T/src:$1" > /dev/null
+  printf 'version: 1\nproduct: default\nupdate_type: complete\ntargets:\n  - service_name: svc\n    source: oci:%s/src:%s\n    version: 1.0.0\n    service_type: fs-only\n' "$T" "$1" > "$T/$1.yaml"
+  mosb -q manifest publish --project ks:default --repo "$2" --name machine/install:1.0.0 "$T/$1.yaml" > /dev/null
+}
+
+# wait_stopped NAME: until the VM has powered itself off (60 s at most).
+wait_stopped() {
+  for _ in $(seq 600); do machine info "$1" | grep -q "^status: stopped" && return 0; sleep 0.1; done
+  machine info "$1" | grep -q "^status: stopped"
+}
+
+# sudi_disk IMG: the FAT disk labelled trust-data with SN1's SUDI, as trust launch attaches it.
+sudi_disk() {
+  rm -f "$1"
+  mkfs.vfat -n trust-data -C "$1" 4096 > /dev/null 2>&1
+  mcopy -i "$1" "$KEYS/ks/manifest/default/sudi/SN1/cert.pem" "$KEYS/ks/manifest/default/sudi/SN1/privkey.pem" ::
+}
+
+# medium_vm NAME DISK [ISO [PORT]]: a VM of keyset ks with the machine's disk, the SUDI disk and,
+# with ISO, that medium in its CD drive to boot from; with PORT, a NIC whose guestfwd takes
+# 10.0.2.2:PORT to this host's 127.0.0.1:PORT (the registry).
+medium_vm() {
+  local boot=hdd nics="nics: []"
+  [ -z "${3:-}" ] || boot=cdrom
+  [ -z "${4:-}" ] || nics="nics:
+  - id: nic0
+    device: virtio-net
+    network: user
+    romfile: \"off\"
+    bootindex: \"off\"
+    guestfwds:
+    - protocol: tcp
+      guest: {address: 10.0.2.2, port: $4}
+      host: {address: 127.0.0.1, port: $4}"
+  cat > "$T/$1.yaml" <<YAML
+name: $1
+description: boot media of ks
+config:
+  name: $1
+  cpus: 2
+  memory: 768
+  disks:
+  - file: $2
+    format: raw
+    attach: virtio
+  - file: $T/sudi.vfat
+    format: raw
+    attach: virtio
+  $nics
+  boot: $boot
+  cdrom: "${3:-}"
+  uefi-code: $KEYS/ks/bootkit/ovmf/ovmf-code.fd
+  uefi-vars: $KEYS/ks/bootkit/ovmf-vars.fd
+  tpm: true
+  tpm-version: "2.0"
+  secure-boot: true
+  gui: false
+YAML
+}
+
+@test "a provisioning medium boots a verified live system that provisions the TPM; the installed system then boots with the machine's identity" {
+  vm_tests_only_in_release
+  mosb -q mkprovision --project ks:default --iso "$T/provision.iso"
+  sudi_disk "$T/sudi.vfat"
+  fs_only_system svc3 "oci:$T/sys3"
+  installed_disk "$T/disk3.img" "oci:$T/sys3/machine/install:1.0.0"
+  release_disk
+  medium_vm prov "$T/disk3.img" "$T/provision.iso"
+  machine init prov -f "$T/prov.yaml" > /dev/null
+  timeout 120 machine start prov --wait > /dev/null
+  wait_console prov "mos-initramfs: live system: sha256:[0-9a-f]*, every layer under dm-verity" 240
+  wait_console prov "mos-livecd: provisioned successfully" 120
+  wait_stopped prov
+  # The same machine (its TPM), now from its disk: the initramfs reads the identity.
+  medium_vm prov "$T/disk3.img"
+  machine edit prov -f "$T/prov.yaml" > /dev/null
+  timeout 120 machine start prov --wait > /dev/null
+  wait_console prov "mos-initramfs: TPM: the machine's identity read" 240
+  wait_console prov "mos-hostfs: ready" 120
+}
+
+@test "an install medium makes the machine's disk and installs it from the host's registry (guestfwd, plain HTTP); the machine then boots that system" {
+  vm_tests_only_in_release
+  start_mos_registry "$T/registry"
+  fs_only_system svc4 "$MOS_REGISTRY"
+  mosb -q mkboot --cdrom --plain-http ks:default "10.0.2.2:$MOS_REGISTRY_PORT/machine/install:1.0.0" "$T/install.iso"
+  sudi_disk "$T/sudi.vfat"
+  rm -f "$T/disk4.img"
+  truncate -s 3G "$T/disk4.img"
+  medium_vm inst "$T/disk4.img" "$T/install.iso" "$MOS_REGISTRY_PORT"
+  machine init inst -f "$T/inst.yaml" > /dev/null
+  provision_tpm inst > /dev/null
+  timeout 120 machine start inst --wait > /dev/null
+  wait_console inst "mos-initramfs: live system: sha256:[0-9a-f]*, every layer under dm-verity" 240
+  wait_console inst "mos-livecd: installed successfully" 300
+  wait_stopped inst
+  [ "$(sfdisk -J "$T/disk4.img" | jq -r '[.partitiontable.partitions[].name] | join(" ")')" = "esp machine-config machine-store machine-scratch" ]
+  # From its own disk now: shim and UKI from the ESP the install wrote, the system it installed.
+  medium_vm inst "$T/disk4.img"
+  machine edit inst -f "$T/inst.yaml" > /dev/null
+  timeout 120 machine start inst --wait > /dev/null
+  wait_console inst "mos-initramfs: TPM: the machine's identity read" 240
+  wait_console inst "mos-hostfs: ready" 120
+  wait_console inst "mosctl boot: up" 120
+}
+
+@test "trust launch checks before it makes anything, and removes what it made when a boot fails" {
+  vm_tests_only_in_release
+  start_mos_registry "$T/registry-l"
+  fs_only_system svc5 "$MOS_REGISTRY"
+  url="10.0.2.2:$MOS_REGISTRY_PORT/machine/install:1.0.0"
+  sudis=$(trust sudi list ks default | wc -l)
+  run trust launch --project ks:nosuch vmx "$url"
+  [ "$status" -ne 0 ]
+  run trust launch --project ks:default vmx "127.0.0.1:$MOS_REGISTRY_PORT/machine/install:1.0.0"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"reaches only this host, as 10.0.2.2:PORT"* ]]
+  run trust launch --project foreign:default vmx "$url"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"machine/install:1.0.0"* ]]
+  run trust launch --project ks:default vmx "10.0.2.2:$MOS_REGISTRY_PORT/machine/install:nosuch"
+  [ "$status" -ne 0 ]
+  machine init taken > /dev/null
+  run trust launch --project ks:default taken "$url"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"machine taken already exists"* ]]
+  machine delete -f taken > /dev/null
+  # None of that made a VM or a SUDI.
+  run machine info vmx
+  [ "$status" -ne 0 ]
+  [ "$(trust sudi list ks default | wc -l)" = "$sudis" ]
+  # A boot that does not succeed in time: the VM and the SUDI go again; with --keep they stay.
+  run trust launch --project ks:default --timeout 2 vmx "$url"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"the provisioning boot of vmx did not succeed within 2 s"* ]]
+  run machine info vmx
+  [ "$status" -ne 0 ]
+  [ "$(trust sudi list ks default | wc -l)" = "$sudis" ]
+  run trust launch --project ks:default --timeout 2 --keep vmx "$url"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"kept: machine vmx"* ]]
+  machine info vmx > /dev/null
+  [ "$(trust sudi list ks default | wc -l)" = $((sudis + 1)) ]
+}
+
+# console_login NAME: root logs in on the VM's serial console (a development keyset's hostfs);
+# console_run NAME COMMAND then types COMMAND there. The console is fed through a fifo that
+# stays open until console_close.
+console_login() {
+  rm -f "$T/console.in"
+  mkfifo "$T/console.in"
+  machine console "$1" < "$T/console.in" > /dev/null 2>&1 3>&- &
+  CONSOLE_PID=$!
+  exec 5> "$T/console.in"
+  printf '\n' >&5
+  wait_console "$1" "login: *$" 120
+  printf 'root\n' >&5
+  wait_console "$1" "Password:" 60
+  printf 'passw0rd\n' >&5
+  wait_console "$1" "~ # " 60
+}
+console_run() { printf '%s\n' "$2" >&5; }
+console_close() {
+  exec 5>&-
+  wait "$CONSOLE_PID" 2> /dev/null || true
+}
+
+# zot_image DIR TAG [REPO]: the walkthrough's zot stand-in (our registry as a service) in the
+# layout $T/src, its storage holding REPO (an image) when given: what /v2/_catalog then lists.
+zot_image() {
+  rm -rf "$1"
+  MOS_REGISTRY="$MOS_BIN/mos-registry" "$MOS_SOURCE_DIR/examples/registry-service/make-rootfs.sh" "$1" > /dev/null
+  [ -z "${3:-}" ] || mosb -q oci copy "oci:$T/src:svc5" "oci:$1/var/lib/registry/$3:1" > /dev/null
+  mosb -q image build --from "$1" --to "oci:$T/src:$2" \
+    --entrypoint '["/usr/bin/mos-registry","serve","/etc/mos-registry/config.json"]'
+}
+
+@test "the walkthrough's last line: trust launch --start, the zot service answers on 127.0.0.1:28080; an update switches it; a tampered layer is refused by the install boot" {
+  vm_tests_only_in_release
+  start_mos_registry "$T/registry-w"
+  trust -q keyset add snakeoil
+  mkdir -p "$T/svc5"
+  echo data > "$T/svc5/file"
+  mosb -q image build --from "$T/svc5" --to "oci:$T/src:svc5" > /dev/null
+  zot_image "$T/zot1" zot1
+  zot_image "$T/zot2" zot2 hello
+  for v in 1.0.0:zot1 1.0.1:zot2; do
+    sed -e "s|docker://127.0.0.1:5000/machine/bootkit/demo-zot:0.0.4-squashfs|oci:$T/src:${v#*:}|" \
+      -e "s|version: 1.0.0|version: ${v%%:*}|" "$MOS_SOURCE_DIR/examples/manifest.yaml" > "$T/zot-${v%%:*}.yaml"
+  done
+  mosb -q manifest publish --project snakeoil:default --repo "$MOS_REGISTRY" --name machine/install:1.0.0 "$T/zot-1.0.0.yaml" > /dev/null
+  # The walkthrough's line, with this registry's port.
+  url="10.0.2.2:$MOS_REGISTRY_PORT/machine/install"
+  SECONDS=0
+  run timeout 600 trust launch --project=snakeoil:default --start vm1 "$url:1.0.0"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ "$output" == *"forwarded 127.0.0.1:28080 -> vm1:80"* ]]
+  [ -s "$KEYS/snakeoil/artifacts/provision.iso" ] && [ -s "$KEYS/snakeoil/artifacts/install.iso" ]
+  run machine info vm1
+  [[ "$output" == *"boot: hdd"* ]]
+  [[ "$output" == *'cdrom: ""'* ]]
+  [[ "$output" == *"description: A fresh VM booting trust LiveCD in SecureBoot mode with TPM"* ]]
+  [[ "$output" == *"port: 28080"* ]]
+  wait_console vm1 "mosctl boot: up" 300
+  # The service starts after boot is up: up to 120 s for its answer through both forwards.
+  end=$((SECONDS + 120))
+  until curl -fsS --max-time 5 http://127.0.0.1:28080/v2/ > "$T/v2" 2>/dev/null || [ $SECONDS -gt $end ]; do
+    sleep 0.5
+  done
+  [ "$(cat "$T/v2")" = "{}" ]
+  echo "# launch to the service's answer: $SECONDS s" >&3
+  curl -fsS http://127.0.0.1:28080/v2/_catalog | jq -e '.repositories == []'
+  # An update inside the machine: the service restarts in its new version, the port stays.
+  mosb -q manifest publish --project snakeoil:default --repo "$MOS_REGISTRY" --name machine/install:1.0.1 "$T/zot-1.0.1.yaml" > /dev/null
+  console_login vm1
+  console_run vm1 "mosctl update --plain-http $url:1.0.1"
+  wait_console vm1 "service zot started \(version 1.0.1\)" 300
+  console_close
+  end=$((SECONDS + 120))
+  until curl -fsS --max-time 5 http://127.0.0.1:28080/v2/_catalog > "$T/catalog" 2>/dev/null || [ $SECONDS -gt $end ]; do
+    sleep 0.5
+  done
+  jq -e '.repositories == ["hello"]' "$T/catalog"
+  machine stop -f vm1 > /dev/null
+  # One byte of the service's layer changed in the registry: the machine's install boot (its
+  # install medium again) refuses it, naming the layer.
+  zot=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "zot1") | .digest' "$T/src/index.json")
+  layer=$(jq -r '.layers[0].digest' "$T/src/blobs/sha256/${zot#sha256:}")
+  [ -f "$T/registry-w/mos/blobs/sha256/${layer#sha256:}" ]
+  printf 'X' | dd of="$T/registry-w/mos/blobs/sha256/${layer#sha256:}" bs=1 seek=5000 conv=notrunc status=none
+  machine info vm1 | sed -e "s|^  boot: hdd|  boot: cdrom|" -e "s|^  cdrom: \"\"|  cdrom: $KEYS/snakeoil/artifacts/install.iso|" \
+    -e '/^status:/d' > "$T/vm1.yaml"
+  machine edit vm1 -f "$T/vm1.yaml" > /dev/null
+  timeout 120 machine start vm1 --wait > /dev/null
+  wait_console vm1 "mos-livecd: FAILED: .*${layer#sha256:}" 300
+}
