@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs dependencies, builds, and runs every test twice (a normal build,
-# then an ASan+UBSan build); it also builds the programs as CMake's Release type. Every fuzz
-# target replays its corpus in both test runs. Run as root on Debian 12. MOS_FUZZ_SECONDS=N
+# CMake's Release type as a packager builds it, then an ASan+UBSan build). Every fuzz target
+# replays its corpus in both test runs. Run as root on Debian 12. MOS_FUZZ_SECONDS=N
 # also builds the libFuzzer targets with clang and fuzzes each for N seconds (scripts/fuzz.sh).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -10,8 +10,6 @@ jobs=$(nproc)
 
 "$top/scripts/build.sh" release
 "$top/scripts/build.sh" asan
-# CMake's Release type, as a packager builds it (-O3 finds warnings -O2 does not): built, not tested.
-"$top/scripts/build.sh" package
 if [ "${MOS_FUZZ_SECONDS:-0}" -gt 0 ]; then
   "$top/scripts/fuzz.sh" "$MOS_FUZZ_SECONDS"
 fi
