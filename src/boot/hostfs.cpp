@@ -116,6 +116,13 @@ wait $!
 status=$?
 rm -f /run/mos-hostfs/boot.pid
 [ -e /run/mos-hostfs/stopping ] && exit 0
+# A system on trial whose boot failed before it came up: the next boot returns to the previous
+# system (create-boot-fs rolls back a trial whose last boot never came up).
+if [ "$status" != 0 ] && grep -q '"boots":1' /config/boot-trial.json 2>/dev/null; then
+  say "mosctl boot failed (status $status) on a system on trial: rebooting into the previous one"
+  reboot
+  exec sleep 2147483647
+fi
 say "mosctl boot ended (status $status); starting it again in 10 s"
 sleep 10
 )sh";

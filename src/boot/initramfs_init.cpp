@@ -92,6 +92,8 @@ boot_system() {
     line=$(tail -n 1 /run/create-boot-fs.log)
     stop "FAILED: ${line#mosctl: error: }"
   fi
+  # A system on trial (a new one from an update) says so, or that it was rolled back.
+  grep '^boot trial: ' /run/create-boot-fs.log | while read -r l; do say "$l"; done
   say "hostfs: $(sed -n 's/^mounted \([^ ]*\) at .* (\(.*\))$/\1, \2/p' /run/create-boot-fs.log)"
   for d in config atomfs-store scratch-writes factory; do
     mkdir -p "/sysroot/$d" && mount --move "$R/$d" "/sysroot/$d" ||

@@ -25,6 +25,7 @@
 #include "runtime/service_bridge.hpp"
 #include "runtime/service_runner.hpp"
 #include "runtime/storage_volumes.hpp"
+#include "sysroot/boot_trial.hpp"
 
 namespace mos::runtime {
 namespace {
@@ -125,6 +126,11 @@ class ServiceManager {
   void run() {
     spdlog::info("mosctl boot: {} services up for {}; control at {}", runners_.size(),
                  root_paths_.root.string(), context_.paths.control.string());
+    // The system came up: a boot trial (sysroot/boot_trial.hpp) of it ends here.
+    if (auto confirmed = sysroot::confirm_boot(options_.root); !confirmed)
+      spdlog::warn("boot trial: {}", confirmed.error().message);
+    else if (*confirmed)
+      spdlog::info("boot trial: the system {} came up; it stays", commit_.substr(0, 12));
     if (options_.on_ready) options_.on_ready();
     while (!terminate_) {
       std::vector<pollfd> fds{{signals_->fd(), POLLIN, 0}, {control_.get(), POLLIN, 0}};

@@ -1,13 +1,16 @@
 // mosctl gc: removes from atomfs-store/mos what no kept system uses. Kept systems are the
-// current one and the one rollback would return to. Unreferenced manifests leave index.json
-// first, then unreferenced blobs are unlinked, then staging files of killed copies; a kill at
-// any point leaves every kept system complete (nothing it references is ever touched).
+// current one, the one rollback would return to and the one a boot trial would return to.
+// Unreferenced manifests leave index.json first, then unreferenced blobs are unlinked, then staging
+// files of killed copies; a kill at any point leaves every kept system complete (nothing it
+// references is ever touched).
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
 #include <spdlog/spdlog.h>
 
 #include "oci/descriptor.hpp"
+#include "sysroot/boot_trial.hpp"
 #include "sysroot/change_session.hpp"
 #include "sysroot/crash_point.hpp"
 #include "sysroot/system_operations.hpp"
@@ -47,6 +50,9 @@ Result<GcReport> gc(const SysrootOptions& options) {
   if (session.head) kept.push_back(*session.head);
   MOS_TRY_ASSIGN(auto previous, previous_system(session.history));
   if (previous) kept.push_back(*previous);
+  MOS_TRY_ASSIGN(auto trial, read_boot_trial(paths));
+  if (trial && std::find(kept.begin(), kept.end(), trial->previous) == kept.end())
+    kept.push_back(trial->previous);
 
   // What the kept systems reference. The current system must verify completely; the previous
   // one is only read for its references (it may already lack content), and if it cannot be

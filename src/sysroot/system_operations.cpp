@@ -4,6 +4,7 @@
 
 #include "manifest/verify.hpp"
 #include "oci/media_types.hpp"
+#include "sysroot/boot_trial.hpp"
 #include "sysroot/change_session.hpp"
 #include "sysroot/crash_point.hpp"
 #include "sysroot/install_source.hpp"
@@ -41,8 +42,9 @@ std::string describe_targets(const std::vector<manifest::Target>& targets) {
 }
 
 // Steps 4 and 5: copy what the plan needs, check the whole system is in the store, commit.
-Result<ChangeReport> apply_plan(ChangeSession& session, InstallSource& source,
-                                const PlannedSystem& plan, const std::string& message) {
+Result<ChangeReport> apply_plan(ChangeSession& session, const SysrootPaths& paths,
+                                InstallSource& source, const PlannedSystem& plan,
+                                const std::string& message, ChangeKind kind) {
   ChangeReport report;
   report.downgrades = plan.downgrades;
   for (const auto& t : plan.targets) {
@@ -63,6 +65,13 @@ Result<ChangeReport> apply_plan(ChangeSession& session, InstallSource& source,
       return report;
     }
   }
+  // The new system is on trial until a boot of it comes up (boot_trial.hpp).
+  if (kind == ChangeKind::update) {
+    MOS_TRY(write_boot_trial(paths, BootTrial{*session.head, 0}));
+  } else {
+    MOS_TRY(remove_boot_trial(paths));
+  }
+  crash_point("trial-marked");
   MOS_TRY_ASSIGN(report.commit, session.history.commit(files, message));
   crash_point("committed");
   report.summary = message;
@@ -93,8 +102,8 @@ Result<ChangeReport> change(const SysrootOptions& options, std::string_view url,
                   paths.root.string(), session.head->substr(0, 12));
     MOS_TRY_ASSIGN(auto plan, plan_install(incoming));
     crash_point("planned");
-    return apply_plan(session, source, plan,
-                      fmt::format("Install {}: {}", url, describe_targets(plan.targets)));
+    return apply_plan(session, paths, source, plan,
+                      fmt::format("Install {}: {}", url, describe_targets(plan.targets)), kind);
   }
   if (!session.head)
     return fail("no system is installed in {}; use mosctl install first", paths.root.string());
@@ -110,10 +119,11 @@ Result<ChangeReport> change(const SysrootOptions& options, std::string_view url,
   MOS_TRY_ASSIGN(auto plan, plan_update(current, incoming, options.allow_downgrade));
   crash_point("planned");
   for (const auto& d : plan.downgrades) spdlog::warn("allowed downgrade: {}", d);
-  return apply_plan(session, source, plan,
+  return apply_plan(session, paths, source, plan,
                     fmt::format("Update ({}) to {}: {}",
                                 manifest::to_string(incoming.triple.manifest.update_type), url,
-                                describe_targets(plan.targets)));
+                                describe_targets(plan.targets)),
+                    kind);
 }
 
 }  // namespace
@@ -126,7 +136,7 @@ Result<ChangeReport> update(const SysrootOptions& options, std::string_view url)
   return change(options, url, ChangeKind::update);
 }
 
-Result<ChangeReport> rollback(const SysrootOptions& options) {
+Result<ChangeReport> rollback(const SysrootOptions& options, const std::optional<std::string>& to) {
   SysrootPaths paths(options.root);
   MOS_TRY_ASSIGN(auto policy, load_trust_policy(paths, options));
   if (!SystemHistory::exists(paths.history))
@@ -134,8 +144,11 @@ Result<ChangeReport> rollback(const SysrootOptions& options) {
   MOS_TRY_ASSIGN(auto session, open_change_session(paths, options, false));
   if (!session.head) return fail("no system is installed in {}", paths.root.string());
   MOS_TRY_ASSIGN(auto current, load_system(session.history, *session.head, policy, nullptr));
-  MOS_TRY_ASSIGN(auto previous, previous_system(session.history));
-  if (!previous) return fail("there is no earlier system to roll back to");
+  std::optional<std::string> previous = to;
+  if (!previous) {
+    MOS_TRY_ASSIGN(previous, previous_system(session.history));
+    if (!previous) return fail("there is no earlier system to roll back to");
+  }
   MOS_TRY_ASSIGN(auto product, installed_product_uuid(current));
   auto target_policy = policy_for_installed(policy, product);
   auto verified = load_system(session.history, *previous, target_policy, session.store.get());
@@ -151,6 +164,7 @@ Result<ChangeReport> rollback(const SysrootOptions& options) {
   ChangeReport report;
   MOS_TRY_ASSIGN(report.commit, session.history.commit(files, message));
   crash_point("committed");
+  MOS_TRY(remove_boot_trial(paths));
   report.summary = message;
   return report;
 }

@@ -33,9 +33,11 @@ struct ChangeReport {
 
 Result<ChangeReport> install(const SysrootOptions& options, std::string_view url);
 Result<ChangeReport> update(const SysrootOptions& options, std::string_view url);
-// Back to the system before the current one (the newest older commit with a different tree),
-// verified again from its files in the history and the store.
-Result<ChangeReport> rollback(const SysrootOptions& options);
+// Back to the system before the current one (the newest older commit with a different tree), or
+// to the commit `to` of the history (a failed boot trial's), verified again from its files in the
+// history and the store. Ends any boot trial (boot_trial.hpp).
+Result<ChangeReport> rollback(const SysrootOptions& options,
+                              const std::optional<std::string>& to = std::nullopt);
 
 struct GcReport {
   std::vector<std::string> kept_systems;  // commits whose content is kept

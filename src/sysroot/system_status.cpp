@@ -2,6 +2,7 @@
 
 #include "manifest/manifest.hpp"
 #include "oci/layout_store.hpp"
+#include "sysroot/boot_trial.hpp"
 #include "sysroot/change_session.hpp"
 #include "sysroot/system_operations.hpp"
 
@@ -90,6 +91,11 @@ Result<Json> status(const SysrootOptions& options) {
   out["system"] = Json::parse(system_json(current).dump());
   MOS_TRY_ASSIGN(auto previous, previous_system(history));
   out["rollback_to"] = previous ? Json(*previous) : Json();
+  // A trial whose "previous" is HEAD is stale (an update killed before its commit): not shown.
+  MOS_TRY_ASSIGN(auto trial, read_boot_trial(paths));
+  out["boot_trial"] = trial && trial->previous != *head
+                          ? Json{{"previous", trial->previous}, {"boots", trial->boots}}
+                          : Json();
   MOS_TRY_ASSIGN(auto log, history.log());
   Json entries = Json::array();
   for (const auto& e : log)
@@ -119,6 +125,11 @@ std::string format_status(const Json& s) {
                    sys["install"]["created"].is_string()
                        ? ", created " + sys["install"]["created"].get<std::string>()
                        : ""));
+  if (s.contains("boot_trial") && s["boot_trial"].is_object())
+    line(fmt::format(
+        "on trial: {}; a boot that does not come up returns to {}",
+        s["boot_trial"]["boots"].get<int>() == 0 ? "not booted yet" : "booted, not yet up",
+        s["boot_trial"]["previous"].get<std::string>().substr(0, 12)));
   line("targets (and the install.json that names each):");
   for (const auto& t : sys["targets"])
     line(fmt::format("  {:<16} {:<12} {:<9} {}  in {}", t["name"].get<std::string>(),

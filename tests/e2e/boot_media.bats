@@ -241,7 +241,7 @@ zot_image() {
     --entrypoint '["/usr/bin/mos-registry","serve","/etc/mos-registry/config.json"]'
 }
 
-@test "the walkthrough's last line: trust launch --start, the zot service answers on 127.0.0.1:28080; an update switches it; a tampered layer is refused by the install boot" {
+@test "the walkthrough's last line: trust launch --start, the zot service answers on 127.0.0.1:28080; an update switches it and a reboot keeps it; a tampered layer is refused by the install boot" {
   vm_tests_only_in_release
   start_mos_registry "$T/registry-w"
   trust -q keyset add snakeoil
@@ -282,6 +282,18 @@ zot_image() {
   console_run vm1 "mosctl update --plain-http $url:1.0.1"
   wait_console vm1 "service zot started \(version 1.0.1\)" 300
   console_close
+  end=$((SECONDS + 120))
+  until curl -fsS --max-time 5 http://127.0.0.1:28080/v2/_catalog > "$T/catalog" 2>/dev/null || [ $SECONDS -gt $end ]; do
+    sleep 0.5
+  done
+  jq -e '.repositories == ["hello"]' "$T/catalog"
+  # The plug pulled and the machine started again: it boots the updated system, whose first boot
+  # is counted (a boot trial) and confirmed once it is up.
+  machine stop -f vm1 > /dev/null
+  timeout 120 machine start vm1 --wait > /dev/null
+  wait_console vm1 "boot trial: first boot of the system" 300
+  wait_console vm1 "boot trial: the system [0-9a-f]+ came up; it stays" 300
+  rm -f "$T/catalog"
   end=$((SECONDS + 120))
   until curl -fsS --max-time 5 http://127.0.0.1:28080/v2/_catalog > "$T/catalog" 2>/dev/null || [ $SECONDS -gt $end ]; do
     sleep 0.5

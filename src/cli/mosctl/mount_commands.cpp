@@ -5,6 +5,7 @@
 #include "atomfs/target_mount.hpp"
 #include "cli/mosctl/commands.hpp"
 #include "core/file.hpp"
+#include "sysroot/boot_trial.hpp"
 
 namespace mos::cli {
 
@@ -73,8 +74,22 @@ void add_mount_commands(Program& program) {
                               "mosctl create-boot-fs"},
                              {"The hostfs of a test root, read-only",
                               "mosctl create-boot-fs --root /tmp/root --ro --dest /tmp/sysroot"}});
-  program.on_run(boot_fs, [] {
+  program.on_run(boot_fs, []() -> Status {
     if (dest.empty()) dest = "/sysroot";
+    // A system on trial (installed by an update, not yet up) counts this boot first, or, when
+    // its last boot never came up, is rolled back before anything is mounted.
+    auto say = [](const sysroot::BootTrialReport& r) {
+      if (r.summary.empty()) return;
+      std::printf("%s\n", r.summary.c_str());
+      std::fflush(stdout);  // before any error line: the initramfs shows the last line
+    };
+    MOS_TRY_ASSIGN(auto trial, sysroot::count_boot(options));
+    say(trial);
+    auto mounted = run_mount("");
+    if (mounted || trial.step != sysroot::BootTrialStep::first_boot) return mounted;
+    std::printf("boot trial: the hostfs did not mount: %s\n", mounted.error().message.c_str());
+    MOS_TRY_ASSIGN(auto back, sysroot::abandon_trial(options));
+    say(back);
     return run_mount("");
   });
 
