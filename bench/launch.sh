@@ -7,7 +7,8 @@
 #     stub and kernel whose busybox initramfs loads virtio_net and starts the same service binary
 #     directly (no shim, verification or runtime), behind the same kind of qemu NIC and forward.
 # (b) `trust launch --start` until the service answers (three boots), with each phase's share.
-# TCG unless MOS_BENCH_ACCEL=kvm; rounds alternate; medians of wall seconds.
+# TCG unless MOS_BENCH_ACCEL=kvm; rounds alternate; medians of wall seconds. MOS_BENCH_TRACE=1
+# prints the first round's console lines with their times.
 #   bench/launch.sh [ROUNDS]   (MOS_BIN=dir with built programs skips the release build)
 # Last line: RESULT launch ratio=<(a)/floor> target=1.5
 set -uo pipefail
@@ -130,9 +131,21 @@ machine stop -f vm1 > /dev/null
 : > "$work/ours.t"; : > "$work/floor.t"
 for i in $(seq "$rounds"); do
   floor_seconds >> "$work/floor.t" || { tail -c 1500 "$work/floor.log"; result nan; }
-  start=$(date +%s.%N)
+  # MOS_BENCH_TRACE=1: the first round's console lines, each with its second since the start.
+  trace_pid= start=$(date +%s.%N)
+  if [ "${MOS_BENCH_TRACE:-0}" = 1 ] && [ "$i" = 1 ]; then
+    (tail -n 0 -F "$HOME/.local/state/machine/machines/vm1/vm1/console.log" 2>/dev/null |
+      tr -d '\r' | while IFS= read -r line; do
+        echo "$(echo "$(date +%s.%N) - $start" | bc) $line"
+      done > "$work/trace") &
+    trace_pid=$!
+  fi
   machine start vm1 > /dev/null || result nan
   until_answer 28080 >> "$work/ours.t" || result nan
+  if [ -n "$trace_pid" ]; then
+    pkill -P "$trace_pid"; kill "$trace_pid" 2>/dev/null
+    echo "round 1's console (seconds since machine start):"; cat "$work/trace"
+  fi
   machine stop -f vm1 > /dev/null
   echo "round $i: floor $(tail -1 "$work/floor.t") s, machine start to the answer $(tail -1 "$work/ours.t") s"
 done

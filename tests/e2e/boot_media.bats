@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # A keyset's boot media (mosb mkprovision, mosb mkboot): the ISO's contents and reproducibility on
-# this host, then booted for real under qemu (TCG here) with the keyset's firmware and a TPM —
-# the provisioning medium's live system provisions the TPM, the install medium's makes the
-# machine's disk from the host's registry — and the machine then boots from its disk. The VM
+# this host, then booted for real under qemu (TCG here) by trust launch with the keyset's firmware
+# and a TPM — the provisioning medium's live system provisions the TPM, the install medium's makes
+# the machine's disk from the host's registry — and the machine then boots from its disk. The VM
 # boots run in the release build only, this file alone (RUN_SERIAL).
 
 setup_file() {
@@ -50,6 +50,16 @@ teardown() {
   grep -q "mosctl live-action" "$T/live/etc/mos/run-boot"
   mosctl umount --dest "$T/live"
   umount "$T/ro"
+  # An install medium says what to install from where, and whether over plain HTTP (trust launch
+  # boots one; the walkthrough test below).
+  mosb -q mkboot --cdrom --plain-http ks:default "10.0.2.2:5000/machine/install:1.0.0" "$T/install.iso"
+  rm -rf "$T/iso-install"
+  xorriso -osirrox on -indev "$T/install.iso" -extract /mos "$T/iso-install" 2>/dev/null
+  jq -e '.action == "install" and .install_url == "10.0.2.2:5000/machine/install:1.0.0" and .plain_http == true' "$T/iso-install/boot.json"
+  mosb -q mkboot ks:default "registry.example:443/machine/install:1.0.0" "$T/install-tls.iso"
+  rm -rf "$T/iso-install"
+  xorriso -osirrox on -indev "$T/install-tls.iso" -extract /mos "$T/iso-install" 2>/dev/null
+  jq -e '.install_url == "registry.example:443/machine/install:1.0.0" and .plain_http == false' "$T/iso-install/boot.json"
   # A keyset without a bootkit has no media; nothing is left behind.
   trust -q keyset add --no-bootkit nokit
   run mosb mkprovision --project nokit:default --iso "$T/nokit.iso"
@@ -67,107 +77,6 @@ fs_only_system() {
   mosb -q image build --from "$T/$1" --to "oci:$T/src:$1" > /dev/null
   printf 'version: 1\nproduct: default\nupdate_type: complete\ntargets:\n  - service_name: svc\n    source: oci:%s/src:%s\n    version: 1.0.0\n    service_type: fs-only\n' "$T" "$1" > "$T/$1.yaml"
   mosb -q manifest publish --project ks:default --repo "$2" --name machine/install:1.0.0 "$T/$1.yaml" > /dev/null
-}
-
-# wait_stopped NAME: until the VM has powered itself off (60 s at most).
-wait_stopped() {
-  for _ in $(seq 600); do machine info "$1" | grep -q "^status: stopped" && return 0; sleep 0.1; done
-  machine info "$1" | grep -q "^status: stopped"
-}
-
-# sudi_disk IMG: the FAT disk labelled trust-data with SN1's SUDI, as trust launch attaches it.
-sudi_disk() {
-  rm -f "$1"
-  mkfs.vfat -n trust-data -C "$1" 4096 > /dev/null 2>&1
-  mcopy -i "$1" "$KEYS/ks/manifest/default/sudi/SN1/cert.pem" "$KEYS/ks/manifest/default/sudi/SN1/privkey.pem" ::
-}
-
-# medium_vm NAME DISK [ISO [PORT]]: a VM of keyset ks with the machine's disk, the SUDI disk and,
-# with ISO, that medium in its CD drive to boot from; with PORT, a NIC whose guestfwd takes
-# 10.0.2.2:PORT to this host's 127.0.0.1:PORT (the registry).
-medium_vm() {
-  local boot=hdd nics="nics: []"
-  [ -z "${3:-}" ] || boot=cdrom
-  [ -z "${4:-}" ] || nics="nics:
-  - id: nic0
-    device: virtio-net
-    network: user
-    romfile: \"off\"
-    bootindex: \"off\"
-    guestfwds:
-    - protocol: tcp
-      guest: {address: 10.0.2.2, port: $4}
-      host: {address: 127.0.0.1, port: $4}"
-  cat > "$T/$1.yaml" <<YAML
-name: $1
-description: boot media of ks
-config:
-  name: $1
-  cpus: 2
-  memory: 768
-  disks:
-  - file: $2
-    format: raw
-    attach: virtio
-  - file: $T/sudi.vfat
-    format: raw
-    attach: virtio
-  $nics
-  boot: $boot
-  cdrom: "${3:-}"
-  uefi-code: $KEYS/ks/bootkit/ovmf/ovmf-code.fd
-  uefi-vars: $KEYS/ks/bootkit/ovmf-vars.fd
-  tpm: true
-  tpm-version: "2.0"
-  secure-boot: true
-  gui: false
-YAML
-}
-
-@test "a provisioning medium boots a verified live system that provisions the TPM; the installed system then boots with the machine's identity" {
-  vm_tests_only_in_release
-  mosb -q mkprovision --project ks:default --iso "$T/provision.iso"
-  sudi_disk "$T/sudi.vfat"
-  fs_only_system svc3 "oci:$T/sys3"
-  installed_disk "$T/disk3.img" "oci:$T/sys3/machine/install:1.0.0"
-  release_disk
-  medium_vm prov "$T/disk3.img" "$T/provision.iso"
-  machine init prov -f "$T/prov.yaml" > /dev/null
-  timeout 120 machine start prov --wait > /dev/null
-  wait_console prov "mos-initramfs: live system: sha256:[0-9a-f]*, every layer under dm-verity" 240
-  wait_console prov "mos-livecd: provisioned successfully" 120
-  wait_stopped prov
-  # The same machine (its TPM), now from its disk: the initramfs reads the identity.
-  medium_vm prov "$T/disk3.img"
-  machine edit prov -f "$T/prov.yaml" > /dev/null
-  timeout 120 machine start prov --wait > /dev/null
-  wait_console prov "mos-initramfs: TPM: the machine's identity read" 240
-  wait_console prov "mos-hostfs: ready" 120
-}
-
-@test "an install medium makes the machine's disk and installs it from the host's registry (guestfwd, plain HTTP); the machine then boots that system" {
-  vm_tests_only_in_release
-  start_mos_registry "$T/registry"
-  fs_only_system svc4 "$MOS_REGISTRY"
-  mosb -q mkboot --cdrom --plain-http ks:default "10.0.2.2:$MOS_REGISTRY_PORT/machine/install:1.0.0" "$T/install.iso"
-  sudi_disk "$T/sudi.vfat"
-  rm -f "$T/disk4.img"
-  truncate -s 3G "$T/disk4.img"
-  medium_vm inst "$T/disk4.img" "$T/install.iso" "$MOS_REGISTRY_PORT"
-  machine init inst -f "$T/inst.yaml" > /dev/null
-  provision_tpm inst > /dev/null
-  timeout 120 machine start inst --wait > /dev/null
-  wait_console inst "mos-initramfs: live system: sha256:[0-9a-f]*, every layer under dm-verity" 240
-  wait_console inst "mos-livecd: installed successfully" 300
-  wait_stopped inst
-  [ "$(sfdisk -J "$T/disk4.img" | jq -r '[.partitiontable.partitions[].name] | join(" ")')" = "esp machine-config machine-store machine-scratch" ]
-  # From its own disk now: shim and UKI from the ESP the install wrote, the system it installed.
-  medium_vm inst "$T/disk4.img"
-  machine edit inst -f "$T/inst.yaml" > /dev/null
-  timeout 120 machine start inst --wait > /dev/null
-  wait_console inst "mos-initramfs: TPM: the machine's identity read" 240
-  wait_console inst "mos-hostfs: ready" 120
-  wait_console inst "mosctl boot: up" 120
 }
 
 @test "trust launch checks before it makes anything, and removes what it made when a boot fails" {
@@ -268,6 +177,11 @@ zot_image() {
   [[ "$output" == *"description: A fresh VM booting trust LiveCD in SecureBoot mode with TPM"* ]]
   [[ "$output" == *"port: 28080"* ]]
   wait_console vm1 "mosctl boot: up" 300
+  # Its disk's boot: the identity the provisioning boot sealed in its TPM, read under the
+  # keyset's PCR7 policy; the installed hostfs under dm-verity. (Each medium's boot succeeded:
+  # launch returns only when their consoles said so.)
+  wait_console vm1 "mos-initramfs: TPM: the machine's identity read" 10
+  wait_console vm1 "mos-initramfs: hostfs: sha256:[0-9a-f]*, every layer under dm-verity" 10
   # The service starts after boot is up: up to 120 s for its answer through both forwards.
   end=$((SECONDS + 120))
   until curl -fsS --max-time 5 http://127.0.0.1:28080/v2/ > "$T/v2" 2>/dev/null || [ $SECONDS -gt $end ]; do
