@@ -143,6 +143,13 @@ Result<ContainerLaunch> container_launch(const ServiceSpec& service, const Conta
       MOS_TRY(line("lxc.net.0.link", place.bridge));
       MOS_TRY(line("lxc.net.0.flags", "up"));
       MOS_TRY(line("lxc.net.0.name", "eth0"));
+      // A MAC that follows the address (locally administered, 02:6d:73 + its low 24 bits):
+      // a restarted service keeps it, so the host's and the other services' neighbour entries
+      // stay right instead of pointing at the last start's random MAC until they expire (a
+      // client of a service just restarted by an update waited for that, seconds to a minute).
+      MOS_TRY(line("lxc.net.0.hwaddr",
+                   fmt::format("02:6d:73:{:02x}:{:02x}:{:02x}", (*service.address >> 16) & 0xff,
+                               (*service.address >> 8) & 0xff, *service.address & 0xff)));
       MOS_TRY(line("lxc.net.0.ipv4.address",
                    fmt::format("{}/{}", format_ipv4(*service.address), place.subnet.prefix)));
       MOS_TRY(line("lxc.net.0.ipv4.gateway", format_ipv4(place.subnet.gateway())));

@@ -141,6 +141,16 @@ console_close() {
 }
 
 # zot_image DIR TAG [REPO]: the walkthrough's zot stand-in (our registry as a service) in the
+# fetch_within SECONDS URL FILE: URL's body into FILE once it answers (FILE emptied first; the
+# caller checks it), trying for up to SECONDS.
+fetch_within() {
+  local end=$((SECONDS + $1))
+  rm -f "$3"
+  until curl -fsS --max-time 5 "$2" > "$3" 2>/dev/null || [ $SECONDS -gt $end ]; do
+    sleep 0.5
+  done
+}
+
 # layout $T/src, its storage holding REPO (an image) when given: what /v2/_catalog then lists.
 zot_image() {
   rm -rf "$1"
@@ -183,10 +193,7 @@ zot_image() {
   wait_console vm1 "mos-initramfs: TPM: the machine's identity read" 10
   wait_console vm1 "mos-initramfs: hostfs: sha256:[0-9a-f]*, every layer under dm-verity" 10
   # The service starts after boot is up: up to 120 s for its answer through both forwards.
-  end=$((SECONDS + 120))
-  until curl -fsS --max-time 5 http://127.0.0.1:28080/v2/ > "$T/v2" 2>/dev/null || [ $SECONDS -gt $end ]; do
-    sleep 0.5
-  done
+  fetch_within 120 http://127.0.0.1:28080/v2/ "$T/v2"
   [ "$(cat "$T/v2")" = "{}" ]
   echo "# launch to the service's answer: $SECONDS s" >&3
   curl -fsS http://127.0.0.1:28080/v2/_catalog | jq -e '.repositories == []'
@@ -196,10 +203,7 @@ zot_image() {
   console_run vm1 "mosctl update --plain-http $url:1.0.1"
   wait_console vm1 "service zot started \(version 1.0.1\)" 300
   console_close
-  end=$((SECONDS + 120))
-  until curl -fsS --max-time 5 http://127.0.0.1:28080/v2/_catalog > "$T/catalog" 2>/dev/null || [ $SECONDS -gt $end ]; do
-    sleep 0.5
-  done
+  fetch_within 120 http://127.0.0.1:28080/v2/_catalog "$T/catalog"
   jq -e '.repositories == ["hello"]' "$T/catalog"
   # The plug pulled and the machine started again: it boots the updated system, whose first boot
   # is counted (a boot trial) and confirmed once it is up.
@@ -207,11 +211,7 @@ zot_image() {
   timeout 120 machine start vm1 --wait > /dev/null
   wait_console vm1 "boot trial: first boot of the system" 300
   wait_console vm1 "boot trial: the system [0-9a-f]+ came up; it stays" 300
-  rm -f "$T/catalog"
-  end=$((SECONDS + 120))
-  until curl -fsS --max-time 5 http://127.0.0.1:28080/v2/_catalog > "$T/catalog" 2>/dev/null || [ $SECONDS -gt $end ]; do
-    sleep 0.5
-  done
+  fetch_within 120 http://127.0.0.1:28080/v2/_catalog "$T/catalog"
   jq -e '.repositories == ["hello"]' "$T/catalog"
   machine stop -f vm1 > /dev/null
   # One byte of the service's layer changed in the registry: the machine's install boot (its

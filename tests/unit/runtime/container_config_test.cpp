@@ -52,7 +52,8 @@ TEST(ContainerConfig, AnUnprivilegedServiceOnTheSimpleNetwork) {
   EXPECT_THAT(c, HasSubstr("lxc.rootfs.path = dir:/run/mos/boot/x/rootfs/web\n"));
   EXPECT_THAT(c, HasSubstr("lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n"));
   EXPECT_THAT(c, HasSubstr("lxc.net.0.type = veth\nlxc.net.0.link = mosbr0\n"));
-  EXPECT_THAT(c, HasSubstr("lxc.net.0.ipv4.address = 10.0.3.7/24\n"));
+  EXPECT_THAT(
+      c, HasSubstr("lxc.net.0.hwaddr = 02:6d:73:00:03:07\nlxc.net.0.ipv4.address = 10.0.3.7/24\n"));
   EXPECT_THAT(c, HasSubstr("lxc.net.0.ipv4.gateway = 10.0.3.1\n"));
   EXPECT_THAT(c, HasSubstr("lxc.mount.entry = /run/mos/boot/x/volumes/data data none "
                            "bind,create=dir 0 0\n"));
