@@ -92,7 +92,14 @@ Result<BootTrialReport> count_boot(const SysrootOptions& options) {
   }
   auto system = running->system, previous = running->trial.previous;
   running.reset();  // rollback takes the lock itself
-  return roll_back_trial(options, system, previous, "did not come up on its last boot");
+  auto back = roll_back_trial(options, system, previous, "did not come up on its last boot");
+  if (back) return back;
+  // Better the system on trial again than no boot at all.
+  return BootTrialReport{
+      BootTrialStep::none,
+      fmt::format("boot trial: the system {} did not come up on its last boot, but {} cannot be "
+                  "returned to ({}): booting it again",
+                  system.substr(0, 12), previous.substr(0, 12), back.error().message)};
 }
 
 Result<BootTrialReport> abandon_trial(const SysrootOptions& options) {

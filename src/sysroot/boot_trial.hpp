@@ -39,7 +39,9 @@ struct BootTrialReport {
   std::string summary;  // one line for the console; empty for none
 };
 
-// At boot, before the hostfs is mounted (create-boot-fs).
+// At boot, before the hostfs is mounted (create-boot-fs). When the system a failed trial would
+// return to cannot be verified any more, the trial system boots again (step none, said in the
+// summary).
 Result<BootTrialReport> count_boot(const SysrootOptions& options);
 // This boot of the trial system failed before it came up (its hostfs did not mount): back to the
 // previous system now. step none when no trial is running.

@@ -107,6 +107,20 @@ head_commit() { mosctl status --root "$ROOT" --json | jq -r .system.commit; }
   [ "$hostname" = "hostfs 1.0.2" ]
 }
 
+@test "a trial whose way back no longer verifies boots the system on trial again" {
+  mosctl -q update --root "$ROOT" "oci:$T/pub/machine/install:1.0.3" >/dev/null
+  boot
+  [[ "$output" == *"boot trial: first boot of the system"* ]]
+  # A way back the history does not have (as if lost): the boot goes on with what it has.
+  previous=$(trial | jq -r .previous)
+  echo '{"previous":"0000000000000000000000000000000000000000","boots":1}' > "$ROOT/config/boot-trial.json"
+  boot
+  [ "$hostname" = "hostfs 1.0.3" ]
+  [[ "$output" == *"cannot be returned to"*"booting it again"* ]]
+  echo "{\"previous\":\"$previous\",\"boots\":0}" > "$ROOT/config/boot-trial.json"
+  mosctl -q rollback --root "$ROOT" >/dev/null
+}
+
 @test "a marker left by an update killed before its commit is stale: removed, nothing rolled back" {
   before=$(head_commit)
   run env MOS_CRASH_AT=trial-marked mosctl update --root "$ROOT" "oci:$T/pub/machine/install:1.0.3"
