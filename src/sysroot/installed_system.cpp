@@ -167,4 +167,11 @@ Result<InstalledSystem> load_system(const SystemHistory& history, const std::str
   return system;
 }
 
+std::string describe_targets(const std::vector<manifest::Target>& targets) {
+  std::string text;
+  for (const auto& t : targets)
+    text += fmt::format("{}{} {}", text.empty() ? "" : ", ", t.service_name, t.version);
+  return text;
+}
+
 }  // namespace mos::sysroot

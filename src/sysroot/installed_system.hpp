@@ -55,6 +55,8 @@ struct InstalledSystem {
 // The product a system runs: the product uuid its install manifests' certificates name (each
 // names one; a system mixing products is refused).
 Result<std::string> installed_product_uuid(const InstalledSystem& system);
+// "name version, name version, ...": the targets as the history's commit messages list them.
+std::string describe_targets(const std::vector<manifest::Target>& targets);
 
 // The file names of a triple in the history.
 std::string signature_file(const std::string& source);    // <sha>.json.signed
