@@ -51,20 +51,41 @@ struct RunningTrial {
   std::string system;
 };
 
-Result<std::optional<RunningTrial>> running_trial(const SysrootOptions& options) {
+// A marker that cannot be read must not keep the machine from booting: it is renamed to
+// boot-trial.json.malformed (kept for whoever looks into it) and the system in place boots.
+// Returns the line that says so.
+Result<std::string> set_aside_malformed(const SysrootPaths& paths, const Error& why) {
+  auto path = boot_trial_path(paths);
+  auto aside = path;
+  aside += ".malformed";
+  if (std::rename(path.c_str(), aside.c_str()) != 0)
+    return fail("{} (setting it aside as {}: {})", why.message, aside.string(),
+                errno_message(errno));
+  MOS_TRY(fsync_dir(paths.config));
+  return fmt::format("boot trial: ignoring an unreadable marker ({}); set aside as {}", why.message,
+                     aside.filename().string());
+}
+
+// set_aside: where a malformed marker's line goes (it is then set aside, and nullopt returned).
+Result<std::optional<RunningTrial>> running_trial(const SysrootOptions& options,
+                                                  std::string* set_aside = nullptr) {
   SysrootPaths paths(options.root);
   if (!SystemHistory::exists(paths.history)) return std::optional<RunningTrial>{};
-  MOS_TRY_ASSIGN(auto trial, read_boot_trial(paths));
-  if (!trial) return std::optional<RunningTrial>{};
+  if (auto peek = read_boot_trial(paths); peek && !*peek) return std::optional<RunningTrial>{};
   MOS_TRY_ASSIGN(auto session, open_change_session(paths, options, false));
-  MOS_TRY_ASSIGN(trial, read_boot_trial(paths));  // again, under the lock
-  if (!trial) return std::optional<RunningTrial>{};
-  if (!session.head || *session.head == trial->previous) {
+  auto trial = read_boot_trial(paths);  // again, under the lock
+  if (!trial) {
+    if (!set_aside) return std::unexpected(trial.error());
+    MOS_TRY_ASSIGN(*set_aside, set_aside_malformed(paths, trial.error()));
+    return std::optional<RunningTrial>{};
+  }
+  if (!*trial) return std::optional<RunningTrial>{};
+  if (!session.head || *session.head == (*trial)->previous) {
     MOS_TRY(remove_boot_trial(paths));
     return std::optional<RunningTrial>{};
   }
   std::string system = *session.head;
-  return std::optional<RunningTrial>{RunningTrial{std::move(session), *trial, std::move(system)}};
+  return std::optional<RunningTrial>{RunningTrial{std::move(session), **trial, std::move(system)}};
 }
 
 Result<BootTrialReport> roll_back_trial(const SysrootOptions& options, const std::string& system,
@@ -79,8 +100,9 @@ Result<BootTrialReport> roll_back_trial(const SysrootOptions& options, const std
 }  // namespace
 
 Result<BootTrialReport> count_boot(const SysrootOptions& options) {
-  MOS_TRY_ASSIGN(auto running, running_trial(options));
-  if (!running) return BootTrialReport{};
+  std::string set_aside;
+  MOS_TRY_ASSIGN(auto running, running_trial(options, &set_aside));
+  if (!running) return BootTrialReport{BootTrialStep::none, set_aside};
   if (running->trial.boots == 0) {
     running->trial.boots = 1;
     MOS_TRY(write_boot_trial(SysrootPaths(options.root), running->trial));
@@ -103,15 +125,17 @@ Result<BootTrialReport> count_boot(const SysrootOptions& options) {
 }
 
 Result<BootTrialReport> abandon_trial(const SysrootOptions& options) {
-  MOS_TRY_ASSIGN(auto running, running_trial(options));
-  if (!running) return BootTrialReport{};
+  std::string set_aside;
+  MOS_TRY_ASSIGN(auto running, running_trial(options, &set_aside));
+  if (!running) return BootTrialReport{BootTrialStep::none, set_aside};
   auto system = running->system, previous = running->trial.previous;
   running.reset();
   return roll_back_trial(options, system, previous, "failed to boot");
 }
 
 Result<bool> confirm_boot(const SysrootOptions& options) {
-  MOS_TRY_ASSIGN(auto running, running_trial(options));
+  std::string set_aside;  // a marker set aside ends no trial: this boot was never counted
+  MOS_TRY_ASSIGN(auto running, running_trial(options, &set_aside));
   // A marker not yet counted belongs to an update applied while this boot ran: the system it
   // installed has not booted yet, so this boot proves nothing about it.
   if (!running || running->trial.boots == 0) return false;

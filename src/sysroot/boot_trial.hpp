@@ -10,6 +10,8 @@
 //   that finds 1 comes after a boot of it that never came up: it rolls back to "previous" first.
 // - mosctl boot confirms once every service is started: the marker goes.
 // - rollback and install remove it; gc keeps the system it names.
+// - a marker that cannot be read is set aside (boot-trial.json.malformed) by the boot that finds
+//   it, said on the console, and the system in place boots: no marker is worth a dead machine.
 // A system that boots but whose mosctl boot fails is rebooted by the hostfs's init, so a machine
 // returns to its previous system without anybody at its console.
 #include <filesystem>

@@ -92,10 +92,14 @@ Result<Json> status(const SysrootOptions& options) {
   MOS_TRY_ASSIGN(auto previous, previous_system(history));
   out["rollback_to"] = previous ? Json(*previous) : Json();
   // A trial whose "previous" is HEAD is stale (an update killed before its commit): not shown.
-  MOS_TRY_ASSIGN(auto trial, read_boot_trial(paths));
-  out["boot_trial"] = trial && trial->previous != *head
-                          ? Json{{"previous", trial->previous}, {"boots", trial->boots}}
-                          : Json();
+  // An unreadable marker is shown, not fatal: the next boot sets it aside.
+  auto trial = read_boot_trial(paths);
+  if (!trial)
+    out["boot_trial"] = Json{{"error", trial.error().message}};
+  else
+    out["boot_trial"] = *trial && (*trial)->previous != *head
+                            ? Json{{"previous", (*trial)->previous}, {"boots", (*trial)->boots}}
+                            : Json();
   MOS_TRY_ASSIGN(auto log, history.log());
   Json entries = Json::array();
   for (const auto& e : log)
@@ -125,7 +129,10 @@ std::string format_status(const Json& s) {
                    sys["install"]["created"].is_string()
                        ? ", created " + sys["install"]["created"].get<std::string>()
                        : ""));
-  if (s.contains("boot_trial") && s["boot_trial"].is_object())
+  if (s.contains("boot_trial") && s["boot_trial"].contains("error"))
+    line(fmt::format("boot trial marker unreadable (the next boot sets it aside): {}",
+                     s["boot_trial"]["error"].get<std::string>()));
+  else if (s.contains("boot_trial") && s["boot_trial"].is_object())
     line(fmt::format(
         "on trial: {}; a boot that does not come up returns to {}",
         s["boot_trial"]["boots"].get<int>() == 0 ? "not booted yet" : "booted, not yet up",

@@ -133,3 +133,19 @@ head_commit() { mosctl status --root "$ROOT" --json | jq -r .system.commit; }
   [ ! -e "$ROOT/config/boot-trial.json" ]
   [ "$(head_commit)" = "$before" ]
 }
+
+@test "an unreadable marker is shown by status, set aside by the next boot, and the system in place boots" {
+  before=$(head_commit)
+  printf '{"previous": "%s", "boo' "$before" > "$ROOT/config/boot-trial.json"
+  run mosctl status --root "$ROOT"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"boot trial marker unreadable (the next boot sets it aside)"*"boot-trial.json"* ]]
+  boot
+  [[ "$output" == *"boot trial: ignoring an unreadable marker"*"set aside as boot-trial.json.malformed"* ]]
+  [ ! -e "$ROOT/config/boot-trial.json" ]
+  grep -q '"boo$' "$ROOT/config/boot-trial.json.malformed"
+  [ "$(head_commit)" = "$before" ]
+  [ "$(trial)" = null ]
+  boot
+  [[ "$output" != *"boot trial"* ]]
+}
