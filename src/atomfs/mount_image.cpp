@@ -266,7 +266,7 @@ Result<MountedImage> mount_image(oci::LayoutStore& store, std::string_view refer
   if (options.verity == VerityCheck::kernel && !kernel_verity_available())
     return fail(
         "verification by the kernel was asked for, but device-mapper is not available "
-        "here (no /dev/mapper/control)");
+        "here (/dev/mapper/control does not open)");
   MOS_TRY(make_dirs(metadir / "layers", 0700));
   MountedImage mounted;
   mounted.dest = dest;

@@ -1,7 +1,8 @@
 #include "atomfs/verity_device.hpp"
 
-#include <libcryptsetup.h>
+#include <fcntl.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <array>
 #include <cerrno>
@@ -10,38 +11,17 @@
 
 #include <fmt/format.h>
 
+#include "atomfs/cryptsetup_session.hpp"
 #include "core/file.hpp"
+#include "core/unique_fd.hpp"
 
 namespace mos::atomfs {
-namespace {
-
-struct CryptFree {
-  void operator()(crypt_device* cd) const { crypt_free(cd); }
-};
-using Crypt = std::unique_ptr<crypt_device, CryptFree>;
-
-// libcryptsetup reports its reasons through a log callback; the last error is kept for the
-// message (and nothing is printed: the caller says what failed, once).
-struct Log {
-  std::string last;
-};
-void log_to(int level, const char* message, void* user) {
-  if (level != CRYPT_LOG_ERROR || message == nullptr) return;
-  std::string text = message;
-  while (!text.empty() && (text.back() == '\n' || text.back() == '.')) text.pop_back();
-  static_cast<Log*>(user)->last = std::move(text);
-}
-
-std::string reason(int rc, const Log& log) {
-  std::string why = std::error_code(-rc, std::generic_category()).message();
-  return log.last.empty() ? why : fmt::format("{} ({})", log.last, why);
-}
-
-}  // namespace
 
 bool kernel_verity_available() {
-  std::error_code ec;
-  return std::filesystem::exists("/dev/mapper/control", ec);
+  // The node alone proves nothing: libdevmapper creates it wherever it is missing, device-mapper
+  // or not (any cryptsetup run does). Opening it reaches the driver (and loads it if needed).
+  UniqueFd control(::open("/dev/mapper/control", O_RDWR | O_CLOEXEC));
+  return static_cast<bool>(control);
 }
 
 std::string verity_device_name(std::string_view layer_hex) {
@@ -56,25 +36,23 @@ Result<VerityDevice> VerityDevice::activate(const std::string& block_device,
                                             std::uint64_t hash_offset,
                                             const image::Sha256Bytes& root_hash, std::string name) {
   if (!kernel_verity_available())
-    return fail("device-mapper is not available here (no /dev/mapper/control)");
-  // Calls without a device (deactivation) log through the default callback: quiet it too, the
-  // error codes say what failed.
-  crypt_set_log_callback(nullptr, [](int, const char*, void*) {}, nullptr);
-  Log log;
+    return fail("device-mapper is not available here (/dev/mapper/control does not open)");
+  quiet_default_crypt_log();
+  CryptLog log;
   crypt_device* raw = nullptr;
   // Data and hash tree are on the same device: the tree starts where the squashfs ends.
   if (int rc = crypt_init_data_device(&raw, block_device.c_str(), block_device.c_str()); rc < 0)
-    return fail("opening {} for dm-verity: {}", block_device, reason(rc, log));
-  Crypt cd(raw);
-  crypt_set_log_callback(cd.get(), log_to, &log);
+    return fail("opening {} for dm-verity: {}", block_device, crypt_failure(rc, log));
+  CryptHandle cd(raw);
+  crypt_set_log_callback(cd.get(), log_to_crypt_log, &log);
   crypt_params_verity params{};
   params.hash_area_offset = hash_offset;
   if (int rc = crypt_load(cd.get(), CRYPT_VERITY, &params); rc < 0)
     return fail("reading the verity superblock of {} at byte {}: {}", block_device, hash_offset,
-                reason(rc, log));
+                crypt_failure(rc, log));
   crypt_params_verity loaded{};
   if (int rc = crypt_get_verity_info(cd.get(), &loaded); rc < 0)
-    return fail("reading the verity parameters of {}: {}", block_device, reason(rc, log));
+    return fail("reading the verity parameters of {}: {}", block_device, crypt_failure(rc, log));
   // A superblock describing less data than lies before the tree would leave bytes unverified.
   if (loaded.data_size * loaded.data_block_size != hash_offset)
     return fail("the verity superblock of {} covers {} bytes of data, the layer has {}",
@@ -84,7 +62,7 @@ Result<VerityDevice> VerityDevice::activate(const std::string& block_device,
   int rc = crypt_activate_by_volume_key(cd.get(), name.c_str(),
                                         reinterpret_cast<const char*>(root_hash.data()),
                                         root_hash.size(), CRYPT_ACTIVATE_READONLY);
-  if (rc < 0) return fail("activating dm-verity over {}: {}", block_device, reason(rc, log));
+  if (rc < 0) return fail("activating dm-verity over {}: {}", block_device, crypt_failure(rc, log));
   return VerityDevice(name, "/dev/mapper/" + name);
 }
 

@@ -16,8 +16,8 @@
 
 namespace mos::atomfs {
 
-// Whether this kernel offers device-mapper (/dev/mapper/control). dm-verity itself is loaded
-// on demand by the kernel (or by the initramfs beforehand).
+// Whether this kernel offers device-mapper (/dev/mapper/control opens). dm-verity and dm-crypt
+// are loaded on demand by the kernel (or by the initramfs beforehand).
 bool kernel_verity_available();
 
 class VerityDevice {

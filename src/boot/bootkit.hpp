@@ -47,14 +47,15 @@ inline constexpr std::string_view kUkiCmdline = "console=tty0 console=ttyS0 quie
 // The kernel modules the initramfs loads to find and verify the system, in this order (the
 // closure over modules.dep adds their dependencies; built-in ones are skipped).
 inline constexpr std::string_view kInitramfsModules[] = {
-    "virtio_pci", "virtio_blk", "virtio_scsi", "ahci",           "sd_mod",
-    "sr_mod",     "cdrom",      "isofs",       "vfat",           "nls_cp437",
-    "nls_ascii",  "ext4",       "nls_utf8",    "crc32c_generic", "squashfs",
-    "loop",       "overlay",    "dm_verity",   "efivarfs",       "nvme"};
+    "virtio_pci", "virtio_blk",     "virtio_scsi", "ahci",      "sd_mod",    "sr_mod",
+    "cdrom",      "isofs",          "vfat",        "nls_cp437", "nls_ascii", "ext4",
+    "nls_utf8",   "crc32c_generic", "squashfs",    "loop",      "overlay",   "dm_verity",
+    "efivarfs",   "nvme",           "dm_crypt",    "xts",       "ecb"};
 
 // Of those, what the init loads before it looks for an installed system (modprobe follows the
 // initramfs's modules.dep), sr_mod among them so that a boot medium in a CD drive is seen; the
-// others (isofs and vfat for media, dm-verity) are loaded by the step that needs them: every
+// others (isofs and vfat for media, dm-verity, dm-crypt and its cipher modes for a provisioning
+// medium's SBF) are loaded by the step that needs them: every
 // module costs a signature check and a probe, seconds under emulation.
 inline constexpr std::string_view kInitramfsEarlyModules[] = {
     "virtio_pci", "virtio_blk",     "virtio_scsi", "ahci", "sd_mod",  "sr_mod",  "nvme",

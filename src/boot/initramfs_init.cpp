@@ -126,6 +126,10 @@ boot_medium() {
     stop "FAILED: mounting the boot medium ($dev)"
   cp "$M/mos/boot.json" "$L/boot.json" || stop "FAILED: the boot medium has no mos/boot.json"
   modprobe dm_verity 2>/dev/null || say "no dm-verity module: layers are verified in userspace"
+  # Provisioning makes the SBF (LUKS2, aes-xts): the live system has no modules of its own.
+  if grep -q '"action": *"provision"' "$L/boot.json"; then
+    for m in dm_crypt xts ecb; do modprobe "$m" 2>/dev/null; done
+  fi
   if ! mosctl mount -t livecd --ca /manifestCA.pem --dest /sysroot \
       "oci:$M/oci/machine/livecd:1.0.0" > /run/mount-livecd.log 2>&1; then
     line=$(tail -n 1 /run/mount-livecd.log)

@@ -3,10 +3,10 @@
 
 #include "boot/boot_media.hpp"
 #include "boot/machine_disk.hpp"
+#include "boot/machine_provision.hpp"
 #include "core/file.hpp"
 #include "tpm/pcr7data.hpp"
 #include "tpm/tpm_connection.hpp"
-#include "tpm/tpm_provision.hpp"
 
 namespace mos::boot {
 
@@ -15,7 +15,8 @@ namespace {
 constexpr std::size_t kMaxActionFile = 64 * 1024;
 constexpr std::size_t kMaxPemSize = 64 * 1024;
 
-// Provisioning: the SUDI into the TPM, under the keyset's policies (tpm_provision.hpp).
+// Provisioning: the factory partitions on the machine's disk, the SUDI into the TPM under the
+// keyset's policies (machine_provision.hpp).
 Result<std::string> provision(const std::filesystem::path& dir, std::string_view tcti) {
   auto sudi = dir / "sudi";
   std::error_code ec;
@@ -23,12 +24,16 @@ Result<std::string> provision(const std::filesystem::path& dir, std::string_view
     return fail("no SUDI: no disk labelled {} with cert.pem and privkey.pem was attached",
                 kSudiDiskLabel);
   MOS_TRY_ASSIGN(auto data, tpm::read_pcr7data(dir / "pcr7data"));
-  tpm::ProvisionRequest request;
-  MOS_TRY_ASSIGN(request.sudi_cert_pem, read_file(sudi / "cert.pem", kMaxPemSize));
-  MOS_TRY_ASSIGN(request.sudi_key_pem, read_file(sudi / "privkey.pem", kMaxPemSize));
+  MachineProvisionRequest request;
+  MOS_TRY_ASSIGN(request.tpm.sudi_cert_pem, read_file(sudi / "cert.pem", kMaxPemSize));
+  MOS_TRY_ASSIGN(request.tpm.sudi_key_pem, read_file(sudi / "privkey.pem", kMaxPemSize));
+  // As the original's provisioning medium: the machine is made anew, whatever it held.
+  request.tpm.wipe = true;
+  request.pcr7data = dir / "pcr7data";
+  request.disk = std::string(kAnyDisk);
   MOS_TRY_ASSIGN(auto tpm, tpm::TpmConnection::open(tcti));
-  MOS_TRY(tpm::provision_tpm(tpm, data, request));
-  return std::string(kProvisionedLine);
+  MOS_TRY_ASSIGN(auto report, provision_machine(tpm, data, std::move(request)));
+  return fmt::format("{}; {}", report.disk_line, kProvisionedLine);
 }
 
 // Installing: the machine's disk made and the system at the medium's URL installed into it,

@@ -2,21 +2,18 @@
 #include "boot/machine_disk.hpp"
 
 #include <fcntl.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <fstream>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "atomfs/mount_image.hpp"
 #include "atomfs/target_mount.hpp"
+#include "boot/factory_partitions.hpp"
 #include "core/file.hpp"
 #include "core/json.hpp"
 #include "core/process.hpp"
@@ -31,41 +28,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr std::uint64_t kMiB = 1024 * 1024;
-constexpr auto kToolTime = std::chrono::minutes(10);
 // GPT's own structures at both ends, and alignment.
 constexpr std::uint64_t kTableSpareMiB = 4;
 
-std::string read_sys(const fs::path& file) {
-  std::ifstream in(file);
-  std::string value;
-  std::getline(in, value);
-  return value;
-}
-
-Result<std::uint64_t> device_size(const fs::path& device) {
-  UniqueFd fd(::open(device.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return fail("opening {}: {}", device.string(), errno_message(errno));
-  struct stat st{};
-  if (::fstat(fd.get(), &st) != 0) return fail("{}: {}", device.string(), errno_message(errno));
-  if (S_ISREG(st.st_mode)) return static_cast<std::uint64_t>(st.st_size);
-  if (!S_ISBLK(st.st_mode)) return fail("{} is neither a disk nor a disk image", device.string());
-  std::uint64_t bytes = 0;
-  if (::ioctl(fd.get(), BLKGETSIZE64, &bytes) != 0)
-    return fail("reading the size of {}: {}", device.string(), errno_message(errno));
-  return bytes;
-}
-
-// sfdisk's script: sizes in MiB, the last partition takes what is left.
-Result<std::string> partition_script(std::uint64_t disk_bytes, const fs::path& device) {
+// sfdisk's script: sizes in MiB, the last partition takes what is left of `free_mib`.
+Result<std::string> partition_script(std::uint64_t free_mib, const fs::path& device) {
   std::uint64_t fixed = kTableSpareMiB;
   for (const auto& p : kMachinePartitions) fixed += p.mib;
-  std::uint64_t total = disk_bytes / kMiB;
-  if (total < fixed + 512)
-    return fail("{} has {} MiB; a machine's disk needs at least {} MiB", device.string(), total,
-                fixed + 512);
-  std::uint64_t rest = total - fixed;
-  std::string script = "label: gpt\n";
+  if (free_mib < fixed + 512)
+    return fail("{} has {} MiB free for the system; a machine's disk needs at least {} MiB",
+                device.string(), free_mib, fixed + 512);
+  std::uint64_t rest = free_mib - fixed;
+  std::string script;
   for (const auto& p : kMachinePartitions) {
     std::string size;
     if (p.mib)
@@ -77,114 +51,56 @@ Result<std::string> partition_script(std::uint64_t disk_bytes, const fs::path& d
   return script;
 }
 
-struct PartitionPlace {
-  std::string node;                   // the device sfdisk names for it
-  std::uint64_t start = 0, size = 0;  // bytes
-};
-
-Result<std::vector<PartitionPlace>> read_partitions(const fs::path& device) {
-  MOS_TRY_ASSIGN(auto out, run_checked({.argv = {"sfdisk", "-J", device.string()},
-                                        .timeout = kToolTime,
-                                        .what = "sfdisk"}));
-  MOS_TRY_ASSIGN(auto doc, parse_json_strict(out, "sfdisk -J " + device.string()));
-  std::vector<PartitionPlace> places;
-  try {
-    const auto& table = doc.at("partitiontable");
-    std::uint64_t sector = table.value("sectorsize", std::uint64_t{512});
-    for (const auto& p : table.at("partitions"))
-      places.push_back({p.at("node").get<std::string>(),
-                        p.at("start").get<std::uint64_t>() * sector,
-                        p.at("size").get<std::uint64_t>() * sector});
-  } catch (const nlohmann::json::exception& e) {
-    return fail("reading the partition table of {}: {}", device.string(), e.what());
-  }
-  if (places.size() != std::size(kMachinePartitions))
-    return fail("{} has {} partitions after partitioning, expected {}", device.string(),
-                places.size(), std::size(kMachinePartitions));
-  return places;
+// "/dev/vda3" -> "3", "disk.img12" -> "12": sfdisk names partitions by their number.
+std::string partition_number(const std::string& node) {
+  auto digits = node.find_last_not_of("0123456789");
+  return node.substr(digits == std::string::npos ? 0 : digits + 1);
 }
 
-bool is_block_device(const fs::path& path) {
-  struct stat st{};
-  return ::stat(path.c_str(), &st) == 0 && S_ISBLK(st.st_mode);
+// Writes the machine's partitions: after the factory partitions, which stay, when the disk has
+// them (provision made them, and the TPM holds the SBF's key); else on a new table.
+Status write_partitions(const fs::path& device, const std::vector<DiskPartition>& table,
+                        bool keep_factory, const std::string& script) {
+  if (!keep_factory)
+    return run_sfdisk(device, {"--wipe", "always", "--wipe-partitions", "always"},
+                      "label: gpt\n" + script);
+  std::vector<std::string> remove{"sfdisk", "--quiet", "--delete", device.string()};
+  for (const auto& p : table)
+    if (p.type_guid != kPbfTypeGuid && p.type_guid != kSbfTypeGuid)
+      remove.push_back(partition_number(p.node));
+  if (remove.size() > 4)
+    MOS_TRY(run_checked({.argv = remove, .timeout = kDiskToolTime, .what = "sfdisk --delete"}));
+  return run_sfdisk(device, {"--append", "--wipe-partitions", "always"}, script);
 }
 
 }  // namespace
 
-Result<fs::path> choose_install_disk() {
-  std::string mounts;
-  if (auto text = read_file("/proc/mounts", 1 << 20)) mounts = *text;
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (fs::directory_iterator it("/sys/block", ec), end; !ec && it != end; it.increment(ec))
-    names.push_back(it->path().filename().string());
-  std::sort(names.begin(), names.end());
-  std::vector<std::string> candidates;
-  for (const auto& name : names) {
-    if (name.starts_with("loop") || name.starts_with("ram") || name.starts_with("sr") ||
-        name.starts_with("dm-") || name.starts_with("zram") || name.starts_with("nbd"))
-      continue;
-    fs::path sys = fs::path("/sys/block") / name;
-    if (read_sys(sys / "ro") == "1") continue;
-    std::uint64_t sectors = 0;
-    try {
-      sectors = std::stoull(read_sys(sys / "size"));
-    } catch (const std::exception&) {
-      continue;
-    }
-    if (sectors * 512 < kMinimumInstallDisk) continue;
-    // In use: something on it (or on one of its partitions) is mounted.
-    if (mounts.find("/dev/" + name) != std::string::npos) continue;
-    candidates.push_back(name);
-  }
-  if (candidates.empty())
-    return fail("no disk to install to: none of at least {} GiB is writable and unused",
-                kMinimumInstallDisk >> 30);
-  if (candidates.size() > 1)
-    return fail("several disks could be the machine's ({}): name one with --disk",
-                fmt::join(candidates, ", "));
-  return fs::path("/dev") / candidates.front();
-}
-
 Result<MachineDisk> MachineDisk::create(const fs::path& device, const fs::path& root) {
   MOS_TRY_ASSIGN(auto bytes, device_size(device));
-  MOS_TRY_ASSIGN(auto script, partition_script(bytes, device));
-  MOS_TRY(run_checked({.argv = {"sfdisk", "--quiet", "--wipe", "always", "--wipe-partitions",
-                                "always", device.string()},
-                       .input = script,
-                       .timeout = kToolTime,
-                       .what = "sfdisk"}));
-  MOS_TRY_ASSIGN(auto places, read_partitions(device));
+  MOS_TRY_ASSIGN(auto before, read_partition_table(device));
+  MOS_TRY_ASSIGN(auto factory, find_factory_partitions(before, device));
+  std::uint64_t taken_mib = factory ? kFactoryEndMiB : 0;
+  if (bytes / kMiB < taken_mib) return fail("{} is smaller than its partitions", device.string());
+  MOS_TRY_ASSIGN(auto script, partition_script(bytes / kMiB - taken_mib, device));
+  MOS_TRY(write_partitions(device, before, factory.has_value(), script));
+  MOS_TRY_ASSIGN(auto table, read_partition_table(device));
   MachineDisk disk;
   disk.root_ = root;
-  UniqueFd whole;
-  // The kernel's devices for the partitions appear once it has read the new table: 5 s in all
-  // for them (a loop device without partition scanning never gets any).
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  for (std::size_t i = 0; i < places.size(); ++i) {
-    const auto& spec = kMachinePartitions[i];
-    std::string part;
-    if (is_block_device(device)) {
-      while (!is_block_device(places[i].node) && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (is_block_device(places[i].node)) part = places[i].node;
-    }
-    if (part.empty()) {
-      if (!whole) {
-        whole = UniqueFd(::open(device.c_str(), O_RDWR | O_CLOEXEC));
-        if (!whole) return fail("opening {}: {}", device.string(), errno_message(errno));
-      }
-      MOS_TRY_ASSIGN(auto loop, atomfs::LoopDevice::attach(whole.get(), places[i].size, true,
-                                                           places[i].start));
-      part = loop.path();
-      disk.loops_.push_back(std::move(loop));
-    }
+  disk.factory_kept_ = factory.has_value();
+  disk.parts_.emplace(device);
+  for (const auto& spec : kMachinePartitions) {
+    auto place = std::find_if(table.begin(), table.end(), [&](const DiskPartition& p) {
+      return p.type_guid == spec.type_guid && p.name == spec.name;
+    });
+    if (place == table.end())
+      return fail("{} has no {} partition after partitioning", device.string(), spec.name);
+    MOS_TRY_ASSIGN(std::string part, disk.parts_->open(*place));
     std::vector<std::string> mkfs =
         spec.filesystem == "vfat"
             ? std::vector<std::string>{"mkfs.fat", "-n", std::string(spec.label), part}
             : std::vector<std::string>{"mkfs.ext4", "-q", "-F", "-L", std::string(spec.label),
                                        part};
-    MOS_TRY(with_context(run_checked({.argv = mkfs, .timeout = kToolTime, .what = mkfs[0]}),
+    MOS_TRY(with_context(run_checked({.argv = mkfs, .timeout = kDiskToolTime, .what = mkfs[0]}),
                          fmt::format("formatting {} ({})", spec.name, part)));
     if (spec.mount_dir.empty()) {
       disk.esp_device_ = part;
@@ -212,7 +128,7 @@ Status MachineDisk::write_boot_files(const fs::path& shim, const fs::path& uki) 
     args.insert(args.begin(), {"mtools", "-c"});
     MOS_TRY(run_checked({.argv = std::move(args),
                          .set_env = {"MTOOLS_SKIP_CHECK=1"},
-                         .timeout = kToolTime,
+                         .timeout = kDiskToolTime,
                          .what = "mtools"}));
     return {};
   };
@@ -229,7 +145,7 @@ Status MachineDisk::close() {
       return fail("unmounting {}: {}", mounts_.back().string(), errno_message(errno));
     mounts_.pop_back();
   }
-  loops_.clear();
+  if (parts_) parts_->release();
   return {};
 }
 
@@ -266,7 +182,7 @@ Result<DiskInstallReport> install_to_disk(sysroot::SysrootOptions options, std::
   MOS_TRY(written);
   MOS_TRY(unmounted);
   MOS_TRY(disk.close());
-  return DiskInstallReport{device, report.summary};
+  return DiskInstallReport{device, report.summary, disk.factory_kept()};
 }
 
 }  // namespace mos::boot

@@ -11,11 +11,12 @@
 // loop device at its offset instead.
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "atomfs/loop_device.hpp"
+#include "boot/disk_partitions.hpp"
 #include "core/result.hpp"
 #include "sysroot/sysroot.hpp"
 
@@ -41,18 +42,10 @@ inline constexpr MachinePartition kMachinePartitions[] = {
      "scratch-writes", 0, 100},
 };
 
-// Smallest disk install --partition takes (the partitions above, with room for a system).
-inline constexpr std::uint64_t kMinimumInstallDisk = std::uint64_t{2} << 30;
-
-// The disk to install to when none is named: the first (by name) of at least
-// kMinimumInstallDisk that is writable and has no mounted filesystem. CD drives, loop, ram and
-// device-mapper devices are never chosen; several candidates are an error naming them.
-Result<std::filesystem::path> choose_install_disk();
-
 class MachineDisk {
  public:
-  // Partitions and formats `device` (what it held is lost) and mounts config, store and scratch
-  // under `root`.
+  // Partitions and formats `device` (what it held is lost, except its factory partitions:
+  // factory_partitions.hpp) and mounts config, store and scratch under `root`.
   static Result<MachineDisk> create(const std::filesystem::path& device,
                                     const std::filesystem::path& root);
   MachineDisk(MachineDisk&&) noexcept = default;
@@ -63,18 +56,22 @@ class MachineDisk {
   Status write_boot_files(const std::filesystem::path& shim, const std::filesystem::path& uki);
   // Flushes and unmounts everything; the disk is then complete.
   Status close();
+  // Whether the disk's PBF and SBF were found and kept.
+  bool factory_kept() const { return factory_kept_; }
 
  private:
   MachineDisk() = default;
   std::filesystem::path root_;
   std::string esp_device_;
-  std::vector<atomfs::LoopDevice> loops_;
+  bool factory_kept_ = false;
+  std::optional<PartitionDevices> parts_;
   std::vector<std::filesystem::path> mounts_;  // in mount order
 };
 
 struct DiskInstallReport {
   std::filesystem::path device;
-  std::string summary;  // sysroot::install's
+  std::string summary;        // sysroot::install's
+  bool factory_kept = false;  // its PBF and SBF were kept
 };
 
 // install --partition: the disk (`device`, or choose_install_disk()), made a machine's disk under

@@ -149,6 +149,19 @@ Result<bool> tpm_is_provisioned(TpmConnection& tpm) {
   return tpm.nv_defined(kNvLayoutVersion);
 }
 
+Result<std::string> new_passphrase() {
+  return random_hex(kPassphraseBytes);
+}
+
+Status check_provisionable(TpmConnection& tpm, bool wipe) {
+  MOS_TRY_ASSIGN(bool provisioned, tpm_is_provisioned(tpm));
+  if (provisioned && !wipe)
+    return fail(
+        "the TPM at {} is already provisioned (NV 0x{:08x} exists); give --wipe to erase it",
+        tpm.tcti(), kNvLayoutVersion);
+  return {};
+}
+
 Result<ProvisionReport> provision_tpm(TpmConnection& tpm, const Pcr7Data& data,
                                       const ProvisionRequest& request) {
   if (request.sudi_cert_pem.empty() || request.sudi_key_pem.empty())
@@ -165,14 +178,10 @@ Result<ProvisionReport> provision_tpm(TpmConnection& tpm, const Pcr7Data& data,
 
   ProvisionReport report;
   report.keyset = keyset;
+  MOS_TRY(check_provisionable(tpm, request.wipe));
   MOS_TRY_ASSIGN(bool provisioned, tpm_is_provisioned(tpm));
   Secret old_admin;
   if (provisioned) {
-    if (!request.wipe)
-      return fail(
-          "the TPM at {} is already provisioned (NV 0x{:08x} exists); give --wipe to "
-          "erase it",
-          tpm.tcti(), kNvLayoutVersion);
     // Without the platform hierarchy, clearing needs the lockout password, which a uki-tpm
     // boot can read from 0x01500001.
     if (auto chosen = choose_signed_policy(data, pcr7, SecretPolicy::passwd); chosen) {
@@ -195,8 +204,12 @@ Result<ProvisionReport> provision_tpm(TpmConnection& tpm, const Pcr7Data& data,
 
   Secret admin, sbf, os;
   MOS_TRY_ASSIGN(admin.value, random_hex(kAdminPasswordBytes));
-  MOS_TRY_ASSIGN(sbf.value, random_hex(kPassphraseBytes));
-  MOS_TRY_ASSIGN(os.value, random_hex(kPassphraseBytes));
+  if (request.sbf_passphrase.empty()) {
+    MOS_TRY_ASSIGN(sbf.value, new_passphrase());
+  } else {
+    sbf.value = request.sbf_passphrase;
+  }
+  MOS_TRY_ASSIGN(os.value, new_passphrase());
   MOS_TRY_ASSIGN(std::uint16_t chunk_max, tpm.nv_buffer_max());
   // One salted HMAC session authorizes every owner command, so the secrets cross the bus
   // encrypted.

@@ -3,7 +3,7 @@
 // dictionary-attack parameters, store the SUDI and fresh secrets in NV indices that only the
 // keyset's signed policies open, and lock the hierarchies with a random admin password that
 // only the TPM keeps (NV 0x01500001, readable by a uki-tpm boot). The partitions (PBF/SBF) are
-// not made here.
+// made by the caller (boot/machine_provision.hpp), before this.
 //
 // Order, so that an interrupted run can be rerun: the hierarchies keep their empty passwords
 // until every secret index is written; then owner and endorsement get the admin password, the
@@ -37,7 +37,14 @@ struct ProvisionRequest {
   bool wipe = false;  // provision a TPM that is already provisioned
   // What 0x01500020 holds, which the keyset's luks policy names (PolicyNV ==).
   std::string policy_version = std::string(kDefaultPolicyVersion);
+  // What 0x01500030 holds: the SBF's LUKS passphrase when the caller made the SBF with it
+  // (boot/machine_provision.hpp), else a fresh one (new_passphrase()).
+  std::string sbf_passphrase;
 };
+
+// A fresh LUKS passphrase as the TPM keeps them: 160 random bits, 40 hex characters (the
+// original's length).
+Result<std::string> new_passphrase();
 
 struct ProvisionReport {
   std::string keyset;           // whose policies guard the secrets
@@ -50,6 +57,8 @@ Result<std::string> provisioning_keyset(const Pcr7Data& data, const Sha256& curr
 
 // Whether NV 0x01500002 (the layout version, written last) exists.
 Result<bool> tpm_is_provisioned(TpmConnection& tpm);
+// An error unless the TPM is not provisioned yet or `wipe` allows provisioning it again.
+Status check_provisionable(TpmConnection& tpm, bool wipe);
 
 Result<ProvisionReport> provision_tpm(TpmConnection& tpm, const Pcr7Data& data,
                                       const ProvisionRequest& request);

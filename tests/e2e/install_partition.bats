@@ -94,8 +94,36 @@ part() {
   truncate -s 512M "$T/small.img"
   run mosctl install --partition --disk "$T/small.img" --root "$T/inst" --ca "$CA" "oci:$T/pub/machine/install:1.0.0"
   [ "$status" -ne 0 ]
-  [[ "$output" == *"has 512 MiB; a machine's disk needs at least"* ]]
+  [[ "$output" == *"has 512 MiB free for the system; a machine's disk needs at least"* ]]
   run mosctl install --disk "$T/disk.img" --root "$T/inst" --ca "$CA" "oci:$T/pub/machine/install:1.0.0"
   [ "$status" -ne 0 ]
   [[ "$output" == *"--disk goes with --partition"* ]]
+}
+
+@test "install --partition keeps a provisioned disk's factory partitions, byte for byte, and replaces the rest" {
+  rm -f "$T/disk.img"
+  truncate -s 3G "$T/disk.img"
+  # A provisioned disk as mosctl provision --disk leaves it (tpm_device.bats checks that one; here
+  # the same layout is made with the tools), with a previous system's partition after it.
+  printf 'label: gpt\nstart=4MiB, size=64MiB, type=01A3E19F-9FEA-ED47-92C2-E75639FF5601, name=pbf\nstart=68MiB, size=256MiB, type=01A3E19F-9FEA-ED47-92C2-E75639FF5602, name=sbf\nstart=400MiB, size=100MiB, name=old\n' |
+    sfdisk --quiet "$T/disk.img"
+  l=$(losetup --find --show --offset $((4 << 20)) --sizelimit $((64 << 20)) "$T/disk.img")
+  mkfs.ext4 -q -L pbf "$l"
+  losetup -d "$l"
+  l=$(losetup --find --show --offset $((68 << 20)) --sizelimit $((256 << 20)) "$T/disk.img")
+  echo -n 0123456789abcdef0123456789abcdef01234567 |
+    cryptsetup luksFormat --batch-mode --type luks2 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 --label sbf "$l" -
+  losetup -d "$l"
+  dd if="$T/disk.img" bs=1M skip=4 count=320 status=none | sha256sum > "$T/factory.sum"
+
+  run mosctl install --partition --disk "$T/disk.img" --root "$T/inst" --ca "$CA" "oci:$T/pub/machine/install:1.0.0"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ "$output" == *"installed to $T/disk.img (its factory partitions kept)"* ]]
+  [ -z "$(losetup -j "$T/disk.img")" ]
+  [ "$(jq -r '[.partitiontable.partitions[].name] | join(" ")' < <(sfdisk -J "$T/disk.img"))" = "pbf sbf esp machine-config machine-store machine-scratch" ]
+  dd if="$T/disk.img" bs=1M skip=4 count=320 status=none | sha256sum | cmp - "$T/factory.sum"
+  # The machine's partitions come after the SBF.
+  read -r start size < <(part "$T/disk.img" 3)
+  [ "$start" -ge $((324 << 20)) ]
+  mtype -i "$T/disk.img@@$start" ::EFI/BOOT/BOOTX64.EFI | grep -q "a shim"
 }

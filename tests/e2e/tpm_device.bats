@@ -131,3 +131,53 @@ extend_hex() { printf '%s%s' "$1" "$2" | sed 's/../\\x&/g' | xargs -0 printf '%b
   [ "$status" -eq 1 ]
   [[ "$output" == *"swtpm:host=127.0.0.1,port=1"* ]]
 }
+
+@test "provision --disk makes the factory partitions first; without device-mapper it stops at the SBF's LUKS2 header and the TPM stays unprovisioned" {
+  img="$BATS_TEST_TMPDIR/disk.img"
+  truncate -s 3G "$img"
+  run provision --disk "$img"
+  echo "$output"
+  # Device-mapper is there when its control node opens (cryptsetup creates the node anyway).
+  if (exec 3<>/dev/mapper/control) 2>/dev/null; then
+    [ "$status" -eq 0 ]
+    [[ "$output" == *"factory partitions on $img: PBF (pcr7data), SBF (LUKS2, ext4 inside)"* ]]
+  else
+    # This host (like CI's) has no device-mapper: the SBF's filesystem is made in a VM
+    # (boot_media.bats); here the run stops there, and nothing is written to the TPM.
+    [ "$status" -ne 0 ]
+    [[ "$output" == *"making the SBF: opening the LUKS volume on /dev/loop"*"needs device-mapper (dm-crypt)"* ]]
+    run provision  # the TPM is not provisioned: no --wipe needed
+    [ "$status" -eq 0 ]
+  fi
+  # The original's layout: pbf at 4 MiB (64 MiB), sbf at 68 MiB (256 MiB), its type GUIDs.
+  table=$(sfdisk -J "$img" | jq -c '[.partitiontable.partitions[] | [.start, .size, .type, .name]]')
+  [ "$table" = '[[8192,131072,"01A3E19F-9FEA-ED47-92C2-E75639FF5601","pbf"],[139264,524288,"01A3E19F-9FEA-ED47-92C2-E75639FF5602","sbf"]]' ]
+  # The PBF: an ext4 labelled pbf holding the keyset's pcr7data.
+  pbf=$(losetup --find --show --offset $((8192 * 512)) --sizelimit $((131072 * 512)) "$img")
+  [ "$(blkid -o value -s LABEL "$pbf")" = pbf ]
+  mkdir -p "$BATS_TEST_TMPDIR/pbf"
+  mount -o ro "$pbf" "$BATS_TEST_TMPDIR/pbf"
+  run diff -r "$KS/pcr7data" "$BATS_TEST_TMPDIR/pbf/pcr7data"
+  umount "$BATS_TEST_TMPDIR/pbf"
+  losetup -d "$pbf"
+  [ "$status" -eq 0 ]
+  # The SBF: a LUKS2 volume labelled sbf, one keyslot (PBKDF2: its passphrase is a random secret).
+  sbf=$(losetup --find --show --offset $((139264 * 512)) --sizelimit $((524288 * 512)) "$img")
+  run cryptsetup luksDump "$sbf"
+  losetup -d "$sbf"
+  [[ "$output" == *"Version:"*2* ]]
+  [[ "$output" == *"Label:"*sbf* ]]
+  [[ "$output" == *"PBKDF:"*pbkdf2* ]]
+  [ "$(grep -c ': luks2' <<<"$output")" -eq 1 ]
+}
+
+@test "provision --disk refuses a provisioned machine before touching its disk" {
+  provision
+  img="$BATS_TEST_TMPDIR/disk.img"
+  truncate -s 3G "$img"
+  run provision --disk "$img"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"already provisioned"*"--wipe"* ]]
+  run sfdisk -J "$img"
+  [ "$status" -ne 0 ]  # no partition table
+}

@@ -61,7 +61,8 @@ void add_system_commands(Program& program) {
     if (partition) {
       if (!options.root_given) options.root = std::string(boot::kInstallRoot);
       MOS_TRY_ASSIGN(auto report, boot::install_to_disk(options, url, disk));
-      std::printf("%s\ninstalled to %s\n", report.summary.c_str(), report.device.c_str());
+      std::printf("%s\ninstalled to %s%s\n", report.summary.c_str(), report.device.c_str(),
+                  report.factory_kept ? " (its factory partitions kept)" : "");
       return {};
     }
     spdlog::info("installing into root {}", options.root.string());

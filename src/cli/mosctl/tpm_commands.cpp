@@ -1,9 +1,10 @@
-// mosctl provision, initrd-setup, preinstall and extend-pcr7: the device side of the TPM (tpm/
-// tpm_provision.hpp, tpm/initrd_setup.hpp). The TPM is reached through a TCTI string, the
+// mosctl provision, initrd-setup, preinstall and extend-pcr7: the device side of the TPM (boot/
+// machine_provision.hpp, tpm/initrd_setup.hpp). The TPM is reached through a TCTI string, the
 // kernel's resource manager by default.
 #include <cstdio>
 #include <string>
 
+#include "boot/machine_provision.hpp"
 #include "cli/mosctl/commands.hpp"
 #include "core/file.hpp"
 #include "tpm/initrd_setup.hpp"
@@ -44,30 +45,41 @@ void add_tpm_commands(Program& program) {
   auto& app = program.app();
   static TpmFlags flags;
 
-  static std::string cert_path, key_path;
+  static std::string cert_path, key_path, disk;
   static bool wipe = false;
   auto* provision = app.add_subcommand(
-      "provision", "Store the SUDI in the TPM under the keyset's policies and lock the TPM");
+      "provision",
+      "Make the factory partitions and store the SUDI in the TPM under the keyset's policies");
   provision->add_option("CERT", cert_path, "SUDI certificate (PEM)")->required();
   provision->add_option("KEY", key_path, "SUDI private key (PEM)")->required();
-  provision->add_flag("--wipe", wipe, "Provision a TPM that is already provisioned");
+  provision
+      ->add_option("--disk", disk,
+                   "Disk for the factory partitions (PBF, SBF); what it holds is lost. 'any': "
+                   "the machine's only disk of 2 GiB or more")
+      ->type_name("DEV|any");
+  provision->add_flag("--wipe", wipe, "Provision a machine that is already provisioned");
   add_tpm_option(provision, flags);
   add_pcr7data_option(provision, flags);
   program.examples(provision, {{"Provision this machine's TPM with its SUDI",
                                 "mosctl provision /media/cert.pem /media/privkey.pem"},
+                               {"With its factory partitions on the machine's disk",
+                                "mosctl provision --disk any /media/cert.pem /media/privkey.pem"},
                                {"A test swtpm, with a keyset's pcr7data",
                                 "mosctl provision --tpm swtpm:host=127.0.0.1,port=2321 "
                                 "--pcr7data KEYSET/pcr7data cert.pem privkey.pem"}});
   program.on_run(provision, []() -> Status {
     MOS_TRY_ASSIGN(auto data, tpm::read_pcr7data(flags.pcr7data));
-    tpm::ProvisionRequest request;
-    MOS_TRY_ASSIGN(request.sudi_cert_pem, read_file(cert_path, kMaxPemSize));
-    MOS_TRY_ASSIGN(request.sudi_key_pem, read_file(key_path, kMaxPemSize));
-    request.wipe = wipe;
+    boot::MachineProvisionRequest request;
+    MOS_TRY_ASSIGN(request.tpm.sudi_cert_pem, read_file(cert_path, kMaxPemSize));
+    MOS_TRY_ASSIGN(request.tpm.sudi_key_pem, read_file(key_path, kMaxPemSize));
+    request.tpm.wipe = wipe;
+    request.pcr7data = flags.pcr7data;
+    request.disk = disk;
     MOS_TRY_ASSIGN(auto tpm, tpm::TpmConnection::open(flags.tcti));
-    MOS_TRY_ASSIGN(auto report, tpm::provision_tpm(tpm, data, request));
+    MOS_TRY_ASSIGN(auto report, boot::provision_machine(tpm, data, std::move(request)));
+    if (!report.disk_line.empty()) std::printf("%s\n", report.disk_line.c_str());
     std::printf("provisioned the TPM at %s for keyset %s (cleared through the %s hierarchy)\n",
-                flags.tcti.c_str(), report.keyset.c_str(), report.cleared_through.c_str());
+                flags.tcti.c_str(), report.tpm.keyset.c_str(), report.tpm.cleared_through.c_str());
     return {};
   });
 

@@ -96,8 +96,8 @@ class TpmDevice : public ::testing::Test {
   }
 
   void provision(std::string_view policy_version = kDefaultPolicyVersion) {
-    ProvisionRequest request{device_keyset().cert_pem, device_keyset().key_pem, false,
-                             std::string(policy_version)};
+    ProvisionRequest request{
+        device_keyset().cert_pem, device_keyset().key_pem, false, std::string(policy_version), {}};
     auto report = provision_tpm(*tpm_, device_keyset().data, request);
     ASSERT_TRUE(report) << report.error().message;
     EXPECT_EQ(report->keyset, "unit");
@@ -250,7 +250,7 @@ TEST_F(TpmDevice, ATpmBootReadsTheAdminPasswordThatLocksTheHierarchies) {
 
 TEST_F(TpmDevice, AProvisionedTpmIsRefusedUnlessWiped) {
   provision();
-  ProvisionRequest request{device_keyset().cert_pem, device_keyset().key_pem, false, "0001"};
+  ProvisionRequest request{device_keyset().cert_pem, device_keyset().key_pem, false, "0001", {}};
   auto again = provision_tpm(*tpm_, device_keyset().data, request);
   ASSERT_FALSE(again);
   EXPECT_NE(again.error().message.find("already provisioned"), std::string::npos)
@@ -258,6 +258,18 @@ TEST_F(TpmDevice, AProvisionedTpmIsRefusedUnlessWiped) {
   request.wipe = true;
   auto wiped = provision_tpm(*tpm_, device_keyset().data, request);
   ASSERT_TRUE(wiped) << wiped.error().message;
+}
+
+TEST_F(TpmDevice, TheSbfPassphraseIsTheOneTheFactoryPartitionsWereMadeWith) {
+  ProvisionRequest request{device_keyset().cert_pem, device_keyset().key_pem, false, "0001",
+                           std::string(40, 's')};
+  ASSERT_TRUE(provision_tpm(*tpm_, device_keyset().data, request));
+  boot_with(*tpm_, "uki-production");
+  Sha256 production = *device_keyset().prediction.pcr7_of("uki-production");
+  auto policy = choose_signed_policy(device_keyset().data, production, SecretPolicy::luks);
+  ASSERT_TRUE(policy);
+  EXPECT_EQ(read_secret(*tpm_, kNvSbfPassphrase, SecretPolicy::luks, *policy).value_or(""),
+            request.sbf_passphrase);
 }
 
 TEST_F(TpmDevice, PreinstallReplacesTheOsPassphraseThroughThePolicy) {
@@ -291,7 +303,7 @@ TEST_F(TpmDevice, WipeWithoutThePlatformHierarchyNeedsATpmBoot) {
   ASSERT_EQ(Esys_HierarchyControl(tpm_->esys(), ESYS_TR_RH_PLATFORM, ESYS_TR_PASSWORD, ESYS_TR_NONE,
                                   ESYS_TR_NONE, TPM2_RH_PLATFORM, TPM2_NO),
             TSS2_RC_SUCCESS);
-  ProvisionRequest request{device_keyset().cert_pem, device_keyset().key_pem, true, "0001"};
+  ProvisionRequest request{device_keyset().cert_pem, device_keyset().key_pem, true, "0001", {}};
   boot_with(*tpm_, "uki-tpm");
   auto wiped = provision_tpm(*tpm_, device_keyset().data, request);
   ASSERT_TRUE(wiped) << wiped.error().message;
