@@ -102,7 +102,7 @@ say() { echo "mos-hostfs: $*" > /dev/console; }
 # Started from a boot medium (mosb mkprovision): the medium's action, once, then off.
 if [ -e /run/mos-livecd/boot.json ]; then
   if out=$(/usr/bin/mosctl live-action 2>&1); then
-    echo "mos-livecd: $(echo "$out" | tail -n 1)" > /dev/console
+    echo "$out" | sed 's/^/mos-livecd: /' > /dev/console
   else
     line=$(echo "$out" | tail -n 1)
     echo "mos-livecd: FAILED: ${line#mosctl: error: }" > /dev/console

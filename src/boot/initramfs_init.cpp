@@ -138,6 +138,15 @@ boot_medium() {
   say "live system: $(sed -n 's/^mounted \([^ ]*\) at .* (\(.*\))$/\1, \2/p' /run/mount-livecd.log)"
   cp -r /pcr7data "$L/pcr7data" && cp /manifestCA.pem "$L/manifestCA.pem" ||
     stop "FAILED: copying the keyset's pcr7data and manifest CA for the live system"
+  # The TPM's secrets stay closed to a live system, as to every system after the initramfs: PCR7
+  # is extended (a provisioning live system chooses the keyset by the value saved before).
+  if [ -e /dev/tpmrm0 ]; then
+    save=""
+    grep -q '"action": *"provision"' "$L/boot.json" && save="--save-before $L/pcr7.bin"
+    # shellcheck disable=SC2086
+    out=$(mosctl extend-pcr7 $save 2>&1) || stop "FAILED: TPM: extending PCR7: ${out##*error: }"
+    say "TPM: PCR7 extended, the secrets closed for the live system"
+  fi
   if sudi=$(findfs LABEL=trust-data 2>/dev/null); then
     for m in vfat nls_cp437 nls_ascii nls_utf8; do modprobe "$m" 2>/dev/null; done
     mkdir -p /run/sudi-disk "$L/sudi"

@@ -31,9 +31,11 @@ Result<std::string> provision(const std::filesystem::path& dir, std::string_view
   request.tpm.wipe = true;
   request.pcr7data = dir / "pcr7data";
   request.disk = std::string(kAnyDisk);
+  // The initramfs extended PCR7 before the live system started; it saved the value before.
+  MOS_TRY_ASSIGN(request.tpm.boot_pcr7, tpm::read_boot_pcr7(dir / kBootPcr7File));
   MOS_TRY_ASSIGN(auto tpm, tpm::TpmConnection::open(tcti));
   MOS_TRY_ASSIGN(auto report, provision_machine(tpm, data, std::move(request)));
-  return fmt::format("{}; {}", report.disk_line, kProvisionedLine);
+  return fmt::format("{}\n{}", report.disk_line, kProvisionedLine);
 }
 
 // Installing: the machine's disk made and the system at the medium's URL installed into it,
@@ -43,8 +45,9 @@ Result<std::string> install(const std::filesystem::path& dir, const BootAction& 
   options.root = std::string(kInstallRoot);
   options.ca_file = dir / "manifestCA.pem";
   options.source.registry.plain_http = action.plain_http;
-  MOS_TRY(install_to_disk(options, action.install_url, {}));
-  return std::string(kInstalledLine);
+  MOS_TRY_ASSIGN(auto report, install_to_disk(options, action.install_url, {}));
+  return fmt::format("{} on {}{}\n{}", action.install_url, report.device.string(),
+                     report.factory_kept ? ", its factory partitions kept" : "", kInstalledLine);
 }
 
 }  // namespace

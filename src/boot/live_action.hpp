@@ -15,6 +15,9 @@ namespace mos::boot {
 
 inline constexpr std::string_view kLiveDir = "/run/mos-livecd";
 inline constexpr std::string_view kSudiDiskLabel = "trust-data";
+// In kLiveDir: PCR7 as it was before the initramfs extended it (mosctl extend-pcr7
+// --save-before), by which a provisioning live system chooses the keyset.
+inline constexpr std::string_view kBootPcr7File = "pcr7.bin";
 // The line a successful provisioning prints (trust launch waits for it, as the original's did).
 inline constexpr std::string_view kProvisionedLine = "provisioned successfully";
 inline constexpr std::string_view kInstalledLine = "installed successfully";
@@ -23,7 +26,7 @@ inline constexpr std::string_view kInstallRoot = "/run/mos-install";
 
 struct LiveActionReport {
   std::string action;
-  std::string line;  // what to print on the console when it succeeded
+  std::string line;  // what to print on the console when it succeeded (the success line last)
 };
 
 // Runs the action of the medium whose files lie in `dir`, with the TPM at `tcti`.

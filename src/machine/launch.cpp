@@ -132,11 +132,27 @@ std::string console_lines(const MachinePaths& paths) {
   return out.empty() ? std::string(" (no console output)") : out;
 }
 
+// What a medium's live system said on the console ("mos-livecd: ..." lines, without the prefix).
+std::vector<std::string> live_system_lines(std::string_view console) {
+  constexpr std::string_view kPrefix = "mos-livecd: ";
+  std::vector<std::string> lines;
+  for (std::size_t at = console.find(kPrefix); at != std::string_view::npos;
+       at = console.find(kPrefix, at + 1)) {
+    auto end = console.find_first_of("\r\n", at);
+    lines.emplace_back(console.substr(at + kPrefix.size(), end == std::string_view::npos
+                                                               ? std::string_view::npos
+                                                               : end - at - kPrefix.size()));
+  }
+  return lines;
+}
+
 // One boot of a medium: started, watched on the console until its success line, then waited for
-// until the live system has powered the machine off.
-Status run_medium_boot(const MachineHome& home, const MachineDefinition& definition,
-                       const MachinePaths& paths, std::string_view what, std::string_view success,
-                       std::chrono::seconds timeout) {
+// until the live system has powered the machine off. Returns what the live system said.
+Result<std::vector<std::string>> run_medium_boot(const MachineHome& home,
+                                                 const MachineDefinition& definition,
+                                                 const MachinePaths& paths, std::string_view what,
+                                                 std::string_view success,
+                                                 std::chrono::seconds timeout) {
   MOS_TRY(start_vm(home, definition, paths, StartOptions{}));
   auto deadline = std::chrono::steady_clock::now() + timeout;
   auto failed = [&](std::string_view why) {
@@ -144,8 +160,9 @@ Status run_medium_boot(const MachineHome& home, const MachineDefinition& definit
     return fail("the {} boot of {} {}; its console's last lines:{}", what, paths.name, why,
                 console_lines(paths));
   };
+  std::string text;
   for (;;) {
-    auto text = read_file(paths.console_log, 64 << 20).value_or("");
+    text = read_file(paths.console_log, 64 << 20).value_or("");
     if (text.find(fmt::format("mos-livecd: {}", success)) != std::string::npos) break;
     for (std::string_view marker : {"mos-livecd: FAILED", "mos-initramfs: FAILED"})
       if (text.find(marker) != std::string::npos) return failed("failed");
@@ -160,7 +177,7 @@ Status run_medium_boot(const MachineHome& home, const MachineDefinition& definit
     std::this_thread::sleep_for(kPoll);
   if (vm_status(paths).state == VmState::running)
     MOS_TRY(stop_vm(paths, StopOptions{.force = true}));
-  return {};
+  return live_system_lines(text);
 }
 
 }  // namespace
@@ -275,15 +292,17 @@ Result<LaunchReport> launch_machine(const LaunchRequest& request) {
     MOS_TRY(save_definition(paths, definition));
     defined = true;
     request.say(fmt::format("provisioning {} (booting {})", request.name, provision_iso.string()));
-    MOS_TRY(run_medium_boot(home, definition, paths, "provisioning", boot::kProvisionedLine,
-                            request.boot_timeout));
+    MOS_TRY_ASSIGN(auto provisioned, run_medium_boot(home, definition, paths, "provisioning",
+                                                     boot::kProvisionedLine, request.boot_timeout));
+    for (const auto& line : provisioned) request.say(fmt::format("{}: {}", request.name, line));
     // The install boot: its medium, no SUDI disk (the TPM holds the identity now).
     config.cdrom = install_iso.string();
     config.disks.pop_back();
     MOS_TRY(save_definition(paths, definition));
     request.say(fmt::format("installing {} from {}", request.name, request.url));
-    MOS_TRY(run_medium_boot(home, definition, paths, "install", boot::kInstalledLine,
-                            request.boot_timeout));
+    MOS_TRY_ASSIGN(auto installed, run_medium_boot(home, definition, paths, "install",
+                                                   boot::kInstalledLine, request.boot_timeout));
+    for (const auto& line : installed) request.say(fmt::format("{}: {}", request.name, line));
     config.boot = "hdd";
     config.cdrom.clear();
     MOS_TRY(save_definition(paths, definition));

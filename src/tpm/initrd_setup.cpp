@@ -24,7 +24,13 @@ Sha256 final_extend_digest() {
   return sha256("atomix\n");
 }
 
-Status extend_pcr7_final(TpmConnection& tpm) {
+Status extend_pcr7_final(TpmConnection& tpm, const std::filesystem::path& save_before) {
+  if (!save_before.empty()) {
+    // Saved even if the extend then fails: the caller stops the boot in that case anyway.
+    MOS_TRY_ASSIGN(Sha256 pcr7, tpm.read_pcr7());
+    MOS_TRY(write_file_atomic(
+        save_before, std::string(reinterpret_cast<const char*>(pcr7.data()), pcr7.size()), 0644));
+  }
   return tpm.extend_pcr7(final_extend_digest());
 }
 

@@ -19,8 +19,9 @@ namespace mos::tpm {
 Sha256 final_extend_digest();
 
 // Extends PCR7 with final_extend_digest(): `mosctl extend-pcr7` (no pcr7data needed, unlike
-// the original's).
-Status extend_pcr7_final(TpmConnection& tpm);
+// the original's). With `save_before`, PCR7 is first written there as 32 raw bytes (the
+// original's /pcr7.bin, which a provisioning live system chooses the keyset by).
+Status extend_pcr7_final(TpmConnection& tpm, const std::filesystem::path& save_before = {});
 
 inline constexpr std::string_view kDefaultSecureDir = "/priv/factory/secure";
 inline constexpr std::string_view kSudiCertFile = "server.crt";

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 #include <tss2/tss2_rc.h>
 
+#include "core/file.hpp"
 #include "tpm/ea_policy.hpp"
 #include "tpm/tpm_secret.hpp"
 
@@ -149,6 +150,18 @@ Result<bool> tpm_is_provisioned(TpmConnection& tpm) {
   return tpm.nv_defined(kNvLayoutVersion);
 }
 
+Result<std::optional<Sha256>> read_boot_pcr7(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) return std::optional<Sha256>{};
+  MOS_TRY_ASSIGN(auto bytes, read_file(file, 1024));
+  if (bytes.size() != kSha256Size)
+    return fail("{}: {} bytes, expected a PCR7 value of {}", file.string(), bytes.size(),
+                kSha256Size);
+  Sha256 pcr7{};
+  std::copy(bytes.begin(), bytes.end(), pcr7.begin());
+  return std::optional<Sha256>{pcr7};
+}
+
 Result<std::string> new_passphrase() {
   return random_hex(kPassphraseBytes);
 }
@@ -167,7 +180,12 @@ Result<ProvisionReport> provision_tpm(TpmConnection& tpm, const Pcr7Data& data,
   if (request.sudi_cert_pem.empty() || request.sudi_key_pem.empty())
     return fail("provisioning needs the SUDI certificate and key");
   MOS_TRY(check_policy_version(request.policy_version));
-  MOS_TRY_ASSIGN(Sha256 pcr7, tpm.read_pcr7());
+  Sha256 pcr7{};
+  if (request.boot_pcr7) {
+    pcr7 = *request.boot_pcr7;
+  } else {
+    MOS_TRY_ASSIGN(pcr7, tpm.read_pcr7());
+  }
   MOS_TRY_ASSIGN(std::string keyset, provisioning_keyset(data, pcr7));
   const Pcr7Policy& newest = data.newest();
   const std::string& tpmpass_pem = newest.pubkeys.at(tpmpass_pubkey_name(keyset));

@@ -11,6 +11,8 @@
 // the next run), and the lockout password is set last. A run stopped before that mark leaves
 // the lockout password empty, so the next run clears the TPM again without --wipe.
 #include <cstdint>
+#include <filesystem>
+#include <optional>
 #include <string>
 
 #include "core/result.hpp"
@@ -40,7 +42,13 @@ struct ProvisionRequest {
   // What 0x01500030 holds: the SBF's LUKS passphrase when the caller made the SBF with it
   // (boot/machine_provision.hpp), else a fresh one (new_passphrase()).
   std::string sbf_passphrase;
+  // This boot's PCR7 before the initramfs extended it (the original's /pcr7.bin): how the
+  // keyset is chosen once PCR7 no longer shows the boot chain. None: read from the TPM.
+  std::optional<Sha256> boot_pcr7;
 };
+
+// The original's /pcr7.bin: 32 raw bytes. nullopt when `file` does not exist.
+Result<std::optional<Sha256>> read_boot_pcr7(const std::filesystem::path& file);
 
 // A fresh LUKS passphrase as the TPM keeps them: 160 random bits, 40 hex characters (the
 // original's length).

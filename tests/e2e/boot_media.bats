@@ -180,6 +180,14 @@ zot_image() {
   run timeout 600 trust launch --project=snakeoil:default --start vm1 "$url:1.0.0"
   [ "$status" -eq 0 ] || { echo "$output"; false; }
   [[ "$output" == *"forwarded 127.0.0.1:28080 -> vm1:80"* ]]
+  # The provisioning boot made the factory partitions (the SBF's ext4 through the guest's
+  # dm-crypt), the install boot kept them.
+  [[ "$output" == *"vm1: factory partitions on /dev/"*": PBF (pcr7data), SBF (LUKS2, ext4 inside)"* ]]
+  [[ "$output" == *"vm1: $url:1.0.0 on /dev/"*", its factory partitions kept"* ]]
+  disk=$(machine info vm1 | grep -o '[^ "]*vm1\.qcow2' | head -n 1)
+  qemu-img convert -U -O raw "$disk" "$T/vm1.raw"
+  [ "$(sfdisk -J "$T/vm1.raw" | jq -r '[.partitiontable.partitions[].name] | join(" ")')" = "pbf sbf esp machine-config machine-store machine-scratch" ]
+  rm -f "$T/vm1.raw"
   [ -s "$KEYS/snakeoil/artifacts/provision.iso" ] && [ -s "$KEYS/snakeoil/artifacts/install.iso" ]
   run machine info vm1
   [[ "$output" == *"boot: hdd"* ]]
@@ -225,4 +233,6 @@ zot_image() {
   machine edit vm1 -f "$T/vm1.yaml" > /dev/null
   timeout 120 machine start vm1 --wait > /dev/null
   wait_console vm1 "mos-livecd: FAILED: .*${layer#sha256:}" 300
+  # Its live system ran with PCR7 extended: the TPM's secrets were closed to it.
+  wait_console vm1 "mos-initramfs: TPM: PCR7 extended, the secrets closed for the live system" 10
 }

@@ -132,6 +132,22 @@ extend_hex() { printf '%s%s' "$1" "$2" | sed 's/../\\x&/g' | xargs -0 printf '%b
   [[ "$output" == *"swtpm:host=127.0.0.1,port=1"* ]]
 }
 
+@test "extend-pcr7 --save-before keeps the boot's PCR7 (32 bytes) for provision --boot-pcr7" {
+  boot_with uki-production
+  "$MOSCTL" extend-pcr7 --tpm "$TCTI" --save-before "$BATS_TEST_TMPDIR/pcr7.bin" > /dev/null
+  [ "$(stat -c %s "$BATS_TEST_TMPDIR/pcr7.bin")" -eq 32 ]
+  production=$("$MOS_BIN/trust" computePCR7 e2e | awk '$1 == "uki-production:" { print $2 }')
+  [ -n "$production" ]
+  [ "$(od -An -tx1 -v "$BATS_TEST_TMPDIR/pcr7.bin" | tr -d ' \n')" = "$production" ]
+  run provision --boot-pcr7 "$BATS_TEST_TMPDIR/pcr7.bin"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"for keyset e2e"* ]]
+  head -c 31 "$BATS_TEST_TMPDIR/pcr7.bin" > "$BATS_TEST_TMPDIR/short.bin"
+  run provision --wipe --boot-pcr7 "$BATS_TEST_TMPDIR/short.bin"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"short.bin: 31 bytes, expected a PCR7 value of 32"* ]]
+}
+
 @test "provision --disk makes the factory partitions first; without device-mapper it stops at the SBF's LUKS2 header and the TPM stays unprovisioned" {
   img="$BATS_TEST_TMPDIR/disk.img"
   truncate -s 3G "$img"

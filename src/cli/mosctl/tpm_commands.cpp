@@ -19,6 +19,8 @@ namespace {
 // Where the original's initrd finds pcr7data (bind-mounted from the PBF partition, or in the
 // UKI's initrd).
 constexpr std::string_view kDefaultPcr7Data = "/pcr7data";
+// The original's file of the PCR7 saved before the initramfs's extend.
+constexpr std::string_view kDefaultBootPcr7 = "/pcr7.bin";
 // A PEM certificate or key is a few KiB; an NV index holds at most 2 KiB.
 constexpr std::size_t kMaxPemSize = 64 * 1024;
 
@@ -46,6 +48,7 @@ void add_tpm_commands(Program& program) {
   static TpmFlags flags;
 
   static std::string cert_path, key_path, disk;
+  static std::string boot_pcr7 = std::string(kDefaultBootPcr7);
   static bool wipe = false;
   auto* provision = app.add_subcommand(
       "provision",
@@ -58,6 +61,12 @@ void add_tpm_commands(Program& program) {
                    "the machine's only disk of 2 GiB or more")
       ->type_name("DEV|any");
   provision->add_flag("--wipe", wipe, "Provision a machine that is already provisioned");
+  provision
+      ->add_option("--boot-pcr7", boot_pcr7,
+                   "This boot's PCR7 before the initramfs extended it (32 bytes), if the file "
+                   "exists; else PCR7 is read from the TPM")
+      ->type_name("FILE")
+      ->capture_default_str();
   add_tpm_option(provision, flags);
   add_pcr7data_option(provision, flags);
   program.examples(provision, {{"Provision this machine's TPM with its SUDI",
@@ -75,6 +84,7 @@ void add_tpm_commands(Program& program) {
     request.tpm.wipe = wipe;
     request.pcr7data = flags.pcr7data;
     request.disk = disk;
+    MOS_TRY_ASSIGN(request.tpm.boot_pcr7, tpm::read_boot_pcr7(boot_pcr7));
     MOS_TRY_ASSIGN(auto tpm, tpm::TpmConnection::open(flags.tcti));
     MOS_TRY_ASSIGN(auto report, boot::provision_machine(tpm, data, std::move(request)));
     if (!report.disk_line.empty()) std::printf("%s\n", report.disk_line.c_str());
@@ -154,14 +164,21 @@ void add_tpm_commands(Program& program) {
     return {};
   });
 
+  static std::string save_before;
   auto* extend = app.add_subcommand(
       "extend-pcr7",
       "Extend PCR7 with sha256(\"atomix\\n\"), closing the TPM's secrets until reboot");
   add_tpm_option(extend, flags);
-  program.examples(extend, {{"Close the secrets", "mosctl extend-pcr7"}});
+  extend
+      ->add_option("--save-before", save_before,
+                   "Write PCR7 here first (32 bytes), for a provisioning live system")
+      ->type_name("FILE");
+  program.examples(extend, {{"Close the secrets", "mosctl extend-pcr7"},
+                            {"What a provisioning medium's initramfs runs",
+                             "mosctl extend-pcr7 --save-before /run/mos-livecd/pcr7.bin"}});
   program.on_run(extend, []() -> Status {
     MOS_TRY_ASSIGN(auto tpm, tpm::TpmConnection::open(flags.tcti));
-    MOS_TRY(tpm::extend_pcr7_final(tpm));
+    MOS_TRY(tpm::extend_pcr7_final(tpm, save_before));
     MOS_TRY_ASSIGN(auto pcr7, tpm.read_pcr7());
     std::printf("PCR7 is now %s\n", tpm::to_hex(pcr7).c_str());
     return {};
