@@ -5,11 +5,13 @@
 #include <crypt.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
 
 #include <fmt/format.h>
 
+#include "boot/elf_dependencies.hpp"
 #include "boot/initramfs.hpp"
 #include "core/file.hpp"
 #include "oci/digest.hpp"
@@ -44,21 +46,32 @@ mounted /mnt || mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /mnt
 # lxc.apparmor.profile = unchanged); nothing here loads profiles.
 mounted /sys/fs/cgroup || mount -t cgroup2 -o nsdelegate,nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
 mkdir -p /run/mos-hostfs
+# mosctl boot starts when this script ends, and its program and libraries are read from the
+# verified hostfs (decompressed, hashed by dm-verity): read them now, beside the module loads and
+# DHCP below, so that it does not wait for them (seconds under emulation).
+[ "$(nproc)" -gt 1 ] && xargs cat < /etc/mos/preload > /dev/null 2>&1 &
 hostname -F /etc/hostname
 ip link set lo up
 
 release=$(uname -r)
-while read -r module; do
-  [ -n "$module" ] || continue
-  # Those the initramfs loaded are there already (a second insmod would check the module's
-  # signature again before the kernel says it exists).
-  name=${module##*/}
-  name=${name%.ko}
-  case $name in *-*) name=$(echo "$name" | tr - _) ;; esac
-  [ -d "/sys/module/$name" ] && continue
-  insmod "/lib/modules/$release/$module" 2>/dev/null || [ -d "/sys/module/$name" ] ||
-    say "FAILED: loading kernel module $module"
-done < /lib/modules/load-order
+# load_modules: the modules named on standard input (paths under /lib/modules/RELEASE), in order.
+load_modules() {
+  while read -r module; do
+    [ -n "$module" ] || continue
+    # Those the initramfs loaded are there already (a second insmod would check the module's
+    # signature again before the kernel says it exists).
+    name=${module##*/}
+    name=${name%.ko}
+    case $name in *-*) name=$(echo "$name" | tr - _) ;; esac
+    [ -d "/sys/module/$name" ] && continue
+    insmod "/lib/modules/$release/$module" 2>/dev/null || [ -d "/sys/module/$name" ] ||
+      say "FAILED: loading kernel module $module"
+  done
+}
+# The services' network modules (late-modules) load beside the others and DHCP.
+load_modules < /etc/mos/late-modules &
+late=$!
+grep -v -x -F -f /etc/mos/late-modules /lib/modules/load-order | load_modules
 
 # button.ko turns the ACPI power button into an input event; acpid only looks at
 # /dev/input/event* when it starts, so after the modules.
@@ -89,7 +102,8 @@ else
   address=$(ip -4 -o addr show dev "$nic" | awk '{print $4}' | head -n 1)
   say "network: $nic ${address:-has no address yet (no DHCP answer)}"
 fi
-say ready
+wait "$late"
+say "ready; $(cut -d ' ' -f 1 /proc/uptime) s after the kernel's start"
 )sh";
 
 // Respawned by init. mosctl boot runs as a child whose pid rc.shutdown reads; after it ends the
@@ -235,6 +249,34 @@ Result<std::vector<InitramfsFile>> hostfs_files(const HostfsSpec& spec) {
   return files;
 }
 
+// What rc.sysinit reads ahead for mosctl boot: mosctl and its libraries, a path a line.
+Result<std::string> preload_list(const fs::path& mosctl) {
+  MOS_TRY_ASSIGN(auto deps, elf_dependencies(mosctl));
+  std::string list = std::string(kHostfsMosctl) + "\n";
+  for (const auto& library : deps.libraries) list += library.file.generic_string() + "\n";
+  return list;
+}
+
+// /etc/mos/late-modules: the closure of the late ones among spec.modules, less the closure of the
+// others, in load order.
+Result<std::string> late_modules(const HostfsSpec& spec) {
+  std::vector<std::string> late, early;
+  for (const auto& name : spec.modules)
+    (std::ranges::find(kHostfsLateModules, name) != std::end(kHostfsLateModules) ? late : early)
+        .push_back(name);
+  // Without a kernel, initramfs_entries says what is missing.
+  if (late.empty() || spec.kernel.release.empty()) return std::string();
+  MOS_TRY_ASSIGN(auto late_order, module_load_order(spec.kernel, late));
+  std::vector<std::string> early_order;
+  if (!early.empty()) {
+    MOS_TRY_ASSIGN(early_order, module_load_order(spec.kernel, early));
+  }
+  std::string list;
+  for (const auto& path : late_order)
+    if (std::ranges::find(early_order, path) == early_order.end()) list += path + "\n";
+  return list;
+}
+
 }  // namespace
 
 std::vector<fs::path> default_hostfs_programs() {
@@ -269,6 +311,10 @@ Result<std::vector<tpm::CpioEntry>> hostfs_entries(const HostfsSpec& spec) {
   tree.modules = spec.modules;
   tree.strip_debug = spec.strip_debug;
   MOS_TRY_ASSIGN(tree.files, hostfs_files(spec));
+  MOS_TRY_ASSIGN(auto preload, preload_list(spec.mosctl));
+  tree.files.push_back({"/etc/mos/preload", std::move(preload), 0644});
+  MOS_TRY_ASSIGN(auto late, late_modules(spec));
+  tree.files.push_back({"/etc/mos/late-modules", std::move(late), 0644});
   // Mount points: the machine's partitions (sysroot's layout) and the kernel's filesystems,
   // liblxc's rootfs mount point, root's home.
   tree.directories = {"/config",  "/atomfs-store", "/scratch-writes",

@@ -49,7 +49,9 @@ tpm=none pcr7=none
 [ -e /dev/tpmrm0 ] && tpm=tpm2
 # What this boot measured into PCR7 (the value the TPM policies of the keyset's pcr7data name).
 [ -r /sys/class/tpm/tpm0/pcr-sha256/7 ] && pcr7=$(tr A-F a-f < /sys/class/tpm/tpm0/pcr-sha256/7)
-say "started: kernel $release, secure boot $secureboot, TPM $tpm, PCR7 $pcr7"
+# The kernel's clock says where a boot's time went (before it: firmware, shim, stub).
+uptime() { echo "$(cut -d ' ' -f 1 /proc/uptime) s after the kernel's start"; }
+say "started: kernel $release, secure boot $secureboot, TPM $tpm, PCR7 $pcr7; $(uptime)"
 
 # The machine's installed system: its partitions carry these filesystem labels (and the same
 # GPT partition names), as `mosctl install` makes them.
@@ -106,7 +108,7 @@ boot_system() {
 # /sysroot, whose init takes over.
 switch_to_sysroot() {
   [ -x /sysroot/sbin/init ] || stop "FAILED: the $1 has no /sbin/init"
-  say "switching to the $1"
+  say "switching to the $1; $(uptime)"
   for d in dev proc sys run; do
     mkdir -p "/sysroot/$d" && mount --move "/$d" "/sysroot/$d" || stop "FAILED: moving /$d into the $1"
   done

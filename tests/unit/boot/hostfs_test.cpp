@@ -106,6 +106,13 @@ TEST_F(HostfsTest, HoldsInitProgramsModulesAndMountPoints) {
             "kernel/net/netfilter/nf_tables.ko\nkernel/net/netfilter/nft_masq.ko\n");
   EXPECT_EQ(read_text(root / "lib/modules/6.1.0-41-amd64/kernel/net/netfilter/nft_masq.ko"),
             "nft_masq module");
+  // Of those, what only the services' networks need loads beside the others.
+  EXPECT_EQ(read_text(root / "etc/mos/late-modules"),
+            "kernel/net/netfilter/nf_tables.ko\nkernel/net/netfilter/nft_masq.ko\n");
+  // What mosctl boot runs, read ahead while the modules load: mosctl and its libraries.
+  std::string preload = read_text(root / "etc/mos/preload");
+  EXPECT_THAT(preload, ::testing::StartsWith("/usr/bin/mosctl\n"));
+  EXPECT_THAT(preload, HasSubstr("/libc.so.6\n"));
   // The device node of the archive is left to devtmpfs; the mount points are there.
   EXPECT_TRUE(fs::is_directory(root / "dev"));
   EXPECT_FALSE(fs::exists(fs::symlink_status(root / "dev/console")));
@@ -124,7 +131,7 @@ TEST_F(HostfsTest, HoldsInitProgramsModulesAndMountPoints) {
   for (const char* script : {"etc/mos/rc.sysinit", "etc/mos/run-boot", "etc/mos/rc.shutdown",
                              "etc/mos/udhcpc.script", "etc/acpi/PWRF/00000080"})
     EXPECT_EQ(mode_of(root / script) & 0777, 0755u) << script;
-  EXPECT_THAT(read_text(root / "etc/mos/rc.sysinit"), HasSubstr("say ready"));
+  EXPECT_THAT(read_text(root / "etc/mos/rc.sysinit"), HasSubstr("say \"ready; "));
   // No password: root is locked.
   EXPECT_EQ(read_text(root / "etc/shadow"), "root:*:0:0:99999:7:::\n");
   EXPECT_EQ(mode_of(root / "etc/shadow") & 0777, 0600u);
@@ -319,6 +326,14 @@ TEST(HostfsReal, HoldsTheRealMosctlAndItsLibraries) {
     nftables = nftables || name.starts_with("usr/lib/x86_64-linux-gnu/libnftables.so");
   EXPECT_TRUE(nftables);
   EXPECT_TRUE(names.contains("lib/modules/" + kernel->release + "/kernel/drivers/net/veth.ko"));
+  // The late modules: the services' network, not what the NIC or the storage needs.
+  auto late = std::ranges::find_if(*entries,
+                                   [](const auto& e) { return e.name == "etc/mos/late-modules"; });
+  ASSERT_NE(late, entries->end());
+  EXPECT_THAT(late->data, HasSubstr("kernel/drivers/net/veth.ko\n"));
+  EXPECT_THAT(late->data, HasSubstr("/nf_tables.ko\n"));
+  EXPECT_THAT(late->data, Not(HasSubstr("virtio")));
+  EXPECT_THAT(late->data, Not(HasSubstr("ext4")));
 }
 
 TEST(WriteEntries, WritesModesLinksAndSkipsDevices) {
