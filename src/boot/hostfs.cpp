@@ -249,11 +249,18 @@ Result<std::vector<InitramfsFile>> hostfs_files(const HostfsSpec& spec) {
   return files;
 }
 
-// What rc.sysinit reads ahead for mosctl boot: mosctl and its libraries, a path a line.
+// What rc.sysinit reads ahead for mosctl boot: mosctl and its libraries, a path a line. Not the
+// few big ones (ICU's 30 MB of data, which libxml2 brings along through libarchive): they are
+// mapped at start but barely read, and reading them whole would cost more than it saves.
+constexpr std::uintmax_t kMaxPreloaded = 8 << 20;
 Result<std::string> preload_list(const fs::path& mosctl) {
   MOS_TRY_ASSIGN(auto deps, elf_dependencies(mosctl));
   std::string list = std::string(kHostfsMosctl) + "\n";
-  for (const auto& library : deps.libraries) list += library.file.generic_string() + "\n";
+  for (const auto& library : deps.libraries) {
+    std::error_code ec;
+    auto size = fs::file_size(library.file, ec);
+    if (!ec && size <= kMaxPreloaded) list += library.file.generic_string() + "\n";
+  }
   return list;
 }
 

@@ -31,12 +31,19 @@ stop() {
 }
 
 release=$(uname -r)
-# What finding and mounting an installed system needs (kInitramfsEarlyModules, written by the
-# bootkit), loaded now; the others when a step needs them.
-while read -r module; do
-  [ -n "$module" ] || continue
-  modprobe "$module" 2>/dev/null || stop "FAILED: loading kernel module $module"
-done < /etc/mos/early-modules
+# What finding and mounting an installed system needs (kInitramfsEarlyModules and
+# kInitramfsEarlyFilesystems, written by the bootkit), loaded now, the two lists on two CPUs;
+# the others when a step needs them.
+load_modules() {
+  while read -r module; do
+    [ -n "$module" ] || continue
+    modprobe "$module" 2>/dev/null || echo "$module" >> /run/modules-failed
+  done < "$1"
+}
+load_modules /etc/mos/early-filesystems &
+load_modules /etc/mos/early-modules
+wait
+[ -s /run/modules-failed ] && stop "FAILED: loading kernel module $(head -n 1 /run/modules-failed)"
 
 secureboot=none
 if [ -d /sys/firmware/efi ]; then

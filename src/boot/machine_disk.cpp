@@ -1,13 +1,10 @@
 // A machine's disk (see machine_disk.hpp).
 #include "boot/machine_disk.hpp"
 
-#include <fcntl.h>
 #include <sys/mount.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 
 #include <fmt/format.h>
 
@@ -15,9 +12,7 @@
 #include "atomfs/target_mount.hpp"
 #include "boot/factory_partitions.hpp"
 #include "core/file.hpp"
-#include "core/json.hpp"
 #include "core/process.hpp"
-#include "core/unique_fd.hpp"
 #include "manifest/verify.hpp"
 #include "sysroot/install_source.hpp"
 #include "sysroot/system_operations.hpp"
@@ -65,10 +60,11 @@ Status write_partitions(const fs::path& device, const std::vector<DiskPartition>
     return run_sfdisk(device, {"--wipe", "always", "--wipe-partitions", "always"},
                       "label: gpt\n" + script);
   std::vector<std::string> remove{"sfdisk", "--quiet", "--delete", device.string()};
+  const auto command_size = remove.size();
   for (const auto& p : table)
     if (p.type_guid != kPbfTypeGuid && p.type_guid != kSbfTypeGuid)
       remove.push_back(partition_number(p.node));
-  if (remove.size() > 4)
+  if (remove.size() > command_size)
     MOS_TRY(run_checked({.argv = remove, .timeout = kDiskToolTime, .what = "sfdisk --delete"}));
   return run_sfdisk(device, {"--append", "--wipe-partitions", "always"}, script);
 }
