@@ -76,7 +76,7 @@ Status check_luks_passphrase(const std::string& device, std::string_view passphr
 
 Result<LuksDevice> LuksDevice::open(const std::string& device, std::string_view passphrase,
                                     std::string name) {
-  if (!kernel_verity_available())
+  if (!device_mapper_available())
     return fail(
         "opening the LUKS volume on {} needs device-mapper (dm-crypt), which this "
         "kernel does not offer (/dev/mapper/control does not open)",

@@ -262,8 +262,8 @@ Result<MountedImage> mount_image(oci::LayoutStore& store, std::string_view refer
   if (manifest.layers.empty()) return fail("{}:{} has no layers", store.describe(), reference);
 
   bool kernel = options.verity == VerityCheck::kernel ||
-                (options.verity == VerityCheck::automatic && kernel_verity_available());
-  if (options.verity == VerityCheck::kernel && !kernel_verity_available())
+                (options.verity == VerityCheck::automatic && device_mapper_available());
+  if (options.verity == VerityCheck::kernel && !device_mapper_available())
     return fail(
         "verification by the kernel was asked for, but device-mapper is not available "
         "here (/dev/mapper/control does not open)");

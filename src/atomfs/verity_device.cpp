@@ -17,11 +17,16 @@
 
 namespace mos::atomfs {
 
-bool kernel_verity_available() {
+bool device_mapper_available() {
   // The node alone proves nothing: libdevmapper creates it wherever it is missing, device-mapper
-  // or not (any cryptsetup run does). Opening it reaches the driver (and loads it if needed).
-  UniqueFd control(::open("/dev/mapper/control", O_RDWR | O_CLOEXEC));
-  return static_cast<bool>(control);
+  // or not (any cryptsetup run does). Opening it reaches the driver (and loads it if needed),
+  // once per process: every image mount asks, and on a kernel without it each open is a module
+  // request.
+  static const bool available = [] {
+    UniqueFd control(::open("/dev/mapper/control", O_RDWR | O_CLOEXEC));
+    return static_cast<bool>(control);
+  }();
+  return available;
 }
 
 std::string verity_device_name(std::string_view layer_hex) {
@@ -35,7 +40,7 @@ std::string verity_device_name(std::string_view layer_hex) {
 Result<VerityDevice> VerityDevice::activate(const std::string& block_device,
                                             std::uint64_t hash_offset,
                                             const image::Sha256Bytes& root_hash, std::string name) {
-  if (!kernel_verity_available())
+  if (!device_mapper_available())
     return fail("device-mapper is not available here (/dev/mapper/control does not open)");
   quiet_default_crypt_log();
   CryptLog log;

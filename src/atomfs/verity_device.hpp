@@ -16,9 +16,9 @@
 
 namespace mos::atomfs {
 
-// Whether this kernel offers device-mapper (/dev/mapper/control opens). dm-verity and dm-crypt
-// are loaded on demand by the kernel (or by the initramfs beforehand).
-bool kernel_verity_available();
+// Whether this kernel offers device-mapper (/dev/mapper/control opens; asked once per process).
+// dm-verity and dm-crypt are loaded on demand by the kernel (or by the initramfs beforehand).
+bool device_mapper_available();
 
 class VerityDevice {
  public:

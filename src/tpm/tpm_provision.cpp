@@ -166,13 +166,13 @@ Result<std::string> new_passphrase() {
   return random_hex(kPassphraseBytes);
 }
 
-Status check_provisionable(TpmConnection& tpm, bool wipe) {
+Result<bool> check_provisionable(TpmConnection& tpm, bool wipe) {
   MOS_TRY_ASSIGN(bool provisioned, tpm_is_provisioned(tpm));
   if (provisioned && !wipe)
     return fail(
         "the TPM at {} is already provisioned (NV 0x{:08x} exists); give --wipe to erase it",
         tpm.tcti(), kNvLayoutVersion);
-  return {};
+  return provisioned;
 }
 
 Result<ProvisionReport> provision_tpm(TpmConnection& tpm, const Pcr7Data& data,
@@ -196,8 +196,7 @@ Result<ProvisionReport> provision_tpm(TpmConnection& tpm, const Pcr7Data& data,
 
   ProvisionReport report;
   report.keyset = keyset;
-  MOS_TRY(check_provisionable(tpm, request.wipe));
-  MOS_TRY_ASSIGN(bool provisioned, tpm_is_provisioned(tpm));
+  MOS_TRY_ASSIGN(bool provisioned, check_provisionable(tpm, request.wipe));
   Secret old_admin;
   if (provisioned) {
     // Without the platform hierarchy, clearing needs the lockout password, which a uki-tpm

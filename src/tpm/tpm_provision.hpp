@@ -65,8 +65,9 @@ Result<std::string> provisioning_keyset(const Pcr7Data& data, const Sha256& curr
 
 // Whether NV 0x01500002 (the layout version, written last) exists.
 Result<bool> tpm_is_provisioned(TpmConnection& tpm);
-// An error unless the TPM is not provisioned yet or `wipe` allows provisioning it again.
-Status check_provisionable(TpmConnection& tpm, bool wipe);
+// An error unless the TPM is not provisioned yet or `wipe` allows provisioning it again;
+// otherwise whether it is provisioned (and so is to be wiped).
+Result<bool> check_provisionable(TpmConnection& tpm, bool wipe);
 
 Result<ProvisionReport> provision_tpm(TpmConnection& tpm, const Pcr7Data& data,
                                       const ProvisionRequest& request);

@@ -163,7 +163,7 @@ TEST_F(MountImageTest, KernelVerificationMountsThroughDmVerityOrSaysWhyNot) {
   auto blob = *store_->blob_path(built.layer.digest);
   options_.verity = VerityCheck::kernel;
   auto mounted = mount_image(*store_, "v1", dest(), options_);
-  if (!kernel_verity_available()) {
+  if (!device_mapper_available()) {
     ASSERT_FALSE(mounted);
     EXPECT_THAT(mounted.error().message, HasSubstr("device-mapper is not available"));
     expect_nothing_left(blob);
