@@ -1,88 +1,18 @@
 // manifest.yaml reading. yaml-cpp keeps duplicate keys and accepts any scalar for any type, so
 // every mapping is walked by hand: unknown and duplicate keys, wrong types and bad values are
 // reported with the file, line and column of the offending node.
-#include <charconv>
 #include <set>
 
 #include <yaml-cpp/yaml.h>
 
 #include "core/file.hpp"
 #include "core/text.hpp"
+#include "core/yaml_reader.hpp"
 #include "manifest/manifest.hpp"
 
 namespace mos::manifest {
 
 namespace {
-
-class YamlReader {
- public:
-  explicit YamlReader(std::string_view file) : file_(file) {}
-
-  template <class... Args>
-  std::unexpected<Error> error(const YAML::Node& node, fmt::format_string<Args...> format,
-                               Args&&... args) const {
-    const auto mark = node.Mark();
-    std::string message = fmt::format(format, std::forward<Args>(args)...);
-    if (mark.is_null()) return fail("{}: {}", file_, message);
-    return fail("{}:{}:{}: {}", file_, mark.line + 1, mark.column + 1, message);
-  }
-
-  // Checks that node is a mapping with only `allowed` keys, each at most once.
-  Status check_mapping(const YAML::Node& node, std::string_view what,
-                       std::initializer_list<std::string_view> allowed) const {
-    if (!node.IsMap()) return error(node, "{} must be a mapping", what);
-    std::set<std::string> seen;
-    for (const auto& item : node) {
-      if (!item.first.IsScalar())
-        return error(item.first, "{} has a key that is not a string", what);
-      auto key = item.first.Scalar();
-      bool known = false;
-      for (auto a : allowed) known = known || key == a;
-      if (!known)
-        return error(item.first, "unknown key \"{}\" in {} (allowed: {})", key, what,
-                     fmt::join(allowed, ", "));
-      if (!seen.insert(key).second)
-        return error(item.first, "duplicate key \"{}\" in {}", key, what);
-    }
-    return {};
-  }
-
-  Result<std::string> string(const YAML::Node& node, std::string_view what) const {
-    if (!node.IsScalar()) return error(node, "{} must be a string", what);
-    return node.Scalar();
-  }
-
-  Result<std::int64_t> integer(const YAML::Node& node, std::string_view what) const {
-    // A quoted scalar ("80") is a string, not a number.
-    if (!node.IsScalar() || node.Tag() == "!") return error(node, "{} must be an integer", what);
-    const std::string& text = node.Scalar();
-    std::int64_t value = 0;
-    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size())
-      return error(node, "{} must be an integer, not \"{}\"", what, text);
-    return value;
-  }
-
-  Result<bool> boolean(const YAML::Node& node, std::string_view what) const {
-    if (node.IsScalar() && node.Tag() != "!") {
-      const auto& t = node.Scalar();
-      if (t == "true" || t == "True" || t == "yes") return true;
-      if (t == "false" || t == "False" || t == "no") return false;
-    }
-    return error(node, "{} must be true or false", what);
-  }
-
-  Result<std::vector<YAML::Node>> sequence(const YAML::Node& node, std::string_view what) const {
-    if (node.IsNull()) return std::vector<YAML::Node>{};
-    if (!node.IsSequence()) return error(node, "{} must be a list", what);
-    return std::vector<YAML::Node>(node.begin(), node.end());
-  }
-
-  const std::string& file() const { return file_; }
-
- private:
-  std::string file_;
-};
 
 template <class Enum, std::size_t N>
 Result<Enum> parse_enum(const YamlReader& r, const YAML::Node& node, std::string_view what,

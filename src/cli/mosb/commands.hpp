@@ -1,6 +1,7 @@
 #pragma once
 // Command groups of mosb. Each group registers its subcommands on the program; main.cpp only
 // calls these functions, so a new group is one new file plus one line in main.cpp.
+#include "cli/common/access_flags.hpp"
 #include "cli/common/program.hpp"
 
 namespace mos::cli {
@@ -14,6 +15,12 @@ void add_manifest_commands(Program& program);
 // mosb image build|verify|mount|umount (image_commands.cpp; docs/image.md)
 void add_image_commands(Program& program);
 
+// Stacker files (stacker_commands.cpp; docs/stacker.md): -f and its options on `mosb image
+// build`, `mosb image publish`, and the commands of mosb started as `stacker`.
+CLI::App* add_stacker_file_options(Program& program, CLI::App* build, AccessFlags& flags);
+Status run_stacker_file_build(const AccessFlags& flags);
+void add_stacker_publish_command(Program& program, CLI::App* image);
+void add_stacker_program_commands(Program& program);
 // mosb mkprovision (media_commands.cpp; docs/boot.md)
 void add_media_commands(Program& program);
 

@@ -202,13 +202,11 @@ void add_image_commands(Program& program) {
   build
       ->add_option("--from", build_args.from,
                    "Directory, or tar archive of one, holding the root filesystem")
-      ->option_text("DIR|TAR")
-      ->required();
+      ->option_text("DIR|TAR");
   build
       ->add_option("--to", build_args.to,
                    "Destination: oci:DIR[:TAG] or HOST/REPO[:TAG] (tag default: latest)")
-      ->type_name("REF")
-      ->required();
+      ->type_name("REF");
   build
       ->add_option("--entrypoint", build_args.entrypoint,
                    "Entrypoint: a JSON array or words separated by spaces")
@@ -238,8 +236,19 @@ void add_image_commands(Program& program) {
                             "--entrypoint /usr/bin/start-zot"},
                            {"From a tar archive into a layout, reproducibly, with an extra tag",
                             "SOURCE_DATE_EPOCH=0 mosb image build --from rootfs.tar --to "
-                            "oci:/tmp/images:demo --tag 1.0 --env LANG=C.UTF-8"}});
-  program.on_run(build, [] { return build_command(build_flags, build_args); });
+                            "oci:/tmp/images:demo --tag 1.0 --env LANG=C.UTF-8"},
+                           {"The walkthrough's stacker build, into ./oci",
+                            "mosb image build -f stacker.yaml --layer-type squashfs "
+                            "--substitute ROOTFS_VERSION=v0.0.19.231225"}});
+  auto* stacker_file = add_stacker_file_options(program, build, build_flags)->get_option("--file");
+  build->get_option("--from")->excludes(stacker_file);
+  program.on_run(build, [stacker_file]() -> Status {
+    if (stacker_file->count() > 0) return run_stacker_file_build(build_flags);
+    if (build_args.from.empty() || build_args.to.empty())
+      return fail("give --from DIR|TAR and --to REF, or -f stacker.yaml");
+    return build_command(build_flags, build_args);
+  });
+  add_stacker_publish_command(program, image);
 
   auto* verify = image->add_subcommand(
       "verify", "Verify every layer of an image in a layout against its root hash");

@@ -1,8 +1,18 @@
 // mosb: builds and publishes machine content. Command groups register themselves from their own
 // files (commands.hpp).
+#include <string_view>
+
 #include "cli/mosb/commands.hpp"
 
 int main(int argc, char** argv) {
+  // Started as `stacker` (a link to mosb): stacker's own command line, for stacker.yaml builds.
+  std::string_view self = argc > 0 ? argv[0] : "mosb";
+  if (auto slash = self.rfind('/'); slash != std::string_view::npos) self.remove_prefix(slash + 1);
+  if (self == "stacker") {
+    mos::cli::Program stacker("stacker", "Build OCI images from stacker.yaml (mosb's stacker)");
+    mos::cli::add_stacker_program_commands(stacker);
+    return stacker.run(argc, argv);
+  }
   mos::cli::Program program("mosb", "Build, copy and publish OCI content for Project Machine");
   mos::cli::add_manifest_commands(program);
   mos::cli::add_oci_commands(program);

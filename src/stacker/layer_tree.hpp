@@ -1,0 +1,37 @@
+#pragma once
+// A layer as a directory in overlayfs's own format, which is what a build container stacks and
+// what mksquashfs packs: whiteouts are 0/0 character devices and opaque directories carry
+// trusted.overlay.opaque=y (stacker's squashfs layers hold exactly that). Tar layers, whose
+// whiteouts are .wh. files, are converted when unpacked; the unpacked trees are kept by digest so
+// that a layer is unpacked once.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/result.hpp"
+#include "oci/descriptor.hpp"
+#include "oci/layout_store.hpp"
+
+namespace mos::stacker {
+
+// The directory holding the unpacked layer `layer` of `store`, under `cache_dir`: made on first
+// use (unpacked beside it, then renamed into place).
+Result<std::filesystem::path> unpacked_layer(oci::LayoutStore& store, const oci::Descriptor& layer,
+                                             const std::filesystem::path& cache_dir);
+
+// Unpacks a tar archive (plain, gzip or zstd) into `dest` (which must exist), keeping owners,
+// modes and extended attributes, and turning its whiteouts into overlayfs's.
+Status unpack_tar_layer(const std::filesystem::path& archive, const std::filesystem::path& dest);
+
+// Turns .wh.NAME files into 0/0 character devices and .wh..wh..opq into the opaque attribute.
+Status convert_tar_whiteouts(const std::filesystem::path& dir);
+
+// After a build container ran: removes the mount points it created (`created`, innermost last)
+// where they are still empty, and directories that overlayfs only copied up (empty, not opaque,
+// and a directory of the same owner and mode in `lowers`); drops overlayfs's own attributes
+// other than opaque. Returns whether anything is left (a change to pack as a layer).
+Result<bool> tidy_upper(const std::filesystem::path& upper,
+                        const std::vector<std::filesystem::path>& lowers,
+                        const std::vector<std::string>& created);
+
+}  // namespace mos::stacker
