@@ -13,8 +13,8 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t kMaxStackerFile = 4 << 20;
 
-Status load(const fs::path& path, const Substitutions& values, std::vector<fs::path>& visiting,
-            std::vector<StackerFile>& out) {
+Status load(const fs::path& path, const Substitutions& values, const std::string* missing,
+            std::vector<fs::path>& visiting, std::vector<StackerFile>& out) {
   fs::path absolute = fs::absolute(path).lexically_normal();
   for (const auto& done : out)
     if (done.path == absolute) return {};
@@ -22,11 +22,11 @@ Status load(const fs::path& path, const Substitutions& values, std::vector<fs::p
     if (open == absolute)
       return fail("{}: the prerequisites form a cycle through this file", absolute.string());
   MOS_TRY_ASSIGN(auto text, read_file(absolute, kMaxStackerFile));
-  MOS_TRY_ASSIGN(auto substituted, substitute(text, values, absolute.string()));
+  MOS_TRY_ASSIGN(auto substituted, substitute(text, values, absolute.string(), missing));
   MOS_TRY_ASSIGN(auto file, parse_stacker_file(substituted, absolute));
   visiting.push_back(absolute);
   for (const auto& pre : file.prerequisites)
-    MOS_TRY(with_context(load(pre, values, visiting, out),
+    MOS_TRY(with_context(load(pre, values, missing, visiting, out),
                          fmt::format("{}: prerequisite {}", absolute.string(), pre.string())));
   visiting.pop_back();
   out.push_back(std::move(file));
@@ -36,10 +36,11 @@ Status load(const fs::path& path, const Substitutions& values, std::vector<fs::p
 }  // namespace
 
 Result<std::vector<StackerFile>> load_stacker_files(const fs::path& path,
-                                                    const Substitutions& values) {
+                                                    const Substitutions& values,
+                                                    const std::string* missing) {
   std::vector<StackerFile> files;
   std::vector<fs::path> visiting;
-  MOS_TRY(load(path, values, visiting, files));
+  MOS_TRY(load(path, values, missing, visiting, files));
   std::set<std::string> names;
   for (const auto& file : files)
     for (const auto& layer : file.layers)

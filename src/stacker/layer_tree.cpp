@@ -155,6 +155,8 @@ Result<bool> tidy_upper(const fs::path& upper, const std::vector<fs::path>& lowe
     if ((S_ISDIR(st.st_mode) && fs::is_empty(path, ec)) || (S_ISREG(st.st_mode) && st.st_size == 0))
       fs::remove(path, ec);
   }
+  // overlayfs marks the upper's root too (trusted.overlay.uuid, impure): not part of the layer.
+  MOS_TRY(strip_overlay_xattrs(upper));
   // Deepest first, so that a directory emptied by the pruning of its children is seen empty.
   std::vector<fs::path> entries;
   for (auto it = fs::recursive_directory_iterator(upper, ec); !ec && it != fs::end(it);

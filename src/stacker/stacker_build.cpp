@@ -362,7 +362,10 @@ Result<std::vector<BuiltImage>> build_stacker_file(const StackerBuildOptions& op
   builtin("STACKER_STACKER_DIR", fs::absolute(options.stacker_dir));
   builtin("STACKER_OCI_DIR", fs::absolute(options.oci_dir));
   builtin("STACKER_WORK_DIR", fs::current_path());
-  MOS_TRY_ASSIGN(auto files, load_stacker_files(options.file, values));
+  MOS_TRY_ASSIGN(
+      auto files,
+      load_stacker_files(options.file, values,
+                         options.missing_substitution ? &*options.missing_substitution : nullptr));
   MOS_TRY_ASSIGN(auto order, build_order(files));
   std::vector<BuiltImage> built;
   if (options.order_only) {

@@ -4,6 +4,7 @@
 // build, its imports staged, its run script executed in a build container, its changes packed as
 // a layer of each requested type into the output OCI layout; a build cache keyed by every input.
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,8 @@ struct StackerBuildOptions {
   bool no_cache = false;
   bool require_hash = false;
   bool order_only = false;  // print the build order, build nothing
+  // A placeholder without a value becomes this instead of an error (publish: "dummy").
+  std::optional<std::string> missing_substitution;
   std::string annotations_namespace = "io.stackeroci";
   oci::OpenOptions open;  // how docker:// bases are reached
 };

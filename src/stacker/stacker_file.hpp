@@ -83,10 +83,11 @@ using Substitutions = std::map<std::string, std::string, std::less<>>;
 Result<Substitutions> read_substitutions(const std::vector<std::string>& flags,
                                          const std::vector<std::filesystem::path>& files);
 
-// Replaces every ${{KEY}} / ${{KEY:default}}; a key with no value and no default, and `$KEY` or
-// `${KEY}` written for a key that has a value, are errors naming the line.
+// Replaces every ${{KEY}} / ${{KEY:default}}; a key with no value and no default (unless
+// `missing` gives one: stacker's publish uses "dummy"), and `$KEY` or `${KEY}` written for a key
+// that has a value, are errors naming the line.
 Result<std::string> substitute(std::string_view text, const Substitutions& values,
-                               std::string_view file);
+                               std::string_view file, const std::string* missing = nullptr);
 
 // Parses substituted text; relative paths resolve against the file's directory.
 Result<StackerFile> parse_stacker_file(std::string_view text, const std::filesystem::path& path);
@@ -98,7 +99,8 @@ Result<std::vector<std::string>> split_shell_words(std::string_view text);
 // Reads `path` and its prerequisites (recursively), substituting each. The result lists
 // prerequisites before the files that need them; a cycle or a layer name used twice is an error.
 Result<std::vector<StackerFile>> load_stacker_files(const std::filesystem::path& path,
-                                                    const Substitutions& values);
+                                                    const Substitutions& values,
+                                                    const std::string* missing = nullptr);
 
 // Every layer of `files` in the order stacker builds them: file order, each image after the
 // images it needs. A missing image or a cycle is an error.

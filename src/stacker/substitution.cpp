@@ -69,7 +69,7 @@ Result<Substitutions> read_substitutions(const std::vector<std::string>& flags,
 }
 
 Result<std::string> substitute(std::string_view text, const Substitutions& values,
-                               std::string_view file) {
+                               std::string_view file, const std::string* missing) {
   MOS_TRY(check_shell_style(text, values, file));
   std::string out;
   out.reserve(text.size());
@@ -103,6 +103,8 @@ Result<std::string> substitute(std::string_view text, const Substitutions& value
       out.append(it->second);
     } else if (colon != std::string_view::npos) {
       out.append(inside.substr(colon + 1));
+    } else if (missing) {
+      out.append(*missing);
     } else {
       return fail("{}:{}: no value for substitution {} (give --substitute {}=VALUE)", file,
                   line_of(text, start), key, key);

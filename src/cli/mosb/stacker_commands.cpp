@@ -88,6 +88,7 @@ Status stacker_publish_command(const StackerArgs& args, AccessFlags flags) {
   if (args.skip_tls) flags.tls_verify = false;
   MOS_TRY_ASSIGN(auto options, build_options(args, flags));
   options.order_only = true;
+  options.missing_substitution = "dummy";  // as stacker's publish: only the names matter here
   MOS_TRY_ASSIGN(auto images, stacker::build_stacker_file(options));
   MOS_TRY_ASSIGN(auto layout, oci::LayoutStore::open(options.oci_dir, false));
   auto types =
