@@ -70,9 +70,6 @@ class StackerBuild {
 
   Result<BuiltImage> build(const LayerSpec& layer, const StackerFile& file) {
     for (const auto& w : layer.warnings) spdlog::warn("{}", w);
-    if (!layer.generate_labels.empty())
-      return fail("{}:{}: image {}: generate_labels is not supported by this builder", layer.file,
-                  layer.line, layer.name);
     spdlog::info("building image {}", layer.name);
     BaseSources sources{output_,       options_.stacker_dir / "layer-bases" / "oci",
                         layers_dir_,   types_,
@@ -115,9 +112,12 @@ class StackerBuild {
     built.build_only = layer.build_only;
     CacheEntry entry;
     entry.key = cache_key;
+    std::vector<oci::Descriptor> finished = base.states[types_.front()].layers;
+    for (const auto& l : added[types_.front()]) finished.push_back(l.descriptor);
+    MOS_TRY_ASSIGN(auto labels, generated_labels(layer, finished, imports));
     for (LayerType type : types_) {
       const ImageState& from = base.states[type];
-      ConfigInputs inputs{created_, author_, {}};
+      ConfigInputs inputs{created_, author_, labels};
       MOS_TRY_ASSIGN(auto config_bytes, assemble_config(from, layer, added[type], inputs));
       oci::Descriptor config;
       config.media_type = std::string(oci::media_type::kImageConfig);
@@ -239,6 +239,49 @@ class StackerBuild {
     return {};
   }
 
+  // The build container of `layer` over `layers` (bottom first), its upper and work under
+  // `roots`, running the script `script_name` written into the imports.
+  Result<BuildContainer> container_for(const LayerSpec& layer,
+                                       const std::vector<oci::Descriptor>& layers,
+                                       const fs::path& roots, const StagedImports& imports,
+                                       const std::string& script_name,
+                                       const std::vector<std::string>& script,
+                                       std::vector<fs::path>& lowers_abs) {
+    if (::geteuid() != 0)
+      return fail(
+          "{}:{}: image {}: running its scripts needs root (stacker's user namespace mode, with "
+          "/etc/subuid ranges, is not supported)",
+          layer.file, layer.line, layer.name);
+    BuildContainer c;
+    c.name = layer.name;
+    c.work_dir = fs::absolute(layers_dir_);
+    MOS_TRY(make_dirs(c.work_dir));
+    for (auto it = layers.rbegin(); it != layers.rend(); ++it) {
+      MOS_TRY_ASSIGN(auto tree, unpacked_layer(output_, *it, layers_dir_));
+      c.lowers.push_back(tree.filename());
+      lowers_abs.push_back(fs::absolute(tree));
+    }
+    c.upper = roots / "overlay";
+    c.overlay_work = roots / "work";
+    c.rootfs = roots / "rootfs";
+    for (const auto& dir : {c.upper, c.overlay_work, c.rootfs}) MOS_TRY(make_dirs(dir));
+    c.imports = fs::absolute(imports.dir);
+    // `import:` (stacker before 1.0) mounted the imports at /stacker; a link imports -> . in
+    // them keeps /stacker/imports/NAME working too, as the walkthrough's file reads them.
+    c.imports_at = layer.legacy_import ? "/stacker" : "/stacker/imports";
+    MOS_TRY(write_file_atomic(imports.dir / script_name, run_script(script), 0755));
+    c.argv = {c.imports_at + "/" + script_name};
+    for (const auto& b : layer.binds) c.binds.push_back({b.source, b.dest});
+    std::vector<std::pair<std::string, std::string>> build_env(layer.build_env.begin(),
+                                                               layer.build_env.end());
+    if (epoch_) build_env.insert(build_env.begin(), {"SOURCE_DATE_EPOCH", std::to_string(*epoch_)});
+    MOS_TRY_ASSIGN(
+        c.environment,
+        run_environment(layer.name, build_env,
+                        layer.build_env_passthrough ? &*layer.build_env_passthrough : nullptr));
+    return c;
+  }
+
   Status run_and_pack(const LayerSpec& layer, const BaseImage& base, const StagedImports& imports,
                       std::map<LayerType, std::vector<NewLayer>>& added) {
     if (layer.run.empty() && !base.tarball) return {};
@@ -249,44 +292,12 @@ class StackerBuild {
     MOS_TRY(make_dirs(upper));
     if (base.tarball) MOS_TRY(unpack_tar_layer(*base.tarball, upper));
     if (!layer.run.empty()) {
-      if (::geteuid() != 0)
-        return fail(
-            "{}:{}: image {}: running its run script needs root (stacker's user "
-            "namespace mode, with /etc/subuid ranges, is not supported)",
-            layer.file, layer.line, layer.name);
-      BuildContainer c;
-      c.name = layer.name;
-      c.work_dir = fs::absolute(layers_dir_);
-      MOS_TRY(make_dirs(c.work_dir));
       // The image's layers and those added from imports, top first.
       std::vector<oci::Descriptor> below = base.states.at(types_.front()).layers;
       for (const auto& l : added[types_.front()]) below.push_back(l.descriptor);
       std::vector<fs::path> lowers_abs;
-      for (auto it = below.rbegin(); it != below.rend(); ++it) {
-        MOS_TRY_ASSIGN(auto tree, unpacked_layer(output_, *it, layers_dir_));
-        c.lowers.push_back(tree.filename());
-        lowers_abs.push_back(fs::absolute(tree));
-      }
-      c.upper = upper;
-      c.overlay_work = roots / "work";
-      c.rootfs = roots / "rootfs";
-      MOS_TRY(make_dirs(c.overlay_work));
-      MOS_TRY(make_dirs(c.rootfs));
-      c.imports = fs::absolute(imports.dir);
-      // `import:` (stacker before 1.0) mounted the imports at /stacker; a link imports -> . in
-      // them keeps /stacker/imports/NAME working too, as the walkthrough's file reads them.
-      c.imports_at = layer.legacy_import ? "/stacker" : "/stacker/imports";
-      MOS_TRY(write_file_atomic(imports.dir / ".stacker-run.sh", run_script(layer.run), 0755));
-      c.argv = {c.imports_at + "/.stacker-run.sh"};
-      for (const auto& b : layer.binds) c.binds.push_back({b.source, b.dest});
-      std::vector<std::pair<std::string, std::string>> build_env(layer.build_env.begin(),
-                                                                 layer.build_env.end());
-      if (epoch_)
-        build_env.insert(build_env.begin(), {"SOURCE_DATE_EPOCH", std::to_string(*epoch_)});
-      MOS_TRY_ASSIGN(
-          c.environment,
-          run_environment(layer.name, build_env,
-                          layer.build_env_passthrough ? &*layer.build_env_passthrough : nullptr));
+      MOS_TRY_ASSIGN(auto c, container_for(layer, below, roots, imports, ".stacker-run.sh",
+                                           layer.run, lowers_abs));
       MOS_TRY_ASSIGN(auto run, run_build_container(c));
       if (run.exit_code != 0)
         return fail(
@@ -307,6 +318,36 @@ class StackerBuild {
                       fmt::format("stacker build of {}", layer.name), added));
     fs::remove_all(roots, ec);
     return {};
+  }
+
+  // generate_labels: its script runs over the finished layers in a throwaway upper; each file
+  // it writes as /stacker/oci-labels/NAME is label NAME.
+  Result<std::map<std::string, std::string>> generated_labels(
+      const LayerSpec& layer, const std::vector<oci::Descriptor>& layers,
+      const StagedImports& imports) {
+    std::map<std::string, std::string> labels;
+    if (layer.generate_labels.empty()) return labels;
+    fs::path roots = fs::absolute(options_.roots_dir / (layer.name + ".labels"));
+    std::error_code ec;
+    fs::remove_all(roots, ec);
+    fs::path out = roots / "oci-labels";
+    MOS_TRY(make_dirs(out));
+    std::vector<fs::path> lowers_abs;
+    MOS_TRY_ASSIGN(auto c, container_for(layer, layers, roots, imports, ".stacker-labels.sh",
+                                         layer.generate_labels, lowers_abs));
+    c.binds.push_back({out, "/stacker/oci-labels"});
+    MOS_TRY_ASSIGN(auto run, run_build_container(c));
+    if (run.exit_code != 0)
+      return fail(
+          "{}:{}: image {}: generate_labels failed with exit status {}; its last "
+          "output:\n{}",
+          layer.file, layer.line, layer.name, run.exit_code, run.output_tail);
+    for (const auto& entry : fs::directory_iterator(out, ec)) {
+      if (!entry.is_regular_file()) continue;
+      MOS_TRY_ASSIGN(labels[entry.path().filename().string()], read_file(entry.path(), 1 << 20));
+    }
+    fs::remove_all(roots, ec);
+    return labels;
   }
 
   // stacker://IMAGE/PATH: the file as IMAGE's layers show it, top layer first.

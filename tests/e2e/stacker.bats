@@ -232,3 +232,45 @@ EOF
   [ "$status" -eq 1 ]
   [[ "$output" == *"has no one: build it first"* ]]
 }
+
+@test "scratch, tar bases, overlay_dirs, binds and generate_labels" {
+  mkdir -p overlay/etc bound
+  echo from-overlay > overlay/etc/motd
+  tar -C base -cf base.tar .
+  cat > stacker.yaml <<EOF
+fromtar:
+  from: {type: tar, url: base.tar}
+  overlay_dirs: [{source: overlay, dest: /}]
+  binds: ["$W/bound -> /bound"]
+  run: |
+    cat /etc/motd > /motd-seen
+    echo written-through-bind > /bound/out
+  generate_labels: |
+    printf rocks > /stacker/oci-labels/meshuggah
+fromscratch:
+  from: {type: scratch}
+  imports: [{path: config.json, dest: /config.json}]
+EOF
+  run stacker build --layer-type squashfs
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(cat bound/out)" = written-through-bind ]
+  m=$(tag_digest oci fromtar-squashfs)
+  # the overlay dir, then the tarball with the run's changes.
+  [ "$(jq '.layers | length' "$(blob oci "$m")")" = 2 ]
+  config=$(jq -r .config.digest "$(blob oci "$m")")
+  jq -e '.config.Labels.meshuggah == "rocks"' "$(blob oci "$config")"
+  top=$(jq -r '.layers[1].digest' "$(blob oci "$m")")
+  unsquashfs -cat "$(blob oci "$top")" motd-seen | grep -x from-overlay
+  unsquashfs -cat "$(blob oci "$top")" bin/busybox | cmp - /bin/busybox
+  run unsquashfs -lln "$(blob oci "$top")"
+  [[ "$output" != *bound* ]]
+  s=$(tag_digest oci fromscratch-squashfs)
+  [ "$(jq '.layers | length' "$(blob oci "$s")")" = 1 ]
+  unsquashfs -cat "$(blob oci "$(jq -r '.layers[0].digest' "$(blob oci "$s")")")" config.json | cmp - config.json
+  # binds make an image build every time.
+  run stacker build --layer-type squashfs
+  grep '^fromscratch-squashfs sha256:.*(cached)$' <<<"$output"
+  grep '^fromtar-squashfs sha256:' <<<"$output"
+  run grep -c '^fromtar-squashfs sha256:.*(cached)$' <<<"$output"
+  [ "$output" = 0 ]
+}
