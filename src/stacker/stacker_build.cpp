@@ -97,7 +97,7 @@ class StackerBuild {
     }
     std::string cache_key = key.finish().hex();
     if (layer.binds.empty()) {
-      MOS_TRY_ASSIGN(auto hit, cached(layer, cache_key, base));
+      MOS_TRY_ASSIGN(auto hit, cached(layer, cache_key));
       if (hit) return *hit;
     }
 
@@ -156,8 +156,7 @@ class StackerBuild {
   }
 
   // The previous build's images when nothing that goes into them changed.
-  Result<std::optional<BuiltImage>> cached(const LayerSpec& layer, const std::string& key,
-                                           const BaseImage& base) {
+  Result<std::optional<BuiltImage>> cached(const LayerSpec& layer, const std::string& key) {
     if (options_.no_cache) return std::nullopt;
     auto entry = cache_.find(layer.name, key);
     if (!entry) return std::nullopt;
@@ -170,16 +169,17 @@ class StackerBuild {
     for (LayerType type : types_) {
       auto it = entry->manifests.find(std::string(layer_type_name(type)));
       if (it == entry->manifests.end()) return std::nullopt;
+      // The layout must still hold the manifest and every blob it names (a layout cleaned by
+      // hand is a miss, not an error).
       MOS_TRY_ASSIGN(auto found, output_.find_manifest(it->second));
       if (!found) return std::nullopt;
-      MOS_TRY_ASSIGN(auto missing, output_.missing_blobs(*output_.get_manifest(it->second)));
+      MOS_TRY_ASSIGN(auto doc, output_.get_manifest(it->second));
+      MOS_TRY_ASSIGN(auto missing, output_.missing_blobs(doc));
       if (!missing.empty()) return std::nullopt;
       MOS_TRY_ASSIGN(result.states[type], read_image_state(output_, it->second));
-      MOS_TRY_ASSIGN(auto doc, output_.get_manifest(it->second));
       MOS_TRY(tag(layer, type, doc));
       built.tags.emplace_back(label(layer, type), doc.digest);
     }
-    (void)base;
     spdlog::info("found cached layer {}", layer.name);
     built_[layer.name] = std::move(result);
     return built;

@@ -17,7 +17,8 @@ void add_image_commands(Program& program);
 
 // Stacker files (stacker_commands.cpp; docs/stacker.md): -f and its options on `mosb image
 // build`, `mosb image publish`, and the commands of mosb started as `stacker`.
-CLI::App* add_stacker_file_options(Program& program, CLI::App* build, AccessFlags& flags);
+// The -f option and the stacker options of `mosb image build`; returns -f.
+CLI::Option* add_stacker_file_options(CLI::App* build);
 Status run_stacker_file_build(const AccessFlags& flags);
 void add_stacker_publish_command(Program& program, CLI::App* image);
 void add_stacker_program_commands(Program& program);

@@ -240,7 +240,7 @@ void add_image_commands(Program& program) {
                            {"The walkthrough's stacker build, into ./oci",
                             "mosb image build -f stacker.yaml --layer-type squashfs "
                             "--substitute ROOTFS_VERSION=v0.0.19.231225"}});
-  auto* stacker_file = add_stacker_file_options(program, build, build_flags)->get_option("--file");
+  auto* stacker_file = add_stacker_file_options(build);
   build->get_option("--from")->excludes(stacker_file);
   program.on_run(build, [stacker_file]() -> Status {
     if (stacker_file->count() > 0) return run_stacker_file_build(build_flags);

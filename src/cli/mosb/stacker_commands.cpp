@@ -183,7 +183,7 @@ StackerArgs& shared_args() {
 
 }  // namespace
 
-CLI::App* add_stacker_file_options(Program& program, CLI::App* build, AccessFlags& flags) {
+CLI::Option* add_stacker_file_options(CLI::App* build) {
   StackerArgs& args = shared_args();
   auto* file = build->add_option("-f,--file", args.file,
                                  "Build the images of a stacker file (stacker.yaml) instead");
@@ -193,9 +193,7 @@ CLI::App* add_stacker_file_options(Program& program, CLI::App* build, AccessFlag
   build->add_flag("--no-cache", args.no_cache, "-f: build every image again");
   build->add_flag("--require-hash", args.require_hash, "-f: every URL import must have a hash");
   build->add_flag("--order-only", args.order_only, "-f: print the build order and stop");
-  (void)program;
-  (void)flags;
-  return build;
+  return file;
 }
 
 Status run_stacker_file_build(const AccessFlags& flags) {
