@@ -67,25 +67,6 @@ bool mksquashfs_has_zstd() {
   return has;
 }
 
-std::string rfc3339(std::int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buffer[64];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
-}
-
-constexpr std::string_view architecture() {
-#if defined(__x86_64__)
-  return "amd64";
-#elif defined(__aarch64__)
-  return "arm64";
-#else
-  return "unknown";
-#endif
-}
-
 // Streams a local file into Repository::put_blob.
 class PlainFileReader final : public oci::BlobReader {
  public:
@@ -105,9 +86,33 @@ class PlainFileReader final : public oci::BlobReader {
 
 }  // namespace
 
+std::string rfc3339_utc(std::int64_t seconds) {
+  std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buffer[64];
+  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buffer;
+}
+
+std::string_view host_architecture() {
+#if defined(__x86_64__)
+  return "amd64";
+#elif defined(__aarch64__)
+  return "arm64";
+#else
+  return "unknown";
+#endif
+}
+
 Result<std::int64_t> source_date_epoch() {
+  MOS_TRY_ASSIGN(auto set, source_date_epoch_if_set());
+  return set.value_or(0);
+}
+
+Result<std::optional<std::int64_t>> source_date_epoch_if_set() {
   const char* value = std::getenv("SOURCE_DATE_EPOCH");
-  if (!value || !*value) return 0;
+  if (!value || !*value) return std::nullopt;
   char* end = nullptr;
   errno = 0;
   long long t = std::strtoll(value, &end, 10);
@@ -196,8 +201,8 @@ std::string encode_image_config(const ImageConfigFields& fields, std::int64_t ti
   if (fields.workdir) config["WorkingDir"] = *fields.workdir;
 
   OrderedJson image = OrderedJson::object();
-  image["created"] = rfc3339(timestamp);
-  image["architecture"] = architecture();
+  image["created"] = rfc3339_utc(timestamp);
+  image["architecture"] = host_architecture();
   image["os"] = "linux";
   image["config"] = std::move(config);
   OrderedJson rootfs = OrderedJson::object();
@@ -205,7 +210,7 @@ std::string encode_image_config(const ImageConfigFields& fields, std::int64_t ti
   rootfs["diff_ids"] = OrderedJson::array({diff_id.str()});  // = the layer digest (no compression)
   image["rootfs"] = std::move(rootfs);
   OrderedJson history = OrderedJson::object();
-  history["created"] = rfc3339(timestamp);
+  history["created"] = rfc3339_utc(timestamp);
   history["created_by"] = "mosb image build";
   image["history"] = OrderedJson::array({std::move(history)});
   return oci::encode_compact(image);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.hpp"
@@ -61,6 +62,13 @@ Result<ImageBuildResult> build_image(const ImageBuildOptions& options, oci::Repo
 
 // SOURCE_DATE_EPOCH from the environment (0 when unset); a malformed value is an error.
 Result<std::int64_t> source_date_epoch();
+// The same, telling unset (nullopt) from 0.
+Result<std::optional<std::int64_t>> source_date_epoch_if_set();
+
+// "2023-11-14T22:13:20Z": times in image configs.
+std::string rfc3339_utc(std::int64_t seconds);
+// The host's OCI architecture name (amd64, arm64, ...).
+std::string_view host_architecture();
 
 // The image config document (Go field order, compact) for one layer.
 std::string encode_image_config(const ImageConfigFields& fields, std::int64_t timestamp,

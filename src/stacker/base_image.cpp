@@ -9,6 +9,7 @@
 #include "core/file.hpp"
 #include "core/json.hpp"
 #include "core/unique_fd.hpp"
+#include "image/build_image.hpp"
 #include "oci/copy.hpp"
 #include "oci/media_types.hpp"
 #include "oci/reference.hpp"
@@ -75,8 +76,9 @@ Result<BaseImage> fetched_base(const LayerSpec& layer, const BaseSources& source
   if (!source) return where(source.error());
   auto top = (*source)->get_manifest(ref.tag_or_digest());
   if (!top) return where(top.error());
-  auto chosen = pick_platform(**source, *top, layer.arch.value_or(std::string(host_architecture())),
-                              ref.tag_or_digest());
+  auto chosen =
+      pick_platform(**source, *top, layer.arch.value_or(std::string(image::host_architecture())),
+                    ref.tag_or_digest());
   if (!chosen) return where(chosen.error());
   MOS_TRY_ASSIGN(auto bases, oci::LayoutStore::open(sources.bases_dir, true));
   oci::CopyOptions copy;

@@ -1,9 +1,8 @@
 // Config and manifest documents of built stacker images.
 #include "stacker/image_assembly.hpp"
 
-#include <ctime>
-
 #include "core/json.hpp"
+#include "image/build_image.hpp"
 #include "oci/media_types.hpp"
 
 namespace mos::stacker {
@@ -13,25 +12,6 @@ constexpr std::string_view kDefaultPath =
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 }  // namespace
-
-std::string rfc3339_utc(std::int64_t seconds) {
-  std::time_t t = static_cast<std::time_t>(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buffer[64];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buffer;
-}
-
-std::string_view host_architecture() {
-#if defined(__x86_64__)
-  return "amd64";
-#elif defined(__aarch64__)
-  return "arm64";
-#else
-  return "unknown";
-#endif
-}
 
 Result<std::string> assemble_config(const ImageState& base, const LayerSpec& layer,
                                     const std::vector<NewLayer>& added,
@@ -45,10 +25,10 @@ Result<std::string> assemble_config(const ImageState& base, const LayerSpec& lay
     }
     if (!doc.is_object()) return fail("the base image's config is not a JSON object");
   }
-  doc["created"] = rfc3339_utc(inputs.created);
+  doc["created"] = image::rfc3339_utc(inputs.created);
   doc["author"] = inputs.author;
   doc["architecture"] =
-      layer.arch.value_or(doc.value("architecture", std::string(host_architecture())));
+      layer.arch.value_or(doc.value("architecture", std::string(image::host_architecture())));
   doc["os"] = layer.os.value_or(doc.value("os", std::string("linux")));
   if (!doc.contains("config") || !doc["config"].is_object()) doc["config"] = OrderedJson::object();
   OrderedJson& config = doc["config"];
@@ -95,13 +75,13 @@ Result<std::string> assemble_config(const ImageState& base, const LayerSpec& lay
   if (!history.is_array()) history = OrderedJson::array();
   for (const auto& l : added) {
     OrderedJson entry = OrderedJson::object();
-    entry["created"] = rfc3339_utc(inputs.created);
+    entry["created"] = image::rfc3339_utc(inputs.created);
     entry["created_by"] = l.created_by;
     entry["author"] = inputs.author;
     history.push_back(entry);
   }
   OrderedJson empty = OrderedJson::object();
-  empty["created"] = rfc3339_utc(inputs.created);
+  empty["created"] = image::rfc3339_utc(inputs.created);
   empty["created_by"] = "stacker build";
   empty["author"] = inputs.author;
   empty["empty_layer"] = true;

@@ -49,10 +49,4 @@ std::string assemble_manifest(const oci::Descriptor& config,
                               std::string_view stacker_yaml,
                               std::string_view annotations_namespace);
 
-// "2023-11-14T22:13:20Z"
-std::string rfc3339_utc(std::int64_t seconds);
-
-// The host's OCI architecture name (amd64, arm64, ...).
-std::string_view host_architecture();
-
 }  // namespace mos::stacker

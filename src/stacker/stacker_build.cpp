@@ -13,6 +13,7 @@
 
 #include "core/file.hpp"
 #include "core/lock.hpp"
+#include "image/build_image.hpp"
 #include "oci/layout_store.hpp"
 #include "oci/media_types.hpp"
 #include "stacker/base_image.hpp"
@@ -381,17 +382,6 @@ class StackerBuild {
   std::map<std::string, BaseImage> built_;
 };
 
-Result<std::optional<std::int64_t>> epoch_from_environment() {
-  const char* value = std::getenv("SOURCE_DATE_EPOCH");
-  if (!value) return std::nullopt;
-  char* end = nullptr;
-  errno = 0;
-  long long t = std::strtoll(value, &end, 10);
-  if (!*value || errno != 0 || *end != '\0' || t < 0)
-    return fail("invalid SOURCE_DATE_EPOCH \"{}\": expected a number of seconds", value);
-  return static_cast<std::int64_t>(t);
-}
-
 }  // namespace
 
 Result<std::vector<BuiltImage>> build_stacker_file(const StackerBuildOptions& options) {
@@ -413,7 +403,7 @@ Result<std::vector<BuiltImage>> build_stacker_file(const StackerBuildOptions& op
     for (const auto* layer : order) built.push_back({layer->name, layer->build_only, false, {}});
     return built;
   }
-  MOS_TRY_ASSIGN(auto epoch, epoch_from_environment());
+  MOS_TRY_ASSIGN(auto epoch, image::source_date_epoch_if_set());
   MOS_TRY(make_dirs(options.stacker_dir));
   auto lock = FileLock::acquire(options.stacker_dir / ".lock", FileLock::Mode::exclusive,
                                 FileLock::Wait::no_wait);
