@@ -19,7 +19,8 @@ void add_image_commands(Program& program);
 // build`, `mosb image publish`, and the commands of mosb started as `stacker`.
 // The -f option and the stacker options of `mosb image build`; returns -f.
 CLI::Option* add_stacker_file_options(CLI::App* build);
-Status run_stacker_file_build(const AccessFlags& flags);
+// `mosb image build -f`: `to` (its --to) may name the output layout as oci:DIR.
+Status run_stacker_file_build(const AccessFlags& flags, const std::string& to);
 void add_stacker_publish_command(Program& program, CLI::App* image);
 void add_stacker_program_commands(Program& program);
 // mosb mkprovision (media_commands.cpp; docs/boot.md)

@@ -205,7 +205,8 @@ void add_image_commands(Program& program) {
       ->option_text("DIR|TAR");
   build
       ->add_option("--to", build_args.to,
-                   "Destination: oci:DIR[:TAG] or HOST/REPO[:TAG] (tag default: latest)")
+                   "Destination: oci:DIR[:TAG] or HOST/REPO[:TAG] (tag default: latest); with -f, "
+                   "the output layout oci:DIR")
       ->type_name("REF");
   build
       ->add_option("--entrypoint", build_args.entrypoint,
@@ -243,7 +244,7 @@ void add_image_commands(Program& program) {
   auto* stacker_file = add_stacker_file_options(build);
   build->get_option("--from")->excludes(stacker_file);
   program.on_run(build, [stacker_file]() -> Status {
-    if (stacker_file->count() > 0) return run_stacker_file_build(build_flags);
+    if (stacker_file->count() > 0) return run_stacker_file_build(build_flags, build_args.to);
     if (build_args.from.empty() || build_args.to.empty())
       return fail("give --from DIR|TAR and --to REF, or -f stacker.yaml");
     return build_command(build_flags, build_args);

@@ -196,8 +196,20 @@ CLI::Option* add_stacker_file_options(CLI::App* build) {
   return file;
 }
 
-Status run_stacker_file_build(const AccessFlags& flags) {
-  return stacker_build_command(shared_args(), flags);
+Status run_stacker_file_build(const AccessFlags& flags, const std::string& to) {
+  StackerArgs& args = shared_args();
+  if (!to.empty()) {
+    // A build makes many images: --to names the layout they go to; registries take them from
+    // there with publish, which names each one.
+    MOS_TRY_ASSIGN(auto ref, oci::Reference::parse(to));
+    if (!ref.is_layout() || ref.tag || ref.digest)
+      return fail(
+          "--to {}: with -f, --to is the output layout (oci:DIR, no tag); push the images to a "
+          "registry with mosb image publish --url docker://HOST/PREFIX --tag TAG",
+          to);
+    args.oci_dir = ref.layout_dir;
+  }
+  return stacker_build_command(args, flags);
 }
 
 void add_stacker_publish_command(Program& program, CLI::App* image) {
