@@ -4,7 +4,7 @@
 # section in every command's --help, global flags before or after the command, bash and zsh
 # completion, and `cmake --install` of programs, completions and man pages.
 
-PROGRAMS="mosb trust mosctl mos-registry machine"
+PROGRAMS="mosb trust mosctl mos-registry machine stacker"
 
 setup() {
   export HOME="$BATS_TEST_TMPDIR/home"

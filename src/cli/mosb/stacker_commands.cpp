@@ -227,6 +227,13 @@ void add_stacker_program_commands(Program& program) {
   static AccessFlags build_flags, publish_flags;
   StackerArgs& args = shared_args();
   add_dir_options(&program.app(), args);
+  program.examples(&program.app(),
+                   {{"The walkthrough's build of demo-zot (stacker.yaml in this directory)",
+                     "stacker build --layer-type=squashfs --substitute "
+                     "ROOTFS_VERSION=v0.0.19.231225 --substitute ZOT_VERSION=2.0.0-rc5"},
+                    {"Push what it built as machine/bootkit/demo-zot:0.0.4-squashfs",
+                     "stacker publish --layer-type squashfs --url "
+                     "docker://127.0.0.1:5000/machine/bootkit --tag 0.0.4"}});
   auto* build = program.app().add_subcommand("build", "Build the images of a stacker file");
   define_build(program, build, args, build_flags);
   program.examples(build, {{"The walkthrough's build of demo-zot",
