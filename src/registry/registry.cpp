@@ -96,7 +96,7 @@ HttpResponse error_response(int status, std::string_view code, std::string_view 
 }
 
 Registry::Registry(oci::LayoutRoot root, RegistryPolicy options)
-    : root_(std::move(root)), options_(options) {}
+    : root_(std::move(root)), options_(options), manifests_(root_.root()) {}
 Registry::~Registry() = default;
 
 bool Registry::streams_body(std::string_view method, const Route& route) {
@@ -192,6 +192,17 @@ HttpResponse Registry::handle(const HttpRequest& request, const Route& route) {
 // ---- manifests ----
 
 HttpResponse Registry::get_manifest(const HttpRequest&, const Route& route, bool head) {
+  auto answer = [&](std::string bytes, const std::string& media_type, const std::string& digest) {
+    HttpResponse r;
+    r.head = head;
+    r.body = std::move(bytes);
+    r.set("Content-Type", media_type);
+    r.set("Docker-Content-Digest", digest);
+    r.set("ETag", fmt::format("\"{}\"", digest));
+    return r;
+  };
+  if (auto cached = manifests_.find(route.name, route.reference))
+    return answer(cached->bytes, cached->media_type, cached->digest);
   if (!root_.has_repository(route.name))
     return error_response(404, "NAME_UNKNOWN", "repository not known", route.name);
   if (route.reference.find(':') != std::string::npos) {
@@ -200,6 +211,8 @@ HttpResponse Registry::get_manifest(const HttpRequest&, const Route& route, bool
   } else if (!oci::is_valid_tag(route.reference)) {
     return error_response(400, "MANIFEST_INVALID", "invalid tag", route.reference);
   }
+  // Watched before the store is read: a change from here on is never cached.
+  auto generation = manifests_.prepare(route.name);
   auto store = root_.repository(route.name, false);
   if (!store) return error_response(500, "UNKNOWN", store.error().message);
   auto found = (*store)->find_manifest(route.reference);
@@ -207,13 +220,11 @@ HttpResponse Registry::get_manifest(const HttpRequest&, const Route& route, bool
   if (!*found) return error_response(404, "MANIFEST_UNKNOWN", "manifest unknown", route.reference);
   auto doc = (*store)->get_manifest((*found)->digest.str());
   if (!doc) return error_response(500, "UNKNOWN", doc.error().message);
-  HttpResponse r;
-  r.head = head;
-  r.body = std::move(doc->bytes);
-  r.set("Content-Type", doc->media_type);
-  r.set("Docker-Content-Digest", doc->digest.str());
-  r.set("ETag", fmt::format("\"{}\"", doc->digest.str()));
-  return r;
+  std::string digest = doc->digest.str();
+  if (generation)
+    manifests_.store(route.name, route.reference, {doc->bytes, doc->media_type, digest},
+                     *generation);
+  return answer(std::move(doc->bytes), doc->media_type, digest);
 }
 
 HttpResponse Registry::put_manifest(const HttpRequest& request, const Route& route) {

@@ -18,6 +18,7 @@
 #include "oci/layout_store.hpp"
 #include "registry/auth.hpp"
 #include "registry/http_types.hpp"
+#include "registry/manifest_cache.hpp"
 #include "registry/routes.hpp"
 
 namespace mos::registry {
@@ -100,6 +101,7 @@ class Registry {
 
   oci::LayoutRoot root_;
   RegistryPolicy options_;
+  ManifestCache manifests_;
   std::mutex uploads_mutex_;
   std::unordered_map<std::string, std::shared_ptr<UploadState>> uploads_;  // "<name>/<id>"
 };

@@ -1,5 +1,10 @@
 // Boost.Beast transport for the registry (see server.hpp): accepting, TLS handshakes, and
 // handing each connection to a Connection (connection.hpp) on a strand of its own.
+//
+// One io_context per I/O thread, each run by its thread alone; the acceptor (on the first) hands
+// connections out round-robin. A connection then lives on one thread: no lock of a shared
+// io_context is taken, no other thread woken, per request (with one shared context, the futex
+// calls of its scheduler cost as much as the request's own socket calls).
 #include "registry/server.hpp"
 
 #include <atomic>
@@ -23,7 +28,11 @@ constexpr auto kHandshakeTimeout = 10s;
 
 struct Server::Impl {
   ServerOptions options;
-  asio::io_context io;
+  // contexts[0] also holds the acceptor and the signals.
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
+  std::size_t next_context = 0;
+  asio::io_context& io;
   tcp::acceptor acceptor{io};
   asio::signal_set signals{io, SIGINT, SIGTERM};
   std::unique_ptr<asio::ssl::context> tls;  // null: plain http
@@ -33,15 +42,27 @@ struct Server::Impl {
 
   Impl(Registry& registry, ServerOptions o)
       : options(std::move(o)),
-        io(options.threads),
-        context{registry, options, auth_pool, pending_checks} {}
+        contexts(make_contexts(options.threads)),
+        io(*contexts.front()),
+        context{registry, options, auth_pool, pending_checks} {
+    for (auto& c : contexts) keep_running.push_back(asio::make_work_guard(*c));
+  }
+
+  static std::vector<std::unique_ptr<asio::io_context>> make_contexts(int threads) {
+    std::vector<std::unique_ptr<asio::io_context>> out;
+    for (int i = 0; i < std::max(1, threads); ++i)
+      out.push_back(std::make_unique<asio::io_context>(1));
+    return out;
+  }
+
+  asio::io_context& next() { return *contexts[next_context++ % contexts.size()]; }
 
   asio::awaitable<void> listen() {
     for (;;) {
       beast::error_code ec;
       // Each connection gets its own strand: its coroutine, Beast's deadline timer and the
       // sendfile timer then never run at the same time on different threads.
-      auto socket = co_await acceptor.async_accept(asio::any_io_executor(asio::make_strand(io)),
+      auto socket = co_await acceptor.async_accept(asio::any_io_executor(asio::make_strand(next())),
                                                    asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         if (!acceptor.is_open()) co_return;
@@ -128,7 +149,8 @@ void Server::stop() {
   asio::post(impl_->io, [impl = impl_.get()] {
     beast::error_code ec;
     impl->acceptor.close(ec);
-    impl->io.stop();
+    for (auto& guard : impl->keep_running) guard.reset();
+    for (auto& c : impl->contexts) c->stop();
   });
 }
 
@@ -143,8 +165,8 @@ Status Server::run() {
   asio::co_spawn(impl_->io, impl_->listen(), asio::detached);
   spdlog::info("listening on {}:{}{}", impl_->options.address, port(), impl_->tls ? " (TLS)" : "");
   std::vector<std::thread> threads;
-  for (int i = 1; i < std::max(1, impl_->options.threads); ++i)
-    threads.emplace_back([this] { impl_->io.run(); });
+  for (std::size_t i = 1; i < impl_->contexts.size(); ++i)
+    threads.emplace_back([c = impl_->contexts[i].get()] { c->run(); });
   impl_->io.run();
   for (auto& t : threads) t.join();
   impl_->auth_pool.stop();  // a check still running finishes; its answer has nobody to go to
