@@ -167,6 +167,9 @@ if wait_tls "127.0.0.1:$mos_tls_port" && wait_tls "127.0.0.1:$docker_tls_port"; 
   done
   printf '%-16s %14s %14s\n' "TLS GET rps" "$(med mos,tls_get_rps)" "$(med docker,tls_get_rps)"
   printf '%-16s %14s %14s\n' "TLS blob MB/s" "$(med mos,tls_blob_mbs)" "$(med docker,tls_blob_mbs)"
+  # Throughput: ours over the peer's (higher is better; the issue's target is 1.2).
+  printf '%-16s %14s %14s\n' "TLS blob ours/peer" \
+    "$(awk -v m="$(med mos,tls_blob_mbs)" -v d="$(med docker,tls_blob_mbs)" 'BEGIN { if (d > 0) printf "%.2f", m / d; else print "nan" }')" "(target 1.2)"
 else
   echo "TLS instances did not start"
 fi
