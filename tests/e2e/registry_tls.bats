@@ -129,3 +129,29 @@ digest_of_ref() {
   [[ "$output" == *"refused the credentials"* ]]
   [ "$(digest_of_ref --cacert "$CA" --creds alice:s3cret "docker://$MOS_REGISTRY/tls/auth:1")" = "$(digest_of_ref "oci:$WORK/img:latest")" ]
 }
+
+@test "TLS record boundaries: ranges around each 16 KiB record and a slow reader get exact bytes" {
+  head -c $((8 << 20)) /dev/urandom >"$BATS_TEST_TMPDIR/blob"
+  REG=$MOS_REGISTRY
+  digest=$(sha256_of "$BATS_TEST_TMPDIR/blob")
+  location=$(curl -sS --cacert "$CA" -X POST -D - -o /dev/null "https://$REG/v2/tls/records/blobs/uploads/" | tr -d '\r' | awk 'tolower($1)=="location:" {print $2}')
+  code=$(curl -sS --cacert "$CA" -X PUT -o /dev/null -w '%{http_code}' --data-binary "@$BATS_TEST_TMPDIR/blob" \
+    -H 'Content-Type: application/octet-stream' "https://$REG$location?digest=$digest")
+  [ "$code" = 201 ]
+  for start in 16383 16384 32767 65535 1048575 8388607; do
+    end=$((start + 2))
+    [ "$end" -lt $((8 << 20)) ] || end=$(((8 << 20) - 1))
+    curl -sS --cacert "$CA" -H "Range: bytes=$start-$end" -o "$BATS_TEST_TMPDIR/part" "https://$REG/v2/tls/records/blobs/$digest"
+    cmp "$BATS_TEST_TMPDIR/part" <(tail -c +$((start + 1)) "$BATS_TEST_TMPDIR/blob" | head -c $((end - start + 1)))
+  done
+  # A reader slower than the server: the whole blob still arrives intact.
+  [ "sha256:$(curl -sS --cacert "$CA" --limit-rate 16M "https://$REG/v2/tls/records/blobs/$digest" | sha256sum | cut -d' ' -f1)" = "$digest" ]
+}
+
+@test "client-initiated renegotiation is refused, and the server goes on answering" {
+  run bash -c "(printf 'R\n'; sleep 1) | timeout 10 openssl s_client -connect '$MOS_REGISTRY' -tls1_2 -CAfile '$CA' 2>&1"
+  [[ "$output" == *RENEGOTIATING* ]]
+  [[ "$output" == *"no renegotiation"* ]]
+  run curl -sS --cacert "$CA" -o /dev/null -w '%{http_code}' "https://$MOS_REGISTRY/v2/"
+  [ "$output" = 200 ]
+}
