@@ -7,7 +7,8 @@
 set -euo pipefail
 dir=${1:-base}
 busybox=${BUSYBOX:-/bin/busybox}
-file -L "$busybox" 2>/dev/null | grep -q 'statically linked' || {
+# ldd (libc-bin, always there) says so of a static program.
+{ ldd "$busybox" 2>&1 || true; } | grep -q 'not a dynamic executable' || {
   echo "make-base.sh: $busybox is not a static busybox (install busybox-static)" >&2
   exit 1
 }

@@ -189,11 +189,11 @@ EOF
   [ "$(jq '.manifests | length' oci/index.json 2>/dev/null || echo 0)" = 0 ]
 }
 
-@test "URL imports: downloaded from a server on 127.0.0.1, checked, kept; an unreachable one is an error" {
+@test "URL imports: downloaded from a server on 127.0.0.1 (busybox httpd), checked, kept; an unreachable one is an error" {
   port=$(free_port)
   mkdir -p www
   echo "served" > www/file.txt
-  (cd www && exec python3 -m http.server --bind 127.0.0.1 "$port" >/dev/null 2>&1) 3>&- &
+  busybox httpd -f -p "127.0.0.1:$port" -h www >/dev/null 2>&1 3>&- &
   HTTP_PID=$!
   wait_for_http "http://127.0.0.1:$port/" "$HTTP_PID"
   cat > stacker.yaml <<EOF
