@@ -1,6 +1,14 @@
 #include "oci/digest.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
 #include <openssl/evp.h>
+
+#include "core/file.hpp"
 
 namespace mos::oci {
 
@@ -90,6 +98,26 @@ Digest Hasher::finish() {
 Digest digest_of(std::string_view bytes, DigestAlgorithm algorithm) {
   Hasher hasher(algorithm);
   hasher.update(bytes);
+  return hasher.finish();
+}
+
+Result<Digest> digest_of_file(const std::filesystem::path& file, DigestAlgorithm algorithm) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail("opening {}: {}", file.string(), errno_message(errno));
+  Hasher hasher(algorithm);
+  std::vector<std::byte> buffer(1 << 20);
+  for (;;) {
+    ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int e = errno;
+      ::close(fd);
+      return fail("reading {}: {}", file.string(), errno_message(e));
+    }
+    if (n == 0) break;
+    hasher.update(std::span(buffer.data(), static_cast<std::size_t>(n)));
+  }
+  ::close(fd);
   return hasher.finish();
 }
 

@@ -2,6 +2,7 @@
 // Content digests (sha256, sha512): strict parsing of "algorithm:hex" and streaming hashing.
 #include <compare>
 #include <cstddef>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <span>
@@ -56,6 +57,9 @@ class Hasher {
 };
 
 Digest digest_of(std::string_view bytes, DigestAlgorithm algorithm = DigestAlgorithm::sha256);
+// The digest of a file's content, read in 1 MiB pieces (never held whole).
+Result<Digest> digest_of_file(const std::filesystem::path& file,
+                              DigestAlgorithm algorithm = DigestAlgorithm::sha256);
 
 }  // namespace mos::oci
 

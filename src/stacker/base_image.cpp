@@ -1,14 +1,10 @@
 // Bases of stacker images: fetched, carried over or repacked into the output layout.
 #include "stacker/base_image.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
 
 #include "core/file.hpp"
 #include "core/json.hpp"
-#include "core/unique_fd.hpp"
 #include "image/build_image.hpp"
 #include "oci/copy.hpp"
 #include "oci/media_types.hpp"
@@ -156,18 +152,11 @@ Result<BaseImage> resolve_base(const LayerSpec& layer, const BaseSources& source
         return fail("{}:{}: image {}: a tar base from {} is not supported: give a file path",
                     layer.file, layer.line, layer.name, layer.from.url);
       fs::path tarball = fs::absolute(layer.from.url);
-      MOS_TRY_ASSIGN(auto bytes_hash, [&]() -> Result<std::string> {
-        UniqueFd fd(::open(tarball.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!fd)
-          return fail("{}:{}: image {}: tar base {}: {}", layer.file, layer.line, layer.name,
-                      tarball.string(), errno_message(errno));
-        oci::Hasher hasher;
-        std::vector<std::byte> buffer(1 << 20);
-        for (ssize_t n; (n = ::read(fd.get(), buffer.data(), buffer.size())) > 0;)
-          hasher.update(std::span(buffer.data(), static_cast<std::size_t>(n)));
-        return hasher.finish().str();
-      }());
-      base.key = "tar " + bytes_hash;
+      auto content = oci::digest_of_file(tarball);
+      if (!content)
+        return fail("{}:{}: image {}: tar base: {}", layer.file, layer.line, layer.name,
+                    content.error().message);
+      base.key = "tar " + content->str();
       base.tarball = tarball;
       for (LayerType type : sources.types) base.states[type] = ImageState{};
       return base;

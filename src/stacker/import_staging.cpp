@@ -1,7 +1,6 @@
 // Imports: local files and trees, URLs, stacker:// paths; hashes checked; staged for the build.
 #include "stacker/import_staging.hpp"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,7 +10,6 @@
 
 #include "core/file.hpp"
 #include "core/process.hpp"
-#include "core/unique_fd.hpp"
 #include "oci/digest.hpp"
 #include "oci/http_transport.hpp"
 
@@ -24,18 +22,8 @@ constexpr int kMaxRedirects = 10;
 constexpr std::size_t kToolOutput = 64 * 1024;
 
 Result<std::string> file_sha256(const fs::path& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return fail("opening {}: {}", path.string(), errno_message(errno));
-  oci::Hasher hasher;
-  std::vector<std::byte> buffer(1 << 20);
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buffer.data(), buffer.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return fail("reading {}: {}", path.string(), errno_message(errno));
-    if (n == 0) break;
-    hasher.update(std::span(buffer.data(), static_cast<std::size_t>(n)));
-  }
-  return hasher.finish().hex();
+  MOS_TRY_ASSIGN(auto digest, oci::digest_of_file(path));
+  return digest.hex();
 }
 
 std::string basename_of(std::string_view path) {

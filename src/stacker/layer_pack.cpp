@@ -19,6 +19,7 @@
 #include "image/layer_format.hpp"
 #include "oci/digest.hpp"
 #include "oci/media_types.hpp"
+#include "stacker/layer_tree.hpp"
 
 namespace mos::stacker {
 namespace {
@@ -92,12 +93,6 @@ struct ArchiveFree {
 struct EntryFree {
   void operator()(archive_entry* e) const { archive_entry_free(e); }
 };
-
-bool is_opaque(const fs::path& dir) {
-  char value[2] = {};
-  return ::lgetxattr(dir.c_str(), "trusted.overlay.opaque", value, sizeof value) == 1 &&
-         value[0] == 'y';
-}
 
 Status add_xattrs(archive_entry* entry, const fs::path& path) {
   std::vector<char> names(64 * 1024);
@@ -198,14 +193,14 @@ Result<PackedLayer> pack_tar(const fs::path& tree, const PackOptions& options,
     if (::lstat(path.c_str(), &st) != 0)
       return fail("reading {}: {}", path.string(), errno_message(errno));
     std::string name = path.lexically_relative(tree).string();
-    if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
+    if (is_whiteout(st)) {
       fs::path p(name);
       MOS_TRY(writer.whiteout((p.parent_path() / (".wh." + p.filename().string())).string(), st));
     } else if (S_ISLNK(st.st_mode)) {
       MOS_TRY(writer.header(name, st, path, fs::read_symlink(path, ec).string()));
     } else if (S_ISDIR(st.st_mode)) {
       MOS_TRY(writer.header(name + "/", st, path));
-      if (is_opaque(path)) MOS_TRY(writer.whiteout(name + "/.wh..wh..opq", st));
+      if (is_opaque_dir(path)) MOS_TRY(writer.whiteout(name + "/.wh..wh..opq", st));
     } else {
       MOS_TRY(writer.header(name, st, path));
       if (S_ISREG(st.st_mode)) MOS_TRY(writer.data(path));

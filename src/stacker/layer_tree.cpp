@@ -36,15 +36,19 @@ Status set_opaque(const fs::path& dir) {
   return {};
 }
 
+}  // namespace
+
 bool is_whiteout(const struct stat& st) {
   return S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0);
 }
 
-bool is_opaque(const fs::path& dir) {
+bool is_opaque_dir(const fs::path& dir) {
   char value[2] = {};
   ssize_t n = ::lgetxattr(dir.c_str(), kOpaqueXattr, value, sizeof value);
   return n == 1 && value[0] == 'y';
 }
+
+namespace {
 
 // The entry `relative` as the lowers show it (top first): its stat, or nothing when a lower hides
 // it (a whiteout, an opaque parent) or none has it.
@@ -56,7 +60,7 @@ std::optional<struct stat> lower_entry(const std::vector<fs::path>& lowers,
       if (is_whiteout(st)) return std::nullopt;
       return st;
     }
-    if (is_opaque(lower / relative.parent_path())) return std::nullopt;
+    if (is_opaque_dir(lower / relative.parent_path())) return std::nullopt;
   }
   return std::nullopt;
 }
@@ -170,7 +174,7 @@ Result<bool> tidy_upper(const fs::path& upper, const std::vector<fs::path>& lowe
     MOS_TRY(strip_overlay_xattrs(path));
     struct stat st{};
     if (::lstat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
-    if (!fs::is_empty(path, ec) || is_opaque(path)) continue;
+    if (!fs::is_empty(path, ec) || is_opaque_dir(path)) continue;
     auto below = lower_entry(lowers, path.lexically_relative(upper));
     if (below && S_ISDIR(below->st_mode) && below->st_mode == st.st_mode &&
         below->st_uid == st.st_uid && below->st_gid == st.st_gid)

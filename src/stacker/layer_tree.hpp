@@ -4,6 +4,8 @@
 // trusted.overlay.opaque=y (stacker's squashfs layers hold exactly that). Tar layers, whose
 // whiteouts are .wh. files, are converted when unpacked; the unpacked trees are kept by digest so
 // that a layer is unpacked once.
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -13,6 +15,11 @@
 #include "oci/layout_store.hpp"
 
 namespace mos::stacker {
+
+// overlayfs's marks in a layer tree: a 0/0 character device is a whiteout (the entry is deleted),
+// trusted.overlay.opaque=y on a directory hides what the layers below hold there.
+bool is_whiteout(const struct stat& entry);
+bool is_opaque_dir(const std::filesystem::path& dir);
 
 // The directory holding the unpacked layer `layer` of `store`, under `cache_dir`: made on first
 // use (unpacked beside it, then renamed into place).

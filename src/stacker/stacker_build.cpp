@@ -361,7 +361,7 @@ class StackerBuild {
       MOS_TRY_ASSIGN(auto tree, unpacked_layer(output_, *l, layers_dir_));
       struct stat st{};
       if (::lstat((tree / relative).c_str(), &st) != 0) continue;
-      if (S_ISCHR(st.st_mode) && st.st_rdev == 0) break;  // deleted in this layer
+      if (is_whiteout(st)) break;  // deleted in this layer
       std::error_code ec;
       fs::copy(tree / relative, dest, fs::copy_options::recursive | fs::copy_options::copy_symlinks,
                ec);
