@@ -7,6 +7,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 
 #include "core/file.hpp"
 #include "core/unique_fd.hpp"
+#include "stacker/layer_tree.hpp"
 
 extern char** environ;
 
@@ -113,9 +115,19 @@ void do_mount(const char* source, const char* target, const char* type, unsigned
       case MountKind::bind: {
         unsigned long rec = m.recursive ? MS_REC : 0;
         do_mount(m.source.c_str(), m.target.c_str(), nullptr, MS_BIND | rec, nullptr);
-        if (m.read_only)
-          do_mount(nullptr, m.target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | rec,
-                   nullptr);
+        if (m.read_only) {
+          // In a user namespace a remount must keep the flags the source was mounted with
+          // (nosuid, nodev, noexec are locked there).
+          struct statvfs vfs{};
+          if (::statvfs(m.target.c_str(), &vfs) != 0)
+            die("cannot read the mount", m.target.c_str());
+          unsigned long kept = 0;
+          if (vfs.f_flag & ST_NOSUID) kept |= MS_NOSUID;
+          if (vfs.f_flag & ST_NODEV) kept |= MS_NODEV;
+          if (vfs.f_flag & ST_NOEXEC) kept |= MS_NOEXEC;
+          do_mount(nullptr, m.target.c_str(), nullptr,
+                   MS_BIND | MS_REMOUNT | MS_RDONLY | rec | kept, nullptr);
+        }
         break;
       }
     }
@@ -186,6 +198,7 @@ Result<ContainerRun> run_build_container(const BuildContainer& c) {
   }
   overlay_options = fmt::format("lowerdir={},upperdir={},workdir={}", lowers, c.upper.string(),
                                 c.overlay_work.string());
+  if (overlay_marks_in_user_xattrs()) overlay_options += ",userxattr";
   if (overlay_options.size() >= 4000)
     return fail("image {}: {} layers are too many for one overlay mount", c.name, c.lowers.size());
   auto inside = [&](std::string_view p) {
@@ -229,7 +242,7 @@ Result<ContainerRun> run_build_container(const BuildContainer& c) {
         ::dup2(out_write.get(), STDERR_FILENO) < 0)
       ::_exit(126);
     if (::unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC) != 0)
-      die("cannot make the namespaces (building with run: needs root)", "");
+      die("cannot make the namespaces", "");
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
       die("cannot make the mounts private", "/");
     pid_t init = ::fork();

@@ -100,7 +100,7 @@ Status add_xattrs(archive_entry* entry, const fs::path& path) {
   for (ssize_t i = 0; i < n;) {
     std::string name(&names[static_cast<std::size_t>(i)]);
     i += static_cast<ssize_t>(name.size()) + 1;
-    if (name.starts_with("trusted.overlay.")) continue;
+    if (name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.")) continue;
     std::vector<char> value(64 * 1024);
     ssize_t size = ::lgetxattr(path.c_str(), name.c_str(), value.data(), value.size());
     if (size < 0) return fail("reading {} of {}: {}", name, path.string(), errno_message(errno));

@@ -13,6 +13,7 @@
 #include "core/file.hpp"
 #include "core/process.hpp"
 #include "image/layer_format.hpp"
+#include "stacker/user_namespace.hpp"
 
 namespace mos::stacker {
 namespace {
@@ -21,8 +22,15 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kWhiteoutPrefix = ".wh.";
 constexpr std::string_view kOpaqueMarker = ".wh..wh..opq";
-constexpr const char* kOpaqueXattr = "trusted.overlay.opaque";
 constexpr std::size_t kToolOutput = 64 * 1024;
+
+std::string_view overlay_prefix() {
+  return overlay_marks_in_user_xattrs() ? "user.overlay." : "trusted.overlay.";
+}
+
+std::string opaque_xattr() {
+  return std::string(overlay_prefix()) + "opaque";
+}
 
 Status make_whiteout(const fs::path& path) {
   if (::mknod(path.c_str(), S_IFCHR | 0000, makedev(0, 0)) != 0 && errno != EEXIST)
@@ -31,7 +39,7 @@ Status make_whiteout(const fs::path& path) {
 }
 
 Status set_opaque(const fs::path& dir) {
-  if (::lsetxattr(dir.c_str(), kOpaqueXattr, "y", 1, 0) != 0)
+  if (::lsetxattr(dir.c_str(), opaque_xattr().c_str(), "y", 1, 0) != 0)
     return fail("marking {} opaque: {}", dir.string(), errno_message(errno));
   return {};
 }
@@ -44,8 +52,13 @@ bool is_whiteout(const struct stat& st) {
 
 bool is_opaque_dir(const fs::path& dir) {
   char value[2] = {};
-  ssize_t n = ::lgetxattr(dir.c_str(), kOpaqueXattr, value, sizeof value);
+  ssize_t n = ::lgetxattr(dir.c_str(), opaque_xattr().c_str(), value, sizeof value);
   return n == 1 && value[0] == 'y';
+}
+
+bool overlay_marks_in_user_xattrs() {
+  static const bool user = in_user_namespace();
+  return user;
 }
 
 namespace {
@@ -74,9 +87,57 @@ Status strip_overlay_xattrs(const fs::path& path) {
   for (ssize_t i = 0; i < n;) {
     std::string name(&names[static_cast<std::size_t>(i)]);
     i += static_cast<ssize_t>(name.size()) + 1;
-    if (name.starts_with("trusted.overlay.") && name != kOpaqueXattr &&
+    if (name.starts_with(overlay_prefix()) && name != opaque_xattr() &&
         ::lremovexattr(path.c_str(), name.c_str()) != 0)
       return fail("removing {} from {}: {}", name, path.string(), errno_message(errno));
+  }
+  return {};
+}
+
+// The names the layers `lowers` (top first) show in the directory `relative`.
+Result<std::vector<std::string>> names_below(const std::vector<fs::path>& lowers,
+                                             const fs::path& relative) {
+  std::vector<std::string> seen, visible;
+  for (const auto& lower : lowers) {
+    fs::path dir = lower / relative;
+    struct stat st{};
+    if (::lstat(dir.c_str(), &st) != 0) continue;
+    if (!S_ISDIR(st.st_mode)) break;  // a whiteout or a file hides every layer below
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      std::string name = entry.path().filename().string();
+      if (std::find(seen.begin(), seen.end(), name) != seen.end()) continue;
+      seen.push_back(name);
+      struct stat child{};
+      if (::lstat(entry.path().c_str(), &child) == 0 && !is_whiteout(child))
+        visible.push_back(name);
+    }
+    if (ec) return fail("reading {}: {}", dir.string(), ec.message());
+    if (is_opaque_dir(dir)) break;
+  }
+  return visible;
+}
+
+// In a user namespace the opaque mark is user.overlay.opaque, which stacker's squashfs readers and
+// a host's root overlay ignore: each opaque directory of the upper instead gets whiteouts of the
+// names the layers below show there, which hides the same entries from whoever stacks this layer
+// on them.
+Status replace_opaque_dirs(const fs::path& upper, const std::vector<fs::path>& lowers) {
+  std::vector<fs::path> opaque;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(upper, ec); !ec && it != fs::end(it);
+       it.increment(ec))
+    if (it->is_directory(ec) && !it->is_symlink(ec) && is_opaque_dir(it->path()))
+      opaque.push_back(it->path());
+  if (ec) return fail("walking {}: {}", upper.string(), ec.message());
+  for (const auto& dir : opaque) {
+    MOS_TRY_ASSIGN(auto names, names_below(lowers, dir.lexically_relative(upper)));
+    for (const auto& name : names) {
+      struct stat st{};
+      if (::lstat((dir / name).c_str(), &st) != 0) MOS_TRY(make_whiteout(dir / name));
+    }
+    if (::lremovexattr(dir.c_str(), opaque_xattr().c_str()) != 0)
+      return fail("removing {} from {}: {}", opaque_xattr(), dir.string(), errno_message(errno));
   }
   return {};
 }
@@ -105,10 +166,12 @@ Status convert_tar_whiteouts(const fs::path& dir) {
 }
 
 Status unpack_tar_layer(const fs::path& archive, const fs::path& dest) {
-  // GNU tar finds gzip and zstd compression itself when reading a file.
+  // GNU tar finds gzip and zstd compression itself when reading a file. A user namespace cannot
+  // write trusted.* (tar layers mark opaque directories with files, not attributes).
+  const char* exclude = overlay_marks_in_user_xattrs() ? "--xattrs-exclude=trusted.*" : "--xattrs";
   ProcessRun tar{.argv = {"tar", "-x", "-f", archive.string(), "-C", dest.string(),
                           "--numeric-owner", "--same-owner", "--same-permissions", "--xattrs",
-                          "--xattrs-include=*", "--delay-directory-restore"},
+                          "--xattrs-include=*", exclude, "--delay-directory-restore"},
                  .max_output = kToolOutput,
                  .keep_tail = true,
                  .merge_stderr = true};
@@ -128,9 +191,13 @@ Result<fs::path> unpacked_layer(oci::LayoutStore& store, const oci::Descriptor& 
   fs::path tree = staging.path() / "tree";
   auto filesystem = image::layer_filesystem(layer.media_type);
   if (filesystem == image::LayerFilesystem::squashfs) {
-    // unsquashfs reads the superblock's size and ignores the verity data after it.
+    // unsquashfs reads the superblock's size and ignores the verity data after it. In a user
+    // namespace it stops at the first trusted.* it cannot write (a root build's opaque marks):
+    // only user.* attributes are unpacked there (docs/stacker.md says what that loses; layers
+    // built by ordinary users carry whiteouts instead).
     ProcessRun unsquash{
-        .argv = {"unsquashfs", "-no-progress", "-quiet", "-d", tree.string(), blob.string()},
+        .argv = {"unsquashfs", overlay_marks_in_user_xattrs() ? "-user-xattrs" : "-xattrs",
+                 "-no-progress", "-quiet", "-d", tree.string(), blob.string()},
         .max_output = kToolOutput,
         .keep_tail = true,
         .merge_stderr = true};
@@ -161,6 +228,7 @@ Result<bool> tidy_upper(const fs::path& upper, const std::vector<fs::path>& lowe
   }
   // overlayfs marks the upper's root too (trusted.overlay.uuid, impure): not part of the layer.
   MOS_TRY(strip_overlay_xattrs(upper));
+  if (overlay_marks_in_user_xattrs()) MOS_TRY(replace_opaque_dirs(upper, lowers));
   // Deepest first, so that a directory emptied by the pruning of its children is seen empty.
   std::vector<fs::path> entries;
   for (auto it = fs::recursive_directory_iterator(upper, ec); !ec && it != fs::end(it);

@@ -63,7 +63,9 @@ class StackerBuild {
                              std::chrono::system_clock::now().time_since_epoch())
                              .count()),
         author_(author_name(epoch.has_value())),
-        layers_dir_(options.stacker_dir / "layers"),
+        // Trees unpacked in a user namespace carry user.overlay.* marks: kept apart from root's.
+        layers_dir_(options.stacker_dir /
+                    (overlay_marks_in_user_xattrs() ? "layers-userns" : "layers")),
         cache_(BuildCache::load(options.stacker_dir / "build.cache")) {
     types_ =
         options.layer_types.empty() ? std::vector<LayerType>{LayerType::tar} : options.layer_types;
@@ -250,8 +252,8 @@ class StackerBuild {
                                        std::vector<fs::path>& lowers_abs) {
     if (::geteuid() != 0)
       return fail(
-          "{}:{}: image {}: running its scripts needs root (stacker's user namespace mode, with "
-          "/etc/subuid ranges, is not supported)",
+          "{}:{}: image {}: running its scripts needs root, of the host or of a user namespace "
+          "(the stacker and mosb programs enter one for an ordinary user)",
           layer.file, layer.line, layer.name);
     BuildContainer c;
     c.name = layer.name;
@@ -414,6 +416,7 @@ Result<std::vector<BuiltImage>> build_stacker_file(const StackerBuildOptions& op
     std::error_code ec;
     fs::remove(options.stacker_dir / "build.cache", ec);
     fs::remove_all(options.stacker_dir / "layers", ec);
+    fs::remove_all(options.stacker_dir / "layers-userns", ec);
   }
   MOS_TRY_ASSIGN(auto output, oci::LayoutStore::open(options.oci_dir, true));
   StackerBuild build(options, *output, epoch);
@@ -425,6 +428,24 @@ Result<std::vector<BuiltImage>> build_stacker_file(const StackerBuildOptions& op
     built.push_back(std::move(image));
   }
   return built;
+}
+
+Status clean_stacker_dirs(const StackerBuildOptions& options) {
+  std::error_code ec;
+  std::optional<FileLock> lock;
+  if (fs::is_directory(options.stacker_dir, ec)) {
+    auto held = FileLock::acquire(options.stacker_dir / ".lock", FileLock::Mode::exclusive,
+                                  FileLock::Wait::no_wait);
+    if (!held)
+      return context(fmt::format("couldn't acquire lock on {}", options.stacker_dir.string()),
+                     held.error());
+    lock.emplace(std::move(*held));
+  }
+  for (const auto& dir : {options.roots_dir, options.oci_dir, options.stacker_dir}) {
+    fs::remove_all(dir, ec);
+    if (ec) return fail("removing {}: {}", dir.string(), ec.message());
+  }
+  return {};
 }
 
 }  // namespace mos::stacker

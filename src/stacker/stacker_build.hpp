@@ -41,4 +41,8 @@ struct BuiltImage {
 
 Result<std::vector<BuiltImage>> build_stacker_file(const StackerBuildOptions& options);
 
+// stacker's clean: removes the roots, oci and stacker directories of `options` (a build running
+// on them is waited for by no one: it holds the stacker directory's lock, and clean refuses).
+Status clean_stacker_dirs(const StackerBuildOptions& options);
+
 }  // namespace mos::stacker

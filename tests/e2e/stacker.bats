@@ -26,6 +26,11 @@ setup() {
 
 teardown() {
   [ -n "${HTTP_PID:-}" ] && kill "$HTTP_PID" 2>/dev/null
+  if [ -n "${BUILD_USER:-}" ]; then
+    userdel "$BUILD_USER" 2>/dev/null
+    sed -i "/^$BUILD_USER:/d" /etc/subuid /etc/subgid 2>/dev/null
+    rm -rf "$USER_DIR"
+  fi
   "$MOS_BIN/mosb" image umount "$W/mnt" --run-dir "$W/run" >/dev/null 2>&1 || true
   true
 }
@@ -273,4 +278,109 @@ EOF
   grep '^fromtar-squashfs sha256:' <<<"$output"
   run grep -c '^fromtar-squashfs sha256:.*(cached)$' <<<"$output"
   [ "$output" = 0 ]
+}
+
+# as_build_user USER [--subordinate]: an ordinary user of this test (removed by teardown) and
+# USER_DIR, a directory of its own holding a copy of mosb (the build tree may be out of its reach)
+# and the busybox base.
+as_build_user() {
+  BUILD_USER=$1
+  if [ "${2:-}" = --subordinate ]; then
+    useradd --no-create-home --shell /bin/sh "$BUILD_USER"
+    sed -i "/^$BUILD_USER:/d" /etc/subuid /etc/subgid
+    echo "$BUILD_USER:300000:65536" >> /etc/subuid
+    echo "$BUILD_USER:300000:65536" >> /etc/subgid
+  else
+    # a system user: useradd gives it no subordinate ids
+    useradd --system --no-create-home --shell /bin/sh "$BUILD_USER"
+    sed -i "/^$BUILD_USER:/d" /etc/subuid /etc/subgid
+  fi
+  USER_DIR=$(mktemp -d /tmp/mos-userns.XXXXXX)
+  chmod 755 "$USER_DIR"
+  mkdir "$USER_DIR/bin"
+  cp "$MOS_BIN/mosb" "$USER_DIR/bin/mosb"
+  ln -s mosb "$USER_DIR/bin/stacker"
+  cp -a "$W/bases" "$USER_DIR/bases"
+  chown -R "$BUILD_USER:" "$USER_DIR"
+}
+
+# user_run CMD...: CMD as the build user in USER_DIR.
+user_run() {
+  runuser -u "$BUILD_USER" -- env -C "$USER_DIR" PATH="$USER_DIR/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    SOURCE_DATE_EPOCH=1700000000 "$@"
+}
+
+@test "an ordinary user's build runs as root of a user namespace: owners kept, opaque directories as whiteouts, clean" {
+  command -v newuidmap || skip "Debian's uidmap is not installed"
+  as_build_user "mosb-ns-$$" --subordinate
+  cat > "$USER_DIR/stacker.yaml" <<'EOF'
+one:
+  from: {type: oci, url: "bases:busybox"}
+  run: |
+    echo "uid=$(id -u)"
+    mkdir -p /data /etc/d
+    echo x > /data/f
+    chown 1000:1001 /data/f
+    echo a > /etc/d/a
+    echo b > /etc/d/b
+two:
+  from: {type: built, tag: one}
+  run: |
+    rm -rf /etc/d
+    mkdir /etc/d
+    echo c > /etc/d/c
+three:
+  from: {type: built, tag: two}
+  run: |
+    stat -c 'owner=%u:%g' /data/f
+    ls /etc/d
+EOF
+  chown "$BUILD_USER:" "$USER_DIR/stacker.yaml"
+  run user_run stacker build --layer-type tar --layer-type squashfs
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [[ "$output" == *"uid=0"* ]]
+  # the layers below are unpacked with their owners, and two's deletions seen by three.
+  [[ "$output" == *"owner=1000:1001"* ]]
+  grep -x c <<<"$output"
+  run grep -x -e a -e b <<<"$output"
+  [ "$status" -eq 1 ]
+  O=$USER_DIR/oci
+  run tar -tvzf "$(blob "$O" "$(jq -r '.layers[-1].digest' "$(blob "$O" "$(tag_digest "$O" one)")")")" --numeric-owner
+  [[ "$output" == *"1000/1001"*" data/f"* ]]
+  # two removed a directory of the layers below and made it again: whiteouts of what they hold,
+  # in both formats, not an attribute that a user namespace's overlay alone understands.
+  run tar -tzf "$(blob "$O" "$(jq -r '.layers[-1].digest' "$(blob "$O" "$(tag_digest "$O" two)")")")"
+  grep -x 'etc/d/.wh.a' <<<"$output"
+  grep -x 'etc/d/.wh.b' <<<"$output"
+  grep -x 'etc/d/c' <<<"$output"
+  run grep -c 'wh..wh..opq' <<<"$output"
+  [ "$output" = 0 ]
+  run unsquashfs -lln "$(blob "$O" "$(jq -r '.layers[-1].digest' "$(blob "$O" "$(tag_digest "$O" two-squashfs)")")")"
+  grep -E '^c.* 0/0 +0, +0 .* squashfs-root/etc/d/a$' <<<"$output"
+  # files of the sub-ids stay in the user's build directories; clean removes them in the namespace.
+  find "$USER_DIR/.stacker" -uid 300999 | grep -q .
+  run user_run stacker clean
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ ! -e "$USER_DIR/.stacker" ]
+  [ ! -e "$USER_DIR/oci" ]
+}
+
+@test "a user without subordinate ids builds with its own id alone; a chown to another fails, said" {
+  as_build_user "mosb-1id-$$"
+  cat > "$USER_DIR/stacker.yaml" <<'EOF'
+mine:
+  from: {type: oci, url: "bases:busybox"}
+  run: |
+    echo mine > /mine
+    chown 0:0 /mine
+theirs:
+  from: {type: built, tag: mine}
+  run: chown 1000 /mine
+EOF
+  chown "$BUILD_USER:" "$USER_DIR/stacker.yaml"
+  run user_run stacker build
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"no subordinate ids in /etc/subuid"* ]]
+  [[ "$output" == *"image theirs: run commands failed"* ]]
+  [[ "$output" != *"image mine: run commands failed"* ]]
 }

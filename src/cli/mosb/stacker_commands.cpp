@@ -1,7 +1,10 @@
 // Builds from stacker.yaml: `mosb image build -f FILE`, `mosb image publish`, and the same
 // commands as the `stacker` program (mosb started under that name), so that the walkthrough's
 // `stacker build --layer-type=squashfs --substitute ...` runs as written (docs/stacker.md).
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 
 #include <spdlog/spdlog.h>
 
@@ -11,6 +14,7 @@
 #include "oci/layout_store.hpp"
 #include "oci/reference.hpp"
 #include "stacker/stacker_build.hpp"
+#include "stacker/user_namespace.hpp"
 
 namespace mos::cli {
 namespace {
@@ -53,8 +57,18 @@ Result<stacker::StackerBuildOptions> build_options(const StackerArgs& args,
   return options;
 }
 
+// An ordinary user's build runs as root of a user namespace (stacker/user_namespace.hpp); this
+// process then only waits for it and exits as it did.
+Status enter_user_namespace_unless_root() {
+  if (::geteuid() == 0) return {};
+  MOS_TRY_ASSIGN(auto exit_code, stacker::continue_in_user_namespace());
+  if (exit_code) std::exit(*exit_code);
+  return {};
+}
+
 Status stacker_build_command(const StackerArgs& args, const AccessFlags& flags) {
   MOS_TRY_ASSIGN(auto options, build_options(args, flags));
+  if (!args.order_only) MOS_TRY(enter_user_namespace_unless_root());
   MOS_TRY_ASSIGN(auto built, stacker::build_stacker_file(options));
   for (const auto& image : built) {
     if (args.order_only) {
@@ -65,6 +79,15 @@ Status stacker_build_command(const StackerArgs& args, const AccessFlags& flags) 
       std::printf("%s %s%s\n", tag.c_str(), digest.str().c_str(), image.cached ? " (cached)" : "");
   }
   return {};
+}
+
+Status stacker_clean_command(const StackerArgs& args) {
+  MOS_TRY(enter_user_namespace_unless_root());  // an ordinary user's builds leave its sub-ids
+  stacker::StackerBuildOptions options;
+  options.stacker_dir = args.stacker_dir;
+  options.oci_dir = args.oci_dir;
+  options.roots_dir = args.roots_dir;
+  return stacker::clean_stacker_dirs(options);
 }
 
 // stacker's publish naming: docker://H/p gives H/p/IMAGE:TAG[-squashfs]; oci:DIR gives
@@ -212,7 +235,18 @@ Status run_stacker_file_build(const AccessFlags& flags, const std::string& to) {
   return stacker_build_command(args, flags);
 }
 
+void define_clean(Program& program, CLI::App* clean, StackerArgs& args) {
+  program.on_run(clean, [&] { return stacker_clean_command(args); });
+}
+
 void add_stacker_publish_command(Program& program, CLI::App* image) {
+  auto* clean = image->add_subcommand(
+      "clean", "Remove what stacker file builds made: the roots, oci and stacker directories");
+  define_clean(program, clean, shared_args());
+  add_dir_options(clean, shared_args());
+  program.examples(clean, {{"Start the next build from nothing (an ordinary user's builds leave "
+                            "files of its sub-ids that only this removes)",
+                            "mosb image clean"}});
   static AccessFlags flags;
   auto* publish = image->add_subcommand(
       "publish", "Publish the images a stacker file built (stacker's publish: IMAGE:TAG names)");
@@ -245,6 +279,12 @@ void add_stacker_program_commands(Program& program) {
   program.examples(publish, {{"Push every image built as squashfs with tag 0.0.4",
                               "stacker publish --layer-type squashfs --url "
                               "docker://127.0.0.1:5000/machine/bootkit --tag 0.0.4"}});
+  auto* clean = program.app().add_subcommand(
+      "clean", "Remove what builds made: the roots, oci and stacker directories");
+  define_clean(program, clean, args);
+  program.examples(clean, {{"Start the next build from nothing (an ordinary user's builds leave "
+                            "files of its sub-ids that only this removes)",
+                            "stacker clean"}});
 }
 
 }  // namespace mos::cli
