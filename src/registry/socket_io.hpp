@@ -1,6 +1,6 @@
 #pragma once
 // What the server does with sockets beyond Beast: blob answers from disk (sendfile(2) on plain
-// TCP, pieces through OpenSSL under TLS), the TLS context, the descriptor limit.
+// TCP, batches of records through OpenSSL under TLS), the TLS context, the descriptor limit.
 #include <chrono>
 #include <filesystem>
 #include <memory>
