@@ -2,8 +2,11 @@
 # Benchmark: `mosb oci copy` against `skopeo copy` for an image of ~1 GiB of random data in 8
 # layers, both directions between a local docker-registry and an OCI layout. Fresh destinations
 # every round (a fresh registry for pushes, so no blob can be mounted or skipped). Wall time and
-# peak RSS from /usr/bin/time -v; medians over the rounds. Also: one-core SHA-256 throughput of
-# OpenSSL (what our Hasher uses) and of a layout-to-layout copy (read, hash twice, write).
+# peak RSS from /usr/bin/time -v; medians over the rounds. Ours leaves every layout durable
+# (one syncfs before the index names the blobs); skopeo does not sync, so a second peer is
+# skopeo followed by `sync -f` of the layout's file system (durable against durable, pulls).
+# Also: one-core SHA-256 throughput of OpenSSL (what our Hasher uses) and of a layout-to-layout
+# copy (read, hash twice, write).
 #   bench/copy.sh [ROUNDS] [LAYER_MIB]      (MOS_BIN=dir with a built mosb skips the build)
 # Last line: RESULT copy ratio=<our time / skopeo time, both directions> target=0.5
 set -uo pipefail
@@ -99,11 +102,18 @@ export SKOPEO_HOME=$work/skopeo-home
 mkdir -p "$SKOPEO_HOME"
 for r in $(seq 1 "$rounds"); do
   echo "round $r/$rounds" >&2
-  # registry -> layout
+  # registry -> layout; each starts with nothing dirty on the file system (ours ends with a
+  # syncfs of it, the durable peer with sync -f).
   rm -rf "$work/dst"
+  sync -f "$work"
   measure ours_pull "$MOS_BIN/mosb" oci copy -q "docker://$SRC/bench/img:1" "oci:$work/dst:1" || result_fail "mosb pull failed"
   rm -rf "$work/dst"
+  sync -f "$work"
   HOME=$SKOPEO_HOME measure skopeo_pull skopeo copy -q --src-tls-verify=false "docker://$SRC/bench/img:1" "oci:$work/dst:1" || result_fail "skopeo pull failed"
+  rm -rf "$work/dst"
+  sync -f "$work"
+  HOME=$SKOPEO_HOME measure skopeo_sync_pull sh -c 'skopeo copy -q --src-tls-verify=false "$1" "$2" && sync -f "${2#oci:}"' \
+    sh "docker://$SRC/bench/img:1" "oci:$work/dst" || result_fail "skopeo pull (durable) failed"
   rm -rf "$work/dst"
   # layout -> a fresh registry (nothing to skip or mount)
   DST=$(start_registry "$work/dst-registry-$r-ours") || result_fail "docker-registry did not start"
@@ -121,7 +131,7 @@ done
 
 gib=$(awk -v b="$total_bytes" 'BEGIN {printf "%.2f", b/1073741824}')
 printf '%-28s %10s %12s %10s\n' "copy of $gib GiB (median)" "wall s" "peak RSS MiB" "CPU s"
-for n in ours_pull skopeo_pull ours_push skopeo_push ours_local; do
+for n in ours_pull skopeo_pull skopeo_sync_pull ours_push skopeo_push ours_local; do
   printf '%-28s %10s %12.1f %10s\n' "$n" "$(col $n 1)" "$(awk -v k="$(col $n 2)" 'BEGIN {print k/1024}')" "$(col $n 3)"
 done
 sha=$(openssl speed -evp sha256 -bytes 1048576 -seconds 2 2>/dev/null | awk '/^sha256/ {print $NF}' | tr -d k)
@@ -130,4 +140,5 @@ echo "layout->layout copy throughput: $(awk -v b="$total_bytes" -v s="$(col ours
 ratio=$(awk -v a="$(col ours_pull 1)" -v b="$(col ours_push 1)" -v c="$(col skopeo_pull 1)" -v d="$(col skopeo_push 1)" \
   'BEGIN {if (c+d > 0) printf "%.2f", (a+b)/(c+d); else print "nan"}')
 echo "pull ratio $(awk -v a="$(col ours_pull 1)" -v c="$(col skopeo_pull 1)" 'BEGIN {printf "%.2f", a/c}'), push ratio $(awk -v b="$(col ours_push 1)" -v d="$(col skopeo_push 1)" 'BEGIN {printf "%.2f", b/d}')"
+echo "durable against durable: pull ratio to skopeo + sync -f $(awk -v a="$(col ours_pull 1)" -v c="$(col skopeo_sync_pull 1)" 'BEGIN {printf "%.2f", a/c}')"
 echo "RESULT copy ratio=$ratio target=0.5"

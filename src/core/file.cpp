@@ -187,9 +187,9 @@ Status AtomicFileWriter::write(std::span<const std::byte> bytes) {
   return {};
 }
 
-Status AtomicFileWriter::commit(bool no_replace) {
+Status AtomicFileWriter::commit(bool no_replace, Durability durability) {
   if (fd_ < 0) return fail("cannot commit {}: the writer is closed", path_.string());
-  if (::fsync(fd_) != 0) {
+  if (durability == Durability::now && ::fsync(fd_) != 0) {
     int e = errno;
     abandon();
     return fail("cannot sync {}: {}", temp_path_.string(), errno_message(e));
@@ -210,7 +210,7 @@ Status AtomicFileWriter::commit(bool no_replace) {
     return fail("cannot replace {}: {}", path_.string(), errno_message(e));
   }
   temp_path_.clear();
-  return fsync_dir(path_.parent_path());
+  return durability == Durability::now ? fsync_dir(path_.parent_path()) : Status{};
 }
 
 Result<TempDir> TempDir::create(const fs::path& parent, std::string_view prefix) {

@@ -47,7 +47,9 @@ class AtomicFileWriter {
   }
   // Makes the file visible at its final path. With no_replace, an existing file is kept (it
   // already has the same content in content-addressed stores) and the temp file is dropped.
-  Status commit(bool no_replace = false);
+  // Durable: the file and its directory are synced first; not: the caller syncs later.
+  enum class Durability { now, later };
+  Status commit(bool no_replace = false, Durability durability = Durability::now);
   void abandon();
 
   const fs::path& path() const { return path_; }

@@ -147,6 +147,7 @@ Result<std::shared_ptr<const LayoutIndex>> LayoutStore::read_index() const {
 Status LayoutStore::update_index(
     const std::function<Result<bool>(LayoutIndex&, IndexUpdate&)>& change) {
   MOS_TRY(ensure_exists());
+  MOS_TRY(flush_blobs());  // what the index will name is on disk first
   MOS_TRY_ASSIGN(auto lock, FileLock::acquire(dir_ / kLockFile, FileLock::Mode::exclusive));
   fs::path refdir = dir_ / kReferrersDir;
   MOS_TRY_ASSIGN(auto current, read_index());

@@ -12,7 +12,10 @@
 #include <random>
 #include <set>
 
+#include <spdlog/spdlog.h>
+
 #include "core/lock.hpp"
+#include "core/unique_fd.hpp"
 #include "oci/media_types.hpp"
 #include "oci/reference.hpp"
 
@@ -141,6 +144,11 @@ Status StagedBlob::commit(const Digest& expected, std::optional<std::int64_t> ex
       return fail("blob content has digest {}, expected {}", actual.str(), expected.str());
     }
   }
+  if (store_->defers_blob_sync()) {
+    MOS_TRY(writer_.commit(false, AtomicFileWriter::Durability::later));
+    store_->add_pending(expected, writer_.path());
+    return {};
+  }
   MOS_TRY(writer_.commit());
   fs::path target = blob_file(store_->dir(), expected);
   MOS_TRY(make_dirs(target.parent_path()));
@@ -203,8 +211,64 @@ Result<fs::path> LayoutStore::uploads_dir() const {
 
 // ---- blobs ----
 
+LayoutStore::~LayoutStore() {
+  // What a failed copy committed is kept (a rerun need not fetch it again), durable as always.
+  if (auto flushed = flush_blobs(); !flushed)
+    spdlog::warn("{}: {}", describe(), flushed.error().message);
+}
+
+void LayoutStore::add_pending(const Digest& digest, fs::path file) const {
+  std::lock_guard guard(pending_mutex_);
+  auto [it, added] = pending_.emplace(digest, file);
+  if (!added) ::unlink(file.c_str());  // the same blob twice: the first copy stands
+}
+
+fs::path LayoutStore::blob_location(const Digest& digest) const {
+  if (defer_sync_) {
+    std::lock_guard guard(pending_mutex_);
+    if (auto it = pending_.find(digest); it != pending_.end()) return it->second;
+  }
+  return blob_file(dir_, digest);
+}
+
+Status LayoutStore::flush_blobs() const {
+  std::map<Digest, fs::path> batch;
+  {
+    std::lock_guard guard(pending_mutex_);
+    batch.swap(pending_);
+  }
+  if (batch.empty()) return {};
+  auto drop = [&] {
+    for (const auto& [digest, file] : batch) ::unlink(file.c_str());
+  };
+  UniqueFd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir || ::syncfs(dir.get()) != 0) {
+    int e = errno;
+    drop();
+    return fail("syncing the file system of {} (its new blobs): {}", dir_.string(),
+                errno_message(e));
+  }
+  std::set<fs::path> dirs;
+  for (const auto& [digest, file] : batch) {
+    fs::path target = blob_file(dir_, digest);
+    if (auto made = make_dirs(target.parent_path()); !made) {
+      drop();
+      return made;
+    }
+    if (::link(file.c_str(), target.c_str()) != 0 && errno != EEXIST) {
+      int e = errno;
+      drop();
+      return fail("cannot create blob {}: {}", target.string(), errno_message(e));
+    }
+    ::unlink(file.c_str());
+    dirs.insert(target.parent_path());
+  }
+  for (const auto& d : dirs) MOS_TRY(fsync_dir(d));
+  return {};
+}
+
 Result<fs::path> LayoutStore::blob_path(const Digest& digest) const {
-  fs::path path = blob_file(dir_, digest);
+  fs::path path = blob_location(digest);
   struct stat st{};
   if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
     return fail("blob {} not found in {}", digest.str(), describe());
@@ -212,7 +276,7 @@ Result<fs::path> LayoutStore::blob_path(const Digest& digest) const {
 }
 
 Result<std::optional<std::int64_t>> LayoutStore::blob_size(const Digest& digest) const {
-  fs::path path = blob_file(dir_, digest);
+  fs::path path = blob_location(digest);
   struct stat st{};
   if (::stat(path.c_str(), &st) != 0) {
     if (errno == ENOENT || errno == ENOTDIR) return std::optional<std::int64_t>{};
@@ -228,7 +292,7 @@ Result<bool> LayoutStore::has_blob(const Descriptor& blob) {
 }
 
 Result<std::unique_ptr<BlobReader>> LayoutStore::open_blob(const Descriptor& blob) {
-  fs::path path = blob_file(dir_, blob.digest);
+  fs::path path = blob_location(blob.digest);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return fail("blob {} not found in {}", blob.digest.str(), describe());
@@ -322,7 +386,7 @@ Result<Document> LayoutStore::read_manifest_blob(const Descriptor& d) const {
   if (d.size > static_cast<std::int64_t>(kMaxManifestBytes))
     return fail("manifest {} in {} is {} bytes, more than the limit of {}", d.digest.str(),
                 describe(), d.size, kMaxManifestBytes);
-  auto bytes = read_file(blob_file(dir_, d.digest), kMaxManifestBytes);
+  auto bytes = read_file(blob_location(d.digest), kMaxManifestBytes);
   if (!bytes)
     return context(fmt::format("reading manifest {} in {}", d.digest.str(), describe()),
                    bytes.error());

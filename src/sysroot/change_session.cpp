@@ -15,6 +15,7 @@ Result<ChangeSession> open_change_session(const SysrootPaths& paths, const Sysro
   MOS_TRY_ASSIGN(auto head, history.head());
   MOS_TRY(make_dirs(paths.scratch));
   MOS_TRY_ASSIGN(auto store, oci::LayoutStore::open(paths.store, true));
+  store->defer_blob_sync();  // a target's blobs become durable together, before its index entry
   return ChangeSession{std::move(lock), std::move(history), std::move(head), std::move(store)};
 }
 

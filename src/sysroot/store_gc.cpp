@@ -106,7 +106,9 @@ Result<GcReport> gc(const SysrootOptions& options) {
       crash_point("gc-blob-removed");
     }
   }
-  // Staging files of copies a kill interrupted (the exclusive lock excludes live ones).
+  // Staging files of copies a kill interrupted (the exclusive lock excludes live ones; this
+  // session's own committed blobs are linked first).
+  MOS_TRY(session.store->flush_blobs());
   auto uploads = paths.store / ".uploads";
   if (std::filesystem::is_directory(uploads, ec)) {
     for (const auto& entry : std::filesystem::directory_iterator(uploads, ec)) {

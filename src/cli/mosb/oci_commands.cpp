@@ -11,6 +11,7 @@
 #include "core/progress.hpp"
 #include "core/text.hpp"
 #include "oci/copy.hpp"
+#include "oci/layout_store.hpp"
 #include "oci/media_types.hpp"
 #include "oci/open.hpp"
 
@@ -30,6 +31,8 @@ Status copy_command(const Program& program, const AccessFlags& flags, const std:
   MOS_TRY_ASSIGN(auto dst_options, open_options(flags, true));
   MOS_TRY_ASSIGN(auto src, open_repository(src_ref, src_options));
   MOS_TRY_ASSIGN(auto dst, open_repository(dst_ref, dst_options));
+  // An image's blobs become durable together, before the index names them (LayoutStore).
+  if (auto* layout = dynamic_cast<LayoutStore*>(dst.get())) layout->defer_blob_sync();
   CopyOptions options;
   options.parallel = parallel;
   options.referrers = referrers;

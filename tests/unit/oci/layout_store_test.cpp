@@ -181,6 +181,36 @@ TEST_F(LayoutStoreTest, BlobMismatchLeavesNothing) {
   EXPECT_EQ(store_->blob_path(d.digest).value(), store_->dir() / "blobs/sha256" / d.digest.hex());
 }
 
+// With deferred durability (a copy), committed blobs stay staged and unnamed in blobs/ until
+// the index is about to name them; this store sees them meanwhile; its end links what is left.
+TEST_F(LayoutStoreTest, DeferredBlobsAreLinkedBeforeTheIndexNamesThem) {
+  store_->defer_blob_sync();
+  auto blobs = store_->dir() / "blobs/sha256";
+  auto doc = image(*store_, "layer bytes");
+  auto layer = descriptor_of("layer bytes");
+  EXPECT_THAT(dir_entries(blobs), IsEmpty());
+  EXPECT_EQ(dir_entries(store_->dir() / ".uploads").size(), 2u);  // config, layer
+  EXPECT_TRUE(store_->has_blob(layer).value());
+  EXPECT_EQ(store_->blob_size(layer.digest).value(), layer.size);
+  auto reader = store_->open_blob(layer);
+  ASSERT_TRUE(reader) << reader.error().message;
+  FakeBlobReader again("layer bytes");
+  ASSERT_TRUE(store_->put_blob(layer, again));  // already there (pending): nothing staged twice
+  EXPECT_EQ(dir_entries(store_->dir() / ".uploads").size(), 2u);
+
+  ASSERT_TRUE(store_->put_manifest(doc, "v1"));
+  EXPECT_EQ(dir_entries(blobs).size(), 3u);  // config, layer, manifest
+  EXPECT_THAT(dir_entries(store_->dir() / ".uploads"), IsEmpty());
+  EXPECT_EQ(store_->blob_path(layer.digest).value(), blobs / layer.digest.hex());
+
+  auto other = descriptor_of("committed by a copy that then failed");
+  ASSERT_TRUE(store_->put_blob_bytes(other, "committed by a copy that then failed"));
+  EXPECT_FALSE(fs::exists(blobs / other.digest.hex()));
+  store_.reset();
+  EXPECT_TRUE(fs::exists(blobs / other.digest.hex()));
+  EXPECT_THAT(dir_entries(dir_->path() / "layout/.uploads"), IsEmpty());
+}
+
 // A source that checks the digest itself is not hashed again: the store relies on its read()
 // failing at the end when the bytes are wrong, and nothing is left behind when it does.
 TEST_F(LayoutStoreTest, ASelfVerifyingSourceIsTrustedOnlyForItsDigestAndOnlyToItsEnd) {
