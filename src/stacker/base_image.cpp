@@ -148,14 +148,17 @@ Result<BaseImage> resolve_base(const LayerSpec& layer, const BaseSources& source
       return base;
     }
     case FromType::tar: {
-      if (layer.from.url.find("://") != std::string::npos)
-        return fail("{}:{}: image {}: a tar base from {} is not supported: give a file path",
-                    layer.file, layer.line, layer.name, layer.from.url);
-      fs::path tarball = fs::absolute(layer.from.url);
+      auto where = [&](const Error& e) {
+        return fail("{}:{}: image {}: tar base {}: {}", layer.file, layer.line, layer.name,
+                    layer.from.url, e.message);
+      };
+      bool local = layer.from.url.find("://") == std::string::npos;
+      auto fetched = fetch_source(local ? fs::absolute(layer.from.url).string() : layer.from.url,
+                                  std::nullopt, sources.tar_scratch, sources.fetch);
+      if (!fetched) return where(fetched.error());
+      fs::path tarball = *fetched;
       auto content = oci::digest_of_file(tarball);
-      if (!content)
-        return fail("{}:{}: image {}: tar base: {}", layer.file, layer.line, layer.name,
-                    content.error().message);
+      if (!content) return where(content.error());
       base.key = "tar " + content->str();
       base.tarball = tarball;
       for (LayerType type : sources.types) base.states[type] = ImageState{};

@@ -11,6 +11,7 @@
 #include "oci/layout_store.hpp"
 #include "oci/open.hpp"
 #include "stacker/image_assembly.hpp"
+#include "stacker/import_staging.hpp"
 #include "stacker/layer_pack.hpp"
 #include "stacker/stacker_file.hpp"
 
@@ -30,6 +31,10 @@ struct BaseSources {
   oci::OpenOptions open;
   // The images built so far in this run: key and states.
   const std::map<std::string, BaseImage>& built;
+  // How a tar base's URL is fetched (a path, http(s), stacker://IMAGE/PATH), as imports are;
+  // stacker:// copies go to `tar_scratch`.
+  const ImportSources& fetch;
+  std::filesystem::path tar_scratch;
 };
 
 Result<BaseImage> resolve_base(const LayerSpec& layer, const BaseSources& sources);

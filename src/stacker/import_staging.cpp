@@ -81,51 +81,56 @@ Result<Source> local_source(const ImportSpec& spec, const LayerSpec& layer, cons
     return fail("{}:{}: image {}: import {}: {}", layer.file, spec.line, layer.name, spec.path,
                 e.message);
   };
-  if (spec.is_url()) {
-    if (sources.require_hash && !spec.hash)
-      return where(Error{"has no hash, and --require-hash asks every URL import for one"});
-    fs::path dir = sources.download_cache / oci::digest_of(spec.path).hex();
-    fs::path file = dir / basename_of(spec.path.substr(0, spec.path.find_first_of("?#")));
-    std::error_code ec;
-    bool cached = fs::is_regular_file(file, ec);
-    if (cached && spec.hash) {
-      MOS_TRY_ASSIGN(auto have, file_sha256(file));
-      cached = have == *spec.hash;
-    }
-    if (!cached) {
-      if (auto made = make_dirs(dir); !made) return where(made.error());
-      spdlog::info("downloading {}", spec.path);
-      if (auto got = download(spec.path, file); !got) return where(got.error());
-    } else {
-      spdlog::debug("import {}: using the copy downloaded before", spec.path);
-    }
-    return Source{file, false};
-  }
-  if (spec.is_built()) {
-    std::string_view rest =
-        std::string_view(spec.path).substr(std::string_view("stacker://").size());
-    auto slash = rest.find('/');
-    if (slash == std::string_view::npos) return where(Error{"expected stacker://IMAGE/PATH"});
-    fs::path dest =
-        stage.parent_path() / fmt::format("{}-built-{}", stage.filename().string(), index);
-    std::error_code ec;
-    fs::remove_all(dest, ec);
-    if (auto made = make_dirs(dest); !made) return where(made.error());
-    dest /= basename_of(rest);
-    if (!sources.from_built) return where(Error{"no built images to copy from"});
-    if (auto copied = sources.from_built(std::string(rest.substr(0, slash)),
-                                         std::string(rest.substr(slash)), dest);
-        !copied)
-      return where(copied.error());
-    return Source{dest, false};
-  }
-  Source source{spec.path, spec.path.ends_with('/')};
-  std::error_code ec;
-  if (!fs::exists(fs::symlink_status(source.path, ec))) return where(Error{"does not exist"});
-  return source;
+  if (spec.is_url() && sources.require_hash && !spec.hash)
+    return where(Error{"has no hash, and --require-hash asks every URL import for one"});
+  fs::path scratch =
+      stage.parent_path() / fmt::format("{}-built-{}", stage.filename().string(), index);
+  auto fetched = fetch_source(spec.path, spec.hash, scratch, sources);
+  if (!fetched) return where(fetched.error());
+  return Source{*fetched, !spec.is_url() && !spec.is_built() && spec.path.ends_with('/')};
 }
 
 }  // namespace
+
+Result<fs::path> fetch_source(const std::string& source, const std::optional<std::string>& hash,
+                              const fs::path& scratch, const ImportSources& sources) {
+  if (source.starts_with("http://") || source.starts_with("https://")) {
+    fs::path dir = sources.download_cache / oci::digest_of(source).hex();
+    fs::path file = dir / basename_of(source.substr(0, source.find_first_of("?#")));
+    std::error_code ec;
+    bool cached = fs::is_regular_file(file, ec);
+    if (cached && hash) {
+      MOS_TRY_ASSIGN(auto have, file_sha256(file));
+      cached = have == *hash;
+    }
+    if (!cached) {
+      MOS_TRY(make_dirs(dir));
+      spdlog::info("downloading {}", source);
+      MOS_TRY(download(source, file));
+    } else {
+      spdlog::debug("{}: using the copy downloaded before", source);
+    }
+    return file;
+  }
+  if (source.starts_with("stacker://")) {
+    std::string_view rest = std::string_view(source).substr(std::string_view("stacker://").size());
+    auto slash = rest.find('/');
+    if (slash == std::string_view::npos) return fail("expected stacker://IMAGE/PATH");
+    std::error_code ec;
+    fs::remove_all(scratch, ec);
+    MOS_TRY(make_dirs(scratch));
+    fs::path dest = scratch / basename_of(rest);
+    if (!sources.from_built) return fail("no built images to copy from");
+    MOS_TRY(sources.from_built(std::string(rest.substr(0, slash)), std::string(rest.substr(slash)),
+                               dest));
+    return dest;
+  }
+  if (source.find("://") != std::string::npos)
+    return fail("expected a path, an http(s) URL or stacker://IMAGE/PATH");
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(source, ec))) return fail("does not exist");
+  return fs::path(source);
+}
 
 Result<std::string> tree_fingerprint(const fs::path& path) {
   std::vector<fs::path> entries{path};

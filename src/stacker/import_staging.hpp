@@ -6,6 +6,7 @@
 // `hash` is checked for every kind of source.
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,14 @@ struct StagedImports {
   std::vector<std::filesystem::path> dest_trees;  // one per dest import, in the file's order
   std::string fingerprint;  // sha256 over every import's name, attributes and content
 };
+
+// The local file or directory `source` names: itself (a path; "does not exist" otherwise), its
+// download (an http(s) URL, kept in the download cache by URL; with `hash`, a kept copy is used
+// only while it still has that hash), or a copy of stacker://IMAGE/PATH made in `scratch`.
+Result<std::filesystem::path> fetch_source(const std::string& source,
+                                           const std::optional<std::string>& hash,
+                                           const std::filesystem::path& scratch,
+                                           const ImportSources& sources);
 
 // Stages the imports of `layer` into `stage` (made afresh) and `stage`-dest-N trees.
 Result<StagedImports> stage_imports(const LayerSpec& layer, const std::filesystem::path& stage,

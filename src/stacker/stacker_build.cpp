@@ -74,11 +74,6 @@ class StackerBuild {
   Result<BuiltImage> build(const LayerSpec& layer, const StackerFile& file) {
     for (const auto& w : layer.warnings) spdlog::warn("{}", w);
     spdlog::info("building image {}", layer.name);
-    BaseSources sources{output_,       options_.stacker_dir / "layer-bases" / "oci",
-                        layers_dir_,   types_,
-                        options_.open, built_};
-    MOS_TRY_ASSIGN(auto base, resolve_base(layer, sources));
-
     ImportSources import_sources;
     import_sources.download_cache = options_.stacker_dir / "downloads";
     import_sources.require_hash = options_.require_hash;
@@ -86,6 +81,12 @@ class StackerBuild {
                                        const fs::path& dest) {
       return copy_out(image, path, dest);
     };
+    BaseSources sources{
+        output_,        options_.stacker_dir / "layer-bases" / "oci",
+        layers_dir_,    types_,
+        options_.open,  built_,
+        import_sources, options_.stacker_dir / "layer-bases" / ("tar-" + layer.name)};
+    MOS_TRY_ASSIGN(auto base, resolve_base(layer, sources));
     MOS_TRY_ASSIGN(auto imports, stage_imports(layer, options_.stacker_dir / "imports" / layer.name,
                                                import_sources));
 

@@ -225,6 +225,44 @@ EOF
   [[ "$output" == *"downloading http://127.0.0.1:$port/other.txt"* ]]
 }
 
+@test "tar bases from a URL (busybox httpd on 127.0.0.1) and from stacker://IMAGE/PATH" {
+  port=$(free_port)
+  mkdir -p www
+  tar -C base -czf www/rootfs.tar.gz .
+  busybox httpd -f -p "127.0.0.1:$port" -h www >/dev/null 2>&1 3>&- &
+  HTTP_PID=$!
+  wait_for_http "http://127.0.0.1:$port/" "$HTTP_PID"
+  cat > stacker.yaml <<EOF
+fromurl:
+  from: {type: tar, url: "http://127.0.0.1:$port/rootfs.tar.gz"}
+  run: echo from-url > /marker
+fromhost:
+  build_only: true
+  from: {type: oci, url: "bases:busybox"}
+  imports: [www/rootfs.tar.gz]
+  run: cp /stacker/imports/rootfs.tar.gz /rootfs.tar.gz
+frombuilt:
+  from: {type: tar, url: "stacker://fromhost/rootfs.tar.gz"}
+  run: echo from-built > /marker
+EOF
+  run stacker build --layer-type tar
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  for image in fromurl frombuilt; do
+    m=$(blob oci "$(tag_digest oci $image)")
+    # one layer: the tarball and the run's changes together, as stacker makes it
+    [ "$(jq '.layers | length' "$m")" = 1 ]
+    l=$(blob oci "$(jq -r '.layers[0].digest' "$m")")
+    tar -xzOf "$l" bin/busybox | cmp - /bin/busybox
+  done
+  [ "$(tar -xzOf "$(blob oci "$(jq -r '.layers[0].digest' "$(blob oci "$(tag_digest oci fromurl)")")")" marker)" = from-url ]
+  [ "$(tar -xzOf "$(blob oci "$(jq -r '.layers[0].digest' "$(blob oci "$(tag_digest oci frombuilt)")")")" marker)" = from-built ]
+  # Another scheme is one clear error naming the image and the URL.
+  sed -i "s|http://127.0.0.1:$port/rootfs.tar.gz|ftp://127.0.0.1/rootfs.tar.gz|" stacker.yaml
+  run stacker build --layer-type tar
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"image fromurl: tar base ftp://127.0.0.1/rootfs.tar.gz: expected a path, an http(s) URL or stacker://IMAGE/PATH"* ]]
+}
+
 @test "publish names images as stacker does and skips build-only ones" {
   chain_yaml
   stacker build --layer-type squashfs
