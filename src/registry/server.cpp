@@ -164,6 +164,7 @@ Status Server::run() {
   });
   asio::co_spawn(impl_->io, impl_->listen(), asio::detached);
   spdlog::info("listening on {}:{}{}", impl_->options.address, port(), impl_->tls ? " (TLS)" : "");
+  if (impl_->tls) spdlog::info("{}", kernel_tls_note());
   std::vector<std::thread> threads;
   for (std::size_t i = 1; i < impl_->contexts.size(); ++i)
     threads.emplace_back([c = impl_->contexts[i].get()] { c->run(); });

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,8 @@
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+
+#include "core/file.hpp"
 
 namespace mos::registry {
 
@@ -217,6 +220,24 @@ Result<std::unique_ptr<asio::ssl::context>> make_tls_context(const std::filesyst
   // impose at will, and a source of past vulnerabilities); tests/e2e/registry_tls.bats checks it.
   SSL_CTX_set_options(context->native_handle(), SSL_OP_NO_RENEGOTIATION);
   return context;
+}
+
+std::string kernel_tls_note() {
+  auto ulps = read_file("/proc/sys/net/ipv4/tcp_available_ulp", 4096);
+  bool loaded = ulps && ulps->find("tls") != std::string::npos;
+  bool loadable = false;
+  if (!loaded) {
+    struct utsname host{};
+    if (::uname(&host) == 0) {
+      auto deps = read_file(fmt::format("/lib/modules/{}/modules.dep", host.release), 64 << 20);
+      loadable = deps && deps->find("/net/tls/tls.ko") != std::string::npos;
+    }
+  }
+  const char* kernel = loaded     ? "available in this kernel, not used"
+                       : loadable ? "this kernel's tls module is not loaded; not used"
+                                  : "not in this kernel (no tls module)";
+  return fmt::format(
+      "TLS blobs: encrypted in user space, 16 records per socket write; kernel TLS: {}", kernel);
 }
 
 void raise_file_limit() {

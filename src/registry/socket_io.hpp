@@ -21,6 +21,11 @@ asio::awaitable<void> send_file(TlsStream& stream, const HttpResponse::FileRange
 Result<std::unique_ptr<asio::ssl::context>> make_tls_context(const std::filesystem::path& cert,
                                                              const std::filesystem::path& key);
 
+// What the log says once at a TLS server's start about kernel TLS (these machines have no `tls`
+// module; where one exists it is still not used: OpenSSL hands a connection to the kernel only
+// when it drives the socket from the handshake on, and Asio's SSL stream does not).
+std::string kernel_tls_note();
+
 // Raises the open-file limit so thousands of connections do not run out of descriptors.
 void raise_file_limit();
 

@@ -32,6 +32,8 @@ digest_of_ref() {
   run curl -sS "http://$MOS_REGISTRY/v2/"
   [[ "$output" == *"speaks TLS: use https://"* ]]
   grep -q "TLS handshake failed" "$MOS_REGISTRY_LOG"
+  # said once, at the start: how blobs are encrypted, and whether the kernel could
+  [ "$(grep -c "TLS blobs: encrypted in user space, 16 records per socket write; kernel TLS: " "$MOS_REGISTRY_LOG")" = 1 ]
 }
 
 @test "clients that do not trust the CA are refused, with a clear line" {
