@@ -125,6 +125,8 @@ Result<std::optional<int>> continue_in_user_namespace() {
     // The build must not outlive the process its caller waits for.
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent) ::_exit(128 + SIGTERM);
+    ready_read.reset();
+    mapped_write.reset();  // so that the read below ends if the parent goes away
     int error = ::unshare(CLONE_NEWUSER) == 0 ? 0 : errno;
     (void)!::write(ready_write.get(), &error, sizeof error);
     char mapped = 0;
