@@ -278,7 +278,13 @@ Result<fs::path> LayoutStore::blob_path(const Digest& digest) const {
 Result<std::optional<std::int64_t>> LayoutStore::blob_size(const Digest& digest) const {
   fs::path path = blob_location(digest);
   struct stat st{};
-  if (::stat(path.c_str(), &st) != 0) {
+  // A pending blob that a flush on another thread linked meanwhile is at its final name.
+  int rc = ::stat(path.c_str(), &st);
+  if (rc != 0 && errno == ENOENT && path != blob_file(dir_, digest)) {
+    path = blob_file(dir_, digest);
+    rc = ::stat(path.c_str(), &st);
+  }
+  if (rc != 0) {
     if (errno == ENOENT || errno == ENOTDIR) return std::optional<std::int64_t>{};
     return fail("cannot stat blob {}: {}", path.string(), errno_message(errno));
   }
@@ -294,6 +300,10 @@ Result<bool> LayoutStore::has_blob(const Descriptor& blob) {
 Result<std::unique_ptr<BlobReader>> LayoutStore::open_blob(const Descriptor& blob) {
   fs::path path = blob_location(blob.digest);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {  // linked by a flush meanwhile (see blob_size)
+    path = blob_file(dir_, blob.digest);
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
   if (fd < 0) {
     if (errno == ENOENT) return fail("blob {} not found in {}", blob.digest.str(), describe());
     return fail("cannot open blob {}: {}", path.string(), errno_message(errno));
