@@ -101,11 +101,11 @@ Digest digest_of(std::string_view bytes, DigestAlgorithm algorithm) {
   return hasher.finish();
 }
 
-Result<Digest> digest_of_file(const std::filesystem::path& file, DigestAlgorithm algorithm) {
+Result<std::uint64_t> hash_file_into(Hasher& hasher, const std::filesystem::path& file) {
   int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail("opening {}: {}", file.string(), errno_message(errno));
-  Hasher hasher(algorithm);
   std::vector<std::byte> buffer(1 << 20);
+  std::uint64_t size = 0;
   for (;;) {
     ssize_t n = ::read(fd, buffer.data(), buffer.size());
     if (n < 0 && errno == EINTR) continue;
@@ -116,8 +116,15 @@ Result<Digest> digest_of_file(const std::filesystem::path& file, DigestAlgorithm
     }
     if (n == 0) break;
     hasher.update(std::span(buffer.data(), static_cast<std::size_t>(n)));
+    size += static_cast<std::uint64_t>(n);
   }
   ::close(fd);
+  return size;
+}
+
+Result<Digest> digest_of_file(const std::filesystem::path& file, DigestAlgorithm algorithm) {
+  Hasher hasher(algorithm);
+  MOS_TRY(hash_file_into(hasher, file));
   return hasher.finish();
 }
 

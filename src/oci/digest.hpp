@@ -57,6 +57,8 @@ class Hasher {
 };
 
 Digest digest_of(std::string_view bytes, DigestAlgorithm algorithm = DigestAlgorithm::sha256);
+// Feeds a file's content to `hasher`, read in 1 MiB pieces (never held whole); returns its size.
+Result<std::uint64_t> hash_file_into(Hasher& hasher, const std::filesystem::path& file);
 // The digest of a file's content, read in 1 MiB pieces (never held whole).
 Result<Digest> digest_of_file(const std::filesystem::path& file,
                               DigestAlgorithm algorithm = DigestAlgorithm::sha256);

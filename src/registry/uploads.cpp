@@ -126,22 +126,9 @@ Result<std::shared_ptr<UploadState>> Registry::find_upload(oci::LayoutStore& sto
   // Not seen by this process (a restart): hash what the file holds.
   auto state = std::make_shared<UploadState>();
   state->file = file;
-  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail("cannot open upload {}: {}", file.string(), errno_message(errno));
-  std::vector<std::byte> buffer(1 << 20);
-  for (;;) {
-    ssize_t n = ::read(fd, buffer.data(), buffer.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int e = errno;
-      ::close(fd);
-      return fail("cannot read upload {}: {}", file.string(), errno_message(e));
-    }
-    if (n == 0) break;
-    state->hasher.update(std::span<const std::byte>(buffer.data(), static_cast<std::size_t>(n)));
-    state->size += static_cast<std::uint64_t>(n);
-  }
-  ::close(fd);
+  auto size = oci::hash_file_into(state->hasher, file);
+  if (!size) return context("reading an upload back", size.error());
+  state->size = *size;
   std::lock_guard guard(uploads_mutex_);
   auto [it, inserted] = uploads_.emplace(key_of(name, id), state);
   return it->second;

@@ -28,8 +28,9 @@ std::string_view overlay_prefix() {
   return overlay_marks_in_user_xattrs() ? "user.overlay." : "trusted.overlay.";
 }
 
-std::string opaque_xattr() {
-  return std::string(overlay_prefix()) + "opaque";
+// Asked for every directory of a tree walk: a constant, not a string built each time.
+const char* opaque_xattr() {
+  return overlay_marks_in_user_xattrs() ? "user.overlay.opaque" : "trusted.overlay.opaque";
 }
 
 Status make_whiteout(const fs::path& path) {
@@ -39,7 +40,7 @@ Status make_whiteout(const fs::path& path) {
 }
 
 Status set_opaque(const fs::path& dir) {
-  if (::lsetxattr(dir.c_str(), opaque_xattr().c_str(), "y", 1, 0) != 0)
+  if (::lsetxattr(dir.c_str(), opaque_xattr(), "y", 1, 0) != 0)
     return fail("marking {} opaque: {}", dir.string(), errno_message(errno));
   return {};
 }
@@ -52,7 +53,7 @@ bool is_whiteout(const struct stat& st) {
 
 bool is_opaque_dir(const fs::path& dir) {
   char value[2] = {};
-  ssize_t n = ::lgetxattr(dir.c_str(), opaque_xattr().c_str(), value, sizeof value);
+  ssize_t n = ::lgetxattr(dir.c_str(), opaque_xattr(), value, sizeof value);
   return n == 1 && value[0] == 'y';
 }
 
@@ -87,7 +88,7 @@ Status strip_overlay_xattrs(const fs::path& path) {
   for (ssize_t i = 0; i < n;) {
     std::string name(&names[static_cast<std::size_t>(i)]);
     i += static_cast<ssize_t>(name.size()) + 1;
-    if (name.starts_with(overlay_prefix()) && name != opaque_xattr() &&
+    if (name.starts_with(overlay_prefix()) && name != std::string_view(opaque_xattr()) &&
         ::lremovexattr(path.c_str(), name.c_str()) != 0)
       return fail("removing {} from {}: {}", name, path.string(), errno_message(errno));
   }
@@ -136,7 +137,7 @@ Status replace_opaque_dirs(const fs::path& upper, const std::vector<fs::path>& l
       struct stat st{};
       if (::lstat((dir / name).c_str(), &st) != 0) MOS_TRY(make_whiteout(dir / name));
     }
-    if (::lremovexattr(dir.c_str(), opaque_xattr().c_str()) != 0)
+    if (::lremovexattr(dir.c_str(), opaque_xattr()) != 0)
       return fail("removing {} from {}: {}", opaque_xattr(), dir.string(), errno_message(errno));
   }
   return {};
