@@ -3,9 +3,11 @@
 # HTTP on its forwarded port — `mosctl boot --root ROOT` in a network namespace of its own —
 # against `podman run -d -p` of the same N root filesystems (tar-layer images in a private podman
 # storage) until each answers, in the same run, rounds alternating, medians. Plus the summed RSS
-# (VmRSS) and PSS of every process of ours beside the services: boot and the per-container
-# monitor processes it forks (the processes under boot that are in boot's pid namespace, i.e.
-# not inside a container); podman's conmon processes likewise.
+# (VmRSS) and PSS of every process of ours beside the services: boot (mosctl boot, which becomes
+# the lean mosctl-boot program) and the per-container monitors it starts (mos-lxc-monitor; the
+# processes under boot that are in boot's pid namespace, i.e. not inside a container); podman's
+# conmon processes likewise. Inside each container, liblxc's init (pid 1, a fork of the monitor
+# running liblxc's lxc_container_init, the same code as init.lxc.static) is reported apart.
 #   bench/activate.sh [ROUNDS] [N]   (MOS_BIN=dir with built programs skips the release build)
 # Needs root, podman (see bench/podman_activate.sh), liblxc, loop devices, idmapped squashfs.
 # Every service is a static busybox httpd on port 80 (bench/podman_activate.sh's
@@ -198,7 +200,7 @@ for round in $(seq 1 "$rounds"); do
     if [ "$(readlink "/proc/$p/ns/pid" 2>/dev/null)" = "$own_ns" ]; then
       procs+=("$p")
     elif [ "$(awk '/^NSpid:/ {print $NF}' "/proc/$p/status" 2>/dev/null)" = 1 ] &&
-      [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$MOS_BIN/mosctl" ]; then
+      [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$MOS_BIN/mos-lxc-monitor" ]; then
       inits+=("$p")  # a container's pid 1: liblxc's init, forked from the monitor
     fi
   done
@@ -276,8 +278,8 @@ printf '%-44s %12s\n' "  their summed VmRSS / Pss (KiB)" \
 verdict() { awk -v v="$1" -v t="$2" 'BEGIN {print (v <= t) ? "met" : "NOT met"}'; }
 echo "RSS target, <= 32 MiB for 10 services (scaled: $((32768 * n / 10)) KiB): summed VmRSS $rss_m KiB:" \
   "$(verdict "$rss_m" $((32768 * n / 10))); summed Pss $pss_m KiB: $(verdict "$pss_m" $((32768 * n / 10)))"
-echo "(VmRSS counts every page once per process that maps it: the monitors are forks of boot that"
-echo " share its heap and libraries copy-on-write; Pss divides shared pages among their users)"
+echo "(VmRSS counts every page once per process that maps it, libraries shared with others"
+echo " included; Pss divides shared pages among their users)"
 if [ -n "${ACTIVATE_SMAPS:-}" ]; then
   echo "--- boot smaps_rollup (round 1)"; cat "$work/boot.smaps_rollup"
   echo "--- monitor smaps_rollup (round 1)"; cat "$work/monitor.smaps_rollup"

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 #include "boot/efi_signing.hpp"
 #include "boot/hostfs.hpp"
@@ -143,6 +144,8 @@ Status build_hostfs_image(const BootkitPaths& stage, const fs::path& keyset,
   HostfsSpec spec;
   spec.busybox = sources.busybox;
   spec.mosctl = sources.mosctl;
+  spec.boot_program = sources.boot_program;
+  spec.container_monitor = sources.container_monitor;
   spec.kernel = kernel;
   if (trust::is_development_keyset(keyset)) {
     MOS_TRY_ASSIGN(
@@ -233,7 +236,9 @@ Result<BootkitReport> build_into(const fs::path& keyset, std::string_view keyset
         {"kernel", kernel.image.string()},
         {"busybox", sources.busybox.string()},
         {"mosctl", sources.mosctl.string()},
-        {"mosctl_initrd", sources.initrd_mosctl.string()}}}};
+        {"mosctl_initrd", sources.initrd_mosctl.string()},
+        {"mosctl_boot", sources.boot_program.string()},
+        {"lxc_monitor", sources.container_monitor.string()}}}};
   MOS_TRY(write_file_atomic(stage.info, info.dump(2) + "\n", 0644));
   return report;
 }
@@ -242,13 +247,14 @@ Result<BootkitReport> build_into(const fs::path& keyset, std::string_view keyset
 
 Result<BootkitReport> build_bootkit(const fs::path& keyset_dir, std::string_view keyset_name,
                                     const BootkitSources& sources) {
-  if (sources.mosctl.empty() || !fs::exists(sources.mosctl))
-    return fail("the mosctl program for the hostfs is missing ({})",
-                sources.mosctl.empty() ? std::string("not given") : sources.mosctl.string());
-  if (sources.initrd_mosctl.empty() || !fs::exists(sources.initrd_mosctl))
-    return fail(
-        "the mosctl-initrd program for the initramfs is missing ({})",
-        sources.initrd_mosctl.empty() ? std::string("not given") : sources.initrd_mosctl.string());
+  for (const auto& [program, what] :
+       {std::pair{&sources.mosctl, "the mosctl program for the hostfs"},
+        std::pair{&sources.initrd_mosctl, "the mosctl-initrd program for the initramfs"},
+        std::pair{&sources.boot_program, "the mosctl-boot program for the hostfs"},
+        std::pair{&sources.container_monitor, "the mos-lxc-monitor program for the hostfs"}})
+    if (program->empty() || !fs::exists(*program))
+      return fail("{} is missing ({})", what,
+                  program->empty() ? std::string("not given") : program->string());
   MOS_TRY_ASSIGN(auto lock, FileLock::acquire(keyset_dir / ".bootkit.lock",
                                               FileLock::Mode::exclusive, FileLock::Wait::block));
   // What an interrupted build left (another pid's staging directory, or the old bootkit an

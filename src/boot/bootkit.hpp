@@ -28,9 +28,11 @@ struct BootkitSources {
   std::filesystem::path busybox = "/bin/busybox";  // busybox-static
   // A root holding boot/vmlinuz-RELEASE and lib/modules/RELEASE (linux-image-amd64).
   std::filesystem::path kernel_root = "/";
-  std::string kernel_release;           // empty: the newest under kernel_root
-  std::filesystem::path mosctl;         // the hostfs's mosctl (every command)
-  std::filesystem::path initrd_mosctl;  // the initramfs's (mosctl-initrd: its commands only)
+  std::string kernel_release;               // empty: the newest under kernel_root
+  std::filesystem::path mosctl;             // the hostfs's mosctl (every command)
+  std::filesystem::path initrd_mosctl;      // the initramfs's (mosctl-initrd: its commands only)
+  std::filesystem::path boot_program;       // the hostfs's service manager (mosctl-boot)
+  std::filesystem::path container_monitor;  // the hostfs's mos-lxc-monitor
 };
 
 struct BootkitPaths {

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <memory>
+#include <set>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -15,6 +17,8 @@
 #include "boot/initramfs.hpp"
 #include "core/file.hpp"
 #include "oci/digest.hpp"
+#include "runtime/container_monitor.hpp"
+#include "runtime/machine_boot.hpp"
 
 namespace mos::boot {
 
@@ -124,7 +128,7 @@ if [ -e /run/mos-livecd/boot.json ]; then
   poweroff
   exec sleep 2147483647
 fi
-/usr/bin/mosctl boot --root / &
+/usr/libexec/mos/mosctl-boot boot --root / &
 echo $! > /run/mos-hostfs/boot.pid
 wait $!
 status=$?
@@ -249,17 +253,23 @@ Result<std::vector<InitramfsFile>> hostfs_files(const HostfsSpec& spec) {
   return files;
 }
 
-// What rc.sysinit reads ahead for mosctl boot: mosctl and its libraries, a path a line. Not the
-// few big ones (ICU's 30 MB of data, which libxml2 brings along through libarchive): they are
-// mapped at start but barely read, and reading them whole would cost more than it saves.
+// What rc.sysinit reads ahead for mosctl boot: its program, the container monitor and their
+// libraries, a path a line. Not the few big ones: they are mapped at start but barely read, and
+// reading them whole would cost more than it saves.
 constexpr std::uintmax_t kMaxPreloaded = 8 << 20;
-Result<std::string> preload_list(const fs::path& mosctl) {
-  MOS_TRY_ASSIGN(auto deps, elf_dependencies(mosctl));
-  std::string list = std::string(kHostfsMosctl) + "\n";
-  for (const auto& library : deps.libraries) {
-    std::error_code ec;
-    auto size = fs::file_size(library.file, ec);
-    if (!ec && size <= kMaxPreloaded) list += library.file.generic_string() + "\n";
+Result<std::string> preload_list(const HostfsSpec& spec) {
+  std::string list;
+  std::set<std::string> listed;
+  for (const auto& [program, path] : {std::pair{spec.boot_program, kHostfsBootProgram},
+                                      std::pair{spec.container_monitor, kHostfsContainerMonitor}}) {
+    MOS_TRY_ASSIGN(auto deps, elf_dependencies(program));
+    list += std::string(path) + "\n";
+    for (const auto& library : deps.libraries) {
+      std::error_code ec;
+      auto size = fs::file_size(library.file, ec);
+      if (!ec && size <= kMaxPreloaded && listed.insert(library.file.generic_string()).second)
+        list += library.file.generic_string() + "\n";
+    }
   }
   return list;
 }
@@ -310,15 +320,23 @@ std::vector<std::string> default_hostfs_modules() {
 
 Result<std::vector<tpm::CpioEntry>> hostfs_entries(const HostfsSpec& spec) {
   if (spec.mosctl.empty()) return fail("the hostfs needs a mosctl program, and none was given");
+  if (spec.boot_program.empty() || spec.container_monitor.empty())
+    return fail(
+        "the hostfs needs the {} and {} programs, and {} was not given", runtime::kBootProgram,
+        runtime::kContainerMonitorProgram,
+        spec.boot_program.empty() ? runtime::kBootProgram : runtime::kContainerMonitorProgram);
   InitramfsSpec tree;
   tree.busybox = spec.busybox;
   tree.programs = spec.programs;
-  tree.placed_programs = {PlacedProgram{spec.mosctl, std::string(kHostfsMosctl)}};
+  tree.placed_programs = {
+      PlacedProgram{spec.mosctl, std::string(kHostfsMosctl)},
+      PlacedProgram{spec.boot_program, std::string(kHostfsBootProgram)},
+      PlacedProgram{spec.container_monitor, std::string(kHostfsContainerMonitor)}};
   tree.kernel = spec.kernel;
   tree.modules = spec.modules;
   tree.strip_debug = spec.strip_debug;
   MOS_TRY_ASSIGN(tree.files, hostfs_files(spec));
-  MOS_TRY_ASSIGN(auto preload, preload_list(spec.mosctl));
+  MOS_TRY_ASSIGN(auto preload, preload_list(spec));
   tree.files.push_back({"/etc/mos/preload", std::move(preload), 0644});
   MOS_TRY_ASSIGN(auto late, late_modules(spec));
   tree.files.push_back({"/etc/mos/late-modules", std::move(late), 0644});

@@ -11,7 +11,8 @@
 //             hostname, loopback, the modules of /lib/modules/load-order, acpid for the power
 //             button, the first NIC by DHCP (a bounded wait; udhcpc keeps the lease renewed),
 //             then "mos-hostfs: ready" on the console
-//   respawn   /etc/mos/run-boot: `mosctl boot --root /`, pausing after a failure
+//   respawn   /etc/mos/run-boot: `mosctl boot --root /` (as mosctl-boot, the lean program of
+//             mosctl's service commands), pausing after a failure
 //   respawn   a getty on ttyS0, only when a root password is set
 //   shutdown  /etc/mos/rc.shutdown: SIGTERM to mosctl boot and a bounded wait for it, then every
 //             filesystem unmounted (or read-only), then init powers off
@@ -29,8 +30,14 @@
 
 namespace mos::boot {
 
-// Where mosctl sits in the hostfs (the init runs it from there).
+// Where mosctl sits in the hostfs (a live system's init runs it from there; an administrator on
+// the console runs its update, rollback, status).
 inline constexpr std::string_view kHostfsMosctl = "/usr/bin/mosctl";
+// What the init runs as the service manager: mosctl-boot (runtime::kBootProgram), which loads a
+// third of mosctl's libraries, and beside it the container monitor that it starts per service
+// (runtime::kContainerMonitorProgram), where both find each other and mosctl finds them.
+inline constexpr std::string_view kHostfsBootProgram = "/usr/libexec/mos/mosctl-boot";
+inline constexpr std::string_view kHostfsContainerMonitor = "/usr/libexec/mos/mos-lxc-monitor";
 
 // The programs `mosctl boot` runs besides itself, at their Debian paths under /usr (which the
 // hostfs's PATH puts before busybox's /bin and /sbin, so that these win over busybox's applets of
@@ -78,6 +85,8 @@ std::vector<std::string> default_hostfs_modules();
 struct HostfsSpec {
   std::filesystem::path busybox = "/bin/busybox";  // busybox-static
   std::filesystem::path mosctl;                    // installed as kHostfsMosctl; required
+  std::filesystem::path boot_program;              // as kHostfsBootProgram; required
+  std::filesystem::path container_monitor;         // as kHostfsContainerMonitor; required
   std::vector<std::filesystem::path> programs = default_hostfs_programs();
   std::vector<std::filesystem::path> host_files = default_hostfs_host_files();
   KernelFiles kernel;  // the UKI's kernel (its modules are copied)

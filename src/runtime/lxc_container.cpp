@@ -8,12 +8,14 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 
 #include <fmt/format.h>
 #include <lxc/lxccontainer.h>
 
 #include "core/file.hpp"
+#include "runtime/container_monitor.hpp"
 
 namespace mos::runtime {
 namespace {
@@ -27,12 +29,17 @@ ContainerHandle open_container(const std::string& name, const std::filesystem::p
   return ContainerHandle(lxc_container_new(name.c_str(), lxc_dir.c_str()));
 }
 
-// In the forked child: only what a child of a possibly threaded parent may do until liblxc
-// takes over (it forks and execs itself from here on).
-[[noreturn]] void run_monitor(const ContainerStart& start, std::vector<char*>& argv) {
+// In the forked child: only what a child of a possibly threaded parent may do until it execs the
+// monitor program.
+[[noreturn]] void exec_monitor(const ContainerStart& start, pid_t boot, char* const* argv) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  // boot blocks the signals it reads through a signalfd; liblxc hands the mask on to the
-  // container's init, which must get SIGTERM.
+  if (::getppid() != boot) ::_exit(125);  // boot died before the line above
+  // boot blocks the signals it reads through a signalfd and may ignore others (SIGPIPE); both
+  // would pass through exec to the container's init, which must get SIGTERM and the service
+  // default dispositions.
+  struct sigaction default_action{};
+  default_action.sa_handler = SIG_DFL;
+  for (int signal = 1; signal < NSIG; ++signal) ::sigaction(signal, &default_action, nullptr);
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -41,43 +48,31 @@ ContainerHandle open_container(const std::string& name, const std::filesystem::p
       ::dup2(start.output_fd, 2) < 0)
     ::_exit(125);
   ::close_range(3, ~0U, 0);  // boot's sockets, pipes and signalfd are not the monitor's
-  // liblxc prefers newuidmap/newgidmap when they are on PATH, and those refuse root without
-  // /etc/subuid entries; as root it writes the maps itself when they are not found.
-  ::setenv("PATH", "/usr/sbin:/sbin", 1);
-  lxc_container* c = lxc_container_new(start.name.c_str(), start.lxc_dir.c_str());
-  if (!c) {
-    ::dprintf(2, "mos: liblxc could not create container %s\n", start.name.c_str());
-    ::_exit(125);
-  }
-  if (!c->load_config(c, start.config.c_str())) {
-    ::dprintf(2, "mos: liblxc refused the config %s\n", start.config.c_str());
-    ::_exit(125);
-  }
-  c->want_daemonize(c, false);
-  c->want_close_all_fds(c, true);
-  bool started = c->start(c, 1, argv.data());
-  if (!started) {
-    ::dprintf(2, "mos: liblxc could not start %s (see its log under %s)\n", start.name.c_str(),
-              start.lxc_dir.c_str());
-    ::_exit(125);
-  }
-  // error_num is the wait status of the container's init.
-  int status = c->error_num;
-  ::_exit(WIFEXITED(status)     ? WEXITSTATUS(status)
-          : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
-                                : 125);
+  ::execv(start.monitor.c_str(), argv);
+  ::dprintf(2, "mos: cannot run the container monitor %s: %s\n", start.monitor.c_str(),
+            ::strerror(errno));
+  ::_exit(125);
 }
 
 }  // namespace
 
 Result<pid_t> start_container(const ContainerStart& start) {
   if (start.argv.empty()) return fail("container {}: nothing to run", start.name);
+  if (start.monitor.empty())
+    return fail(
+        "container {}: the monitor program {} was not found (beside this program, in "
+        "../libexec/mos or in $PATH)",
+        start.name, kContainerMonitorProgram);
+  std::vector<std::string> words = {start.monitor.string(), start.name, start.lxc_dir.string(),
+                                    start.config.string(), "--"};
+  words.insert(words.end(), start.argv.begin(), start.argv.end());
   std::vector<char*> argv;
-  for (const auto& arg : start.argv) argv.push_back(const_cast<char*>(arg.c_str()));
+  for (auto& word : words) argv.push_back(word.data());
   argv.push_back(nullptr);
+  pid_t boot = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) return fail("starting container {}: fork: {}", start.name, errno_message(errno));
-  if (pid == 0) run_monitor(start, argv);
+  if (pid == 0) exec_monitor(start, boot, argv.data());
   return pid;
 }
 

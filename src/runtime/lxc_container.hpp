@@ -1,9 +1,10 @@
 #pragma once
 // Containers through liblxc (Debian's liblxc 5, the original's runtime). A service's container
-// runs in the foreground of a process that boot forks for it, its "monitor": liblxc makes that
-// process the container's parent, so the container's end is the monitor's exit, which boot sees
-// as SIGCHLD without polling. The monitor's stdout and stderr (the service's output, with
-// lxc.console.path = none) are a pipe that boot writes to the service's log.
+// runs in the foreground of a process that boot starts for it, its "monitor" (the program
+// mos-lxc-monitor, container_monitor.hpp): liblxc makes that process the container's parent, so
+// the container's end is the monitor's exit, which boot sees as SIGCHLD without polling. The
+// monitor's stdout and stderr (the service's output, with lxc.console.path = none) are a pipe that
+// boot writes to the service's log.
 #include <sys/types.h>
 
 #include <chrono>
@@ -20,10 +21,11 @@ struct ContainerStart {
   std::filesystem::path lxc_dir;  // liblxc's "lxcpath": NAME/config and its runtime files
   std::filesystem::path config;   // the file with container_launch's config
   std::vector<std::string> argv;
-  int output_fd = -1;  // becomes the service's stdout and stderr
+  int output_fd = -1;             // becomes the service's stdout and stderr
+  std::filesystem::path monitor;  // the mos-lxc-monitor program
 };
 
-// Forks the monitor; returns its pid. The monitor dies with its parent (PDEATHSIG), and the
+// Starts the monitor; returns its pid. The monitor dies with its parent (PDEATHSIG), and the
 // container with the monitor (liblxc's own PDEATHSIG on the container's init), so a crash of
 // boot leaves no service running unsupervised.
 Result<pid_t> start_container(const ContainerStart& start);

@@ -22,7 +22,9 @@
 
 #include "atomfs/mount_image.hpp"
 #include "core/file.hpp"
+#include "core/program_paths.hpp"
 #include "runtime/boot_paths.hpp"
+#include "runtime/container_monitor.hpp"
 #include "runtime/control_channel.hpp"
 #include "runtime/installed_services.hpp"
 #include "runtime/port_forwards.hpp"
@@ -123,7 +125,8 @@ class ServiceManager {
                  options.subnet,
                  options.bridge,
                  {},
-                 options.force_shifted_copy} {}
+                 options.force_shifted_copy,
+                 find_companion_program(kContainerMonitorProgram)} {}
 
   ~ServiceManager() { shut_down(); }
 

@@ -17,6 +17,10 @@
 
 namespace mos::runtime {
 
+// The program that runs boot (mosctl's service commands alone, src/cli/mosctl_boot): installed
+// beside mosctl or in ../libexec/mos, and in a machine's hostfs, whose init runs it.
+inline constexpr const char* kBootProgram = "mosctl-boot";
+
 struct BootOptions {
   sysroot::SysrootOptions root;
   Ipv4Subnet subnet;

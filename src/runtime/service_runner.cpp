@@ -130,7 +130,8 @@ Status ServiceRunner::launch() {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return fail("pipe: {}", errno_message(errno));
   UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
-  ContainerStart start{spec_.name, context_.paths.lxc, config, launch.argv, write_end.get()};
+  ContainerStart start{spec_.name,  context_.paths.lxc, config,
+                       launch.argv, write_end.get(),    context_.monitor};
   MOS_TRY_ASSIGN(monitor_, start_container(start));
   ::fcntl(read_end.get(), F_SETFL, O_NONBLOCK);
   output_ = std::move(read_end);

@@ -31,6 +31,7 @@ struct RunnerContext {
   std::string bridge;
   std::map<std::string, std::filesystem::path> volumes;  // label -> mount point
   bool force_shifted_copy = false;                       // see atomfs::MountOptions
+  std::filesystem::path monitor;                         // the mos-lxc-monitor program
 };
 
 class ServiceRunner {

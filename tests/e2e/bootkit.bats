@@ -87,6 +87,8 @@ YAML
   [ "$(jq -r .kernel_release "$b/bootkit.json")" != null ]
   # The initramfs's mosctl is mosctl-initrd (its commands only): no curl, lxc or nftables in it.
   [ "$(jq -r .sources.mosctl_initrd "$b/bootkit.json")" = "$MOS_BIN/mosctl-initrd" ]
+  [ "$(jq -r .sources.mosctl_boot "$b/bootkit.json")" = "$MOS_BIN/mosctl-boot" ]
+  [ "$(jq -r .sources.lxc_monitor "$b/bootkit.json")" = "$MOS_BIN/mos-lxc-monitor" ]
   objcopy -O binary --only-section=.initrd "$b/kernel.efi" "$T/initrd.zst"
   zstd -q -d -c "$T/initrd.zst" | cpio -it --quiet > "$T/initrd.list"
   grep -qx usr/bin/mosctl "$T/initrd.list"

@@ -287,8 +287,11 @@ EOF
   local P=$BATS_TEST_TMPDIR/p p path page
   run cmake --install "$MOS_BIN/.." --prefix "$P"
   [ "$status" -eq 0 ] || { echo "$output"; false; }
-  # The initramfs's mosctl is no user's command: beside the programs, not on PATH, no pages.
-  [ -x "$P/libexec/mos/mosctl-initrd" ] && [ ! -e "$P/bin/mosctl-initrd" ]
+  # The initramfs's mosctl, mosctl boot's lean program and the container monitor are no user's
+  # commands: beside the programs, not on PATH, no pages.
+  for p in mosctl-initrd mosctl-boot mos-lxc-monitor; do
+    [ -x "$P/libexec/mos/$p" ] && [ ! -e "$P/bin/$p" ]
+  done
   for p in $PROGRAMS; do
     [ -x "$P/bin/$p" ]
     [ "$("$P/bin/$p" --version)" = "$("$MOS_BIN/$p" --version)" ]

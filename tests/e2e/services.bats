@@ -169,6 +169,11 @@ service_field() { mosctl status --root "$ROOT" --json | jq -r ".services[] | sel
   [[ "$output" == *"web"*"running"*"8080->8000"* ]]
   run mosctl logs --root "$ROOT" --target web
   [[ "$output" == *"web is up"* ]]
+  # mosctl boot became its lean program (the same pid), and each service's monitor is the small
+  # monitor program, not a fork of boot; the container's init is liblxc's, forked from it.
+  [ "$(readlink "/proc/$(cat "$T/boot.pid")/exe")" = "$MOS_BIN/mosctl-boot" ]
+  [ "$(readlink "/proc/$(service_field web monitor_pid)/exe")" = "$MOS_BIN/mos-lxc-monitor" ]
+  [ "$(readlink "/proc/$web_pid/exe")" = "$MOS_BIN/mos-lxc-monitor" ]
 }
 
 @test "a killed service is restarted; stop and activate work by hand" {

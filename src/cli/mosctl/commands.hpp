@@ -14,8 +14,10 @@ void add_system_commands(Program& program);
 // mosctl mount|create-boot-fs|umount (mount_commands.cpp)
 void add_mount_commands(Program& program);
 
-// mosctl boot|activate|stop|logs (service_commands.cpp; docs/services.md)
-void add_service_commands(Program& program);
+// mosctl boot|activate|stop|logs (service_commands.cpp; docs/services.md). With
+// become_boot_program, `boot` runs as the mosctl-boot program when one is installed beside this
+// one (mosctl's sixty libraries are not the service manager's to carry; see mosctl_boot/main.cpp).
+void add_service_commands(Program& program, bool become_boot_program);
 // The status of the boot running for options.root (pid, control, commit, services); none when
 // no boot runs there.
 std::optional<Json> running_boot(const sysroot::SysrootOptions& options);

@@ -6,7 +6,7 @@ int main(int argc, char** argv) {
   mos::cli::Program program("mosctl", "Install, update and roll back a machine's signed system");
   mos::cli::add_system_commands(program);
   mos::cli::add_mount_commands(program);
-  mos::cli::add_service_commands(program);
+  mos::cli::add_service_commands(program, true);
   mos::cli::add_tpm_commands(program);
   mos::cli::add_live_commands(program);
   program.examples(&program.app(),

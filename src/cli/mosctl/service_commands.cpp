@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/mosctl/commands.hpp"
+#include "core/program_paths.hpp"
 #include "runtime/boot_paths.hpp"
 #include "runtime/control_channel.hpp"
 #include "runtime/machine_boot.hpp"
@@ -84,7 +85,7 @@ void reload_running_boot(const sysroot::SysrootOptions& options) {
   print_restarts(*answer);
 }
 
-void add_service_commands(Program& program) {
+void add_service_commands(Program& program, bool become_boot_program) {
   auto& app = program.app();
   static sysroot::SysrootOptions options;
   static std::string subnet = std::string(runtime::kDefaultSubnet);
@@ -109,7 +110,13 @@ void add_service_commands(Program& program) {
                            "mosctl boot --root /tmp/root"},
                           {"In the background, then stop it and everything it made",
                            "mosctl boot --root /tmp/root & ...; kill -TERM %1"}});
-  program.on_run(boot, []() -> Status {
+  program.on_run(boot, [become_boot_program]() -> Status {
+    if (become_boot_program) {
+      if (auto lean = find_installed_companion(runtime::kBootProgram); !lean.empty()) {
+        auto became = become_program(lean);
+        spdlog::warn("{}; running boot in mosctl itself", became.error().message);
+      }
+    }
     sysroot::SysrootPaths paths(options.root);
     MOS_TRY(sysroot::check_root_choice(paths, options));
     runtime::BootOptions o;

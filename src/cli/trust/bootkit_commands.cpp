@@ -1,45 +1,16 @@
 // trust keyset bootkit, and the bootkit part of trust keyset add: a keyset's enrolled OVMF vars,
 // signed shim and signed UKI (src/boot/bootkit.hpp, docs/boot.md).
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 
 #include "boot/bootkit.hpp"
 #include "cli/trust/commands.hpp"
+#include "core/program_paths.hpp"
 #include "trust/keyset.hpp"
 
 namespace mos::cli {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-// A program of this project that the bootkit puts into a machine: the one installed beside this
-// trust (the build tree's bin/, or /usr/bin), or in ../libexec/mos (mosctl-initrd, which is no
-// command for users), else the first in $PATH.
-fs::path default_program(std::string_view name) {
-  std::error_code ec;
-  auto self = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) {
-    for (const auto& dir :
-         {self.parent_path(), self.parent_path().parent_path() / "libexec" / "mos"})
-      if (fs::exists(dir / name)) return dir / name;
-  }
-  if (const char* path = std::getenv("PATH")) {
-    std::string_view rest(path);
-    while (!rest.empty()) {
-      auto colon = rest.find(':');
-      fs::path candidate = fs::path(rest.substr(0, colon)) / name;
-      if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-      if (colon == std::string_view::npos) break;
-      rest.remove_prefix(colon + 1);
-    }
-  }
-  return {};
-}
-
-}  // namespace
 
 void add_bootkit_source_options(CLI::App* command, boot::BootkitSources& sources) {
   command
@@ -60,12 +31,26 @@ void add_bootkit_source_options(CLI::App* command, boot::BootkitSources& sources
                    "mosctl-initrd program for the initramfs (default: beside trust or in "
                    "../libexec/mos)")
       ->type_name("FILE");
+  command
+      ->add_option("--mosctl-boot", sources.boot_program,
+                   "mosctl-boot program, the hostfs's service manager (default: beside trust or "
+                   "in ../libexec/mos)")
+      ->type_name("FILE");
+  command
+      ->add_option("--lxc-monitor", sources.container_monitor,
+                   "mos-lxc-monitor program for the hostfs's services (default: beside trust or "
+                   "in ../libexec/mos)")
+      ->type_name("FILE");
 }
 
 Status build_keyset_bootkit(const fs::path& keyset_dir, std::string_view name,
                             boot::BootkitSources sources, bool quiet) {
-  if (sources.mosctl.empty()) sources.mosctl = default_program("mosctl");
-  if (sources.initrd_mosctl.empty()) sources.initrd_mosctl = default_program("mosctl-initrd");
+  if (sources.mosctl.empty()) sources.mosctl = find_companion_program("mosctl");
+  if (sources.initrd_mosctl.empty())
+    sources.initrd_mosctl = find_companion_program("mosctl-initrd");
+  if (sources.boot_program.empty()) sources.boot_program = find_companion_program("mosctl-boot");
+  if (sources.container_monitor.empty())
+    sources.container_monitor = find_companion_program("mos-lxc-monitor");
   MOS_TRY_ASSIGN(auto report, boot::build_bootkit(keyset_dir, name, sources));
   if (!quiet)
     std::printf("Built the bootkit of keyset %.*s (kernel %s, UKI %.1f MiB) in %s\n",

@@ -30,6 +30,8 @@ using ::testing::Not;
 
 constexpr const char* kBusybox = "/bin/busybox";
 constexpr const char* kStandInMosctl = "/usr/bin/true";  // small, dynamically linked
+constexpr const char* kStandInBoot = "/usr/bin/false";
+constexpr const char* kStandInMonitor = "/usr/bin/env";
 
 void write(const fs::path& path, std::string_view text) {
   ASSERT_TRUE(make_dirs(path.parent_path()));
@@ -63,6 +65,8 @@ class HostfsTest : public ::testing::Test {
     ASSERT_TRUE(dir);
     dir_.emplace(std::move(*dir));
     spec_.mosctl = kStandInMosctl;
+    spec_.boot_program = kStandInBoot;
+    spec_.container_monitor = kStandInMonitor;
     spec_.kernel = fake_kernel(dir_->path());
     spec_.modules = {"nft_masq"};
     spec_.strip_debug = false;  // fast; stripping is initramfs_test's
@@ -91,6 +95,10 @@ TEST_F(HostfsTest, HoldsInitProgramsModulesAndMountPoints) {
   // mosctl at its fixed path, with its loader; the programs mosctl boot runs.
   EXPECT_EQ(read_text(root / "usr/bin/mosctl"), read_text(kStandInMosctl));
   EXPECT_EQ(mode_of(root / "usr/bin/mosctl") & 0777, 0755u);
+  // mosctl boot's own program and the container monitor, beside each other.
+  EXPECT_EQ(read_text(root / "usr/libexec/mos/mosctl-boot"), read_text(kStandInBoot));
+  EXPECT_EQ(read_text(root / "usr/libexec/mos/mos-lxc-monitor"), read_text(kStandInMonitor));
+  EXPECT_EQ(mode_of(root / "usr/libexec/mos/mos-lxc-monitor") & 0777, 0755u);
   EXPECT_TRUE(fs::is_symlink(root / "lib64/ld-linux-x86-64.so.2"));
   EXPECT_TRUE(fs::is_regular_file(root / fs::read_symlink(root / "lib64/ld-linux-x86-64.so.2")));
   EXPECT_EQ(read_text(root / "usr/bin/ip"), read_text("/usr/bin/ip"));
@@ -109,9 +117,12 @@ TEST_F(HostfsTest, HoldsInitProgramsModulesAndMountPoints) {
   // Of those, what only the services' networks need loads beside the others.
   EXPECT_EQ(read_text(root / "etc/mos/late-modules"),
             "kernel/net/netfilter/nf_tables.ko\nkernel/net/netfilter/nft_masq.ko\n");
-  // What mosctl boot runs, read ahead while the modules load: mosctl and its libraries.
+  // What mosctl boot runs, read ahead while the modules load: its program, the monitor and their
+  // libraries, each once.
   std::string preload = read_text(root / "etc/mos/preload");
-  EXPECT_THAT(preload, ::testing::StartsWith("/usr/bin/mosctl\n"));
+  EXPECT_THAT(preload, ::testing::StartsWith("/usr/libexec/mos/mosctl-boot\n"));
+  EXPECT_THAT(preload, HasSubstr("\n/usr/libexec/mos/mos-lxc-monitor\n"));
+  EXPECT_EQ(preload.find("/libc.so.6\n"), preload.rfind("/libc.so.6\n"));
   EXPECT_THAT(preload, HasSubstr("/libc.so.6\n"));
   // The device node of the archive is left to devtmpfs; the mount points are there.
   EXPECT_TRUE(fs::is_directory(root / "dev"));
@@ -127,7 +138,8 @@ TEST_F(HostfsTest, HoldsInitProgramsModulesAndMountPoints) {
   EXPECT_THAT(inittab, HasSubstr("::respawn:/etc/mos/run-boot\n"));
   EXPECT_THAT(inittab, HasSubstr("::shutdown:/etc/mos/rc.shutdown\n"));
   EXPECT_THAT(inittab, Not(HasSubstr("getty")));
-  EXPECT_THAT(read_text(root / "etc/mos/run-boot"), HasSubstr("/usr/bin/mosctl boot --root /"));
+  EXPECT_THAT(read_text(root / "etc/mos/run-boot"),
+              HasSubstr("/usr/libexec/mos/mosctl-boot boot --root /"));
   for (const char* script : {"etc/mos/rc.sysinit", "etc/mos/run-boot", "etc/mos/rc.shutdown",
                              "etc/mos/udhcpc.script", "etc/acpi/PWRF/00000080"})
     EXPECT_EQ(mode_of(root / script) & 0777, 0755u) << script;
@@ -208,6 +220,12 @@ TEST_F(HostfsTest, RefusesWhatCannotMakeAHostfs) {
   spec = spec_;
   spec.mosctl = dir_->path() / "no-mosctl";
   EXPECT_THAT(error_of(hostfs_entries(spec)), HasSubstr("no-mosctl"));
+  spec = spec_;
+  spec.container_monitor.clear();
+  EXPECT_THAT(error_of(hostfs_entries(spec)), HasSubstr("mos-lxc-monitor was not given"));
+  spec = spec_;
+  spec.boot_program = dir_->path() / "no-boot";
+  EXPECT_THAT(error_of(hostfs_entries(spec)), HasSubstr("no-boot"));
   spec = spec_;
   spec.programs.push_back("/usr/sbin/no-such-tool");
   EXPECT_THAT(error_of(hostfs_entries(spec)), HasSubstr("/usr/sbin/no-such-tool"));
@@ -304,8 +322,9 @@ TEST(HostfsModules, ResolveOnTheInstalledKernel) {
   EXPECT_LT(position("nft_fib"), position("nft_fib_ipv4"));
 }
 
-// With the build's real mosctl (MOS_TEST_PROGRAM) and the real kernel: liblxc and libnftables
-// come along, and the modules of load-order are all there.
+// With the build's real programs (MOS_TEST_PROGRAM: mosctl; mosctl-boot and mos-lxc-monitor
+// beside it) and the real kernel: liblxc and libnftables come along, and the modules of
+// load-order are all there.
 TEST(HostfsReal, HoldsTheRealMosctlAndItsLibraries) {
   const char* mosctl = std::getenv("MOS_TEST_PROGRAM");
   if (!mosctl) GTEST_SKIP() << "MOS_TEST_PROGRAM (a built mosctl) is not set";
@@ -314,13 +333,23 @@ TEST(HostfsReal, HoldsTheRealMosctlAndItsLibraries) {
   if (!kernel) GTEST_SKIP() << "no kernel with modules under / (linux-image-amd64)";
   HostfsSpec spec;
   spec.mosctl = mosctl;
+  spec.boot_program = fs::path(mosctl).parent_path() / "mosctl-boot";
+  spec.container_monitor = fs::path(mosctl).parent_path() / "mos-lxc-monitor";
   spec.kernel = *kernel;
   auto entries = hostfs_entries(spec);
   ASSERT_TRUE(entries) << entries.error().message;
   std::set<std::string> names;
   for (const auto& e : *entries) names.insert(e.name);
   EXPECT_TRUE(names.contains("usr/bin/mosctl"));
+  EXPECT_TRUE(names.contains("usr/libexec/mos/mosctl-boot"));
+  EXPECT_TRUE(names.contains("usr/libexec/mos/mos-lxc-monitor"));
   EXPECT_TRUE(names.contains("usr/lib/x86_64-linux-gnu/liblxc.so.1.7.0"));
+  // What boot reads ahead: its program's libraries, not those of mosctl's other commands.
+  auto preload =
+      std::ranges::find_if(*entries, [](const auto& e) { return e.name == "etc/mos/preload"; });
+  ASSERT_NE(preload, entries->end());
+  EXPECT_THAT(preload->data, HasSubstr("/liblxc.so.1"));
+  EXPECT_THAT(preload->data, Not(HasSubstr("/libcurl")));
   bool nftables = false;
   for (const auto& name : names)
     nftables = nftables || name.starts_with("usr/lib/x86_64-linux-gnu/libnftables.so");
