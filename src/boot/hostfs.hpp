@@ -65,12 +65,13 @@ std::vector<std::filesystem::path> default_hostfs_host_files();
 //            not in modules.dep) for storage volumes
 //   services' network: veth, bridge, and for runtime/port_forwards's nft rules: nf_tables,
 //            nft_chain_nat (the nat chains), nft_nat (dnat), nft_masq (masquerade),
-//            nft_fib_ipv4 (`fib daddr type local`), which pull in nf_nat and nf_conntrack
+//            nft_fib_ipv4 and nft_fib_ipv6 (`fib daddr type local`, the second for services with
+//            an IPv6 address), which pull in nf_nat and nf_conntrack
 inline constexpr std::string_view kHostfsModules[] = {
-    "virtio_pci",     "virtio_net",    "e1000",    "e1000e",    "button",
-    "evdev",          "loop",          "squashfs", "overlay",   "ext4",
-    "crc32c_generic", "veth",          "bridge",   "nf_tables", "nf_conntrack",
-    "nf_nat",         "nft_chain_nat", "nft_nat",  "nft_masq",  "nft_fib_ipv4"};
+    "virtio_pci", "virtio_net",   "e1000",        "e1000e", "button",         "evdev",
+    "loop",       "squashfs",     "overlay",      "ext4",   "crc32c_generic", "veth",
+    "bridge",     "nf_tables",    "nf_conntrack", "nf_nat", "nft_chain_nat",  "nft_nat",
+    "nft_masq",   "nft_fib_ipv4", "nft_fib_ipv6"};
 
 // Of those, what only mosctl boot's networks need: loaded on another CPU beside the NIC's modules
 // and DHCP (each module costs a signature check and a probe, ~50 ms under emulation), and waited
@@ -78,7 +79,7 @@ inline constexpr std::string_view kHostfsModules[] = {
 // in /etc/mos/late-modules.
 inline constexpr std::string_view kHostfsLateModules[] = {
     "veth",          "bridge",  "nf_tables", "nf_conntrack", "nf_nat",
-    "nft_chain_nat", "nft_nat", "nft_masq",  "nft_fib_ipv4"};
+    "nft_chain_nat", "nft_nat", "nft_masq",  "nft_fib_ipv4", "nft_fib_ipv6"};
 
 std::vector<std::string> default_hostfs_modules();
 

@@ -30,6 +30,24 @@ std::uint32_t hashed_slot(std::string_view service, std::uint32_t count) {
   return value % count;
 }
 
+// The prefix length after the '/' of `text` within [low, high], or an error naming `text`.
+Result<int> prefix_length(std::string_view text, std::string_view digits, int low, int high) {
+  int prefix = -1;
+  if (digits.empty() || digits.size() > 3 ||
+      digits.find_first_not_of("0123456789") != std::string_view::npos ||
+      (prefix = std::stoi(std::string(digits))) < low || prefix > high)
+    return fail("subnet \"{}\": the prefix length must be {}-{}", text, low, high);
+  return prefix;
+}
+
+bool same_prefix(const Ipv6Address& a, const Ipv6Address& b, int prefix) {
+  for (int bit = 0; bit < prefix; ++bit) {
+    int mask = 0x80 >> (bit % 8);
+    if ((a.bytes[bit / 8] & mask) != (b.bytes[bit / 8] & mask)) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 Result<Ipv4Subnet> Ipv4Subnet::parse(std::string_view text) {
@@ -37,12 +55,7 @@ Result<Ipv4Subnet> Ipv4Subnet::parse(std::string_view text) {
   if (slash == std::string_view::npos)
     return fail("subnet \"{}\" needs a prefix length, such as 10.0.3.0/24", text);
   MOS_TRY_ASSIGN(auto network, parse_dotted(text.substr(0, slash)));
-  std::string prefix_text(text.substr(slash + 1));
-  int prefix = -1;
-  if (prefix_text.empty() || prefix_text.size() > 2 ||
-      prefix_text.find_first_not_of("0123456789") != std::string::npos ||
-      (prefix = std::stoi(prefix_text)) < 8 || prefix > 30)
-    return fail("subnet \"{}\": the prefix length must be 8-30", text);
+  MOS_TRY_ASSIGN(int prefix, prefix_length(text, text.substr(slash + 1), 8, 30));
   if ((network & ~mask_of(prefix)) != 0)
     return fail("subnet \"{}\" has host bits set (did you mean {}/{}?)", text,
                 format_ipv4(network & mask_of(prefix)), prefix);
@@ -128,6 +141,75 @@ Result<std::map<std::string, std::uint32_t>> assign_addresses(
     if (!found)
       return fail("the machine's network {} has no address left for service {}", subnet.str(),
                   r->service);
+  }
+  return assigned;
+}
+
+Result<Ipv6Subnet> Ipv6Subnet::parse(std::string_view text) {
+  auto slash = text.find('/');
+  if (slash == std::string_view::npos)
+    return fail("subnet \"{}\" needs a prefix length, such as fd6d:6f73:3::/64", text);
+  MOS_TRY_ASSIGN(auto network, parse_ipv6(text.substr(0, slash)));
+  MOS_TRY_ASSIGN(int prefix, prefix_length(text, text.substr(slash + 1), 48, 120));
+  Ipv6Subnet subnet{network, prefix};
+  Ipv6Address masked = network;
+  for (int bit = prefix; bit < 128; ++bit)
+    masked.bytes[bit / 8] &= static_cast<std::uint8_t>(~(0x80 >> (bit % 8)));
+  if (masked != network)
+    return fail("subnet \"{}\" has host bits set (did you mean {}/{}?)", text, format_ipv6(masked),
+                prefix);
+  return subnet;
+}
+
+bool Ipv6Subnet::contains(const Ipv6Address& address) const {
+  return same_prefix(address, network, prefix);
+}
+
+Ipv6Address Ipv6Subnet::gateway() const {
+  Ipv6Address gateway = network;
+  gateway.bytes[15] |= 1;
+  return gateway;
+}
+
+std::string Ipv6Subnet::str() const {
+  return fmt::format("{}/{}", format_ipv6(network), prefix);
+}
+
+std::string format_ipv6(const Ipv6Address& address) {
+  char text[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET6, address.bytes.data(), text, sizeof text);
+  return text;
+}
+
+Result<Ipv6Address> parse_ipv6(std::string_view text) {
+  std::string copy(text.substr(0, text.find('/')));
+  Ipv6Address address;
+  if (::inet_pton(AF_INET6, copy.c_str(), address.bytes.data()) != 1)
+    return fail("\"{}\" is not an IPv6 address", text);
+  return address;
+}
+
+Result<std::map<std::string, Ipv6Address>> assign_ipv6_addresses(
+    const Ipv6Subnet& subnet, const std::vector<AddressRequest>& requests) {
+  std::map<std::string, Ipv6Address> assigned;
+  std::map<Ipv6Address, std::string> owner;
+  for (const auto& r : requests) {
+    if (r.ipv6.empty()) continue;
+    MOS_TRY_ASSIGN(auto address, parse_ipv6(r.ipv6));
+    if (auto slash = r.ipv6.find('/');
+        slash != std::string::npos && r.ipv6.substr(slash + 1) != std::to_string(subnet.prefix))
+      return fail("service {}: ipv6 {} has another prefix than the machine's network {}", r.service,
+                  r.ipv6, subnet.str());
+    if (!subnet.contains(address))
+      return fail("service {}: ipv6 {} is outside the machine's network {} (mosctl boot --subnet6)",
+                  r.service, r.ipv6, subnet.str());
+    if (address == subnet.network || address == subnet.gateway())
+      return fail("service {}: ipv6 {} is the network's {} address", r.service, r.ipv6,
+                  address == subnet.network ? "network" : "gateway");
+    if (auto [it, fresh] = owner.emplace(address, r.service); !fresh)
+      return fail("ipv6 {} is given to both {} and {}", format_ipv6(address), it->second,
+                  r.service);
+    assigned[r.service] = address;
   }
   return assigned;
 }

@@ -153,6 +153,11 @@ Result<ContainerLaunch> container_launch(const ServiceSpec& service, const Conta
       MOS_TRY(line("lxc.net.0.ipv4.address",
                    fmt::format("{}/{}", format_ipv4(*service.address), place.subnet.prefix)));
       MOS_TRY(line("lxc.net.0.ipv4.gateway", format_ipv4(place.subnet.gateway())));
+      if (service.address6) {
+        MOS_TRY(line("lxc.net.0.ipv6.address",
+                     fmt::format("{}/{}", format_ipv6(*service.address6), place.subnet6.prefix)));
+        MOS_TRY(line("lxc.net.0.ipv6.gateway", format_ipv6(place.subnet6.gateway())));
+      }
       break;
     }
   }

@@ -28,6 +28,7 @@ struct ContainerPlace {
   std::filesystem::path seccomp;  // where the deny list is written
   std::string bridge = "mosbr0";  // the simple network's
   Ipv4Subnet subnet;
+  Ipv6Subnet subnet6;                                    // used for a service with an IPv6 address
   std::map<std::string, std::filesystem::path> volumes;  // label -> mount point on the host
 };
 

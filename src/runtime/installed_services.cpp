@@ -51,7 +51,8 @@ Status remember_addresses(const std::filesystem::path& file,
 }  // namespace
 
 Result<InstalledPlan> load_installed_plan(const sysroot::SysrootOptions& options,
-                                          const BootPaths& paths, const Ipv4Subnet& subnet) {
+                                          const BootPaths& paths, const Ipv4Subnet& subnet,
+                                          const Ipv6Subnet& subnet6) {
   sysroot::SysrootPaths root(options.root);
   if (!sysroot::SystemHistory::exists(root.history))
     return fail("no system is installed in {} (run mosctl install first)", root.root.string());
@@ -75,7 +76,7 @@ Result<InstalledPlan> load_installed_plan(const sysroot::SysrootOptions& options
   }
   for (const auto& s : system.storage) parts.storage.push_back(s.item);
   auto remembered = read_addresses(paths.addresses);
-  MOS_TRY_ASSIGN(auto plan, plan_boot(parts, subnet, remembered));
+  MOS_TRY_ASSIGN(auto plan, plan_boot(parts, subnet, subnet6, remembered));
   MOS_TRY(make_dirs(paths.addresses.parent_path(), 0755));
   MOS_TRY(remember_addresses(paths.addresses, remembered, plan.addresses));
   return InstalledPlan{*head, std::move(plan)};

@@ -18,6 +18,7 @@ struct InstalledPlan {
 
 // Also remembers the plan's addresses in paths.addresses (atomically) when they changed.
 Result<InstalledPlan> load_installed_plan(const sysroot::SysrootOptions& options,
-                                          const BootPaths& paths, const Ipv4Subnet& subnet);
+                                          const BootPaths& paths, const Ipv4Subnet& subnet,
+                                          const Ipv6Subnet& subnet6);
 
 }  // namespace mos::runtime

@@ -123,6 +123,7 @@ class ServiceManager {
         context_{BootPaths(root_paths_, options.run_base),
                  root_paths_.store,
                  options.subnet,
+                 options.subnet6,
                  options.bridge,
                  {},
                  options.force_shifted_copy,
@@ -154,7 +155,8 @@ class ServiceManager {
       return line;
     };
     if (auto age = process_age()) laps_.push_back(fmt::format("program start {:.2f} s", *age));
-    MOS_TRY_ASSIGN(auto installed, load_installed_plan(options_.root, paths, options_.subnet));
+    MOS_TRY_ASSIGN(auto installed,
+                   load_installed_plan(options_.root, paths, options_.subnet, options_.subnet6));
     commit_ = installed.commit;
     laps_.push_back(lap("system verified"));
     MOS_TRY(apply_volumes(installed.plan));
@@ -249,18 +251,25 @@ class ServiceManager {
   // The bridge when a service uses the simple network, and the rules of every forward.
   Status apply_network() {
     std::vector<PortForward> forwards;
-    bool simple = false;
+    bool simple = false, ipv6 = false;
     for (const auto& r : runners_) {
       simple |= r->spec().network == manifest::NetworkType::simple;
+      ipv6 |= r->spec().address6.has_value();
       forwards.insert(forwards.end(), r->spec().forwards.begin(), r->spec().forwards.end());
     }
     if (!simple) return {};
     if (!bridge_up_) {
-      bridge_ = BridgeSpec{options_.bridge, options_.subnet, context_.paths.run / "ip_forward"};
+      bridge_ = BridgeSpec{options_.bridge, options_.subnet, context_.paths.run / "ip_forward",
+                           context_.paths.run / "ipv6_forwarding"};
       MOS_TRY_ASSIGN(bridge_state_, bring_up_bridge(bridge_));
       bridge_up_ = true;
     }
-    MOS_TRY(install_rules(NetworkRules{options_.subnet, forwards}));
+    // IPv6 from the first service that has an address (an update may bring the first one).
+    if (ipv6 && bridge_state_.ipv6_forwarding_before.empty())
+      MOS_TRY(enable_bridge_ipv6(bridge_, options_.subnet6, bridge_state_));
+    std::optional<Ipv6Subnet> subnet6;
+    if (!bridge_state_.ipv6_forwarding_before.empty()) subnet6 = options_.subnet6;
+    MOS_TRY(install_rules(NetworkRules{options_.subnet, forwards, subnet6}));
     rules_installed_ = true;
     return {};
   }
@@ -301,8 +310,8 @@ class ServiceManager {
   // stopped and started again with the new one, gone ones stopped, new ones started. With a
   // target, only that one (and `force` restarts it even when nothing changed).
   Result<Json> reload(const std::optional<std::string>& target, bool force) {
-    MOS_TRY_ASSIGN(auto installed,
-                   load_installed_plan(options_.root, context_.paths, options_.subnet));
+    MOS_TRY_ASSIGN(auto installed, load_installed_plan(options_.root, context_.paths,
+                                                       options_.subnet, options_.subnet6));
     BootPlan current;
     current.subnet = options_.subnet;
     for (auto& r : runners_) current.services.push_back(r->spec());

@@ -24,6 +24,7 @@ inline constexpr const char* kBootProgram = "mosctl-boot";
 struct BootOptions {
   sysroot::SysrootOptions root;
   Ipv4Subnet subnet;
+  Ipv6Subnet subnet6;  // for services whose manifest names an IPv6 address
   std::string bridge = "mosbr0";
   std::filesystem::path run_base = "/run/mos/boot";
   bool force_shifted_copy = false;  // --id-shift copy: see atomfs/shifted_copy.hpp

@@ -23,18 +23,23 @@ Status check_forwards(const std::vector<PortForward>& forwards) {
 std::string nft_ruleset(const NetworkRules& rules) {
   const std::string subnet = rules.subnet.str();
   // The same rules in prerouting (other hosts) and output (the machine itself).
-  std::string forwards;
+  std::string forwards, forwards6;
   for (const auto& f : rules.forwards) {
     // Service names are [A-Za-z0-9._-]: safe inside a quoted comment.
-    std::string target = fmt::format("{}:{}", format_ipv4(f.address), f.container_port);
-    forwards += fmt::format("    fib daddr type local tcp dport {} dnat to {} comment \"{}\"\n",
-                            f.host_port, target, f.service);
+    forwards += fmt::format("    fib daddr type local tcp dport {} dnat to {}:{} comment \"{}\"\n",
+                            f.host_port, format_ipv4(f.address), f.container_port, f.service);
+    if (f.address6 && rules.subnet6)
+      forwards6 +=
+          fmt::format("    fib daddr type local tcp dport {} dnat to [{}]:{} comment \"{}\"\n",
+                      f.host_port, format_ipv6(*f.address6), f.container_port, f.service);
   }
   // "table ip mos" first, so that the delete never fails on a machine without it: the script
   // is one transaction either way.
-  return fmt::format(
+  std::string script = fmt::format(
       "table ip {0}\n"
       "delete table ip {0}\n"
+      "table ip6 {0}\n"
+      "delete table ip6 {0}\n"
       "table ip {0} {{\n"
       "  chain prerouting {{\n"
       "    type nat hook prerouting priority dstnat; policy accept;\n"
@@ -51,6 +56,26 @@ std::string nft_ruleset(const NetworkRules& rules) {
       "  }}\n"
       "}}\n",
       kNftTable, forwards, forwards, subnet);
+  if (rules.subnet6) {
+    const std::string subnet6 = rules.subnet6->str();
+    script += fmt::format(
+        "table ip6 {0} {{\n"
+        "  chain prerouting {{\n"
+        "    type nat hook prerouting priority dstnat; policy accept;\n"
+        "{1}"
+        "  }}\n"
+        "  chain output {{\n"
+        "    type nat hook output priority -100; policy accept;\n"
+        "{2}"
+        "  }}\n"
+        "  chain postrouting {{\n"
+        "    type nat hook postrouting priority srcnat; policy accept;\n"
+        "    ip6 saddr {3} ip6 daddr != {3} masquerade\n"
+        "  }}\n"
+        "}}\n",
+        kNftTable, forwards6, forwards6, subnet6);
+  }
+  return script;
 }
 
 Result<std::string> run_nft(std::string_view script) {
@@ -70,7 +95,9 @@ Result<std::string> run_nft(std::string_view script) {
 }
 
 Result<std::string> list_rules() {
-  return run_nft(fmt::format("list table ip {}", kNftTable));
+  MOS_TRY_ASSIGN(auto rules, run_nft(fmt::format("list table ip {}", kNftTable)));
+  if (auto rules6 = run_nft(fmt::format("list table ip6 {}", kNftTable))) rules += *rules6;
+  return rules;
 }
 
 Status install_rules(const NetworkRules& rules) {
@@ -80,7 +107,8 @@ Status install_rules(const NetworkRules& rules) {
 }
 
 Status remove_rules() {
-  MOS_TRY(run_nft(fmt::format("table ip {0}\ndelete table ip {0}\n", kNftTable)));
+  MOS_TRY(run_nft(fmt::format(
+      "table ip {0}\ndelete table ip {0}\ntable ip6 {0}\ndelete table ip6 {0}\n", kNftTable)));
   return {};
 }
 

@@ -27,6 +27,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kIpForward = "/proc/sys/net/ipv4/ip_forward";
+constexpr std::string_view kIpv6Forwarding = "/proc/sys/net/ipv6/conf/all/forwarding";
 
 Result<std::string> run_ip(std::vector<std::string> args, std::string_view what) {
   ProcessRun run;
@@ -99,15 +100,15 @@ Result<std::string> read_saved(const fs::path& path) {
   return std::string();
 }
 
-// The ip_forward value to restore: the one a crashed boot saved, else the current one (saved
-// first, before we change it).
-Result<std::string> ip_forward_before(const BridgeSpec& spec) {
-  MOS_TRY_ASSIGN(auto saved, read_saved(spec.saved_ip_forward));
+// The value of `sysctl` to restore: the one a crashed boot saved in `saved`, else the current one
+// (saved first, before we change it).
+Result<std::string> value_before(std::string_view sysctl, const fs::path& saved_path) {
+  MOS_TRY_ASSIGN(auto saved, read_saved(saved_path));
   if (!saved.empty()) return saved;
-  MOS_TRY_ASSIGN(auto current, read_sysctl(kIpForward));
-  if (!spec.saved_ip_forward.empty()) {
-    MOS_TRY(make_dirs(spec.saved_ip_forward.parent_path()));
-    MOS_TRY(write_file_atomic(spec.saved_ip_forward, current + "\n", 0600));
+  MOS_TRY_ASSIGN(auto current, read_sysctl(sysctl));
+  if (!saved_path.empty()) {
+    MOS_TRY(make_dirs(saved_path.parent_path()));
+    MOS_TRY(write_file_atomic(saved_path, current + "\n", 0600));
   }
   return current;
 }
@@ -120,18 +121,28 @@ Status delete_bridge(const std::string& name) {
   return {};
 }
 
-Status restore_ip_forward(const BridgeSpec& spec, const BridgeUp& up) {
-  std::string before = up.ip_forward_before;
-  // A cleanup after a crash has no BridgeUp, but may have what the crashed boot saved.
+// Puts `sysctl` back to `before`, or (a cleanup after a crash has no BridgeUp) to what the
+// crashed boot saved, and removes the saved value.
+Status restore_value(std::string_view sysctl, const fs::path& saved_path, std::string before) {
   if (before.empty()) {
-    MOS_TRY_ASSIGN(before, read_saved(spec.saved_ip_forward));
+    MOS_TRY_ASSIGN(before, read_saved(saved_path));
   }
-  if (!before.empty()) MOS_TRY(write_sysctl(kIpForward, before));
-  if (!spec.saved_ip_forward.empty()) {
+  if (!before.empty()) MOS_TRY(write_sysctl(sysctl, before));
+  if (!saved_path.empty()) {
     std::error_code ec;
-    fs::remove(spec.saved_ip_forward, ec);
-    if (ec) return fail("cannot remove {}: {}", spec.saved_ip_forward.string(), ec.message());
+    fs::remove(saved_path, ec);
+    if (ec) return fail("cannot remove {}: {}", saved_path.string(), ec.message());
   }
+  return {};
+}
+
+Status restore_ip_forward(const BridgeSpec& spec, const BridgeUp& up) {
+  MOS_TRY(restore_value(kIpForward, spec.saved_ip_forward, up.ip_forward_before));
+  // IPv6 forwarding only when this boot (or a crashed one, which saved it) turned it on.
+  std::error_code ec;
+  if (!up.ipv6_forwarding_before.empty() ||
+      (!spec.saved_ipv6_forwarding.empty() && fs::exists(spec.saved_ipv6_forwarding, ec)))
+    MOS_TRY(restore_value(kIpv6Forwarding, spec.saved_ipv6_forwarding, up.ipv6_forwarding_before));
   return {};
 }
 
@@ -182,7 +193,7 @@ Result<BridgeUp> bring_up_bridge(const BridgeSpec& spec) {
   MOS_TRY_ASSIGN(bool exists, link_exists(spec.name));
   if (exists) MOS_TRY(check_is_bridge(spec.name));
   BridgeUp up;
-  MOS_TRY_ASSIGN(up.ip_forward_before, ip_forward_before(spec));
+  MOS_TRY_ASSIGN(up.ip_forward_before, value_before(kIpForward, spec.saved_ip_forward));
   // Forwarding first: writing ip_forward resets per-interface forwarding, never route_localnet,
   // and a failure here leaves nothing to undo.
   MOS_TRY(write_sysctl(kIpForward, "1"));
@@ -195,6 +206,18 @@ Result<BridgeUp> bring_up_bridge(const BridgeSpec& spec) {
     return std::unexpected(std::move(done).error());
   }
   return up;
+}
+
+Status enable_bridge_ipv6(const BridgeSpec& spec, const Ipv6Subnet& subnet6, BridgeUp& up) {
+  MOS_TRY_ASSIGN(auto before, value_before(kIpv6Forwarding, spec.saved_ipv6_forwarding));
+  up.ipv6_forwarding_before = before;
+  MOS_TRY(write_sysctl(kIpv6Forwarding, "1"));
+  // nodad: the gateway is ours alone on a bridge we made, and a tentative address would refuse
+  // the services' first packets for the second duplicate detection takes.
+  std::string gateway = fmt::format("{}/{}", format_ipv6(subnet6.gateway()), subnet6.prefix);
+  MOS_TRY(run_ip({"-6", "addr", "add", gateway, "dev", spec.name, "nodad"},
+                 fmt::format("giving bridge {} the address {}", spec.name, gateway)));
+  return {};
 }
 
 Status tear_down_bridge(const BridgeSpec& spec, const BridgeUp& up) {

@@ -21,12 +21,16 @@ struct BridgeSpec {
   // restarted after a crash restores the machine's own value rather than the 1 it left behind.
   // Empty: remembered in memory only.
   std::filesystem::path saved_ip_forward{};
+  // The same for net.ipv6.conf.all.forwarding, which enable_bridge_ipv6 turns on.
+  std::filesystem::path saved_ipv6_forwarding{};
 };
 
 // What bring_up_bridge changed and tear_down_bridge puts back.
 struct BridgeUp {
   // net.ipv4.ip_forward as found ("0", "1"); "": what spec.saved_ip_forward holds, if anything
   std::string ip_forward_before;
+  // net.ipv6.conf.all.forwarding as found; "" when enable_bridge_ipv6 did not run
+  std::string ipv6_forwarding_before;
 };
 
 // Linux interface names: 1-15 characters (IFNAMSIZ less its NUL); we also keep to
@@ -40,9 +44,15 @@ Status check_interface_name(std::string_view name);
 // did is undone.
 Result<BridgeUp> bring_up_bridge(const BridgeSpec& spec);
 
+// For services with IPv6 addresses: gives the bridge the IPv6 subnet's gateway (::1, without
+// duplicate address detection) and turns IPv6 forwarding on (net.ipv6.conf.all.forwarding: the
+// kernel has no per-interface switch for it; a machine that takes its own IPv6 address from
+// router advertisements then needs accept_ra=2 on that interface, as on any router).
+Status enable_bridge_ipv6(const BridgeSpec& spec, const Ipv6Subnet& subnet6, BridgeUp& up);
+
 // Deletes the bridge (none is no error, so a boot can clean up after a crash) and restores
-// ip_forward as `up` says (an empty `up` after a crash: as spec.saved_ip_forward says); removes
-// spec.saved_ip_forward.
+// ip_forward as `up` says (an empty `up` after a crash: as spec.saved_ip_forward says), and IPv6
+// forwarding likewise when it was turned on; removes the saved values.
 Status tear_down_bridge(const BridgeSpec& spec, const BridgeUp& up);
 
 }  // namespace mos::runtime

@@ -27,6 +27,7 @@ const ServiceSpec* find(const std::vector<ServiceSpec>& services, const std::str
 }  // namespace
 
 Result<BootPlan> plan_boot(const SystemParts& system, const Ipv4Subnet& subnet,
+                           const Ipv6Subnet& subnet6,
                            const std::map<std::string, std::uint32_t>& remembered_addresses) {
   BootPlan plan;
   plan.subnet = subnet;
@@ -38,8 +39,17 @@ Result<BootPlan> plan_boot(const SystemParts& system, const Ipv4Subnet& subnet,
   for (const auto& t : system.targets) {
     if (t.service_type == manifest::ServiceType::hostfs || t.service_name == "bootkit") continue;
     if (!t.digest) return fail("service {}: its image is not pinned to a digest", t.service_name);
-    ServiceSpec s{t.service_name, t.version,    *t.digest, t.service_type, std::nullopt,
-                  t.network.type, std::nullopt, {},        t.storage,      {}};
+    ServiceSpec s{t.service_name,
+                  t.version,
+                  *t.digest,
+                  t.service_type,
+                  std::nullopt,
+                  t.network.type,
+                  std::nullopt,
+                  std::nullopt,
+                  {},
+                  t.storage,
+                  {}};
     MOS_TRY_ASSIGN(s.ids, ids_of(system.uidmaps, t.nsgroup, "service " + t.service_name));
     if (t.service_type == manifest::ServiceType::container) {
       auto config = system.configs.find(t.service_name);
@@ -51,10 +61,12 @@ Result<BootPlan> plan_boot(const SystemParts& system, const Ipv4Subnet& subnet,
                     t.service_name);
     }
     if (t.network.type == manifest::NetworkType::simple)
-      requests.push_back({t.service_name, t.network.ipv4});
+      requests.push_back({t.service_name, t.network.ipv4, t.network.ipv6});
     plan.services.push_back(std::move(s));
   }
   MOS_TRY_ASSIGN(plan.addresses, assign_addresses(subnet, requests, remembered_addresses));
+  MOS_TRY_ASSIGN(auto addresses6, assign_ipv6_addresses(subnet6, requests));
+  if (!addresses6.empty()) plan.subnet6 = subnet6;
   std::vector<PortForward> all;
   for (const auto& t : system.targets) {
     if (t.network.type != manifest::NetworkType::simple) continue;
@@ -62,12 +74,15 @@ Result<BootPlan> plan_boot(const SystemParts& system, const Ipv4Subnet& subnet,
                                 [&](const ServiceSpec& s) { return s.name == t.service_name; });
     if (service == plan.services.end()) continue;
     service->address = plan.addresses.at(t.service_name);
+    if (auto v6 = addresses6.find(t.service_name); v6 != addresses6.end())
+      service->address6 = v6->second;
     for (const auto& p : t.network.ports) {
       // Out-of-range ports become 0, which check_forwards refuses naming the service.
       auto port = [](int value) {
         return static_cast<std::uint16_t>(value >= 1 && value <= 65535 ? value : 0);
       };
-      PortForward f{t.service_name, port(p.host), *service->address, port(p.container)};
+      PortForward f{t.service_name, port(p.host), *service->address, port(p.container),
+                    service->address6};
       service->forwards.push_back(f);
       all.push_back(f);
     }

@@ -27,6 +27,7 @@ struct ServiceSpec {
   std::optional<sysroot::UidRange> ids;  // none: host ids (nsgroup "" or "none")
   manifest::NetworkType network = manifest::NetworkType::host;
   std::optional<std::uint32_t> address;  // simple network only
+  std::optional<Ipv6Address> address6;   // simple network, when the manifest names one
   std::vector<PortForward> forwards;
   std::vector<manifest::TargetStorage> storage;
   image::ImageConfigFields config;  // containers only
@@ -41,6 +42,7 @@ struct VolumeSpec {
 
 struct BootPlan {
   Ipv4Subnet subnet;
+  std::optional<Ipv6Subnet> subnet6;  // set when a service has an IPv6 address
   std::vector<ServiceSpec> services;  // in the manifest's order
   std::vector<VolumeSpec> volumes;
   std::map<std::string, std::uint32_t> addresses;  // to remember for the next boot
@@ -56,6 +58,7 @@ struct SystemParts {
 // The plan, or why the system cannot run: an nsgroup without a uid range, a container without a
 // command, addresses or ports that conflict on this machine's network.
 Result<BootPlan> plan_boot(const SystemParts& system, const Ipv4Subnet& subnet,
+                           const Ipv6Subnet& subnet6,
                            const std::map<std::string, std::uint32_t>& remembered_addresses);
 
 // The services to (re)start when `next` replaces `current`: new ones and those whose spec

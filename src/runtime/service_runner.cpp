@@ -117,6 +117,7 @@ Status ServiceRunner::launch() {
   place.seccomp = context_.paths.lxc / "seccomp.policy";
   place.bridge = context_.bridge;
   place.subnet = context_.subnet;
+  place.subnet6 = context_.subnet6;
   place.volumes = context_.volumes;
   MOS_TRY_ASSIGN(auto launch, container_launch(spec_, place, user));
   MOS_TRY(write_file_atomic(place.seccomp, std::string(default_seccomp_policy()), 0600));
@@ -270,6 +271,7 @@ Json ServiceRunner::status() const {
   }
   out["network"] = std::string(manifest::to_string(spec_.network));
   if (spec_.address) out["address"] = format_ipv4(*spec_.address);
+  if (spec_.address6) out["address6"] = format_ipv6(*spec_.address6);
   out["ports"] = Json::array();
   for (const auto& f : spec_.forwards)
     out["ports"].push_back({{"host", f.host_port}, {"container", f.container_port}});

@@ -28,6 +28,7 @@ struct RunnerContext {
   BootPaths paths;
   std::filesystem::path store;  // the root's atomfs store
   Ipv4Subnet subnet;
+  Ipv6Subnet subnet6;
   std::string bridge;
   std::map<std::string, std::filesystem::path> volumes;  // label -> mount point
   bool force_shifted_copy = false;                       // see atomfs::MountOptions

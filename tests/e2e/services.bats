@@ -44,7 +44,7 @@ targets:
     version: $v
     service_type: container
     nsgroup: web
-    network: {type: simple, ports: [{host: 8080, container: 8000}]}
+    network: {type: simple, ipv6: "fd6d:6f73:3::80", ports: [{host: 8080, container: 8000}]}
     storage: [{dest: /data, label: data}, {dest: /scratch, label: scratch}]
   - service_name: registry
     source: oci:$T/src:reg
@@ -73,6 +73,8 @@ YAML
   ip link add "mv$$a" netns "$NS" type veth peer name "mv$$b" netns "$CLIENT"
   ip -n "$NS" addr add 192.168.77.1/30 dev "mv$$a"
   ip -n "$CLIENT" addr add 192.168.77.2/30 dev "mv$$b"
+  ip -n "$NS" -6 addr add fd00:77::1/64 dev "mv$$a" nodad
+  ip -n "$CLIENT" -6 addr add fd00:77::2/64 dev "mv$$b" nodad
   ip -n "$NS" link set "mv$$a" up
   ip -n "$CLIENT" link set "mv$$b" up
   # boot runs in its own mount namespace (below, for a /sys of its network namespace, which
@@ -152,6 +154,13 @@ service_field() { mosctl status --root "$ROOT" --json | jq -r ".services[] | sel
   answers http://127.0.0.1:5080/v2/ "{}"
   answers http://192.168.77.1:8080/ "web 1.0.0" "$CLIENT"
   answers http://192.168.77.1:5080/v2/ "{}" "$CLIENT"
+  # web's manifest names an IPv6 address too: there directly, and its forward from the other
+  # host and from the machine's own address.
+  [ "$(service_field web address6)" = fd6d:6f73:3::80 ]
+  answers "http://[fd6d:6f73:3::80]:8000/" "web 1.0.0"
+  answers "http://[fd00:77::1]:8080/" "web 1.0.0" "$CLIENT"
+  answers "http://[fd00:77::1]:8080/" "web 1.0.0"
+  [ "$(in_ns cat /proc/sys/net/ipv6/conf/all/forwarding)" = 1 ]
   [ "$(cat "$ROOT/mnt/atom/files/readme")" = "read-only data" ]
   run sh -c "echo x > '$ROOT/mnt/atom/files/new'"
   [ "$status" -ne 0 ]
@@ -239,6 +248,9 @@ service_field() { mosctl status --root "$ROOT" --json | jq -r ".services[] | sel
   [[ "$output" != *mosbr0* ]] && [[ "$output" != *veth* ]]
   run in_ns nft list table ip mos
   [ "$status" -ne 0 ]
+  run in_ns nft list table ip6 mos
+  [ "$status" -ne 0 ]
+  [ "$(in_ns cat /proc/sys/net/ipv6/conf/all/forwarding)" = 0 ]
   run mosctl status --root "$ROOT"
   [[ "$output" == *"no mosctl boot runs"* ]]
   run mosctl stop --root "$ROOT" --target web

@@ -69,6 +69,8 @@ std::string format_services(const Json& services) {
                        s.value("name", std::string()), s.value("state", std::string()), pid, uptime,
                        s.value("restarts", 0), s.value("address", std::string("-")),
                        ports.empty() ? "-" : ports);
+    if (s.contains("address6"))
+      out += fmt::format("    ipv6: {}\n", s["address6"].get<std::string>());
     if (s.contains("error")) out += fmt::format("    error: {}\n", s["error"].get<std::string>());
   }
   return out;
@@ -89,6 +91,7 @@ void add_service_commands(Program& program, bool become_boot_program) {
   auto& app = program.app();
   static sysroot::SysrootOptions options;
   static std::string subnet = std::string(runtime::kDefaultSubnet);
+  static std::string subnet6 = std::string(runtime::kDefaultSubnet6);
   static std::string bridge = "mosbr0";
   static unsigned stop_timeout = 10;
   static std::string id_shift = "auto";
@@ -97,6 +100,9 @@ void add_service_commands(Program& program, bool become_boot_program) {
       "boot", "Bring the installed system up and supervise its services until SIGTERM");
   add_sysroot_options(boot, options);
   boot->add_option("--subnet", subnet, "The simple network's subnet")->capture_default_str();
+  boot->add_option("--subnet6", subnet6,
+                   "The simple network's IPv6 subnet, for services whose manifest names an ipv6")
+      ->capture_default_str();
   boot->add_option("--bridge", bridge, "The simple network's bridge")->capture_default_str();
   boot->add_option("--stop-timeout", stop_timeout,
                    "Seconds a service has to stop after SIGTERM before it is killed")
@@ -122,6 +128,7 @@ void add_service_commands(Program& program, bool become_boot_program) {
     runtime::BootOptions o;
     o.root = options;
     MOS_TRY_ASSIGN(o.subnet, runtime::Ipv4Subnet::parse(subnet));
+    MOS_TRY_ASSIGN(o.subnet6, runtime::Ipv6Subnet::parse(subnet6));
     o.bridge = bridge;
     o.force_shifted_copy = id_shift == "copy";
     o.stop_timeout = std::chrono::seconds(stop_timeout);

@@ -24,6 +24,7 @@ ServiceSpec web() {
                 .ids = sysroot::UidRange{"web", 100000, 65536},
                 .network = manifest::NetworkType::simple,
                 .address = *parse_ipv4("10.0.3.7"),
+                .address6 = std::nullopt,
                 .forwards = {},
                 .storage = {},
                 .config = {}};
@@ -41,6 +42,7 @@ ContainerPlace place() {
   p.lxc_log = "/run/mos/boot/x/lxc/web.lxc.log";
   p.seccomp = "/run/mos/boot/x/lxc/seccomp.policy";
   p.subnet = *Ipv4Subnet::parse("10.0.3.0/24");
+  p.subnet6 = *Ipv6Subnet::parse("fd6d:6f73:3::/64");
   p.volumes = {{"data", "/run/mos/boot/x/volumes/data"}};
   return p;
 }
@@ -55,6 +57,7 @@ TEST(ContainerConfig, AnUnprivilegedServiceOnTheSimpleNetwork) {
   EXPECT_THAT(
       c, HasSubstr("lxc.net.0.hwaddr = 02:6d:73:00:03:07\nlxc.net.0.ipv4.address = 10.0.3.7/24\n"));
   EXPECT_THAT(c, HasSubstr("lxc.net.0.ipv4.gateway = 10.0.3.1\n"));
+  EXPECT_THAT(c, Not(HasSubstr("ipv6"))) << "the manifest names no IPv6 address";
   EXPECT_THAT(c, HasSubstr("lxc.mount.entry = /run/mos/boot/x/volumes/data data none "
                            "bind,create=dir 0 0\n"));
   EXPECT_THAT(c, HasSubstr("lxc.init.uid = 33\nlxc.init.gid = 33\nlxc.init.cwd = /www\n"));
@@ -68,6 +71,16 @@ TEST(ContainerConfig, AnUnprivilegedServiceOnTheSimpleNetwork) {
   EXPECT_THAT(c, Not(HasSubstr("devices")));
   // The command is an argv, exactly: no shell re-quoting.
   EXPECT_EQ(launch->argv, (std::vector<std::string>{"/bin/sh", "-c", "echo 'a b'; exec httpd -f"}));
+}
+
+TEST(ContainerConfig, AnIpv6AddressBesideTheIpv4One) {
+  auto service = web();
+  service.address6 = *parse_ipv6("fd6d:6f73:3::7");
+  auto launch = container_launch(service, place(), UserIds{33, 33});
+  ASSERT_TRUE(launch) << launch.error().message;
+  EXPECT_THAT(launch->config, HasSubstr("lxc.net.0.ipv4.gateway = 10.0.3.1\n"
+                                        "lxc.net.0.ipv6.address = fd6d:6f73:3::7/64\n"
+                                        "lxc.net.0.ipv6.gateway = fd6d:6f73:3::1\n"));
 }
 
 TEST(ContainerConfig, HostIdsGetLxcsDeviceListAndNetworksMapToLxcTypes) {

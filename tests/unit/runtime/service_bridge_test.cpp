@@ -56,13 +56,19 @@ Result<std::string> sysctl(const std::string& name) {
 }
 
 // /proc files are written in place (no temp file and rename there).
-Status set_ip_forward(const char* value) {
-  FILE* f = std::fopen("/proc/sys/net/ipv4/ip_forward", "w");
-  if (!f) return fail("cannot open ip_forward");
+Status set_proc(const char* path, const char* value) {
+  FILE* f = std::fopen(path, "w");
+  if (!f) return fail("cannot open {}", path);
   bool written = std::fputs(value, f) >= 0;
-  if (std::fclose(f) != 0 || !written) return fail("cannot write ip_forward");
+  if (std::fclose(f) != 0 || !written) return fail("cannot write {}", path);
   return {};
 }
+
+Status set_ip_forward(const char* value) {
+  return set_proc("/proc/sys/net/ipv4/ip_forward", value);
+}
+
+constexpr const char* kIpv6Forwarding = "/proc/sys/net/ipv6/conf/all/forwarding";
 
 Status expect_equal(const std::string& what, const std::string& got, const std::string& want) {
   if (got != want) return fail("{}: got \"{}\", want \"{}\"", what, got, want);
@@ -112,7 +118,14 @@ Status expect_gone(const BridgeSpec& spec, const std::string& ip_forward) {
 
 BridgeSpec spec_in(const fs::path& dir) {
   return {.subnet = Ipv4Subnet::parse(kDefaultSubnet).value(),
-          .saved_ip_forward = dir / "run" / "ip_forward"};
+          .saved_ip_forward = dir / "run" / "ip_forward",
+          .saved_ipv6_forwarding = dir / "run" / "ipv6_forwarding"};
+}
+
+Result<std::string> ipv6_forwarding() {
+  MOS_TRY_ASSIGN(auto text, read_file(kIpv6Forwarding, 64));
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
 }
 
 void expect_ok(const std::string& result) {
@@ -162,6 +175,32 @@ TEST(ServiceBridge, ALeftoverOfACrashIsAdoptedAndTheFirstIpForwardRestored) {
     // It dies again; the cleanup has no BridgeUp but finds the saved value.
     MOS_TRY(tear_down_bridge(spec, {}));
     MOS_TRY(expect_gone(spec, "0"));
+    return {};
+  }));
+}
+
+TEST(ServiceBridge, Ipv6GetsTheGatewayAndItsForwardingIsPutBackEvenAfterACrash) {
+  auto dir = TempDir::create().value();
+  expect_ok(test::in_own_netns([&]() -> Status {
+    if (!fs::exists(kIpv6Forwarding)) return fail("SKIP: this kernel has no IPv6");
+    auto spec = spec_in(dir.path());
+    MOS_TRY(set_proc(kIpv6Forwarding, "0"));
+    MOS_TRY_ASSIGN(auto up, bring_up_bridge(spec));
+    MOS_TRY(enable_bridge_ipv6(spec, Ipv6Subnet::parse(kDefaultSubnet6).value(), up));
+    MOS_TRY(expect_equal("IPv6 forwarding before", up.ipv6_forwarding_before, "0"));
+    MOS_TRY_ASSIGN(auto forwarding, ipv6_forwarding());
+    MOS_TRY(expect_equal("IPv6 forwarding while up", forwarding, "1"));
+    MOS_TRY_ASSIGN(auto out, ip({"-6", "-j", "addr", "show", "dev", "mosbr0"}));
+    auto at = out.find("\"local\":\"fd6d:6f73:3::1\",\"prefixlen\":64");
+    if (at == std::string::npos) return fail("the bridge lacks its IPv6 gateway: {}", out);
+    auto gateway = out.substr(at, out.find('}', at) - at);
+    if (gateway.find("tentative") != std::string::npos)
+      return fail("the gateway waits for duplicate detection: {}", gateway);
+    // The boot dies; the cleanup has no BridgeUp but finds the saved value.
+    MOS_TRY(tear_down_bridge(spec, {}));
+    MOS_TRY_ASSIGN(forwarding, ipv6_forwarding());
+    MOS_TRY(expect_equal("IPv6 forwarding after", forwarding, "0"));
+    if (fs::exists(spec.saved_ipv6_forwarding)) return fail("the saved value is still there");
     return {};
   }));
 }
