@@ -20,9 +20,33 @@ Status check_forwards(const std::vector<PortForward>& forwards) {
   return {};
 }
 
+namespace {
+
+// One family's table: the forwards in prerouting (other hosts) and output (the machine itself),
+// then the masquerade rules.
+std::string table_script(std::string_view family, const std::string& forwards,
+                         const std::string& masquerades) {
+  return fmt::format(
+      "table {0} {1} {{\n"
+      "  chain prerouting {{\n"
+      "    type nat hook prerouting priority dstnat; policy accept;\n"
+      "{2}"
+      "  }}\n"
+      "  chain output {{\n"
+      "    type nat hook output priority -100; policy accept;\n"
+      "{2}"
+      "  }}\n"
+      "  chain postrouting {{\n"
+      "    type nat hook postrouting priority srcnat; policy accept;\n"
+      "{3}"
+      "  }}\n"
+      "}}\n",
+      family, kNftTable, forwards, masquerades);
+}
+
+}  // namespace
+
 std::string nft_ruleset(const NetworkRules& rules) {
-  const std::string subnet = rules.subnet.str();
-  // The same rules in prerouting (other hosts) and output (the machine itself).
   std::string forwards, forwards6;
   for (const auto& f : rules.forwards) {
     // Service names are [A-Za-z0-9._-]: safe inside a quoted comment.
@@ -33,47 +57,21 @@ std::string nft_ruleset(const NetworkRules& rules) {
           fmt::format("    fib daddr type local tcp dport {} dnat to [{}]:{} comment \"{}\"\n",
                       f.host_port, format_ipv6(*f.address6), f.container_port, f.service);
   }
-  // "table ip mos" first, so that the delete never fails on a machine without it: the script
-  // is one transaction either way.
+  // Each table is declared before its delete, so that the delete never fails on a machine
+  // without it: the script is one transaction either way.
   std::string script = fmt::format(
-      "table ip {0}\n"
-      "delete table ip {0}\n"
-      "table ip6 {0}\n"
-      "delete table ip6 {0}\n"
-      "table ip {0} {{\n"
-      "  chain prerouting {{\n"
-      "    type nat hook prerouting priority dstnat; policy accept;\n"
-      "{1}"
-      "  }}\n"
-      "  chain output {{\n"
-      "    type nat hook output priority -100; policy accept;\n"
-      "{2}"
-      "  }}\n"
-      "  chain postrouting {{\n"
-      "    type nat hook postrouting priority srcnat; policy accept;\n"
-      "    ip saddr {3} ip daddr != {3} masquerade\n"
-      "    ip saddr 127.0.0.0/8 ip daddr {3} masquerade\n"
-      "  }}\n"
-      "}}\n",
-      kNftTable, forwards, forwards, subnet);
+      "table ip {0}\ndelete table ip {0}\n"
+      "table ip6 {0}\ndelete table ip6 {0}\n",
+      kNftTable);
+  const std::string subnet = rules.subnet.str();
+  script += table_script("ip", forwards,
+                         fmt::format("    ip saddr {0} ip daddr != {0} masquerade\n"
+                                     "    ip saddr 127.0.0.0/8 ip daddr {0} masquerade\n",
+                                     subnet));
   if (rules.subnet6) {
     const std::string subnet6 = rules.subnet6->str();
-    script += fmt::format(
-        "table ip6 {0} {{\n"
-        "  chain prerouting {{\n"
-        "    type nat hook prerouting priority dstnat; policy accept;\n"
-        "{1}"
-        "  }}\n"
-        "  chain output {{\n"
-        "    type nat hook output priority -100; policy accept;\n"
-        "{2}"
-        "  }}\n"
-        "  chain postrouting {{\n"
-        "    type nat hook postrouting priority srcnat; policy accept;\n"
-        "    ip6 saddr {3} ip6 daddr != {3} masquerade\n"
-        "  }}\n"
-        "}}\n",
-        kNftTable, forwards6, forwards6, subnet6);
+    script += table_script("ip6", forwards6,
+                           fmt::format("    ip6 saddr {0} ip6 daddr != {0} masquerade\n", subnet6));
   }
   return script;
 }
