@@ -46,8 +46,9 @@ mounted /run || mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /run
 mounted /tmp || mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp
 # The root is read-only: mosctl makes its mount points (mnt/mos/NAME, mnt/atom/NAME) in a tmpfs.
 mounted /mnt || mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /mnt
-# securityfs stays unmounted: services keep the AppArmor label they start with (their config says
-# lxc.apparmor.profile = unchanged); nothing here loads profiles.
+# securityfs: where liblxc loads each service's AppArmor profile (apparmor_parser) and applies it.
+[ -d /sys/kernel/security ] && { mounted /sys/kernel/security ||
+  mount -t securityfs -o nosuid,nodev,noexec securityfs /sys/kernel/security; }
 mounted /sys/fs/cgroup || mount -t cgroup2 -o nsdelegate,nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
 mkdir -p /run/mos-hostfs
 # mosctl boot starts when this script ends, and its program and libraries are read from the
@@ -300,11 +301,12 @@ std::vector<fs::path> default_hostfs_programs() {
   // A boot medium's live system runs this hostfs: its mosctl provisions the TPM through the
   // device TCTI, which tss2's loader opens by name at run time (no DT_NEEDED names it), and makes
   // a machine's disk with sfdisk, mkfs.fat and mtools (install --partition).
-  return {"/usr/bin/ip",      "/usr/sbin/mkfs.ext4",
-          "/usr/sbin/e2fsck", "/usr/sbin/resize2fs",
-          "/usr/bin/cp",      "/usr/sbin/nft",
-          "/usr/sbin/sfdisk", "/usr/sbin/mkfs.fat",
-          "/usr/bin/mtools",  "/usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0"};
+  return {"/usr/bin/ip",          "/usr/sbin/mkfs.ext4",
+          "/usr/sbin/e2fsck",     "/usr/sbin/resize2fs",
+          "/usr/bin/cp",          "/usr/sbin/nft",
+          "/usr/sbin/sfdisk",     "/usr/sbin/mkfs.fat",
+          "/usr/bin/mtools",      "/usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0",
+          "/sbin/apparmor_parser"};
 }
 
 std::vector<fs::path> default_hostfs_host_files() {

@@ -7,7 +7,8 @@
 // machinery: initramfs_entries), so the same inputs give the same tree; nothing is downloaded.
 //
 // What the init does (busybox init, /etc/inittab):
-//   sysinit   /etc/mos/rc.sysinit: mounts (/proc, /sys, /dev, /run, /tmp, /mnt, cgroup2), the
+//   sysinit   /etc/mos/rc.sysinit: mounts (/proc, /sys, securityfs, /dev, /run, /tmp, /mnt,
+//             cgroup2), the
 //             hostname, loopback, the modules of /lib/modules/load-order, acpid for the power
 //             button, the first NIC by DHCP (a bounded wait; udhcpc keeps the lease renewed),
 //             then "mos-hostfs: ready" on the console
@@ -49,6 +50,8 @@ inline constexpr std::string_view kHostfsContainerMonitor = "/usr/libexec/mos/mo
 //                                    --no-preserve=context`, which busybox's cp lacks
 //   /usr/sbin/nft                    nftables: mosctl uses libnftables itself; this is for looking
 //                                    at its rules from the console (same library, no extra weight)
+//   /sbin/apparmor_parser            apparmor: loads the profile liblxc generates for each service
+//                                    (runtime/apparmor_policy.hpp; Debian's kernel has AppArmor)
 // liblxc needs no helper program here: lxc 5 runs a container's init from the library itself
 // (no init.lxc), and newuidmap/newgidmap are deliberately absent (as root, liblxc writes the id
 // maps itself; see runtime/lxc_container). Its rootfs mount point is a hostfs directory.

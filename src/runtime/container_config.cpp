@@ -169,11 +169,8 @@ Result<ContainerLaunch> container_launch(const ServiceSpec& service, const Conta
   MOS_TRY(line("lxc.signal.halt", "SIGTERM"));
   MOS_TRY(line("lxc.cap.drop", "mac_admin mac_override sys_time sys_module sys_rawio"));
   MOS_TRY(line("lxc.seccomp.profile", place.seccomp.string()));
-  // As the original: the service keeps the AppArmor label of its monitor. A machine's hostfs has
-  // no apparmor_parser and no securityfs, and under a kernel with AppArmor built in (Debian's)
-  // liblxc would otherwise want to generate and load a profile and refuse to start ("Incomplete
-  // AppArmor support in your kernel").
-  MOS_TRY(line("lxc.apparmor.profile", "unchanged"));
+  if (!place.apparmor_profile.empty())
+    MOS_TRY(line("lxc.apparmor.profile", place.apparmor_profile));
   if (!service.ids) {
     // A privileged container gets LXC's common device allow list, not the host's devices.
     MOS_TRY(line("lxc.cgroup2.devices.deny", "a"));

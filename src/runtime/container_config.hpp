@@ -4,10 +4,10 @@
 // (`mosctl status --json` keeps it beside the service's state for inspection).
 //
 // What the original wrote, and what we do instead (spec: original-mos.md §7): no TRACE logging,
-// no `apparmor.profile = unchanged`; LXC's own defaults for capabilities (mac_admin,
-// mac_override, sys_time, sys_module, sys_rawio dropped) and its common seccomp deny list; the
-// command is passed as an argv, never through a shell; lxc's init (useinit) is pid 1 so that the
-// service gets signals and its zombies are reaped.
+// no `apparmor.profile = unchanged` unless asked (apparmor_policy.hpp); LXC's own defaults for
+// capabilities (mac_admin, mac_override, sys_time, sys_module, sys_rawio dropped) and its common
+// seccomp deny list; the command is passed as an argv, never through a shell; lxc's init (useinit)
+// is pid 1 so that the service gets signals and its zombies are reaped.
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -30,6 +30,7 @@ struct ContainerPlace {
   Ipv4Subnet subnet;
   Ipv6Subnet subnet6;                                    // used for a service with an IPv6 address
   std::map<std::string, std::filesystem::path> volumes;  // label -> mount point on the host
+  std::string apparmor_profile;  // lxc.apparmor.profile ("": none; see apparmor_policy.hpp)
 };
 
 struct UserIds {

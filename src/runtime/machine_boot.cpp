@@ -23,6 +23,7 @@
 #include "atomfs/mount_image.hpp"
 #include "core/file.hpp"
 #include "core/program_paths.hpp"
+#include "runtime/apparmor_policy.hpp"
 #include "runtime/boot_paths.hpp"
 #include "runtime/container_monitor.hpp"
 #include "runtime/control_channel.hpp"
@@ -127,12 +128,14 @@ class ServiceManager {
                  options.bridge,
                  {},
                  options.force_shifted_copy,
-                 find_companion_program(kContainerMonitorProgram)} {}
+                 find_companion_program(kContainerMonitorProgram),
+                 {}} {}
 
   ~ServiceManager() { shut_down(); }
 
   Status bring_up(SignalChannel& signals) {
     signals_ = &signals;
+    MOS_TRY_ASSIGN(context_.apparmor_profile, resolve_apparmor_profile(options_.apparmor));
     const auto& paths = context_.paths;
     // An unprivileged container's root must be able to walk down to its rootfs and volumes:
     // search (x) without read on every directory above them.

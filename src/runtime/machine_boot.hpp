@@ -28,6 +28,7 @@ struct BootOptions {
   std::string bridge = "mosbr0";
   std::filesystem::path run_base = "/run/mos/boot";
   bool force_shifted_copy = false;  // --id-shift copy: see atomfs/shifted_copy.hpp
+  std::string apparmor = "auto";    // --apparmor: see apparmor_policy.hpp
   std::chrono::milliseconds stop_timeout{std::chrono::seconds(10)};
   // Called once everything is up (the first start of every service attempted).
   std::function<void()> on_ready;

@@ -119,6 +119,7 @@ Status ServiceRunner::launch() {
   place.subnet = context_.subnet;
   place.subnet6 = context_.subnet6;
   place.volumes = context_.volumes;
+  place.apparmor_profile = context_.apparmor_profile;
   MOS_TRY_ASSIGN(auto launch, container_launch(spec_, place, user));
   MOS_TRY(write_file_atomic(place.seccomp, std::string(default_seccomp_policy()), 0600));
   auto config = context_.paths.lxc / (spec_.name + ".conf");

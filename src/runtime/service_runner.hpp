@@ -33,6 +33,7 @@ struct RunnerContext {
   std::map<std::string, std::filesystem::path> volumes;  // label -> mount point
   bool force_shifted_copy = false;                       // see atomfs::MountOptions
   std::filesystem::path monitor;                         // the mos-lxc-monitor program
+  std::string apparmor_profile;  // each container's (resolve_apparmor_profile's answer)
 };
 
 class ServiceRunner {

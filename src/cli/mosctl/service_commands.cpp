@@ -9,6 +9,7 @@
 
 #include "cli/mosctl/commands.hpp"
 #include "core/program_paths.hpp"
+#include "runtime/apparmor_policy.hpp"
 #include "runtime/boot_paths.hpp"
 #include "runtime/control_channel.hpp"
 #include "runtime/machine_boot.hpp"
@@ -95,6 +96,7 @@ void add_service_commands(Program& program, bool become_boot_program) {
   static std::string bridge = "mosbr0";
   static unsigned stop_timeout = 10;
   static std::string id_shift = "auto";
+  static std::string apparmor = std::string(runtime::kApparmorAuto);
 
   auto* boot = app.add_subcommand(
       "boot", "Bring the installed system up and supervise its services until SIGTERM");
@@ -111,6 +113,11 @@ void add_service_commands(Program& program, bool become_boot_program) {
                    "How unprivileged containers own their image: idmapped layers where the "
                    "kernel can (auto), or always a copy with shifted owners (copy)")
       ->check(CLI::IsMember({"auto", "copy"}))
+      ->capture_default_str();
+  boot->add_option("--apparmor", apparmor,
+                   "Each container's AppArmor profile: auto (the one liblxc generates where "
+                   "AppArmor is enabled, none elsewhere), generated, unchanged, unconfined or a "
+                   "loaded profile's name")
       ->capture_default_str();
   program.examples(boot, {{"Run the services of the system installed under /tmp/root",
                            "mosctl boot --root /tmp/root"},
@@ -131,6 +138,7 @@ void add_service_commands(Program& program, bool become_boot_program) {
     MOS_TRY_ASSIGN(o.subnet6, runtime::Ipv6Subnet::parse(subnet6));
     o.bridge = bridge;
     o.force_shifted_copy = id_shift == "copy";
+    o.apparmor = apparmor;
     o.stop_timeout = std::chrono::seconds(stop_timeout);
     o.on_ready = [] {
       std::printf("mosctl boot: up\n");

@@ -63,8 +63,14 @@ TEST(ContainerConfig, AnUnprivilegedServiceOnTheSimpleNetwork) {
   EXPECT_THAT(c, HasSubstr("lxc.init.uid = 33\nlxc.init.gid = 33\nlxc.init.cwd = /www\n"));
   EXPECT_THAT(c, HasSubstr("lxc.environment = GREETING=hello world\n"));
   EXPECT_THAT(c, HasSubstr("lxc.cap.drop = mac_admin mac_override sys_time sys_module sys_rawio"));
-  // No AppArmor profile generated (a hostfs has no apparmor_parser): the monitor's label stays.
-  EXPECT_THAT(c, HasSubstr("lxc.apparmor.profile = unchanged"));
+  // No AppArmor on the machine (boot resolved the profile to none): no line at all, and never the
+  // original's "unchanged" unless asked.
+  EXPECT_THAT(c, Not(HasSubstr("apparmor")));
+  auto confined = place();
+  confined.apparmor_profile = "generated";
+  auto generated = container_launch(web(), confined, UserIds{33, 33});
+  ASSERT_TRUE(generated) << generated.error().message;
+  EXPECT_THAT(generated->config, HasSubstr("lxc.apparmor.profile = generated\n"));
   // What the original did and we do not.
   EXPECT_THAT(c, Not(HasSubstr("TRACE")));
   // An unprivileged container needs no device list of its own.

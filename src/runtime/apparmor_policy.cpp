@@ -1,0 +1,43 @@
+#include "runtime/apparmor_policy.hpp"
+
+#include <unistd.h>
+
+#include "core/file.hpp"
+
+namespace mos::runtime {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool apparmor_enabled(const fs::path& sys) {
+  auto enabled = read_file(sys / "module/apparmor/parameters/enabled", 16);
+  return enabled && enabled->starts_with("Y");
+}
+
+}  // namespace
+
+Result<std::string> resolve_apparmor_profile(std::string_view requested, const ApparmorHost& host) {
+  if (requested.empty() || requested.find_first_of(" \t\n") != std::string_view::npos)
+    return fail("--apparmor \"{}\": give auto, generated, unchanged, unconfined or a profile name",
+                requested);
+  if (requested != kApparmorAuto) return std::string(requested);
+  if (!apparmor_enabled(host.sys)) return std::string();
+  bool parser = false;
+  for (const auto& dir : host.parser_dirs)
+    parser = parser || ::access((dir / "apparmor_parser").c_str(), X_OK) == 0;
+  if (!parser)
+    return fail(
+        "AppArmor is enabled on this machine, and services are confined by the profiles liblxc "
+        "generates, which apparmor_parser loads: it is not installed (package apparmor). Install "
+        "it, or choose with --apparmor (unchanged, unconfined or a loaded profile)");
+  std::error_code ec;
+  if (!fs::exists(host.sys / "kernel/security/apparmor", ec))
+    return fail(
+        "AppArmor is enabled on this machine, but securityfs is not mounted on {} (mount -t "
+        "securityfs securityfs {}): liblxc cannot load the services' profiles",
+        (host.sys / "kernel/security").string(), (host.sys / "kernel/security").string());
+  return std::string("generated");
+}
+
+}  // namespace mos::runtime
