@@ -24,6 +24,8 @@ namespace mos::boot {
 
 namespace {
 
+constexpr const char* kApparmorTunables = "/etc/apparmor.d/tunables";
+
 namespace fs = std::filesystem;
 
 constexpr std::size_t kMaxHostFile = 1u << 20;
@@ -50,7 +52,7 @@ mounted /mnt || mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /mnt
 [ -d /sys/kernel/security ] && { mounted /sys/kernel/security ||
   mount -t securityfs -o nosuid,nodev,noexec securityfs /sys/kernel/security; }
 mounted /sys/fs/cgroup || mount -t cgroup2 -o nsdelegate,nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
-mkdir -p /run/mos-hostfs
+mkdir -p /run/mos-hostfs /run/lxc-cache
 # mosctl boot starts when this script ends, and its program and libraries are read from the
 # verified hostfs (decompressed, hashed by dm-verity): read them now, beside the module loads and
 # DHCP below, so that it does not wait for them (seconds under emulation).
@@ -312,8 +314,21 @@ std::vector<fs::path> default_hostfs_programs() {
 std::vector<fs::path> default_hostfs_host_files() {
   // mtools converts FAT names through iconv's IBM850 (its default code page): without glibc's
   // module for it and the gconv cache that finds it, it cannot open a FAT at all.
-  return {"/etc/mke2fs.conf", "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache",
-          "/usr/lib/x86_64-linux-gnu/gconv/IBM850.so"};
+  std::vector<fs::path> files = {"/etc/mke2fs.conf",
+                                 "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache",
+                                 "/usr/lib/x86_64-linux-gnu/gconv/IBM850.so"};
+  // The profile liblxc generates for a service begins with `#include <tunables/global>`, which
+  // apparmor_parser reads from /etc/apparmor.d/tunables (package apparmor), with what it includes.
+  std::vector<fs::path> tunables;
+  std::error_code ec;
+  for (fs::recursive_directory_iterator it(kApparmorTunables, ec), end; !ec && it != end;
+       it.increment(ec))
+    if (it->is_regular_file(ec)) tunables.push_back(it->path());
+  std::ranges::sort(tunables);
+  if (tunables.empty())
+    tunables.push_back(fs::path(kApparmorTunables) / "global");  // named missing
+  files.insert(files.end(), tunables.begin(), tunables.end());
+  return files;
 }
 
 std::vector<std::string> default_hostfs_modules() {
@@ -347,7 +362,11 @@ Result<std::vector<tpm::CpioEntry>> hostfs_entries(const HostfsSpec& spec) {
   tree.directories = {"/config",  "/atomfs-store", "/scratch-writes",
                       "/factory", "/boot/efi",     "/mnt",
                       "/root",    "/var/lib/lxc",  "/usr/lib/x86_64-linux-gnu/lxc/rootfs"};
-  tree.links = {{"/etc/resolv.conf", "/run/resolv.conf"}, {"/etc/mtab", "/proc/self/mounts"}};
+  // liblxc keeps its AppArmor profile cache in /var/cache/lxc/apparmor: on the read-only root,
+  // a link into /run.
+  tree.links = {{"/etc/resolv.conf", "/run/resolv.conf"},
+                {"/etc/mtab", "/proc/self/mounts"},
+                {"/var/cache/lxc", "/run/lxc-cache"}};
   auto entries = initramfs_entries(tree);
   if (!entries) return context("assembling the hostfs", entries.error());
   return entries;

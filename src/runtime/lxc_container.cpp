@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +16,7 @@
 #include <lxc/lxccontainer.h>
 
 #include "core/file.hpp"
+#include "core/unique_fd.hpp"
 #include "runtime/container_monitor.hpp"
 
 namespace mos::runtime {
@@ -74,6 +76,29 @@ Result<pid_t> start_container(const ContainerStart& start) {
   if (pid < 0) return fail("starting container {}: fork: {}", start.name, errno_message(errno));
   if (pid == 0) exec_monitor(start, boot, argv.data());
   return pid;
+}
+
+std::string last_lxc_error(const std::filesystem::path& lxc_log) {
+  constexpr std::size_t kTail = 64 * 1024;
+  UniqueFd fd(::open(lxc_log.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return {};
+  off_t size = ::lseek(fd.get(), 0, SEEK_END);
+  if (size <= 0) return {};
+  std::string tail(std::min<std::size_t>(kTail, static_cast<std::size_t>(size)), '\0');
+  ssize_t got = ::pread(fd.get(), tail.data(), tail.size(), size - static_cast<off_t>(tail.size()));
+  if (got <= 0) return {};
+  tail.resize(static_cast<std::size_t>(got));
+  // "lxc NAME TIME ERROR module - file:line - function: message"
+  auto at = tail.rfind(" ERROR ");
+  if (at == std::string::npos) return {};
+  auto begin = tail.rfind('\n', at);
+  auto end = tail.find('\n', at);
+  std::string line = tail.substr(begin == std::string::npos ? 0 : begin + 1,
+                                 end == std::string::npos ? std::string::npos : end - begin - 1);
+  if (auto message = line.rfind(" - "); message != std::string::npos) line.erase(0, message + 3);
+  for (char& c : line)
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  return line.substr(0, 300);
 }
 
 int container_exit_code(int wait_status) {

@@ -33,6 +33,13 @@ Result<pid_t> start_container(const ContainerStart& start);
 // The monitor's exit status, as the container's init returned it: 0 for a clean exit.
 int container_exit_code(int wait_status);
 
+// The monitor's status when liblxc could not start the container (its reason is in the log).
+inline constexpr int kContainerNotStarted = 125;
+
+// The last ERROR line of liblxc's log for a container (its reason for not starting one), ""
+// when there is none; only the log's end is read.
+std::string last_lxc_error(const std::filesystem::path& lxc_log);
+
 // The pid of the container's init, as liblxc's monitor reports it (0 when not running).
 pid_t container_init_pid(const std::string& name, const std::filesystem::path& lxc_dir);
 

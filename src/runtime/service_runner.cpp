@@ -28,6 +28,11 @@ bool is_container(const ServiceSpec& spec) {
   return spec.type == manifest::ServiceType::container;
 }
 
+// liblxc's own log for one container (warnings and errors).
+fs::path lxc_log_of(const RunnerContext& context, const std::string& name) {
+  return context.paths.lxc / (name + ".lxc.log");
+}
+
 // The writable layer belongs to one image and one uid range: a new version or nsgroup starts
 // from a clean upper (data that must survive updates lives in storage volumes).
 Status prepare_upper(const fs::path& dir, const ServiceSpec& spec) {
@@ -113,7 +118,7 @@ Status ServiceRunner::launch() {
   MOS_TRY_ASSIGN(auto user, resolve_user(spec_.config.user.value_or(""), rootfs));
   ContainerPlace place;
   place.rootfs = rootfs;
-  place.lxc_log = context_.paths.lxc / (spec_.name + ".lxc.log");
+  place.lxc_log = lxc_log_of(context_, spec_.name);
   place.seccomp = context_.paths.lxc / "seccomp.policy";
   place.bridge = context_.bridge;
   place.subnet = context_.subnet;
@@ -199,7 +204,14 @@ void ServiceRunner::exited(int wait_status) {
   ++restarts_;
   state_ = ServiceState::restarting;
   restart_at_ = Clock::now() + backoff_;
-  spdlog::warn("service {} exited with {}; restarting in {} s", spec_.name, *last_exit_,
+  std::string why;
+  if (*last_exit_ == kContainerNotStarted) {
+    if (auto error = last_lxc_error(lxc_log_of(context_, spec_.name)); !error.empty()) {
+      why = fmt::format(" (liblxc: {})", error);
+      last_error_ = fmt::format("service {}: liblxc could not start it: {}", spec_.name, error);
+    }
+  }
+  spdlog::warn("service {} exited with {}{}; restarting in {} s", spec_.name, *last_exit_, why,
                backoff_.count());
   backoff_ = std::min(backoff_ * 2, kMaxBackoff);
 }

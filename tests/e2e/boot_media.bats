@@ -202,7 +202,7 @@ zot_image() {
   wait_console vm1 "mos-initramfs: hostfs: sha256:[0-9a-f]*, every layer under dm-verity" 10
   # The service starts after boot is up: up to 120 s for its answer through both forwards.
   fetch_within 120 http://127.0.0.1:28080/v2/ "$T/v2"
-  [ "$(cat "$T/v2")" = "{}" ]
+  [ "$(cat "$T/v2")" = "{}" ] || { tail -c 4000 "$(run_dir vm1)/console.log" | tr -d '\r'; false; }
   echo "# launch to the service's answer: $SECONDS s" >&3
   curl -fsS http://127.0.0.1:28080/v2/_catalog | jq -e '.repositories == []'
   # An update inside the machine: the service restarts in its new version, the port stays.

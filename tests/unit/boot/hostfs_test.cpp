@@ -109,6 +109,14 @@ TEST_F(HostfsTest, HoldsInitProgramsModulesAndMountPoints) {
   for (const char* program : {"usr/sbin/e2fsck", "usr/sbin/resize2fs", "usr/sbin/nft"})
     EXPECT_TRUE(fs::is_regular_file(root / program)) << program;
   EXPECT_EQ(read_text(root / "etc/mke2fs.conf"), read_text("/etc/mke2fs.conf"));
+  // What apparmor_parser needs for the profiles liblxc generates: the tunables their first line
+  // includes, and a writable cache directory.
+  EXPECT_EQ(read_text(root / "etc/apparmor.d/tunables/global"),
+            read_text("/etc/apparmor.d/tunables/global"));
+  EXPECT_TRUE(fs::is_regular_file(root / "etc/apparmor.d/tunables/home"));
+  EXPECT_EQ(fs::read_symlink(root / "var/cache/lxc"), "/run/lxc-cache");
+  EXPECT_TRUE(fs::is_regular_file(root / "sbin/apparmor_parser") ||
+              fs::is_regular_file(root / "usr/sbin/apparmor_parser"));
   // The modules in load order.
   EXPECT_EQ(read_text(root / "lib/modules/load-order"),
             "kernel/net/netfilter/nf_tables.ko\nkernel/net/netfilter/nft_masq.ko\n");

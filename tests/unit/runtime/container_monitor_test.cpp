@@ -41,6 +41,22 @@ TEST(ContainerMonitor, BootSaysWhenTheProgramIsMissing) {
               HasSubstr("the monitor program mos-lxc-monitor was not found"));
 }
 
+TEST(LastLxcError, TheLastErrorLinesMessage) {
+  auto dir = TempDir::create({}, "mos-lxclog-test-").value();
+  auto log = dir.path() / "web.lxc.log";
+  EXPECT_EQ(last_lxc_error(log), "") << "no log";
+  ASSERT_TRUE(write_file_atomic(
+      log,
+      "lxc web 20261201 ERROR conf - conf.c:1:a - First failure\n"
+      "lxc web 20261201 WARN start - start.c:2:b - A warning\n"
+      "lxc web 20261201 ERROR apparmor - lsm/apparmor.c:3:c - Failed to load \x1b[0m profile\n"
+      "lxc web 20261201 WARN start - start.c:4:d - Another warning\n",
+      0644));
+  EXPECT_EQ(last_lxc_error(log), "Failed to load  [0m profile");
+  ASSERT_TRUE(write_file_atomic(log, "lxc web 20261201 WARN start - start.c:4:d - fine\n", 0644));
+  EXPECT_EQ(last_lxc_error(log), "");
+}
+
 // A busybox container whose command ends as told: the monitor ends with its status.
 class MonitorRun : public ::testing::Test {
  protected:
@@ -68,12 +84,12 @@ class MonitorRun : public ::testing::Test {
                                   0644));
   }
 
-  ProcessResult run(const std::string& script) {
+  ProcessResult run(const std::string& script, const fs::path& config = {}) {
     ProcessRun run;
     run.argv = {monitor_.string(),
                 "montest",
                 (dir_->path() / "lxc").string(),
-                config_.string(),
+                config.empty() ? config_.string() : config.string(),
                 "--",
                 "/bin/busybox",
                 "sh",
@@ -96,6 +112,25 @@ TEST_F(MonitorRun, EndsWithTheStatusOfTheContainersCommand) {
   EXPECT_EQ(run("exit 7").exit_code, 7);
   // Killed by a signal: 128 + its number, as a shell reports it.
   EXPECT_EQ(run("kill -TERM $$; sleep 5").exit_code, 128 + 15);
+}
+
+TEST_F(MonitorRun, AContainerLiblxcCannotStartEndsIt125WithTheReasonInItsLog) {
+  auto broken = dir_->path() / "broken-config";
+  auto log = dir_->path() / "broken.lxc.log";
+  ASSERT_TRUE(write_file_atomic(broken,
+                                fmt::format("lxc.uts.name = montest\n"
+                                            "lxc.rootfs.path = dir:{}/no-such-rootfs\n"
+                                            "lxc.net.0.type = empty\n"
+                                            "lxc.apparmor.profile = unchanged\n"
+                                            "lxc.console.path = none\n"
+                                            "lxc.log.file = {}\n"
+                                            "lxc.log.level = WARN\n",
+                                            dir_->path().string(), log.string()),
+                                0644));
+  auto result = run("true", broken);
+  EXPECT_EQ(result.exit_code, kContainerNotStarted);
+  EXPECT_THAT(result.err, HasSubstr("liblxc could not start montest"));
+  EXPECT_NE(last_lxc_error(log), "");
 }
 
 }  // namespace
