@@ -78,23 +78,20 @@ Result<pid_t> start_container(const ContainerStart& start) {
   return pid;
 }
 
-std::string last_lxc_error(const std::filesystem::path& lxc_log) {
-  constexpr std::size_t kTail = 64 * 1024;
+std::string first_lxc_error(const std::filesystem::path& lxc_log) {
   UniqueFd fd(::open(lxc_log.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return {};
-  off_t size = ::lseek(fd.get(), 0, SEEK_END);
-  if (size <= 0) return {};
-  std::string tail(std::min<std::size_t>(kTail, static_cast<std::size_t>(size)), '\0');
-  ssize_t got = ::pread(fd.get(), tail.data(), tail.size(), size - static_cast<off_t>(tail.size()));
+  std::string head(64 * 1024, '\0');
+  ssize_t got = ::pread(fd.get(), head.data(), head.size(), 0);
   if (got <= 0) return {};
-  tail.resize(static_cast<std::size_t>(got));
+  head.resize(static_cast<std::size_t>(got));
   // "lxc NAME TIME ERROR module - file:line - function: message"
-  auto at = tail.rfind(" ERROR ");
+  auto at = head.find(" ERROR ");
   if (at == std::string::npos) return {};
-  auto begin = tail.rfind('\n', at);
-  auto end = tail.find('\n', at);
-  std::string line = tail.substr(begin == std::string::npos ? 0 : begin + 1,
-                                 end == std::string::npos ? std::string::npos : end - begin - 1);
+  auto begin = head.rfind('\n', at);
+  begin = begin == std::string::npos ? 0 : begin + 1;
+  auto end = head.find('\n', at);
+  std::string line = head.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
   if (auto message = line.rfind(" - "); message != std::string::npos) line.erase(0, message + 3);
   for (char& c : line)
     if (static_cast<unsigned char>(c) < 0x20) c = ' ';

@@ -36,9 +36,10 @@ int container_exit_code(int wait_status);
 // The monitor's status when liblxc could not start the container (its reason is in the log).
 inline constexpr int kContainerNotStarted = 125;
 
-// The last ERROR line of liblxc's log for a container (its reason for not starting one), ""
-// when there is none; only the log's end is read.
-std::string last_lxc_error(const std::filesystem::path& lxc_log);
+// The message of the first ERROR line in liblxc's log for a container (the root of its reason for
+// not starting one: the lines after it are its consequences), "" when there is none; the log's
+// first 64 KiB are read. ServiceRunner empties the log before each start.
+std::string first_lxc_error(const std::filesystem::path& lxc_log);
 
 // The pid of the container's init, as liblxc's monitor reports it (0 when not running).
 pid_t container_init_pid(const std::string& name, const std::filesystem::path& lxc_dir);

@@ -129,6 +129,9 @@ Status ServiceRunner::launch() {
   MOS_TRY(write_file_atomic(place.seccomp, std::string(default_seccomp_policy()), 0600));
   auto config = context_.paths.lxc / (spec_.name + ".conf");
   MOS_TRY(write_file_atomic(config, launch.config, 0600));
+  // liblxc appends to its log: emptied, it holds this start's complaints only (first_lxc_error).
+  if (::truncate(place.lxc_log.c_str(), 0) != 0 && errno != ENOENT)
+    return fail("emptying {}: {}", place.lxc_log.string(), errno_message(errno));
   if (!log_) {
     MOS_TRY(make_dirs(context_.paths.logs, 0750));
     MOS_TRY_ASSIGN(auto log, ServiceLog::open(context_.paths.logs / (spec_.name + ".log")));
@@ -206,7 +209,7 @@ void ServiceRunner::exited(int wait_status) {
   restart_at_ = Clock::now() + backoff_;
   std::string why;
   if (*last_exit_ == kContainerNotStarted) {
-    if (auto error = last_lxc_error(lxc_log_of(context_, spec_.name)); !error.empty()) {
+    if (auto error = first_lxc_error(lxc_log_of(context_, spec_.name)); !error.empty()) {
       why = fmt::format(" (liblxc: {})", error);
       last_error_ = fmt::format("service {}: liblxc could not start it: {}", spec_.name, error);
     }

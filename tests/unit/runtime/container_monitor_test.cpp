@@ -41,20 +41,19 @@ TEST(ContainerMonitor, BootSaysWhenTheProgramIsMissing) {
               HasSubstr("the monitor program mos-lxc-monitor was not found"));
 }
 
-TEST(LastLxcError, TheLastErrorLinesMessage) {
+TEST(FirstLxcError, TheFirstErrorLinesMessage) {
   auto dir = TempDir::create({}, "mos-lxclog-test-").value();
   auto log = dir.path() / "web.lxc.log";
-  EXPECT_EQ(last_lxc_error(log), "") << "no log";
+  EXPECT_EQ(first_lxc_error(log), "") << "no log";
   ASSERT_TRUE(write_file_atomic(
       log,
-      "lxc web 20261201 ERROR conf - conf.c:1:a - First failure\n"
       "lxc web 20261201 WARN start - start.c:2:b - A warning\n"
       "lxc web 20261201 ERROR apparmor - lsm/apparmor.c:3:c - Failed to load \x1b[0m profile\n"
-      "lxc web 20261201 WARN start - start.c:4:d - Another warning\n",
+      "lxc web 20261201 ERROR start - start.c:4:d - Failed to spawn container \"web\"\n",
       0644));
-  EXPECT_EQ(last_lxc_error(log), "Failed to load  [0m profile");
+  EXPECT_EQ(first_lxc_error(log), "Failed to load  [0m profile");
   ASSERT_TRUE(write_file_atomic(log, "lxc web 20261201 WARN start - start.c:4:d - fine\n", 0644));
-  EXPECT_EQ(last_lxc_error(log), "");
+  EXPECT_EQ(first_lxc_error(log), "");
 }
 
 // A busybox container whose command ends as told: the monitor ends with its status.
@@ -130,7 +129,7 @@ TEST_F(MonitorRun, AContainerLiblxcCannotStartEndsIt125WithTheReasonInItsLog) {
   auto result = run("true", broken);
   EXPECT_EQ(result.exit_code, kContainerNotStarted);
   EXPECT_THAT(result.err, HasSubstr("liblxc could not start montest"));
-  EXPECT_NE(last_lxc_error(log), "");
+  EXPECT_NE(first_lxc_error(log), "");
 }
 
 }  // namespace
