@@ -11,7 +11,8 @@ namespace fs = std::filesystem;
 namespace {
 
 bool apparmor_enabled(const fs::path& sys) {
-  auto enabled = read_file(sys / "module/apparmor/parameters/enabled", 16);
+  // sysfs says 4096 bytes for every file, whatever it holds.
+  auto enabled = read_file(sys / "module/apparmor/parameters/enabled", 64 * 1024);
   return enabled && enabled->starts_with("Y");
 }
 

@@ -25,8 +25,11 @@ class ApparmorPolicy : public ::testing::Test {
     host_.parser_dirs[1] = dir_->path() / "sbin";
     fs::create_directories(host_.sys / "module/apparmor/parameters");
   }
-  void enable(const char* value) {
-    ASSERT_TRUE(write_file_atomic(host_.sys / "module/apparmor/parameters/enabled", value, 0644));
+  // As sysfs shows it: a page, whatever the value.
+  void enable(const std::string& value) {
+    std::string page = value;
+    page.resize(4096, '\0');
+    ASSERT_TRUE(write_file_atomic(host_.sys / "module/apparmor/parameters/enabled", page, 0644));
   }
   void install_parser() {
     fs::create_directories(host_.parser_dirs[1]);
