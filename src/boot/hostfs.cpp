@@ -318,7 +318,12 @@ std::vector<fs::path> default_hostfs_host_files() {
                                  "/usr/lib/x86_64-linux-gnu/gconv/gconv-modules.cache",
                                  "/usr/lib/x86_64-linux-gnu/gconv/IBM850.so"};
   // The profile liblxc generates for a service begins with `#include <tunables/global>`, which
-  // apparmor_parser reads from /etc/apparmor.d/tunables (package apparmor), with what it includes.
+  // apparmor_parser reads from /etc/apparmor.d/tunables (package apparmor), with what it includes;
+  // without its parser.conf it warns first, and liblxc, which reads `apparmor_parser --version`'s
+  // merged output for the version, then takes it for missing.
+  // Debian's parser.conf pins the policy features to the package's features file.
+  files.push_back("/etc/apparmor/parser.conf");
+  files.push_back("/usr/share/apparmor-features/features");
   std::vector<fs::path> tunables;
   std::error_code ec;
   for (fs::recursive_directory_iterator it(kApparmorTunables, ec), end; !ec && it != end;

@@ -114,6 +114,8 @@ TEST_F(HostfsTest, HoldsInitProgramsModulesAndMountPoints) {
   EXPECT_EQ(read_text(root / "etc/apparmor.d/tunables/global"),
             read_text("/etc/apparmor.d/tunables/global"));
   EXPECT_TRUE(fs::is_regular_file(root / "etc/apparmor.d/tunables/home"));
+  EXPECT_TRUE(fs::is_regular_file(root / "etc/apparmor/parser.conf"));
+  EXPECT_TRUE(fs::is_regular_file(root / "usr/share/apparmor-features/features"));
   EXPECT_EQ(fs::read_symlink(root / "var/cache/lxc"), "/run/lxc-cache");
   EXPECT_TRUE(fs::is_regular_file(root / "sbin/apparmor_parser") ||
               fs::is_regular_file(root / "usr/sbin/apparmor_parser"));
