@@ -48,6 +48,30 @@ bool same_prefix(const Ipv6Address& a, const Ipv6Address& b, int prefix) {
   return true;
 }
 
+// An address the manifest gives a service: parsed, with no prefix but the subnet's, inside the
+// subnet, not one of its reserved addresses (reserved_name says which, "" for none), and not
+// another service's (owner records it). `family` ("ipv4", "ipv6") and `hint` go into the errors.
+template <class Address, class Subnet, class Parse, class Format, class Reserved>
+Result<Address> claim_manifest_address(std::string_view family, const std::string& service,
+                                       const std::string& text, const Subnet& subnet, Parse parse,
+                                       Format format, Reserved reserved_name,
+                                       std::map<Address, std::string>& owner,
+                                       std::string_view hint) {
+  MOS_TRY_ASSIGN(Address address, parse(text));
+  if (auto slash = text.find('/');
+      slash != std::string::npos && text.substr(slash + 1) != std::to_string(subnet.prefix))
+    return fail("service {}: {} {} has another prefix than the machine's network {}", service,
+                family, text, subnet.str());
+  if (!subnet.contains(address))
+    return fail("service {}: {} {} is outside the machine's network {}{}", service, family, text,
+                subnet.str(), hint);
+  if (auto name = reserved_name(address); !name.empty())
+    return fail("service {}: {} {} is the network's {} address", service, family, text, name);
+  if (auto [it, fresh] = owner.emplace(address, service); !fresh)
+    return fail("{} {} is given to both {} and {}", family, format(address), it->second, service);
+  return address;
+}
+
 }  // namespace
 
 Result<Ipv4Subnet> Ipv4Subnet::parse(std::string_view text) {
@@ -88,29 +112,19 @@ Result<std::map<std::string, std::uint32_t>> assign_addresses(
     const std::map<std::string, std::uint32_t>& remembered) {
   std::map<std::string, std::uint32_t> assigned;
   std::map<std::uint32_t, std::string> owner;
-  auto reserved = [&](std::uint32_t a) {
-    return a == subnet.network || a == subnet.gateway() || a == subnet.broadcast();
+  auto reserved_name = [&](std::uint32_t a) -> std::string_view {
+    return a == subnet.gateway()     ? "gateway"
+           : a == subnet.network     ? "network"
+           : a == subnet.broadcast() ? "broadcast"
+                                     : "";
   };
+  auto reserved = [&](std::uint32_t a) { return !reserved_name(a).empty(); };
   // The manifest's own addresses first: they are what the signed system asks for.
   for (const auto& r : requests) {
     if (r.ipv4.empty()) continue;
-    MOS_TRY_ASSIGN(auto address, parse_ipv4(r.ipv4));
-    if (auto slash = r.ipv4.find('/');
-        slash != std::string::npos && r.ipv4.substr(slash + 1) != std::to_string(subnet.prefix))
-      return fail("service {}: ipv4 {} has another prefix than the machine's network {}", r.service,
-                  r.ipv4, subnet.str());
-    if (!subnet.contains(address))
-      return fail("service {}: ipv4 {} is outside the machine's network {}", r.service, r.ipv4,
-                  subnet.str());
-    if (reserved(address))
-      return fail("service {}: ipv4 {} is the network's {} address", r.service, r.ipv4,
-                  address == subnet.gateway() ? "gateway"
-                  : address == subnet.network ? "network"
-                                              : "broadcast");
-    if (auto [it, fresh] = owner.emplace(address, r.service); !fresh)
-      return fail("ipv4 {} is given to both {} and {}", format_ipv4(address), it->second,
-                  r.service);
-    assigned[r.service] = address;
+    MOS_TRY_ASSIGN(assigned[r.service],
+                   claim_manifest_address("ipv4", r.service, r.ipv4, subnet, parse_ipv4,
+                                          format_ipv4, reserved_name, owner, ""));
   }
   // Then what each of the others had before, while it is still theirs to have.
   std::vector<const AddressRequest*> rest;
@@ -193,23 +207,15 @@ Result<std::map<std::string, Ipv6Address>> assign_ipv6_addresses(
     const Ipv6Subnet& subnet, const std::vector<AddressRequest>& requests) {
   std::map<std::string, Ipv6Address> assigned;
   std::map<Ipv6Address, std::string> owner;
+  auto reserved_name = [&](const Ipv6Address& a) -> std::string_view {
+    return a == subnet.network ? "network" : a == subnet.gateway() ? "gateway" : "";
+  };
   for (const auto& r : requests) {
     if (r.ipv6.empty()) continue;
-    MOS_TRY_ASSIGN(auto address, parse_ipv6(r.ipv6));
-    if (auto slash = r.ipv6.find('/');
-        slash != std::string::npos && r.ipv6.substr(slash + 1) != std::to_string(subnet.prefix))
-      return fail("service {}: ipv6 {} has another prefix than the machine's network {}", r.service,
-                  r.ipv6, subnet.str());
-    if (!subnet.contains(address))
-      return fail("service {}: ipv6 {} is outside the machine's network {} (mosctl boot --subnet6)",
-                  r.service, r.ipv6, subnet.str());
-    if (address == subnet.network || address == subnet.gateway())
-      return fail("service {}: ipv6 {} is the network's {} address", r.service, r.ipv6,
-                  address == subnet.network ? "network" : "gateway");
-    if (auto [it, fresh] = owner.emplace(address, r.service); !fresh)
-      return fail("ipv6 {} is given to both {} and {}", format_ipv6(address), it->second,
-                  r.service);
-    assigned[r.service] = address;
+    MOS_TRY_ASSIGN(
+        assigned[r.service],
+        claim_manifest_address("ipv6", r.service, r.ipv6, subnet, parse_ipv6, format_ipv6,
+                               reserved_name, owner, " (mosctl boot --subnet6)"));
   }
   return assigned;
 }

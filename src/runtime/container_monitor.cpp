@@ -15,7 +15,7 @@ int run_container_monitor(int argc, char** argv) {
             "usage: %s NAME LXCPATH CONFIG -- COMMAND [ARG...] (started by mosctl boot, one per "
             "service)\n",
             argc > 0 ? argv[0] : kContainerMonitorProgram);
-    return 125;
+    return kContainerNotStarted;
   }
   const char* name = argv[1];
   const char* lxc_path = argv[2];
@@ -26,12 +26,12 @@ int run_container_monitor(int argc, char** argv) {
   lxc_container* c = lxc_container_new(name, lxc_path);
   if (!c) {
     fprintf(stderr, "mos: liblxc could not create container %s\n", name);
-    return 125;
+    return kContainerNotStarted;
   }
   if (!c->load_config(c, config)) {
     fprintf(stderr, "mos: liblxc refused the config %s\n", config);
     lxc_container_put(c);
-    return 125;
+    return kContainerNotStarted;
   }
   c->want_daemonize(c, false);
   c->want_close_all_fds(c, true);
@@ -41,11 +41,11 @@ int run_container_monitor(int argc, char** argv) {
   lxc_container_put(c);
   if (!started) {
     fprintf(stderr, "mos: liblxc could not start %s (see its log under %s)\n", name, lxc_path);
-    return 125;
+    return kContainerNotStarted;
   }
   return WIFEXITED(status)     ? WEXITSTATUS(status)
          : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
-                               : 125;
+                               : kContainerNotStarted;
 }
 
 }  // namespace mos::runtime

@@ -11,10 +11,15 @@ namespace mos::runtime {
 // The monitor program's name (installed beside mosctl or in ../libexec/mos).
 inline constexpr const char* kContainerMonitorProgram = "mos-lxc-monitor";
 
+// The monitor's status when the container was not started (liblxc's reason is in its log, the
+// monitor's on its stderr, the service's log).
+inline constexpr int kContainerNotStarted = 125;
+
 // mos-lxc-monitor NAME LXCPATH CONFIG -- COMMAND [ARG...]: runs container NAME (liblxc's lxcpath
 // LXCPATH) with the config file CONFIG, its init running COMMAND with exactly those arguments.
 // Returns the exit status to end with: the container init's (0 for a clean exit, 128 + N for
-// signal N), or 125 when liblxc could not start it (the reason on stderr, the service's log).
+// signal N), or kContainerNotStarted when liblxc could not start it (the reason on stderr, the
+// service's log).
 int run_container_monitor(int argc, char** argv);
 
 }  // namespace mos::runtime

@@ -35,7 +35,7 @@ ContainerHandle open_container(const std::string& name, const std::filesystem::p
 // monitor program.
 [[noreturn]] void exec_monitor(const ContainerStart& start, pid_t boot, char* const* argv) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != boot) ::_exit(125);  // boot died before the line above
+  if (::getppid() != boot) ::_exit(kContainerNotStarted);  // boot died before the line above
   // boot blocks the signals it reads through a signalfd and may ignore others (SIGPIPE); both
   // would pass through exec to the container's init, which must get SIGTERM and the service
   // default dispositions.
@@ -48,12 +48,12 @@ ContainerHandle open_container(const std::string& name, const std::filesystem::p
   int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(start.output_fd, 1) < 0 ||
       ::dup2(start.output_fd, 2) < 0)
-    ::_exit(125);
+    ::_exit(kContainerNotStarted);
   ::close_range(3, ~0U, 0);  // boot's sockets, pipes and signalfd are not the monitor's
   ::execv(start.monitor.c_str(), argv);
   ::dprintf(2, "mos: cannot run the container monitor %s: %s\n", start.monitor.c_str(),
             ::strerror(errno));
-  ::_exit(125);
+  ::_exit(kContainerNotStarted);
 }
 
 }  // namespace

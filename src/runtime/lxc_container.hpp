@@ -33,9 +33,6 @@ Result<pid_t> start_container(const ContainerStart& start);
 // The monitor's exit status, as the container's init returned it: 0 for a clean exit.
 int container_exit_code(int wait_status);
 
-// The monitor's status when liblxc could not start the container (its reason is in the log).
-inline constexpr int kContainerNotStarted = 125;
-
 // The message of the first ERROR line in liblxc's log for a container (the root of its reason for
 // not starting one: the lines after it are its consequences), "" when there is none; the log's
 // first 64 KiB are read. ServiceRunner empties the log before each start.

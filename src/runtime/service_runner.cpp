@@ -14,6 +14,7 @@
 #include "core/file.hpp"
 #include "oci/layout_store.hpp"
 #include "runtime/container_config.hpp"
+#include "runtime/container_monitor.hpp"
 #include "runtime/lxc_container.hpp"
 
 namespace mos::runtime {
