@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <memory>
 #include <set>
 #include <utility>
@@ -16,6 +17,7 @@
 #include "boot/elf_dependencies.hpp"
 #include "boot/initramfs.hpp"
 #include "core/file.hpp"
+#include "core/process.hpp"
 #include "oci/digest.hpp"
 #include "runtime/container_monitor.hpp"
 #include "runtime/machine_boot.hpp"
@@ -51,6 +53,12 @@ mounted /mnt || mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /mnt
 # securityfs: where liblxc loads each service's AppArmor profile (apparmor_parser) and applies it.
 [ -d /sys/kernel/security ] && { mounted /sys/kernel/security ||
   mount -t securityfs -o nosuid,nodev,noexec securityfs /sys/kernel/security; }
+# LXC's container profiles, compiled when the hostfs was built: the services are confined by
+# lxc-container-default-cgns with no profile compiled at boot (runtime/apparmor_policy.hpp).
+if [ -e /sys/kernel/security/apparmor/.replace ] && [ -e /usr/share/mos/apparmor/lxc-containers.bin ]; then
+  apparmor_parser -r -B /usr/share/mos/apparmor/lxc-containers.bin 2>/dev/null ||
+    say "AppArmor: LXC's container profiles did not load; each service gets a generated one"
+fi
 mounted /sys/fs/cgroup || mount -t cgroup2 -o nsdelegate,nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
 mkdir -p /run/mos-hostfs /run/lxc-cache
 # mosctl boot starts when this script ends, and its program and libraries are read from the
@@ -215,6 +223,26 @@ bool fits_shadow_field(std::string_view hash) {
   return !hash.empty() && hash.find_first_of(":\n\r") == std::string_view::npos;
 }
 
+// LXC's container profiles as binary policy, compiled here once rather than by every machine at
+// every boot (apparmor_parser -Q: no kernel needed; the features it compiles for are the ones
+// Debian's parser.conf pins, which the hostfs carries too, so the machine would compile the same
+// bytes).
+Result<std::string> compile_container_profiles(const fs::path& source) {
+  std::error_code ec;
+  if (!fs::is_regular_file(source, ec))
+    return fail("LXC's container profiles {} are not on this machine (package liblxc-common)",
+                source.string());
+  MOS_TRY_ASSIGN(auto dir, TempDir::create({}, "mos-apparmor-"));
+  auto out = dir.path() / "profiles.bin";
+  auto compiled =
+      run_checked({.argv = {"/sbin/apparmor_parser", "-Q", "-o", out.string(), source.string()},
+                   .timeout = std::chrono::seconds(120),
+                   .merge_stderr = true,
+                   .what = "apparmor_parser"});
+  if (!compiled) return context("compiling " + source.string(), compiled.error());
+  return read_file(out, kMaxHostFile);
+}
+
 Result<std::vector<InitramfsFile>> hostfs_files(const HostfsSpec& spec) {
   std::string shadow_hash = "*";  // locked: no password matches
   if (spec.root_password_hash) {
@@ -252,6 +280,10 @@ Result<std::vector<InitramfsFile>> hostfs_files(const HostfsSpec& spec) {
       return fail("file {} for the hostfs is not on this machine", host_file.string());
     MOS_TRY_ASSIGN(std::string data, read_file(host_file, kMaxHostFile));
     files.push_back({host_file.generic_string(), std::move(data), 0644});
+  }
+  if (!spec.container_profiles.empty()) {
+    MOS_TRY_ASSIGN(auto policy, compile_container_profiles(spec.container_profiles));
+    files.push_back({std::string(kHostfsContainerProfiles), std::move(policy), 0644});
   }
   return files;
 }

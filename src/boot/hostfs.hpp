@@ -39,6 +39,10 @@ inline constexpr std::string_view kHostfsMosctl = "/usr/bin/mosctl";
 // (runtime::kContainerMonitorProgram), where both find each other and mosctl finds them.
 inline constexpr std::string_view kHostfsBootProgram = "/usr/libexec/mos/mosctl-boot";
 inline constexpr std::string_view kHostfsContainerMonitor = "/usr/libexec/mos/mos-lxc-monitor";
+// LXC's container profiles (runtime/apparmor_policy.hpp), compiled by apparmor_parser when the
+// hostfs is built and loaded by rc.sysinit where the kernel has AppArmor.
+inline constexpr std::string_view kHostfsContainerProfiles =
+    "/usr/share/mos/apparmor/lxc-containers.bin";
 
 // The programs `mosctl boot` runs besides itself, at their Debian paths under /usr (which the
 // hostfs's PATH puts before busybox's /bin and /sbin, so that these win over busybox's applets of
@@ -50,7 +54,8 @@ inline constexpr std::string_view kHostfsContainerMonitor = "/usr/libexec/mos/mo
 //                                    --no-preserve=context`, which busybox's cp lacks
 //   /usr/sbin/nft                    nftables: mosctl uses libnftables itself; this is for looking
 //                                    at its rules from the console (same library, no extra weight)
-//   /sbin/apparmor_parser            apparmor: loads the profile liblxc generates for each service
+//   /sbin/apparmor_parser            apparmor: loads LXC's container profiles, compiled when the
+//                                    hostfs is built, or the one liblxc generates for a service
 //                                    (runtime/apparmor_policy.hpp; Debian's kernel has AppArmor)
 // liblxc needs no helper program here: lxc 5 runs a container's init from the library itself
 // (no init.lxc), and newuidmap/newgidmap are deliberately absent (as root, liblxc writes the id
@@ -99,6 +104,9 @@ struct HostfsSpec {
   // None: no getty at all and root's password locked ("*").
   std::optional<std::string> root_password_hash;
   std::string hostname = "machine";
+  // LXC's container profiles (Debian's liblxc-common) to compile into kHostfsContainerProfiles;
+  // empty: none (services then get the profiles liblxc generates).
+  std::filesystem::path container_profiles = "/etc/apparmor.d/lxc-containers";
   std::string os_release;   // /etc/os-release; empty: a minimal one naming the hostfs
   bool strip_debug = true;  // programs and libraries through `objcopy --strip-debug`
 };

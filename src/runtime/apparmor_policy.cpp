@@ -16,6 +16,21 @@ bool apparmor_enabled(const fs::path& sys) {
   return enabled && enabled->starts_with("Y");
 }
 
+// Whether `name` is among the loaded profiles ("NAME (enforce)" lines).
+bool profile_loaded(const fs::path& sys, std::string_view name) {
+  auto profiles = read_file(sys / "kernel/security/apparmor/profiles", 16 * 1024 * 1024);
+  if (!profiles) return false;
+  std::string_view rest = *profiles;
+  while (!rest.empty()) {
+    auto end = rest.find('\n');
+    std::string_view line = rest.substr(0, end);
+    if (line.starts_with(name) && line.substr(name.size()).starts_with(" (")) return true;
+    if (end == std::string_view::npos) break;
+    rest.remove_prefix(end + 1);
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<std::string> resolve_apparmor_profile(std::string_view requested, const ApparmorHost& host) {
@@ -24,6 +39,7 @@ Result<std::string> resolve_apparmor_profile(std::string_view requested, const A
                 requested);
   if (requested != kApparmorAuto) return std::string(requested);
   if (!apparmor_enabled(host.sys)) return std::string();
+  if (profile_loaded(host.sys, kLxcContainerProfile)) return std::string(kLxcContainerProfile);
   bool parser = false;
   for (const auto& dir : host.parser_dirs)
     parser = parser || ::access((dir / "apparmor_parser").c_str(), X_OK) == 0;

@@ -1,11 +1,15 @@
 #pragma once
 // How a machine's services are confined by AppArmor (lxc.apparmor.profile of each container).
 // By default ("auto"), where the machine's kernel has AppArmor enabled (Debian's does), each
-// container gets the profile liblxc generates for it ("generated": LXC's own rules for a
-// container, loaded with apparmor_parser into a policy namespace of its own); where it has none,
-// nothing is written, since there is nothing to apply. The original wrote "unchanged" everywhere
-// (the service kept the label of the process that started it, normally unconfined); that, or
-// "unconfined", or a profile already loaded, is used only when asked (mosctl boot --apparmor).
+// container is confined by LXC's default container profile, lxc-container-default-cgns (Debian's
+// liblxc-common), when it is loaded: the hostfs loads it at boot, compiled when the hostfs was
+// built. Where it is not loaded, each container gets the profile liblxc generates for it
+// ("generated": the same base rules, abstractions/lxc/container-base, which apparmor_parser
+// compiles at every start of every service: seconds each under emulation). Where the kernel has
+// no AppArmor, nothing is written, since there is nothing to apply. The original wrote "unchanged"
+// everywhere (the service kept the label of the process that started it, normally unconfined);
+// that, or "unconfined", or a profile already loaded, is used only when asked (mosctl boot
+// --apparmor).
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -15,6 +19,8 @@
 namespace mos::runtime {
 
 inline constexpr std::string_view kApparmorAuto = "auto";
+// LXC's profile for containers with a cgroup namespace (liblxc 5 gives each one).
+inline constexpr std::string_view kLxcContainerProfile = "lxc-container-default-cgns";
 
 struct ApparmorHost {
   std::filesystem::path sys = "/sys";  // sysfs, with securityfs at kernel/security

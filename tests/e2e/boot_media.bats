@@ -210,9 +210,10 @@ zot_image() {
   console_login vm1
   # Debian's 6.1 kernel cannot idmap squashfs: the service runs unprivileged in its nsgroup's
   # range over a copy with shifted owners, under mosctl-boot, in the small monitor program,
-  # confined by the AppArmor profile liblxc generated for it (Debian's kernel has AppArmor).
+  # confined by LXC's default container profile, which the hostfs loaded precompiled (Debian's
+  # kernel has AppArmor).
   console_run vm1 'echo "svc: $(uname -r) $(cat /proc/$(pidof mos-registry)/uid_map) $(ls /scratch-writes/shifted) $(readlink /proc/$(cat /run/mos-hostfs/boot.pid)/exe) $(pidof mos-lxc-monitor > /dev/null && echo monitor) $(cat /proc/$(pidof mos-registry)/attr/apparmor/current)"'
-  wait_console vm1 "svc: 6\.1\.[^ ]+ +0 +[1-9][0-9]* +[0-9]+ zot /usr/libexec/mos/mosctl-boot monitor lxc-zot_.*enforce" 30
+  wait_console vm1 "svc: 6\.1\.[^ ]+ +0 +[1-9][0-9]* +[0-9]+ zot /usr/libexec/mos/mosctl-boot monitor lxc-container-default-cgns \\(enforce\\)" 30
   console_run vm1 "mosctl update --plain-http $url:1.0.1"
   wait_console vm1 "service zot started \(version 1.0.1\)" 300
   console_close

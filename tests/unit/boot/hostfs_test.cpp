@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -119,6 +120,16 @@ TEST_F(HostfsTest, HoldsInitProgramsModulesAndMountPoints) {
   EXPECT_EQ(fs::read_symlink(root / "var/cache/lxc"), "/run/lxc-cache");
   EXPECT_TRUE(fs::is_regular_file(root / "sbin/apparmor_parser") ||
               fs::is_regular_file(root / "usr/sbin/apparmor_parser"));
+  // LXC's container profiles, compiled here (rc.sysinit loads them as binary policy): what
+  // apparmor_parser makes of Debian's lxc-containers, naming the profile the services get.
+  auto policy = read_text(root / std::string(kHostfsContainerProfiles).substr(1));
+  auto expected = run_process(
+      {.argv = {"/sbin/apparmor_parser", "-Q", "-S", "/etc/apparmor.d/lxc-containers"}});
+  ASSERT_TRUE(expected);
+  EXPECT_EQ(policy, expected->out);
+  EXPECT_THAT(policy, HasSubstr("lxc-container-default-cgns"));
+  EXPECT_THAT(read_text(root / "etc/mos/rc.sysinit"),
+              HasSubstr(fmt::format("apparmor_parser -r -B {}", kHostfsContainerProfiles)));
   // The modules in load order.
   EXPECT_EQ(read_text(root / "lib/modules/load-order"),
             "kernel/net/netfilter/nf_tables.ko\nkernel/net/netfilter/nft_masq.ko\n");
@@ -247,6 +258,9 @@ TEST_F(HostfsTest, RefusesWhatCannotMakeAHostfs) {
   EXPECT_THAT(error_of(hostfs_entries(spec)), HasSubstr("not a crypt(3) hash"));
   spec.root_password_hash = "$6$a:b$c";
   EXPECT_THAT(error_of(hostfs_entries(spec)), HasSubstr("not a crypt(3) hash"));
+  spec = spec_;
+  spec.container_profiles = dir_->path() / "no-such-profiles";
+  EXPECT_THAT(error_of(hostfs_entries(spec)), HasSubstr("no-such-profiles"));
   spec = spec_;
   spec.hostname = "bad name";
   EXPECT_THAT(error_of(hostfs_entries(spec)), HasSubstr("'bad name' is not a host name"));

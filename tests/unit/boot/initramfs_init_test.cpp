@@ -46,8 +46,12 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
             script.find("switch_to_sysroot \"live system\""));
   EXPECT_THAT(script, Not(HasSubstr("exec sh")));
   EXPECT_THAT(script, Not(HasSubstr("/bin/sh -i")));
-  // A production keyset's machine stops when the TPM gives no identity.
+  // A production keyset's machine stops when the TPM gives no identity; only a development
+  // keyset's boots on without a TPM device, and then starts no TPM program at all.
   EXPECT_THAT(script, HasSubstr("stop \"FAILED: TPM: "));
+  auto no_tpm = script.find("if [ \"$tpm\" = none ] && [ -e /etc/mos/development ]; then");
+  ASSERT_NE(no_tpm, std::string::npos);
+  EXPECT_LT(no_tpm, script.find("mosctl initrd-setup"));
 }
 
 TEST(InitramfsInit, EarlyModulesAreInTheInitramfs) {

@@ -56,6 +56,25 @@ TEST_F(ApparmorPolicy, AutoIsLxcsGeneratedProfileWhereAppArmorIsOn) {
   EXPECT_EQ(resolve_apparmor_profile("auto", host_).value(), "generated");
 }
 
+// The hostfs loads LXC's container profiles at boot: auto takes lxc-container-default-cgns when
+// the kernel lists it as loaded (and only that exact name), with no profile to compile.
+TEST_F(ApparmorPolicy, AutoIsLxcsDefaultProfileWhenLoaded) {
+  enable("Y\n");
+  install_parser();
+  fs::create_directories(host_.sys / "kernel/security/apparmor");
+  auto profiles = host_.sys / "kernel/security/apparmor/profiles";
+  ASSERT_TRUE(write_file_atomic(profiles, "lxc-container-default-cgns-x (enforce)\n", 0644));
+  EXPECT_EQ(resolve_apparmor_profile("auto", host_).value(), "generated");
+  ASSERT_TRUE(write_file_atomic(profiles,
+                                "lxc-container-default (enforce)\n"
+                                "lxc-container-default-cgns (enforce)\n"
+                                "lxc-container-default-with-nesting (enforce)\n",
+                                0644));
+  EXPECT_EQ(resolve_apparmor_profile("auto", host_).value(), kLxcContainerProfile);
+  // What is asked still wins over it.
+  EXPECT_EQ(resolve_apparmor_profile("generated", host_).value(), "generated");
+}
+
 TEST_F(ApparmorPolicy, WhatIsAskedIsPassedOnAndNonsenseRefused) {
   enable("Y\n");
   EXPECT_EQ(resolve_apparmor_profile("unchanged", host_).value(), "unchanged");
