@@ -107,10 +107,8 @@ Result<std::string> build_keyset_initramfs(const fs::path& keyset, const Bootkit
   spec.kernel = kernel;
   for (auto m : kInitramfsModules) spec.modules.emplace_back(m);
   spec.files.push_back({"/init", std::string(initramfs_init_script()), 0755});
-  std::string early, filesystems;
-  for (auto m : kInitramfsEarlyModules) early += fmt::format("{}\n", m);
+  std::string filesystems;
   for (auto m : kInitramfsEarlyFilesystems) filesystems += fmt::format("{}\n", m);
-  spec.files.push_back({"/etc/mos/early-modules", std::move(early), 0644});
   spec.files.push_back({"/etc/mos/early-filesystems", std::move(filesystems), 0644});
   MOS_TRY_ASSIGN(auto ca, read_file(keyset / "manifest-ca" / "cert.pem", 1024 * 1024));
   spec.files.push_back({"/manifestCA.pem", std::move(ca), 0644});

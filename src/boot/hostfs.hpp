@@ -89,6 +89,12 @@ inline constexpr std::string_view kHostfsLateModules[] = {
     "veth",          "bridge",  "nf_tables", "nf_conntrack", "nf_nat",
     "nft_chain_nat", "nft_nat", "nft_masq",  "nft_fib_ipv4", "nft_fib_ipv6"};
 
+// Of those, the drivers of devices a machine may or may not have (its NIC, its ACPI power
+// button): loaded only for the devices it has, by their modaliases, as udev's coldplug would.
+// The hostfs lists their closure, less what the others need too, in /etc/mos/driver-modules.
+inline constexpr std::string_view kHostfsDriverModules[] = {"virtio_net", "e1000", "e1000e",
+                                                            "button"};
+
 std::vector<std::string> default_hostfs_modules();
 
 struct HostfsSpec {

@@ -198,8 +198,26 @@ std::string module_name_of(const std::string& relative_path) {
   return base.substr(0, base.find(".ko"));
 }
 
+// The kernel's modules.alias lines of the modules named in `names` (as the kernel names them:
+// '_' for '-'), for busybox's modprobe to load a device's driver by its modalias.
+std::string aliases_of(std::string_view modules_alias, const std::set<std::string>& names) {
+  std::string kept;
+  while (!modules_alias.empty()) {
+    auto end = modules_alias.find('\n');
+    std::string_view line = modules_alias.substr(0, end);
+    auto space = line.rfind(' ');
+    if (line.starts_with("alias ") && space != std::string_view::npos &&
+        names.contains(std::string(line.substr(space + 1))))
+      kept.append(line).push_back('\n');
+    if (end == std::string_view::npos) break;
+    modules_alias.remove_prefix(end + 1);
+  }
+  return kept;
+}
+
 // The closure of the modules under lib/modules/RELEASE/, with a modules.dep of just those (for
-// busybox's modprobe), the kernel's modules.builtin, and lib/modules/load-order.
+// busybox's modprobe), their lines of the kernel's modules.alias (modprobe by a device's
+// modalias), the kernel's modules.builtin, and lib/modules/load-order.
 Status add_modules(Tree& tree, const KernelFiles& kernel, const std::vector<std::string>& names) {
   if (kernel.release.empty() || kernel.modules_dir.empty())
     return fail("the initramfs wants kernel modules ({}) but no kernel was given", names.front());
@@ -208,7 +226,11 @@ Status add_modules(Tree& tree, const KernelFiles& kernel, const std::vector<std:
   std::string origin = "the modules of kernel " + kernel.release;
   std::string modules_dep;
   std::string load_order;
+  std::set<std::string> kernel_names;
   for (const auto& path : order) {
+    std::string name = module_name_of(path);
+    std::ranges::replace(name, '-', '_');
+    kernel_names.insert(std::move(name));
     MOS_TRY_ASSIGN(std::string data, read_file(kernel.modules_dir / path, kMaxCopiedFile));
     MOS_TRY(tree.add(file_entry(base + path, std::move(data), 0644), origin));
     // depmod's convention: the dependency loaded last comes first.
@@ -221,6 +243,12 @@ Status add_modules(Tree& tree, const KernelFiles& kernel, const std::vector<std:
   }
   MOS_TRY(tree.add(file_entry(base + "modules.dep", std::move(modules_dep), 0644), origin));
   std::error_code ec;
+  if (fs::is_regular_file(kernel.modules_dir / "modules.alias", ec)) {
+    MOS_TRY_ASSIGN(std::string all,
+                   read_file(kernel.modules_dir / "modules.alias", kMaxCopiedFile));
+    MOS_TRY(
+        tree.add(file_entry(base + "modules.alias", aliases_of(all, kernel_names), 0644), origin));
+  }
   if (fs::is_regular_file(kernel.modules_dir / "modules.builtin", ec)) {
     MOS_TRY_ASSIGN(std::string builtin,
                    read_file(kernel.modules_dir / "modules.builtin", kMaxCopiedFile));

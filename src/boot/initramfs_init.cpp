@@ -31,19 +31,42 @@ stop() {
 }
 
 release=$(uname -r)
-# What finding and mounting an installed system needs (kInitramfsEarlyModules and
-# kInitramfsEarlyFilesystems, written by the bootkit), loaded now, the two lists on two CPUs;
-# the others when a step needs them.
+# What finding and mounting an installed system needs, loaded now on two CPUs: the filesystems
+# (kInitramfsEarlyFilesystems, written by the bootkit) and the storage drivers of the hardware
+# present; the others when a step needs them.
 load_modules() {
   while read -r module; do
     [ -n "$module" ] || continue
     modprobe "$module" 2>/dev/null || echo "$module" >> /run/modules-failed
   done < "$1"
 }
+# coldplug MODALIAS-FILE...: the drivers of those devices, as udev would load them (busybox's
+# modprobe matches each modalias with the initramfs's modules.alias; a device no module here
+# drives is skipped). Each module costs a signature check and a probe, ~50 ms under emulation:
+# none is loaded for hardware the machine does not have.
+coldplug() {
+  aliases=$(cat "$@" 2>/dev/null | sort -u)
+  # shellcheck disable=SC2086 # one modalias a word
+  [ -z "$aliases" ] || modprobe -a -q $aliases 2>/dev/null
+  return 0
+}
 load_modules /etc/mos/early-filesystems &
-load_modules /etc/mos/early-modules
+# PCI first (virtio's transport, AHCI, NVMe), then the virtio devices it makes (disks, SCSI).
+coldplug /sys/bus/pci/devices/*/modalias
+coldplug /sys/bus/virtio/devices/*/modalias
 wait
 [ -s /run/modules-failed ] && stop "FAILED: loading kernel module $(head -n 1 /run/modules-failed)"
+# The disks and CD drives behind a SCSI host (AHCI, virtio-scsi) appear while it scans its ports,
+# after its driver loaded: their drivers (sd_mod, sr_mod) load as they come (scsi_drivers below).
+scsi_seen=""
+scsi_drivers() {
+  now=$(cat /sys/bus/scsi/devices/*/modalias 2>/dev/null | sort -u)
+  [ "$now" = "$scsi_seen" ] && return 0
+  scsi_seen=$now
+  # shellcheck disable=SC2086 # one modalias a word
+  modprobe -a -q $now 2>/dev/null
+  return 0
+}
 
 secureboot=none
 if [ -d /sys/firmware/efi ]; then
@@ -174,6 +197,7 @@ boot_medium() {
 # Block devices appear while their drivers probe: wait a little for a medium or a system.
 found=""
 for _ in $(seq 100); do
+  scsi_drivers
   if findfs LABEL=OCI-BOOT >/dev/null 2>&1; then found=media; break; fi
   if findfs LABEL=machine-store >/dev/null 2>&1; then found=system; break; fi
   sleep 0.1

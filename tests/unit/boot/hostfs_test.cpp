@@ -387,6 +387,23 @@ TEST(HostfsReal, HoldsTheRealMosctlAndItsLibraries) {
   EXPECT_THAT(late->data, HasSubstr("/nf_tables.ko\n"));
   EXPECT_THAT(late->data, Not(HasSubstr("virtio")));
   EXPECT_THAT(late->data, Not(HasSubstr("ext4")));
+  // The drivers loaded only for a device the machine has: its NIC's and its power button's, not
+  // virtio's core, which virtio_pci needs anyway; by modalias, which modules.alias resolves.
+  auto drivers = std::ranges::find_if(
+      *entries, [](const auto& e) { return e.name == "etc/mos/driver-modules"; });
+  ASSERT_NE(drivers, entries->end());
+  EXPECT_THAT(drivers->data, HasSubstr("/virtio_net.ko\n"));
+  EXPECT_THAT(drivers->data, HasSubstr("/e1000e.ko\n"));
+  EXPECT_THAT(drivers->data, HasSubstr("/button.ko\n"));
+  EXPECT_THAT(drivers->data, Not(HasSubstr("/virtio.ko")));
+  EXPECT_THAT(drivers->data, Not(HasSubstr("veth")));
+  auto aliases = std::ranges::find_if(*entries, [&](const auto& e) {
+    return e.name == "lib/modules/" + kernel->release + "/modules.alias";
+  });
+  ASSERT_NE(aliases, entries->end());
+  EXPECT_THAT(aliases->data, HasSubstr(" virtio_net\n"));
+  EXPECT_THAT(aliases->data, HasSubstr("alias acpi*:LNXPWRBN:* button\n"));
+  EXPECT_THAT(aliases->data, Not(HasSubstr(" snd_")));
 }
 
 TEST(WriteEntries, WritesModesLinksAndSkipsDevices) {

@@ -54,9 +54,25 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
   EXPECT_LT(no_tpm, script.find("mosctl initrd-setup"));
 }
 
+// Storage drivers load for the hardware present: by the modaliases of its PCI devices, then of
+// the virtio devices those make, before the filesystems are waited for; SCSI disks' and CD
+// drives' as the hosts find them, while the init looks for a medium or a system.
+TEST(InitramfsInit, StorageDriversLoadForThePresentHardware) {
+  std::string script(initramfs_init_script());
+  auto pci = script.find("coldplug /sys/bus/pci/devices/*/modalias");
+  auto virtio = script.find("coldplug /sys/bus/virtio/devices/*/modalias");
+  ASSERT_NE(pci, std::string::npos);
+  ASSERT_NE(virtio, std::string::npos);
+  EXPECT_LT(pci, virtio);
+  EXPECT_LT(virtio, script.find("\nwait\n"));
+  auto loop = script.find("for _ in $(seq 100); do\n  scsi_drivers\n");
+  ASSERT_NE(loop, std::string::npos);
+  EXPECT_LT(loop, script.find("findfs LABEL=OCI-BOOT >/dev/null"));
+}
+
 TEST(InitramfsInit, EarlyModulesAreInTheInitramfs) {
-  std::vector<std::string_view> early(std::begin(kInitramfsEarlyModules),
-                                      std::end(kInitramfsEarlyModules));
+  std::vector<std::string_view> early(std::begin(kInitramfsStorageDrivers),
+                                      std::end(kInitramfsStorageDrivers));
   early.insert(early.end(), std::begin(kInitramfsEarlyFilesystems),
                std::end(kInitramfsEarlyFilesystems));
   for (auto module : early)
@@ -65,13 +81,13 @@ TEST(InitramfsInit, EarlyModulesAreInTheInitramfs) {
         << module << " is loaded first but not put in the initramfs";
 }
 
-// The two early lists load at once: with this machine's kernel, no module is in both closures
-// (two modprobes of one module at once would fail one of them).
+// The filesystems and the storage drivers load at once: with this machine's kernel, no module is
+// in both closures (two modprobes of one module at once would fail one of them).
 TEST(InitramfsInit, TheTwoEarlyListsShareNoModule) {
   auto kernel = find_kernel("/");
   if (!kernel) GTEST_SKIP() << "no kernel with modules under / (linux-image-amd64)";
-  std::vector<std::string> drivers(std::begin(kInitramfsEarlyModules),
-                                   std::end(kInitramfsEarlyModules));
+  std::vector<std::string> drivers(std::begin(kInitramfsStorageDrivers),
+                                   std::end(kInitramfsStorageDrivers));
   std::vector<std::string> filesystems(std::begin(kInitramfsEarlyFilesystems),
                                        std::end(kInitramfsEarlyFilesystems));
   auto a = module_load_order(*kernel, drivers);

@@ -80,6 +80,11 @@ KernelFiles fake_kernel(const fs::path& root) {
         "kernel/drivers/virtio/virtio_ring.ko:\n"
         "kernel/fs/unused.ko:\n");
   write(dir / "modules.builtin", "kernel/drivers/virtio/virtio.ko\n");
+  write(dir / "modules.alias",
+        "# Aliases extracted from modules themselves.\n"
+        "alias virtio:d00000002v* virtio_blk\n"
+        "alias fs-unused unused\n"
+        "alias pci:v00001AF4d*sv*sd*bc*sc*i* virtio_pci\n");
   write(dir / "kernel/drivers/block/virtio_blk.ko", "virtio_blk module");
   write(dir / "kernel/drivers/virtio/virtio_ring.ko", "virtio_ring module");
   write(dir / "kernel/fs/unused.ko", "unused module");
@@ -149,6 +154,8 @@ TEST_F(InitramfsTest, HoldsBusyboxConsoleModulesAndFiles) {
             "kernel/drivers/virtio/virtio_ring.ko:\n"
             "kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio_ring.ko\n");
   EXPECT_EQ(member(path, base + "modules.builtin"), "kernel/drivers/virtio/virtio.ko\n");
+  // modprobe by modalias: the aliases of the modules it holds, and no others.
+  EXPECT_EQ(member(path, base + "modules.alias"), "alias virtio:d00000002v* virtio_blk\n");
 
   // Sorted, each parent before its children.
   std::set<std::string> seen;
@@ -185,6 +192,22 @@ TEST_F(InitramfsTest, CopiesProgramsWithTheirLibraries) {
   EXPECT_THAT(copied, StartsWith("\x7f"
                                  "ELF"));
   EXPECT_LE(copied.size(), fs::file_size(kProgram));
+}
+
+// modules.alias names a module as the kernel does, '_' for a file name's '-'.
+TEST_F(InitramfsTest, KeepsTheAliasesOfModulesWithDashedNames) {
+  fs::path dir = dir_->path() / "dashed/lib/modules/6.1.0-41-amd64";
+  write(dir / "modules.dep", "kernel/lib/crc-t10dif.ko:\nkernel/lib/crc-itu-t.ko:\n");
+  write(dir / "modules.alias",
+        "alias crypto-crct10dif crc_t10dif\nalias crypto-crc-itu crc_itu_t\n");
+  write(dir / "kernel/lib/crc-t10dif.ko", "crc-t10dif module");
+  write(dir / "kernel/lib/crc-itu-t.ko", "crc-itu-t module");
+  spec_.kernel = KernelFiles{"6.1.0-41-amd64", dir_->path() / "dashed/boot/vmlinuz", dir};
+  spec_.modules = {"crc-t10dif"};
+  auto archive = build_initramfs(spec_);
+  ASSERT_TRUE(archive) << archive.error().message;
+  EXPECT_EQ(member(save(*archive), "lib/modules/6.1.0-41-amd64/modules.alias"),
+            "alias crypto-crct10dif crc_t10dif\n");
 }
 
 TEST_F(InitramfsTest, IsByteIdenticalWhateverTheClockOrUmask) {
