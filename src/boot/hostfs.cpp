@@ -32,6 +32,9 @@ namespace fs = std::filesystem;
 
 constexpr std::size_t kMaxHostFile = 1u << 20;
 
+// Debian's (package apparmor): put in the hostfs, and run here to compile LXC's profiles.
+constexpr const char* kApparmorParser = "/sbin/apparmor_parser";
+
 // Kept as plain sh for busybox: no bashisms. Mounts are skipped when already there, because the
 // initramfs moves its /dev, /proc, /sys and /run into the hostfs before switch_root.
 constexpr std::string_view kRcSysinit = R"sh(#!/bin/sh
@@ -242,11 +245,10 @@ Result<std::string> compile_container_profiles(const fs::path& source) {
                 source.string());
   MOS_TRY_ASSIGN(auto dir, TempDir::create({}, "mos-apparmor-"));
   auto out = dir.path() / "profiles.bin";
-  auto compiled =
-      run_checked({.argv = {"/sbin/apparmor_parser", "-Q", "-o", out.string(), source.string()},
-                   .timeout = std::chrono::seconds(120),
-                   .merge_stderr = true,
-                   .what = "apparmor_parser"});
+  auto compiled = run_checked({.argv = {kApparmorParser, "-Q", "-o", out.string(), source.string()},
+                               .timeout = std::chrono::seconds(120),
+                               .merge_stderr = true,
+                               .what = "apparmor_parser"});
   if (!compiled) return context("compiling " + source.string(), compiled.error());
   return read_file(out, kMaxHostFile);
 }
@@ -343,12 +345,12 @@ std::vector<fs::path> default_hostfs_programs() {
   // A boot medium's live system runs this hostfs: its mosctl provisions the TPM through the
   // device TCTI, which tss2's loader opens by name at run time (no DT_NEEDED names it), and makes
   // a machine's disk with sfdisk, mkfs.fat and mtools (install --partition).
-  return {"/usr/bin/ip",          "/usr/sbin/mkfs.ext4",
-          "/usr/sbin/e2fsck",     "/usr/sbin/resize2fs",
-          "/usr/bin/cp",          "/usr/sbin/nft",
-          "/usr/sbin/sfdisk",     "/usr/sbin/mkfs.fat",
-          "/usr/bin/mtools",      "/usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0",
-          "/sbin/apparmor_parser"};
+  return {"/usr/bin/ip",      "/usr/sbin/mkfs.ext4",
+          "/usr/sbin/e2fsck", "/usr/sbin/resize2fs",
+          "/usr/bin/cp",      "/usr/sbin/nft",
+          "/usr/sbin/sfdisk", "/usr/sbin/mkfs.fat",
+          "/usr/bin/mtools",  "/usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0",
+          kApparmorParser};
 }
 
 std::vector<fs::path> default_hostfs_host_files() {

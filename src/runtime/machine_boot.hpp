@@ -13,6 +13,7 @@
 
 #include "core/result.hpp"
 #include "runtime/address_plan.hpp"
+#include "runtime/apparmor_policy.hpp"
 #include "sysroot/sysroot.hpp"
 
 namespace mos::runtime {
@@ -27,8 +28,8 @@ struct BootOptions {
   Ipv6Subnet subnet6;  // for services whose manifest names an IPv6 address
   std::string bridge = "mosbr0";
   std::filesystem::path run_base = "/run/mos/boot";
-  bool force_shifted_copy = false;  // --id-shift copy: see atomfs/shifted_copy.hpp
-  std::string apparmor = "auto";    // --apparmor: see apparmor_policy.hpp
+  bool force_shifted_copy = false;      // --id-shift copy: see atomfs/shifted_copy.hpp
+  std::string apparmor{kApparmorAuto};  // --apparmor: see apparmor_policy.hpp
   std::chrono::milliseconds stop_timeout{std::chrono::seconds(10)};
   // Called once everything is up (the first start of every service attempted).
   std::function<void()> on_ready;

@@ -115,9 +115,9 @@ void add_service_commands(Program& program, bool become_boot_program) {
       ->check(CLI::IsMember({"auto", "copy"}))
       ->capture_default_str();
   boot->add_option("--apparmor", apparmor,
-                   "Each container's AppArmor profile: auto (the one liblxc generates where "
-                   "AppArmor is enabled, none elsewhere), generated, unchanged, unconfined or a "
-                   "loaded profile's name")
+                   "Each container's AppArmor profile: auto (where AppArmor is enabled, LXC's "
+                   "lxc-container-default-cgns when loaded, else the one liblxc generates; none "
+                   "elsewhere), generated, unchanged, unconfined or a loaded profile's name")
       ->capture_default_str();
   program.examples(boot, {{"Run the services of the system installed under /tmp/root",
                            "mosctl boot --root /tmp/root"},
