@@ -81,7 +81,7 @@ Result<std::vector<InitramfsFile>> pcr7data_files(const fs::path& keyset) {
 }
 
 // Builds `tree` as a squashfs+verity image tagged `tag` in the bootkit's layout (reproducible:
-// timestamp 0, owners root).
+// timestamp 0, owners root). Every keyset add and bootkit rebuild makes these: a fast level.
 Status add_layout_image(const BootkitPaths& stage, const fs::path& tree, std::string_view tag) {
   MOS_TRY_ASSIGN(auto ref,
                  oci::Reference::parse(fmt::format("oci:{}:{}", stage.oci.string(), tag)));
@@ -92,6 +92,7 @@ Status add_layout_image(const BootkitPaths& stage, const fs::path& tree, std::st
   options.from = tree;
   options.timestamp = 0;
   options.temp_parent = stage.dir;
+  options.compression_level = image::kFastSquashfsLevel;
   MOS_TRY(image::build_image(options, *repo, {std::string(tag)}));
   return {};
 }

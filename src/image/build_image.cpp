@@ -147,6 +147,10 @@ Result<BuiltLayer> build_squashfs_layer(const std::filesystem::path& rootfs,
       .merge_stderr = true};
   if (!options.xattrs) run.argv.push_back("-no-xattrs");
   if (options.all_root) run.argv.push_back("-all-root");
+  if (zstd && options.compression_level > 0) {
+    run.argv.push_back("-Xcompression-level");
+    run.argv.push_back(std::to_string(options.compression_level));
+  }
   if (auto out = run_checked(run); !out) return where(out.error());
 
   Fd fd{::open(output.c_str(), O_RDWR | O_CLOEXEC)};
@@ -259,6 +263,7 @@ Result<ImageBuildResult> build_image(const ImageBuildOptions& options, oci::Repo
   layer_options.all_root = all_root;
   layer_options.xattrs = options.xattrs;
   layer_options.threads = options.threads;
+  layer_options.compression_level = options.compression_level;
   MOS_TRY_ASSIGN(auto layer,
                  build_squashfs_layer(rootfs, scratch.path() / "layer.squashfs", layer_options));
 

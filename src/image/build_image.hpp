@@ -22,7 +22,14 @@ struct SquashfsLayerOptions {
   bool all_root = true;        // owners become 0:0 (else kept as on disk)
   bool xattrs = false;         // store extended attributes (dropped by default: not reproducible)
   unsigned threads = 0;        // verity hashing threads (0: one per core)
+  // zstd's level for mksquashfs (0: mksquashfs's own default, 15). Images
+  // rebuilt at every keyset add (the bootkit's) take a lower one: kFastSquashfsLevel.
+  int compression_level = 0;
 };
+
+// zstd level 9: a tenth of level 15's CPU time for ~9 % more bytes (measured on the hostfs:
+// 0.8 s against 6.2 s, 35.9 MB against 32.9 MB).
+inline constexpr int kFastSquashfsLevel = 9;
 
 struct BuiltLayer {
   std::filesystem::path file;  // squashfs + verity superblock + hash tree
@@ -44,6 +51,7 @@ struct ImageBuildOptions {
   bool keep_owners = false;    // directories: keep uid/gid (tars keep theirs when run as root)
   bool xattrs = false;
   unsigned threads = 0;
+  int compression_level = 0;  // as SquashfsLayerOptions'
   std::filesystem::path
       temp_parent;  // scratch space for tar extraction and the layer (default: $TMPDIR)
 };

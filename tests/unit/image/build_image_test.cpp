@@ -136,6 +136,28 @@ TEST_F(BuildImageTest, TarInputGivesTheSameFiles) {
   EXPECT_THAT(test::dir_entries(*uploads), IsEmpty());
 }
 
+TEST_F(BuildImageTest, CompressionLevelReachesTheImage) {
+  make_tree(rootfs());
+  auto level_of = [](const fs::path& blob) {
+    auto stats = run_checked({.argv = {"unsquashfs", "-s", blob.string()}});
+    EXPECT_TRUE(stats);
+    return stats ? *stats : std::string();
+  };
+  auto default_store = layout("d");
+  auto d = build_image(options(), *default_store, {"d"});
+  ASSERT_TRUE(d) << d.error().message;
+  auto o = options();
+  o.compression_level = kFastSquashfsLevel;
+  auto fast_store = layout("f");
+  auto f = build_image(o, *fast_store, {"f"});
+  ASSERT_TRUE(f) << f.error().message;
+  // mksquashfs records a level other than its default in the image's compressor options.
+  EXPECT_THAT(level_of(*fast_store->blob_path(f->layer.digest)), HasSubstr("compression-level 9"));
+  EXPECT_THAT(level_of(*default_store->blob_path(d->layer.digest)),
+              ::testing::Not(HasSubstr("compression-level")));
+  EXPECT_NE(f->layer.digest, d->layer.digest);
+}
+
 TEST_F(BuildImageTest, RefusesMissingSource) {
   auto o = options();
   o.from = dir_.path() / "nope";
