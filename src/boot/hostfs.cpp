@@ -45,6 +45,25 @@ say() { echo "mos-hostfs: $*" > /dev/console; }
 [ -e /proc/mounts ] || mount -t proc -o nosuid,nodev,noexec proc /proc
 mounted() { grep -q "^[^ ]* $1 " /proc/mounts; }
 mounted /sys || mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
+release=$(uname -r)
+# load_modules: the modules named on standard input (paths under /lib/modules/RELEASE), in order.
+load_modules() {
+  while read -r module; do
+    [ -n "$module" ] || continue
+    # Those the initramfs loaded are there already (a second insmod would check the module's
+    # signature again before the kernel says it exists).
+    name=${module##*/}
+    name=${name%.ko}
+    case $name in *-*) name=$(echo "$name" | tr - _) ;; esac
+    [ -d "/sys/module/$name" ] && continue
+    insmod "/lib/modules/$release/$module" 2>/dev/null || [ -d "/sys/module/$name" ] ||
+      say "FAILED: loading kernel module $module"
+  done
+}
+# The modules only the services' networks need (late-modules) take longest: they load on another
+# CPU from the start, beside everything below.
+load_modules < /etc/mos/late-modules &
+late=$!
 mounted /dev || mount -t devtmpfs -o nosuid devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mounted /dev/pts || mount -t devpts -o nosuid,noexec,gid=5,mode=0620,ptmxmode=0666 devpts /dev/pts
@@ -65,30 +84,29 @@ fi
 mounted /sys/fs/cgroup || mount -t cgroup2 -o nsdelegate,nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
 mkdir -p /run/mos-hostfs /run/lxc-cache
 # mosctl boot starts when this script ends, and its program and libraries are read from the
-# verified hostfs (decompressed, hashed by dm-verity): read them now, beside the module loads and
-# DHCP below, so that it does not wait for them (seconds under emulation).
+# verified hostfs (decompressed, hashed by dm-verity): read them now, beside the module loads
+# below, so that it does not wait for them (seconds under emulation).
 [ "$(nproc)" -gt 1 ] && xargs cat < /etc/mos/preload > /dev/null 2>&1 &
 hostname -F /etc/hostname
 ip link set lo up
 
-release=$(uname -r)
-# load_modules: the modules named on standard input (paths under /lib/modules/RELEASE), in order.
-load_modules() {
-  while read -r module; do
-    [ -n "$module" ] || continue
-    # Those the initramfs loaded are there already (a second insmod would check the module's
-    # signature again before the kernel says it exists).
-    name=${module##*/}
-    name=${name%.ko}
-    case $name in *-*) name=$(echo "$name" | tr - _) ;; esac
-    [ -d "/sys/module/$name" ] && continue
-    insmod "/lib/modules/$release/$module" 2>/dev/null || [ -d "/sys/module/$name" ] ||
-      say "FAILED: loading kernel module $module"
-  done
-}
-# The services' network modules (late-modules) load beside the others and DHCP.
-load_modules < /etc/mos/late-modules &
-late=$!
+grep -v -x -F -f /etc/mos/late-modules -f /etc/mos/driver-modules /lib/modules/load-order |
+  load_modules
+# The devices' drivers, acpid, the NIC and DHCP (rc.network) come up beside the late modules and
+# then beside mosctl boot, which starts when this script ends (run-boot): a service's forwarded
+# ports need no address to be set up, only to be reached.
+/etc/mos/rc.network &
+wait "$late"
+say "ready; $(cut -d ' ' -f 1 /proc/uptime) s after the kernel's start"
+)sh";
+
+// Started by rc.sysinit in the background, once its modules are loaded: the drivers of the devices
+// the machine has, acpid, and the first NIC up by DHCP. Ends by creating
+// /run/mos-hostfs/network-up, which a boot medium's action (an install from a registry) waits for.
+constexpr std::string_view kRcNetwork = R"sh(#!/bin/sh
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+say() { echo "mos-hostfs: $*" > /dev/console; }
 # The drivers of the devices the machine has (its NIC's, its power button's: driver-modules), as
 # udev's coldplug loads them: busybox's modprobe matches each device's modalias with the hostfs's
 # modules.alias. None is loaded for a device the machine does not have (~50 ms each).
@@ -96,8 +114,6 @@ aliases=$(cat /sys/bus/pci/devices/*/modalias /sys/bus/virtio/devices/*/modalias
   /sys/bus/acpi/devices/*/modalias 2>/dev/null | sort -u)
 # shellcheck disable=SC2086 # one modalias a word
 [ -z "$aliases" ] || modprobe -a -q $aliases 2>/dev/null
-grep -v -x -F -f /etc/mos/late-modules -f /etc/mos/driver-modules /lib/modules/load-order |
-  load_modules
 
 # button.ko turns the ACPI power button into an input event; acpid only looks at
 # /dev/input/event* when it starts, so after the modules.
@@ -128,8 +144,7 @@ else
   address=$(ip -4 -o addr show dev "$nic" | awk '{print $4}' | head -n 1)
   say "network: $nic ${address:-has no address yet (no DHCP answer)}"
 fi
-wait "$late"
-say "ready; $(cut -d ' ' -f 1 /proc/uptime) s after the kernel's start"
+: > /run/mos-hostfs/network-up
 )sh";
 
 // Respawned by init. mosctl boot runs as a child whose pid rc.shutdown reads; after it ends the
@@ -139,8 +154,11 @@ PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 say() { echo "mos-hostfs: $*" > /dev/console; }
 [ -e /run/mos-hostfs/stopping ] && exec sleep 2147483647
-# Started from a boot medium (mosb mkprovision): the medium's action, once, then off.
+# Started from a boot medium (mosb mkprovision): the medium's action, once, then off. It may
+# need the network (an install from a registry): rc.network says when that is up, or gave up.
 if [ -e /run/mos-livecd/boot.json ]; then
+  n=0
+  while [ ! -e /run/mos-hostfs/network-up ] && [ $n -lt 600 ]; do sleep 0.1; n=$((n + 1)); done
   if out=$(/usr/bin/mosctl live-action 2>&1); then
     echo "$out" | sed 's/^/mos-livecd: /' > /dev/console
   else
@@ -269,6 +287,7 @@ Result<std::vector<InitramfsFile>> hostfs_files(const HostfsSpec& spec) {
   std::vector<InitramfsFile> files = {
       {"/etc/inittab", inittab(spec.root_password_hash.has_value()), 0644},
       {"/etc/mos/rc.sysinit", std::string(kRcSysinit), 0755},
+      {"/etc/mos/rc.network", std::string(kRcNetwork), 0755},
       {"/etc/mos/run-boot", std::string(kRunBoot), 0755},
       {"/etc/mos/rc.shutdown", std::string(kRcShutdown), 0755},
       {"/etc/mos/udhcpc.script", std::string(kUdhcpcScript), 0755},

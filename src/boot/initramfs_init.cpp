@@ -100,6 +100,10 @@ boot_system() {
   mount -t tmpfs -o mode=0700,nosuid,nodev,noexec tmpfs "$R/factory" || stop "FAILED: a tmpfs for /factory"
   mkdir -p -m 0700 "$R/factory/secure"
   cp /manifestCA.pem "$R/factory/secure/manifestCA.pem" || stop "FAILED: copying the manifest CA"
+  # dm-verity's modules (four signature checks and probes) load on the other CPU meanwhile. The
+  # TPM's step comes before the system's verification, which checks the product its SUDI names.
+  modprobe dm_verity 2>/dev/null &
+  verity_modules=$!
   if [ "$tpm" = none ] && [ -e /etc/mos/development ]; then
     # No TPM device at all (its drivers are built in): nothing to read and nothing to close, and
     # no program to start (each mosctl start costs a fraction of a second under emulation).
@@ -123,7 +127,7 @@ boot_system() {
   # mounted with every layer under dm-verity: the kernel checks each block as it is read against
   # the root hash the signed manifest names. (Without dm-verity, create-boot-fs would verify each
   # layer whole first.)
-  modprobe dm_verity 2>/dev/null || say "no dm-verity module: layers are verified in userspace"
+  wait "$verity_modules" || say "no dm-verity module: layers are verified in userspace"
   if ! mosctl create-boot-fs --root "$R" --dest /sysroot > /run/create-boot-fs.log 2>&1; then
     line=$(tail -n 1 /run/create-boot-fs.log)
     stop "FAILED: ${line#mosctl: error: }"

@@ -155,16 +155,26 @@ TEST_F(HostfsTest, HoldsInitProgramsModulesAndMountPoints) {
   EXPECT_EQ(fs::read_symlink(root / "etc/resolv.conf"), "/run/resolv.conf");
   // The init's configuration.
   std::string inittab = read_text(root / "etc/inittab");
-  EXPECT_THAT(inittab, HasSubstr("::sysinit:/etc/mos/rc.sysinit\n"));
-  EXPECT_THAT(inittab, HasSubstr("::respawn:/etc/mos/run-boot\n"));
+  EXPECT_THAT(inittab, HasSubstr("::sysinit:/etc/mos/rc.sysinit\n"
+                                 "::respawn:/etc/mos/run-boot\n"));
   EXPECT_THAT(inittab, HasSubstr("::shutdown:/etc/mos/rc.shutdown\n"));
   EXPECT_THAT(inittab, Not(HasSubstr("getty")));
   EXPECT_THAT(read_text(root / "etc/mos/run-boot"),
               HasSubstr("/usr/libexec/mos/mosctl-boot boot --root /"));
-  for (const char* script : {"etc/mos/rc.sysinit", "etc/mos/run-boot", "etc/mos/rc.shutdown",
-                             "etc/mos/udhcpc.script", "etc/acpi/PWRF/00000080"})
+  for (const char* script :
+       {"etc/mos/rc.sysinit", "etc/mos/rc.network", "etc/mos/run-boot", "etc/mos/rc.shutdown",
+        "etc/mos/udhcpc.script", "etc/acpi/PWRF/00000080"})
     EXPECT_EQ(mode_of(root / script) & 0777, 0755u) << script;
   EXPECT_THAT(read_text(root / "etc/mos/rc.sysinit"), HasSubstr("say \"ready; "));
+  // The NIC and DHCP come up beside mosctl boot, not before it; a medium's action waits for them.
+  std::string sysinit = read_text(root / "etc/mos/rc.sysinit");
+  EXPECT_THAT(sysinit, Not(HasSubstr("udhcpc")));
+  EXPECT_LT(sysinit.find("load_modules < /etc/mos/late-modules &"), sysinit.find("mount -t tmpfs"));
+  EXPECT_LT(sysinit.find("/etc/mos/rc.network &"), sysinit.find("wait \"$late\""));
+  EXPECT_THAT(read_text(root / "etc/mos/rc.network"), HasSubstr("udhcpc -i \"$nic\""));
+  EXPECT_THAT(read_text(root / "etc/mos/rc.network"), HasSubstr(": > /run/mos-hostfs/network-up"));
+  EXPECT_THAT(read_text(root / "etc/mos/run-boot"),
+              HasSubstr("while [ ! -e /run/mos-hostfs/network-up ]"));
   // No password: root is locked.
   EXPECT_EQ(read_text(root / "etc/shadow"), "root:*:0:0:99999:7:::\n");
   EXPECT_EQ(mode_of(root / "etc/shadow") & 0777, 0600u);
@@ -176,8 +186,9 @@ TEST_F(HostfsTest, HoldsInitProgramsModulesAndMountPoints) {
 // The scripts are busybox sh: a syntax error would only show at boot.
 TEST_F(HostfsTest, ScriptsParseAsBusyboxSh) {
   fs::path root = tree();
-  for (const char* script : {"etc/mos/rc.sysinit", "etc/mos/run-boot", "etc/mos/rc.shutdown",
-                             "etc/mos/udhcpc.script", "etc/acpi/PWRF/00000080"}) {
+  for (const char* script :
+       {"etc/mos/rc.sysinit", "etc/mos/rc.network", "etc/mos/run-boot", "etc/mos/rc.shutdown",
+        "etc/mos/udhcpc.script", "etc/acpi/PWRF/00000080"}) {
     auto run = run_process(
         ProcessRun{.argv = {kBusybox, "sh", "-n", (root / script).string()}, .merge_stderr = true});
     ASSERT_TRUE(run) << run.error().message;

@@ -52,6 +52,15 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
   auto no_tpm = script.find("if [ \"$tpm\" = none ] && [ -e /etc/mos/development ]; then");
   ASSERT_NE(no_tpm, std::string::npos);
   EXPECT_LT(no_tpm, script.find("mosctl initrd-setup"));
+  // The SUDI the TPM gives names the product the system's verification checks: the TPM's step
+  // ends first. dm-verity's modules load beside it and are waited for before the verification.
+  auto boot = script.find("boot_system() {");
+  EXPECT_LT(script.find("mosctl initrd-setup", boot), script.find("mosctl create-boot-fs", boot));
+  auto verity = script.find("modprobe dm_verity 2>/dev/null &\n  verity_modules=$!", boot);
+  ASSERT_NE(verity, std::string::npos);
+  EXPECT_LT(verity, script.find("mosctl initrd-setup", boot));
+  EXPECT_LT(script.find("wait \"$verity_modules\"", boot),
+            script.find("mosctl create-boot-fs", boot));
 }
 
 // Storage drivers load for the hardware present: by the modaliases of its PCI devices, then of
