@@ -81,10 +81,10 @@ inline constexpr std::string_view kHostfsModules[] = {
     "bridge",     "nf_tables",    "nf_conntrack", "nf_nat", "nft_chain_nat",  "nft_nat",
     "nft_masq",   "nft_fib_ipv4", "nft_fib_ipv6"};
 
-// Of those, what only mosctl boot's networks need: loaded on another CPU beside the others (each
-// module costs a signature check and a probe, ~50 ms under emulation), and waited for before
-// mosctl boot starts. The hostfs lists their closure, less what the others need too,
-// in /etc/mos/late-modules.
+// Of those, what only mosctl boot's networks need: loaded on another CPU from rc.sysinit's start
+// (each module costs a signature check and a probe, ~50 ms under emulation), and waited for before
+// mosctl boot starts. The hostfs lists their closure, less what the others need too, in
+// /etc/mos/late-modules.
 inline constexpr std::string_view kHostfsLateModules[] = {
     "veth",          "bridge",  "nf_tables", "nf_conntrack", "nf_nat",
     "nft_chain_nat", "nft_nat", "nft_masq",  "nft_fib_ipv4", "nft_fib_ipv6"};

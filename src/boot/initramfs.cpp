@@ -13,6 +13,7 @@
 #include "boot/elf_dependencies.hpp"
 #include "core/file.hpp"
 #include "core/process.hpp"
+#include "core/text.hpp"
 #include "core/unique_fd.hpp"
 #include "tpm/cpio_archive.hpp"
 
@@ -202,16 +203,12 @@ std::string module_name_of(const std::string& relative_path) {
 // '_' for '-'), for busybox's modprobe to load a device's driver by its modalias.
 std::string aliases_of(std::string_view modules_alias, const std::set<std::string>& names) {
   std::string kept;
-  while (!modules_alias.empty()) {
-    auto end = modules_alias.find('\n');
-    std::string_view line = modules_alias.substr(0, end);
+  for_each_line(modules_alias, [&](std::string_view line) {
     auto space = line.rfind(' ');
     if (line.starts_with("alias ") && space != std::string_view::npos &&
         names.contains(std::string(line.substr(space + 1))))
       kept.append(line).push_back('\n');
-    if (end == std::string_view::npos) break;
-    modules_alias.remove_prefix(end + 1);
-  }
+  });
   return kept;
 }
 

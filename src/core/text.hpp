@@ -1,7 +1,7 @@
 #pragma once
 // Small text helpers every module needs, written once: ASCII case folding (HTTP header names,
 // auth schemes), strict unsigned numbers (header values, config fields: "12abc" is no number),
-// and the UUID shape of product and SUDI identifiers.
+// the UUID shape of product and SUDI identifiers, and a text's lines.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -40,5 +40,17 @@ char unclosed_quote_at(std::string_view text, std::size_t start);
 
 // 8-4-4-4-12 hexadecimal digits with dashes (either case), as uuidgen prints.
 bool is_uuid(std::string_view text);
+
+// Calls f(line) for each line of `text`, split at '\n' (not included); a last line without one
+// counts too, an empty text has no line.
+template <typename F>
+void for_each_line(std::string_view text, F&& f) {
+  while (!text.empty()) {
+    auto end = text.find('\n');
+    f(text.substr(0, end));
+    if (end == std::string_view::npos) break;
+    text.remove_prefix(end + 1);
+  }
+}
 
 }  // namespace mos

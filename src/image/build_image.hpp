@@ -22,8 +22,8 @@ struct SquashfsLayerOptions {
   bool all_root = true;        // owners become 0:0 (else kept as on disk)
   bool xattrs = false;         // store extended attributes (dropped by default: not reproducible)
   unsigned threads = 0;        // verity hashing threads (0: one per core)
-  // zstd's level for mksquashfs (0: mksquashfs's own default, 15). Images
-  // rebuilt at every keyset add (the bootkit's) take a lower one: kFastSquashfsLevel.
+  // zstd's level for mksquashfs (0: mksquashfs's own default, 15). Images rebuilt at every
+  // keyset add (the bootkit's) take a lower one: kFastSquashfsLevel.
   int compression_level = 0;
 };
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "core/file.hpp"
+#include "core/text.hpp"
 
 namespace mos::runtime {
 
@@ -20,15 +21,11 @@ bool apparmor_enabled(const fs::path& sys) {
 bool profile_loaded(const fs::path& sys, std::string_view name) {
   auto profiles = read_file(sys / "kernel/security/apparmor/profiles", 16 * 1024 * 1024);
   if (!profiles) return false;
-  std::string_view rest = *profiles;
-  while (!rest.empty()) {
-    auto end = rest.find('\n');
-    std::string_view line = rest.substr(0, end);
-    if (line.starts_with(name) && line.substr(name.size()).starts_with(" (")) return true;
-    if (end == std::string_view::npos) break;
-    rest.remove_prefix(end + 1);
-  }
-  return false;
+  bool loaded = false;
+  for_each_line(*profiles, [&](std::string_view line) {
+    loaded = loaded || (line.starts_with(name) && line.substr(name.size()).starts_with(" ("));
+  });
+  return loaded;
 }
 
 }  // namespace

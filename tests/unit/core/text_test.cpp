@@ -1,5 +1,8 @@
 #include "core/text.hpp"
 
+#include <string>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace mos {
@@ -43,6 +46,23 @@ TEST(Text, CountsWithTheirNoun) {
   EXPECT_EQ(count_of(0, "manifest"), "0 manifests");
   EXPECT_EQ(count_of(1, "manifest"), "1 manifest");
   EXPECT_EQ(count_of(2, "blob"), "2 blobs");
+}
+
+}  // namespace
+}  // namespace mos
+
+namespace mos {
+namespace {
+
+TEST(Text, GoesThroughEachLine) {
+  auto lines_of = [](std::string_view text) {
+    std::vector<std::string> lines;
+    for_each_line(text, [&](std::string_view line) { lines.emplace_back(line); });
+    return lines;
+  };
+  EXPECT_EQ(lines_of("a\nb\n"), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(lines_of("a\n\nlast"), (std::vector<std::string>{"a", "", "last"}));
+  EXPECT_TRUE(lines_of("").empty());
 }
 
 }  // namespace
