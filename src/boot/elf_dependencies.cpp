@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "core/file.hpp"
+#include "core/text.hpp"
 
 namespace mos::boot {
 
@@ -167,19 +168,15 @@ std::vector<fs::path> default_library_dirs() {
   for (const auto& conf : conf_files) {
     auto text = read_file(conf, 1 << 20);
     if (!text) continue;  // an unreadable file adds nothing, as for ldconfig
-    std::string_view rest = *text;
-    while (!rest.empty()) {
-      auto newline = rest.find('\n');
-      std::string_view line = rest.substr(0, newline);
-      rest = newline == std::string_view::npos ? std::string_view{} : rest.substr(newline + 1);
+    for_each_line(*text, [&](std::string_view line) {
       line = line.substr(0, line.find('#'));
       while (!line.empty() && std::isspace(static_cast<unsigned char>(line.front())))
         line.remove_prefix(1);
       while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
         line.remove_suffix(1);
-      if (line.empty() || line.starts_with("include")) continue;
+      if (line.empty() || line.starts_with("include")) return;
       add(fs::path(std::string(line)));
-    }
+    });
   }
   for (const char* dir : {"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64",
                           "/usr/lib64", "/lib", "/usr/lib"})

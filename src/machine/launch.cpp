@@ -12,6 +12,7 @@
 #include "core/file.hpp"
 #include "core/lock.hpp"
 #include "core/process.hpp"
+#include "core/text.hpp"
 #include "machine/console_session.hpp"
 #include "machine/machine_store.hpp"
 #include "machine/vm_instance.hpp"
@@ -120,15 +121,10 @@ Result<std::pair<fs::path, fs::path>> keyset_media(const trust::ProjectKey& proj
 std::string console_lines(const MachinePaths& paths) {
   std::string out;
   std::string tail = console_tail(paths, 2048);
-  std::string_view rest = tail;
-  while (!rest.empty()) {
-    auto nl = rest.find('\n');
-    auto line = rest.substr(0, nl);
+  for_each_line(tail, [&](std::string_view line) {
     while (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (!line.empty()) out += fmt::format("\n  {}", line);
-    if (nl == std::string_view::npos) break;
-    rest.remove_prefix(nl + 1);
-  }
+  });
   return out.empty() ? std::string(" (no console output)") : out;
 }
 

@@ -22,10 +22,7 @@ struct IdEntry {
 // skipped, as libc does.
 std::vector<IdEntry> parse_id_file(std::string_view text) {
   std::vector<IdEntry> entries;
-  while (!text.empty()) {
-    auto end = text.find('\n');
-    std::string_view line = text.substr(0, end);
-    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+  for_each_line(text, [&](std::string_view line) {
     std::vector<std::string_view> fields;
     for (std::size_t from = 0;;) {
       auto colon = line.find(':', from);
@@ -33,15 +30,15 @@ std::vector<IdEntry> parse_id_file(std::string_view text) {
       if (colon == std::string_view::npos) break;
       from = colon + 1;
     }
-    if (fields.size() < 3) continue;
+    if (fields.size() < 3) return;
     auto id = parse_unsigned(fields[2]);
-    if (!id || *id > 0xffffffffULL) continue;
+    if (!id || *id > 0xffffffffULL) return;
     IdEntry entry{fields[0], static_cast<std::uint32_t>(*id), 0};
     if (fields.size() >= 4)
       if (auto gid = parse_unsigned(fields[3]); gid && *gid <= 0xffffffffULL)
         entry.group = static_cast<std::uint32_t>(*gid);
     entries.push_back(entry);
-  }
+  });
   return entries;
 }
 
