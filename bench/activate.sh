@@ -6,7 +6,9 @@
 # (VmRSS) and PSS of every process of ours beside the services: boot (mosctl boot, which becomes
 # the lean mosctl-boot program) and the per-container monitors it starts (mos-lxc-monitor; the
 # processes under boot that are in boot's pid namespace, i.e. not inside a container); podman's
-# conmon processes likewise. Inside each container, liblxc's init (pid 1, a fork of the monitor
+# conmon processes likewise. Each monitor becomes the container's reaper (mos-container-reaper,
+# the same process) once its container runs: the memory figures are taken once every port
+# answers and every monitor has become its reaper. Inside each container, liblxc's init (pid 1, a fork of the monitor
 # running liblxc's lxc_container_init, the same code as init.lxc.static) is reported apart.
 #   bench/activate.sh [ROUNDS] [N]   (MOS_BIN=dir with built programs skips the release build)
 # Needs root, podman (see bench/podman_activate.sh), liblxc, loop devices, idmapped squashfs.
@@ -25,7 +27,7 @@
 # every pending port at once, 0.2 s an attempt, 20 ms between passes; ours from inside the
 # namespace, podman's on the host's loopback); ours starts polling at launch, podman's once the
 # N `podman run` have returned. Traffic goes only to 127.0.0.1 and inside the namespace this
-# script creates. The memory figures are taken once every port answers, before the stop.
+# script creates. The memory figures are taken then, before the stop.
 # ACTIVATE_SMAPS=1 prints boot's and one monitor's smaps_rollup; ACTIVATE_LOGS=DIR keeps the
 # boot logs.
 # Last line: RESULT activate ratio=<ours/podman wall> target=0.5
@@ -174,7 +176,7 @@ check_answers() {
 }
 nop() { "$@"; }
 
-ours=() init_rss=() init_pss=() init_count=() ours_rss=() ours_pss=() ours_count=() boot_mem=() mon_mem=() ours_stop=()
+ours=() init_rss=() init_pss=() init_count=() ours_rss=() ours_pss=() ours_count=() boot_mem=() mon_mem=() ours_stop=() handover=()
 peer=() peer_rss=() peer_pss=() peer_count=()
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq 1 "$rounds"); do
@@ -193,6 +195,19 @@ for round in $(seq 1 "$rounds"); do
   [ "$status_pid" = "$boot_pid" ] || { echo "status says boot is $status_pid, launched $boot_pid"; result nan; }
   [ -n "$run_dir" ] || run_dir=$(dirname "$(jq -r .boot.control "$work/status.json")")
   mapfile -t monitors < <(jq -r '.services[].monitor_pid // empty' "$work/status.json")
+  # Memory in the steady state: once each monitor has become its container's reaper (liblxc's
+  # monitor hands over once the container runs, a few ms after its service may answer).
+  handover_start=$(now)
+  for _ in $(seq 500); do
+    pending=0
+    for p in "${monitors[@]}"; do
+      [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$MOS_BIN/mos-container-reaper" ] || pending=$((pending + 1))
+    done
+    [ "$pending" = 0 ] && break
+    sleep 0.02
+  done
+  [ "$pending" = 0 ] || echo "round $round: $pending monitors did not become reapers within 10 s"
+  handover+=("$(elapsed "$handover_start" "$(now)")")
   # Every process under boot that is in boot's pid namespace (the containers have their own).
   own_ns=$(readlink "/proc/$boot_pid/ns/pid")
   procs=("$boot_pid") inits=()
@@ -267,9 +282,11 @@ printf '%-44s %12s %12s\n' "summed VmRSS (KiB)" "$rss_m" "$peer_rss_m"
 printf '%-44s %12s %12s\n' "summed Pss (KiB)" "$pss_m" "$peer_pss_m"
 printf '%-44s %12s\n' "boot VmRSS / RssAnon / RssFile / Pss (KiB)" \
   "$(col 1 "${boot_mem[@]}") / $(col 2 "${boot_mem[@]}") / $(col 3 "${boot_mem[@]}") / $(col 4 "${boot_mem[@]}")"
-printf '%-44s %12s\n' "one monitor VmRSS / RssAnon / RssFile / Pss" \
+printf '%-44s %12s\n' "every monitor a reaper, after the answers (s)" \
+  "$(printf '%s\n' "${handover[@]}" | median)"
+printf '%-44s %12s\n' "one reaper VmRSS / RssAnon / RssFile / Pss" \
   "$(col 1 "${mon_mem[@]}") / $(col 2 "${mon_mem[@]}") / $(col 3 "${mon_mem[@]}") / $(col 4 "${mon_mem[@]}")"
-printf '%-44s %12s %12s\n' "one monitor / one conmon (mean) VmRSS (KiB)" "$(col 1 "${mon_mem[@]}")" \
+printf '%-44s %12s %12s\n' "one reaper / one conmon (mean) VmRSS (KiB)" "$(col 1 "${mon_mem[@]}")" \
   "$((peer_rss_m / ${peer_count[0]:-1}))"
 printf '%-44s %12s\n' "boot stop, SIGTERM to exit (s)" "$stop_m"
 printf '%-44s %12s %12s\n' "inside the containers beside the service" "${init_count[0]} inits" "none"
@@ -282,6 +299,6 @@ echo "(VmRSS counts every page once per process that maps it, libraries shared w
 echo " included; Pss divides shared pages among their users)"
 if [ -n "${ACTIVATE_SMAPS:-}" ]; then
   echo "--- boot smaps_rollup (round 1)"; cat "$work/boot.smaps_rollup"
-  echo "--- monitor smaps_rollup (round 1)"; cat "$work/monitor.smaps_rollup"
+  echo "--- reaper smaps_rollup (round 1)"; cat "$work/monitor.smaps_rollup"
 fi
 result "$(awk -v a="$ours_m" -v b="$peer_m" 'BEGIN {printf "%.2f", a / b}')"

@@ -145,6 +145,7 @@ Status build_hostfs_image(const BootkitPaths& stage, const fs::path& keyset,
   spec.mosctl = sources.mosctl;
   spec.boot_program = sources.boot_program;
   spec.container_monitor = sources.container_monitor;
+  spec.container_reaper = sources.container_reaper;
   spec.kernel = kernel;
   if (trust::is_development_keyset(keyset)) {
     MOS_TRY_ASSIGN(
@@ -237,7 +238,8 @@ Result<BootkitReport> build_into(const fs::path& keyset, std::string_view keyset
         {"mosctl", sources.mosctl.string()},
         {"mosctl_initrd", sources.initrd_mosctl.string()},
         {"mosctl_boot", sources.boot_program.string()},
-        {"lxc_monitor", sources.container_monitor.string()}}}};
+        {"lxc_monitor", sources.container_monitor.string()},
+        {"container_reaper", sources.container_reaper.string()}}}};
   MOS_TRY(write_file_atomic(stage.info, info.dump(2) + "\n", 0644));
   return report;
 }
@@ -250,7 +252,8 @@ Result<BootkitReport> build_bootkit(const fs::path& keyset_dir, std::string_view
        {std::pair{&sources.mosctl, "the mosctl program for the hostfs"},
         std::pair{&sources.initrd_mosctl, "the mosctl-initrd program for the initramfs"},
         std::pair{&sources.boot_program, "the mosctl-boot program for the hostfs"},
-        std::pair{&sources.container_monitor, "the mos-lxc-monitor program for the hostfs"}})
+        std::pair{&sources.container_monitor, "the mos-lxc-monitor program for the hostfs"},
+        std::pair{&sources.container_reaper, "the mos-container-reaper program for the hostfs"}})
     if (program->empty() || !fs::exists(*program))
       return fail("{} is missing ({})", what,
                   program->empty() ? std::string("not given") : program->string());

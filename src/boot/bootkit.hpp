@@ -33,6 +33,7 @@ struct BootkitSources {
   std::filesystem::path initrd_mosctl;      // the initramfs's (mosctl-initrd: its commands only)
   std::filesystem::path boot_program;       // the hostfs's service manager (mosctl-boot)
   std::filesystem::path container_monitor;  // the hostfs's mos-lxc-monitor
+  std::filesystem::path container_reaper;   // the hostfs's mos-container-reaper
 };
 
 struct BootkitPaths {

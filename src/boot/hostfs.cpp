@@ -20,6 +20,7 @@
 #include "core/process.hpp"
 #include "oci/digest.hpp"
 #include "runtime/container_monitor.hpp"
+#include "runtime/container_reaper.hpp"
 #include "runtime/machine_boot.hpp"
 
 namespace mos::boot {
@@ -403,18 +404,22 @@ std::vector<std::string> default_hostfs_modules() {
 
 Result<std::vector<tpm::CpioEntry>> hostfs_entries(const HostfsSpec& spec) {
   if (spec.mosctl.empty()) return fail("the hostfs needs a mosctl program, and none was given");
-  if (spec.boot_program.empty() || spec.container_monitor.empty())
-    return fail(
-        "the hostfs needs the {} and {} programs, and {} was not given", runtime::kBootProgram,
-        runtime::kContainerMonitorProgram,
-        spec.boot_program.empty() ? runtime::kBootProgram : runtime::kContainerMonitorProgram);
+  for (const auto& [program, name] :
+       {std::pair{&spec.boot_program, runtime::kBootProgram},
+        std::pair{&spec.container_monitor, runtime::kContainerMonitorProgram},
+        std::pair{&spec.container_reaper, runtime::kContainerReaperProgram}})
+    if (program->empty())
+      return fail("the hostfs needs the {}, {} and {} programs, and {} was not given",
+                  runtime::kBootProgram, runtime::kContainerMonitorProgram,
+                  runtime::kContainerReaperProgram, name);
   InitramfsSpec tree;
   tree.busybox = spec.busybox;
   tree.programs = spec.programs;
   tree.placed_programs = {
       PlacedProgram{spec.mosctl, std::string(kHostfsMosctl)},
       PlacedProgram{spec.boot_program, std::string(kHostfsBootProgram)},
-      PlacedProgram{spec.container_monitor, std::string(kHostfsContainerMonitor)}};
+      PlacedProgram{spec.container_monitor, std::string(kHostfsContainerMonitor)},
+      PlacedProgram{spec.container_reaper, std::string(kHostfsContainerReaper)}};
   tree.kernel = spec.kernel;
   tree.modules = spec.modules;
   tree.strip_debug = spec.strip_debug;

@@ -36,9 +36,11 @@ namespace mos::boot {
 inline constexpr std::string_view kHostfsMosctl = "/usr/bin/mosctl";
 // What the init runs as the service manager: mosctl-boot (runtime::kBootProgram), which loads a
 // third of mosctl's libraries, and beside it the container monitor that it starts per service
-// (runtime::kContainerMonitorProgram), where both find each other and mosctl finds them.
+// (runtime::kContainerMonitorProgram) and the reaper each monitor becomes
+// (runtime::kContainerReaperProgram), where they find each other and mosctl finds them.
 inline constexpr std::string_view kHostfsBootProgram = "/usr/libexec/mos/mosctl-boot";
 inline constexpr std::string_view kHostfsContainerMonitor = "/usr/libexec/mos/mos-lxc-monitor";
+inline constexpr std::string_view kHostfsContainerReaper = "/usr/libexec/mos/mos-container-reaper";
 // LXC's container profiles (runtime/apparmor_policy.hpp), compiled by apparmor_parser when the
 // hostfs is built and loaded by rc.sysinit where the kernel has AppArmor.
 inline constexpr std::string_view kHostfsContainerProfiles =
@@ -102,6 +104,7 @@ struct HostfsSpec {
   std::filesystem::path mosctl;                    // installed as kHostfsMosctl; required
   std::filesystem::path boot_program;              // as kHostfsBootProgram; required
   std::filesystem::path container_monitor;         // as kHostfsContainerMonitor; required
+  std::filesystem::path container_reaper;          // as kHostfsContainerReaper; required
   std::vector<std::filesystem::path> programs = default_hostfs_programs();
   std::vector<std::filesystem::path> host_files = default_hostfs_host_files();
   KernelFiles kernel;  // the UKI's kernel (its modules are copied)

@@ -65,6 +65,15 @@ Status plain_value(std::string_view what, std::string_view value) {
 
 }  // namespace
 
+ContainerCgroupNames container_cgroup_names(std::string_view run_id, std::string_view service) {
+  return {fmt::format("mos.payload.{}.{}", run_id, service),
+          fmt::format("mos.monitor.{}.{}", run_id, service)};
+}
+
+std::string host_veth_name(std::uint32_t address) {
+  return fmt::format("mosv{:06x}", address & 0xffffff);
+}
+
 Result<UserIds> lookup_user(std::string_view user, std::string_view passwd_text,
                             std::string_view group_text) {
   if (user.empty()) return UserIds{};
@@ -140,6 +149,7 @@ Result<ContainerLaunch> container_launch(const ServiceSpec& service, const Conta
       MOS_TRY(line("lxc.net.0.link", place.bridge));
       MOS_TRY(line("lxc.net.0.flags", "up"));
       MOS_TRY(line("lxc.net.0.name", "eth0"));
+      MOS_TRY(line("lxc.net.0.veth.pair", host_veth_name(*service.address)));
       // A MAC that follows the address (locally administered, 02:6d:73 + its low 24 bits):
       // a restarted service keeps it, so the host's and the other services' neighbour entries
       // stay right instead of pointing at the last start's random MAC until they expire (a
@@ -158,6 +168,9 @@ Result<ContainerLaunch> container_launch(const ServiceSpec& service, const Conta
       break;
     }
   }
+  auto cgroups = container_cgroup_names(place.run_id, service.name);
+  MOS_TRY(line("lxc.cgroup.dir.container", cgroups.payload));
+  MOS_TRY(line("lxc.cgroup.dir.monitor", cgroups.monitor));
   MOS_TRY(line("lxc.mount.auto", "proc:mixed sys:mixed cgroup:mixed"));
   MOS_TRY(line("lxc.autodev", "1"));
   MOS_TRY(line("lxc.tty.max", "0"));

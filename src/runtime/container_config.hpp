@@ -31,7 +31,22 @@ struct ContainerPlace {
   Ipv6Subnet subnet6;                                    // used for a service with an IPv6 address
   std::map<std::string, std::filesystem::path> volumes;  // label -> mount point on the host
   std::string apparmor_profile;  // lxc.apparmor.profile ("": none; see apparmor_policy.hpp)
+  std::string run_id;            // the boot's (container_cgroup_names)
 };
+
+// The cgroups liblxc makes for a service's container (lxc.cgroup.dir.container, .monitor) in each
+// hierarchy: named after the boot's run directory (BootPaths::run, one per root) as well as the
+// service, so that boots of two roots on one host never share one, and a boot finds what a crashed
+// boot of its root left (container_teardown.hpp).
+struct ContainerCgroupNames {
+  std::string payload;  // the container's
+  std::string monitor;  // its monitor's, then its reaper's
+};
+ContainerCgroupNames container_cgroup_names(std::string_view run_id, std::string_view service);
+
+// The host's end of the veth of a service at `address` on the simple network, named after it as
+// its MAC is (container_teardown.hpp deletes it at the container's end).
+std::string host_veth_name(std::uint32_t address);
 
 struct UserIds {
   std::uint32_t uid = 0;

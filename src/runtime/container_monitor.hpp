@@ -4,6 +4,8 @@
 // program of its own, mos-lxc-monitor, which boot starts for each service rather than a fork of
 // boot: a fork would carry boot's libraries and heap into every monitor, while this program maps
 // liblxc and the C library only (a few hundred KiB of its own per monitor; docs/services.md).
+// Once its container runs, it becomes the container reaper (container_reaper.hpp) in the same
+// process, which keeps nothing of liblxc mapped.
 // This file uses nothing but liblxc and the C library, so that the program links nothing else.
 
 namespace mos::runtime {
@@ -15,8 +17,10 @@ inline constexpr const char* kContainerMonitorProgram = "mos-lxc-monitor";
 // monitor's on its stderr, the service's log).
 inline constexpr int kContainerNotStarted = 125;
 
-// mos-lxc-monitor NAME LXCPATH CONFIG -- COMMAND [ARG...]: runs container NAME (liblxc's lxcpath
-// LXCPATH) with the config file CONFIG, its init running COMMAND with exactly those arguments.
+// mos-lxc-monitor NAME LXCPATH CONFIG REAPER -- COMMAND [ARG...]: runs container NAME (liblxc's
+// lxcpath LXCPATH) with the config file CONFIG, its init running COMMAND with exactly those
+// arguments; once it runs, execs the program REAPER with the init's pid ("-": stays liblxc's
+// monitor to the end, for what only liblxc can undo: an AppArmor profile it generated).
 // Returns the exit status to end with: the container init's (0 for a clean exit, 128 + N for
 // signal N), or kContainerNotStarted when liblxc could not start it (the reason on stderr, the
 // service's log).

@@ -18,6 +18,7 @@
 #include "core/file.hpp"
 #include "core/unique_fd.hpp"
 #include "runtime/container_monitor.hpp"
+#include "runtime/container_reaper.hpp"
 
 namespace mos::runtime {
 namespace {
@@ -65,8 +66,12 @@ Result<pid_t> start_container(const ContainerStart& start) {
         "container {}: the monitor program {} was not found (beside this program, in "
         "../libexec/mos or in $PATH)",
         start.name, kContainerMonitorProgram);
-  std::vector<std::string> words = {start.monitor.string(), start.name, start.lxc_dir.string(),
-                                    start.config.string(), "--"};
+  std::vector<std::string> words = {start.monitor.string(),
+                                    start.name,
+                                    start.lxc_dir.string(),
+                                    start.config.string(),
+                                    start.reaper.empty() ? "-" : start.reaper.string(),
+                                    "--"};
   words.insert(words.end(), start.argv.begin(), start.argv.end());
   std::vector<char*> argv;
   for (auto& word : words) argv.push_back(word.data());
@@ -98,33 +103,22 @@ std::string first_lxc_error(const std::filesystem::path& lxc_log) {
   return line.substr(0, 300);
 }
 
-int container_exit_code(int wait_status) {
-  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
-  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
-  return -1;
-}
-
-pid_t container_init_pid(const std::string& name, const std::filesystem::path& lxc_dir) {
+pid_t container_init_pid(pid_t monitor, const std::string& name,
+                         const std::filesystem::path& lxc_dir) {
+  // The reaper's command line: PATH NUL INIT_PID NUL.
+  if (auto cmdline = read_file(fmt::format("/proc/{}/cmdline", monitor), 4096)) {
+    auto program_end = cmdline->find('\0');
+    if (program_end != std::string::npos &&
+        std::filesystem::path(cmdline->substr(0, program_end)).filename() ==
+            kContainerReaperProgram) {
+      pid_t pid = static_cast<pid_t>(std::atol(cmdline->c_str() + program_end + 1));
+      return pid > 1 ? pid : 0;
+    }
+  }
   auto c = open_container(name, lxc_dir);
   if (!c || !c->is_running(c.get())) return 0;
   pid_t pid = c->init_pid(c.get());
   return pid > 0 ? pid : 0;
-}
-
-Status signal_container(const std::string& name, const std::filesystem::path& lxc_dir, int signal) {
-  pid_t pid = container_init_pid(name, lxc_dir);
-  if (pid == 0) return {};
-  if (::kill(pid, signal) != 0 && errno != ESRCH)
-    return fail("signalling container {} (pid {}): {}", name, pid, errno_message(errno));
-  return {};
-}
-
-Status kill_container(const std::string& name, const std::filesystem::path& lxc_dir) {
-  auto c = open_container(name, lxc_dir);
-  if (!c) return fail("liblxc could not open container {} in {}", name, lxc_dir.string());
-  if (c->is_running(c.get()) && !c->stop(c.get()))
-    return fail("liblxc could not stop container {}", name);
-  return {};
 }
 
 }  // namespace mos::runtime

@@ -26,6 +26,7 @@
 #include "runtime/apparmor_policy.hpp"
 #include "runtime/boot_paths.hpp"
 #include "runtime/container_monitor.hpp"
+#include "runtime/container_reaper.hpp"
 #include "runtime/control_channel.hpp"
 #include "runtime/installed_services.hpp"
 #include "runtime/port_forwards.hpp"
@@ -129,6 +130,7 @@ class ServiceManager {
                  {},
                  options.force_shifted_copy,
                  find_companion_program(kContainerMonitorProgram),
+                 find_companion_program(kContainerReaperProgram),
                  {}} {}
 
   ~ServiceManager() { shut_down(); }
@@ -136,6 +138,11 @@ class ServiceManager {
   Status bring_up(SignalChannel& signals) {
     signals_ = &signals;
     MOS_TRY_ASSIGN(context_.apparmor_profile, resolve_apparmor_profile(options_.apparmor));
+    if (context_.reaper.empty())
+      spdlog::warn(
+          "{} was not found (beside this program, in ../libexec/mos or in $PATH): each service "
+          "keeps liblxc's monitor, 3.5 MiB, to its end",
+          kContainerReaperProgram);
     const auto& paths = context_.paths;
     // An unprivileged container's root must be able to walk down to its rootfs and volumes:
     // search (x) without read on every directory above them.

@@ -220,6 +220,14 @@ Status enable_bridge_ipv6(const BridgeSpec& spec, const Ipv6Subnet& subnet6, Bri
   return {};
 }
 
+Status delete_interface(const std::string& name) {
+  MOS_TRY(check_interface_name(name));
+  MOS_TRY_ASSIGN(bool exists, link_exists(name));
+  if (!exists) return {};
+  MOS_TRY(run_ip({"link", "del", "dev", name}, fmt::format("deleting interface {}", name)));
+  return {};
+}
+
 Status tear_down_bridge(const BridgeSpec& spec, const BridgeUp& up) {
   MOS_TRY(check_interface_name(spec.name));
   MOS_TRY(delete_bridge(spec.name));

@@ -50,6 +50,9 @@ Result<BridgeUp> bring_up_bridge(const BridgeSpec& spec);
 // router advertisements then needs accept_ra=2 on that interface, as on any router).
 Status enable_bridge_ipv6(const BridgeSpec& spec, const Ipv6Subnet& subnet6, BridgeUp& up);
 
+// Deletes interface NAME when there is one (a service's veth: container_teardown.hpp).
+Status delete_interface(const std::string& name);
+
 // Deletes the bridge (none is no error, so a boot can clean up after a crash) and restores
 // ip_forward as `up` says (an empty `up` after a crash: as spec.saved_ip_forward says), and IPv6
 // forwarding likewise when it was turned on; removes the saved values.

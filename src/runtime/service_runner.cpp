@@ -15,7 +15,10 @@
 #include "oci/layout_store.hpp"
 #include "runtime/container_config.hpp"
 #include "runtime/container_monitor.hpp"
+#include "runtime/container_reaper.hpp"
+#include "runtime/container_teardown.hpp"
 #include "runtime/lxc_container.hpp"
+#include "runtime/service_bridge.hpp"
 
 namespace mos::runtime {
 namespace {
@@ -126,6 +129,7 @@ Status ServiceRunner::launch() {
   place.subnet6 = context_.subnet6;
   place.volumes = context_.volumes;
   place.apparmor_profile = context_.apparmor_profile;
+  place.run_id = context_.paths.run.filename().string();
   MOS_TRY_ASSIGN(auto launch, container_launch(spec_, place, user));
   MOS_TRY(write_file_atomic(place.seccomp, std::string(default_seccomp_policy()), 0600));
   auto config = context_.paths.lxc / (spec_.name + ".conf");
@@ -141,8 +145,17 @@ Status ServiceRunner::launch() {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return fail("pipe: {}", errno_message(errno));
   UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
-  ContainerStart start{spec_.name,  context_.paths.lxc, config,
-                       launch.argv, write_end.get(),    context_.monitor};
+  // What an earlier run left (a monitor killed before its end, or a crash of boot).
+  remove_leftovers();
+  // A profile that liblxc generated is unloaded by liblxc's monitor at the container's end: that
+  // monitor stays.
+  ContainerStart start{spec_.name,
+                       context_.paths.lxc,
+                       config,
+                       launch.argv,
+                       write_end.get(),
+                       context_.monitor,
+                       context_.apparmor_profile == "generated" ? fs::path() : context_.reaper};
   MOS_TRY_ASSIGN(monitor_, start_container(start));
   ::fcntl(read_end.get(), F_SETFL, O_NONBLOCK);
   output_ = std::move(read_end);
@@ -155,6 +168,16 @@ void ServiceRunner::fail_now(std::string message) {
   state_ = ServiceState::failed;
   restart_at_ = Clock::now() + backoff_;
   backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+}
+
+void ServiceRunner::remove_leftovers() {
+  if (auto s = remove_container_cgroups(
+          container_cgroup_names(context_.paths.run.filename().string(), spec_.name));
+      !s)
+    spdlog::warn("service {}: {}", spec_.name, s.error().message);
+  if (spec_.network == manifest::NetworkType::simple && spec_.address)
+    if (auto s = delete_interface(host_veth_name(*spec_.address)); !s)
+      spdlog::warn("service {}: {}", spec_.name, s.error().message);
 }
 
 void ServiceRunner::start() {
@@ -199,7 +222,8 @@ void ServiceRunner::exited(int wait_status) {
   drain_output();
   output_.reset();
   monitor_ = 0;
-  last_exit_ = container_exit_code(wait_status);
+  remove_leftovers();
+  last_exit_ = container_status_code(wait_status);
   if (stop_requested_) {
     state_ = ServiceState::stopped;
     return;
@@ -222,10 +246,7 @@ void ServiceRunner::exited(int wait_status) {
 
 void ServiceRunner::request_stop() {
   stop_requested_ = true;
-  if (monitor_ > 0) {
-    if (auto s = signal_container(spec_.name, context_.paths.lxc, SIGTERM); !s)
-      spdlog::warn("{}", s.error().message);
-  }
+  if (monitor_ > 0) ::kill(monitor_, SIGTERM);
 }
 
 void ServiceRunner::finish_stop(std::chrono::milliseconds timeout) {
@@ -245,9 +266,7 @@ void ServiceRunner::finish_stop(std::chrono::milliseconds timeout) {
     drain_output();
     if (Clock::now() >= deadline) {
       spdlog::warn("service {} did not stop within {} ms: killing it", spec_.name, timeout.count());
-      if (auto s = kill_container(spec_.name, context_.paths.lxc); !s)
-        spdlog::warn("{}", s.error().message);
-      ::kill(monitor_, SIGKILL);
+      ::kill(monitor_, SIGKILL);  // the container's init dies with it
       deadline = Clock::now() + std::chrono::seconds(30);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -284,7 +303,7 @@ Json ServiceRunner::status() const {
   }
   if (monitor_ > 0) {
     out["monitor_pid"] = monitor_;
-    if (auto pid = container_init_pid(spec_.name, context_.paths.lxc)) out["pid"] = pid;
+    if (auto pid = container_init_pid(monitor_, spec_.name, context_.paths.lxc)) out["pid"] = pid;
   }
   out["network"] = std::string(manifest::to_string(spec_.network));
   if (spec_.address) out["address"] = format_ipv4(*spec_.address);

@@ -33,6 +33,7 @@ struct RunnerContext {
   std::map<std::string, std::filesystem::path> volumes;  // label -> mount point
   bool force_shifted_copy = false;                       // see atomfs::MountOptions
   std::filesystem::path monitor;                         // the mos-lxc-monitor program
+  std::filesystem::path reaper;  // what each monitor becomes once its container runs
   std::string apparmor_profile;  // each container's (resolve_apparmor_profile's answer)
 };
 
@@ -69,6 +70,7 @@ class ServiceRunner {
   Status mount_rootfs();
   Status launch();
   void fail_now(std::string message);
+  void remove_leftovers();
   void release_rootfs();
 
   ServiceSpec spec_;

@@ -209,14 +209,16 @@ zot_image() {
   mosb -q manifest publish --project snakeoil:default --repo "$MOS_REGISTRY" --name machine/install:1.0.1 "$T/zot-1.0.1.yaml" > /dev/null
   console_login vm1
   # Debian's 6.1 kernel cannot idmap squashfs: the service runs unprivileged in its nsgroup's
-  # range over a copy with shifted owners, under mosctl-boot, in the small monitor program,
-  # confined by LXC's default container profile, which the hostfs loaded precompiled (Debian's
-  # kernel has AppArmor).
-  console_run vm1 'echo "svc: $(uname -r) $(cat /proc/$(pidof mos-registry)/uid_map) $(ls /scratch-writes/shifted) $(readlink /proc/$(cat /run/mos-hostfs/boot.pid)/exe) $(pidof mos-lxc-monitor > /dev/null && echo monitor) $(cat /proc/$(pidof mos-registry)/attr/apparmor/current)"'
-  wait_console vm1 "svc: 6\.1\.[^ ]+ +0 +[1-9][0-9]* +[0-9]+ zot /usr/libexec/mos/mosctl-boot monitor lxc-container-default-cgns \\(enforce\\)" 30
+  # range over a copy with shifted owners, under mosctl-boot, its monitor become the container
+  # reaper, in the cgroup boot named for it, confined by LXC's default container profile, which
+  # the hostfs loaded precompiled (Debian's kernel has AppArmor).
+  console_run vm1 'echo "svc: $(uname -r) $(cat /proc/$(pidof mos-registry)/uid_map) $(ls /scratch-writes/shifted) $(readlink /proc/$(cat /run/mos-hostfs/boot.pid)/exe) $(pidof mos-container-reaper > /dev/null && echo reaper) $(ls -d /sys/fs/cgroup/mos.payload.*.zot | wc -l) $(cat /proc/$(pidof mos-registry)/attr/apparmor/current)"'
+  wait_console vm1 "svc: 6\.1\.[^ ]+ +0 +[1-9][0-9]* +[0-9]+ zot /usr/libexec/mos/mosctl-boot reaper 1 lxc-container-default-cgns \\(enforce\\)" 30
   console_run vm1 "mosctl update --plain-http $url:1.0.1"
   wait_console vm1 "service zot started \(version 1.0.1\)" 300
   console_close
+  # (Had the old version's cgroups stayed, liblxc could not have made the new one's, of the same
+  # names: the answer shows boot removed them.)
   fetch_within 120 http://127.0.0.1:28080/v2/_catalog "$T/catalog"
   jq -e '.repositories == ["hello"]' "$T/catalog"
   # The plug pulled and the machine started again: it boots the updated system, whose first boot

@@ -89,6 +89,7 @@ YAML
   [ "$(jq -r .sources.mosctl_initrd "$b/bootkit.json")" = "$MOS_BIN/mosctl-initrd" ]
   [ "$(jq -r .sources.mosctl_boot "$b/bootkit.json")" = "$MOS_BIN/mosctl-boot" ]
   [ "$(jq -r .sources.lxc_monitor "$b/bootkit.json")" = "$MOS_BIN/mos-lxc-monitor" ]
+  [ "$(jq -r .sources.container_reaper "$b/bootkit.json")" = "$MOS_BIN/mos-container-reaper" ]
   objcopy -O binary --only-section=.initrd "$b/kernel.efi" "$T/initrd.zst"
   zstd -q -d -c "$T/initrd.zst" | cpio -it --quiet > "$T/initrd.list"
   grep -qx usr/bin/mosctl "$T/initrd.list"

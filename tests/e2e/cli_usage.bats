@@ -287,9 +287,9 @@ EOF
   local P=$BATS_TEST_TMPDIR/p p path page
   run cmake --install "$MOS_BIN/.." --prefix "$P"
   [ "$status" -eq 0 ] || { echo "$output"; false; }
-  # The initramfs's mosctl, mosctl boot's lean program and the container monitor are no user's
-  # commands: beside the programs, not on PATH, no pages.
-  for p in mosctl-initrd mosctl-boot mos-lxc-monitor; do
+  # The initramfs's mosctl, mosctl boot's lean program, the container monitor and its reaper are
+  # no user's commands: beside the programs, not on PATH, no pages.
+  for p in mosctl-initrd mosctl-boot mos-lxc-monitor mos-container-reaper; do
     [ -x "$P/libexec/mos/$p" ] && [ ! -e "$P/bin/$p" ]
   done
   for p in $PROGRAMS; do

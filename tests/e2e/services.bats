@@ -178,11 +178,20 @@ service_field() { mosctl status --root "$ROOT" --json | jq -r ".services[] | sel
   [[ "$output" == *"web"*"running"*"8080->8000"* ]]
   run mosctl logs --root "$ROOT" --target web
   [[ "$output" == *"web is up"* ]]
-  # mosctl boot became its lean program (the same pid), and each service's monitor is the small
-  # monitor program, not a fork of boot; the container's init is liblxc's, forked from it.
+  # mosctl boot became its lean program (the same pid). Each service's monitor is the small
+  # monitor program, not a fork of boot, and became the container reaper (the same pid) once its
+  # container ran; the container's init is liblxc's, forked from the monitor.
   [ "$(readlink "/proc/$(cat "$T/boot.pid")/exe")" = "$MOS_BIN/mosctl-boot" ]
-  [ "$(readlink "/proc/$(service_field web monitor_pid)/exe")" = "$MOS_BIN/mos-lxc-monitor" ]
+  monitor=$(service_field web monitor_pid)
+  for _ in $(seq 100); do
+    [ "$(readlink "/proc/$monitor/exe")" = "$MOS_BIN/mos-container-reaper" ] && break
+    sleep 0.1
+  done
+  [ "$(readlink "/proc/$monitor/exe")" = "$MOS_BIN/mos-container-reaper" ]
   [ "$(readlink "/proc/$web_pid/exe")" = "$MOS_BIN/mos-lxc-monitor" ]
+  [ "$(service_field web pid)" = "$web_pid" ]
+  # The host's end of a veth is named after the service's address (boot deletes it at its end).
+  ip -n "$NS" link show mosv000332 > /dev/null  # the registry's, at 10.0.3.50
 }
 
 @test "a killed service is restarted; stop and activate work by hand" {
@@ -245,7 +254,7 @@ service_field() { mosctl status --root "$ROOT" --json | jq -r ".services[] | sel
   run grep -e " $ROOT/" -e " $(cat "$T/run.dir")/" /proc/self/mountinfo
   [ "$status" -eq 1 ]
   run ip -n "$NS" -o link show
-  [[ "$output" != *mosbr0* ]] && [[ "$output" != *veth* ]]
+  [[ "$output" != *mosbr0* ]] && [[ "$output" != *mosv* ]]
   run in_ns nft list table ip mos
   [ "$status" -ne 0 ]
   run in_ns nft list table ip6 mos

@@ -41,6 +41,11 @@ void add_bootkit_source_options(CLI::App* command, boot::BootkitSources& sources
                    "mos-lxc-monitor program for the hostfs's services (default: beside trust or "
                    "in ../libexec/mos)")
       ->type_name("FILE");
+  command
+      ->add_option("--container-reaper", sources.container_reaper,
+                   "mos-container-reaper program, what each monitor becomes once its container "
+                   "runs (default: beside trust or in ../libexec/mos)")
+      ->type_name("FILE");
 }
 
 Status build_keyset_bootkit(const fs::path& keyset_dir, std::string_view name,
@@ -51,6 +56,8 @@ Status build_keyset_bootkit(const fs::path& keyset_dir, std::string_view name,
   if (sources.boot_program.empty()) sources.boot_program = find_companion_program("mosctl-boot");
   if (sources.container_monitor.empty())
     sources.container_monitor = find_companion_program("mos-lxc-monitor");
+  if (sources.container_reaper.empty())
+    sources.container_reaper = find_companion_program("mos-container-reaper");
   MOS_TRY_ASSIGN(auto report, boot::build_bootkit(keyset_dir, name, sources));
   if (!quiet)
     std::printf("Built the bootkit of keyset %.*s (kernel %s, UKI %.1f MiB) in %s\n",

@@ -68,6 +68,7 @@ class HostfsTest : public ::testing::Test {
     spec_.mosctl = kStandInMosctl;
     spec_.boot_program = kStandInBoot;
     spec_.container_monitor = kStandInMonitor;
+    spec_.container_reaper = kStandInMonitor;
     spec_.kernel = fake_kernel(dir_->path());
     spec_.modules = {"nft_masq"};
     spec_.strip_debug = false;  // fast; stripping is initramfs_test's
@@ -100,6 +101,7 @@ TEST_F(HostfsTest, HoldsInitProgramsModulesAndMountPoints) {
   EXPECT_EQ(read_text(root / "usr/libexec/mos/mosctl-boot"), read_text(kStandInBoot));
   EXPECT_EQ(read_text(root / "usr/libexec/mos/mos-lxc-monitor"), read_text(kStandInMonitor));
   EXPECT_EQ(mode_of(root / "usr/libexec/mos/mos-lxc-monitor") & 0777, 0755u);
+  EXPECT_EQ(read_text(root / "usr/libexec/mos/mos-container-reaper"), read_text(kStandInMonitor));
   EXPECT_TRUE(fs::is_symlink(root / "lib64/ld-linux-x86-64.so.2"));
   EXPECT_TRUE(fs::is_regular_file(root / fs::read_symlink(root / "lib64/ld-linux-x86-64.so.2")));
   EXPECT_EQ(read_text(root / "usr/bin/ip"), read_text("/usr/bin/ip"));
@@ -256,6 +258,9 @@ TEST_F(HostfsTest, RefusesWhatCannotMakeAHostfs) {
   spec.container_monitor.clear();
   EXPECT_THAT(error_of(hostfs_entries(spec)), HasSubstr("mos-lxc-monitor was not given"));
   spec = spec_;
+  spec.container_reaper.clear();
+  EXPECT_THAT(error_of(hostfs_entries(spec)), HasSubstr("mos-container-reaper was not given"));
+  spec = spec_;
   spec.boot_program = dir_->path() / "no-boot";
   EXPECT_THAT(error_of(hostfs_entries(spec)), HasSubstr("no-boot"));
   spec = spec_;
@@ -370,6 +375,7 @@ TEST(HostfsReal, HoldsTheRealMosctlAndItsLibraries) {
   spec.mosctl = mosctl;
   spec.boot_program = fs::path(mosctl).parent_path() / "mosctl-boot";
   spec.container_monitor = fs::path(mosctl).parent_path() / "mos-lxc-monitor";
+  spec.container_reaper = fs::path(mosctl).parent_path() / "mos-container-reaper";
   spec.kernel = *kernel;
   auto entries = hostfs_entries(spec);
   ASSERT_TRUE(entries) << entries.error().message;
@@ -378,6 +384,8 @@ TEST(HostfsReal, HoldsTheRealMosctlAndItsLibraries) {
   EXPECT_TRUE(names.contains("usr/bin/mosctl"));
   EXPECT_TRUE(names.contains("usr/libexec/mos/mosctl-boot"));
   EXPECT_TRUE(names.contains("usr/libexec/mos/mos-lxc-monitor"));
+  // Static: no library of its own to bring.
+  EXPECT_TRUE(names.contains("usr/libexec/mos/mos-container-reaper"));
   EXPECT_TRUE(names.contains("usr/lib/x86_64-linux-gnu/liblxc.so.1.7.0"));
   // What boot reads ahead: its program's libraries, not those of mosctl's other commands.
   auto preload =

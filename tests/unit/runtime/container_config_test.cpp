@@ -44,6 +44,7 @@ ContainerPlace place() {
   p.subnet = *Ipv4Subnet::parse("10.0.3.0/24");
   p.subnet6 = *Ipv6Subnet::parse("fd6d:6f73:3::/64");
   p.volumes = {{"data", "/run/mos/boot/x/volumes/data"}};
+  p.run_id = "x";
   return p;
 }
 
@@ -63,6 +64,11 @@ TEST(ContainerConfig, AnUnprivilegedServiceOnTheSimpleNetwork) {
   EXPECT_THAT(c, HasSubstr("lxc.init.uid = 33\nlxc.init.gid = 33\nlxc.init.cwd = /www\n"));
   EXPECT_THAT(c, HasSubstr("lxc.environment = GREETING=hello world\n"));
   EXPECT_THAT(c, HasSubstr("lxc.cap.drop = mac_admin mac_override sys_time sys_module sys_rawio"));
+  // Names boot finds again at the container's end (container_teardown.hpp): the host's veth after
+  // the address, as the MAC; the cgroups after the boot's run directory and the service.
+  EXPECT_THAT(c, HasSubstr("lxc.net.0.veth.pair = mosv000307\n"));
+  EXPECT_THAT(c, HasSubstr("lxc.cgroup.dir.container = mos.payload.x.web\n"
+                           "lxc.cgroup.dir.monitor = mos.monitor.x.web\n"));
   // No AppArmor on the machine (boot resolved the profile to none): no line at all, and never the
   // original's "unchanged" unless asked.
   EXPECT_THAT(c, Not(HasSubstr("apparmor")));
