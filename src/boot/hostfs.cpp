@@ -62,9 +62,13 @@ load_modules() {
   done
 }
 # The modules only the services' networks need (late-modules) take longest: they load on another
-# CPU from the start, beside everything below.
-load_modules < /etc/mos/late-modules &
-late=$!
+# CPU from the start, beside everything below and then beside mosctl boot, which waits for them
+# (--network-after) only where its network needs them. /run is mounted below meanwhile.
+{
+  load_modules < /etc/mos/late-modules
+  until [ -d /run/mos-hostfs ]; do sleep 0.05; done
+  : > /run/mos-hostfs/network-modules
+} &
 mounted /dev || mount -t devtmpfs -o nosuid devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mounted /dev/pts || mount -t devpts -o nosuid,noexec,gid=5,mode=0620,ptmxmode=0666 devpts /dev/pts
@@ -97,7 +101,6 @@ grep -v -x -F -f /etc/mos/late-modules -f /etc/mos/driver-modules /lib/modules/l
 # then beside mosctl boot, which starts when this script ends (run-boot): a service's forwarded
 # ports need no address to be set up, only to be reached.
 /etc/mos/rc.network &
-wait "$late"
 say "ready; $(cut -d ' ' -f 1 /proc/uptime) s after the kernel's start"
 )sh";
 
@@ -169,7 +172,7 @@ if [ -e /run/mos-livecd/boot.json ]; then
   poweroff
   exec sleep 2147483647
 fi
-/usr/libexec/mos/mosctl-boot boot --root / &
+/usr/libexec/mos/mosctl-boot boot --root / --network-after /run/mos-hostfs/network-modules &
 echo $! > /run/mos-hostfs/boot.pid
 wait $!
 status=$?

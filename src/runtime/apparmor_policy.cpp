@@ -51,7 +51,7 @@ Result<std::string> resolve_apparmor_profile(std::string_view requested, const A
         "AppArmor is enabled on this machine, but securityfs is not mounted on {} (mount -t "
         "securityfs securityfs {}): liblxc cannot load the services' profiles",
         (host.sys / "kernel/security").string(), (host.sys / "kernel/security").string());
-  return std::string("generated");
+  return std::string(kApparmorGenerated);
 }
 
 }  // namespace mos::runtime

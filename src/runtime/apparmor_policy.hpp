@@ -19,6 +19,8 @@
 namespace mos::runtime {
 
 inline constexpr std::string_view kApparmorAuto = "auto";
+// liblxc's word for a profile it generates, loads and unloads itself.
+inline constexpr std::string_view kApparmorGenerated = "generated";
 // LXC's profile for containers with a cgroup namespace (liblxc 5 gives each one).
 inline constexpr std::string_view kLxcContainerProfile = "lxc-container-default-cgns";
 

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <thread>
 #include <vector>
 
 #include <fmt/ranges.h>
@@ -77,6 +78,21 @@ class SignalChannel {
 
 // What a boot that died (kill -9, power loss of a test) left mounted under its run directory:
 // unmounted deepest first before anything new is mounted there.
+// Waits for `file` to exist; past the timeout, goes on with a warning (a module the kernel can
+// still load on demand is no reason to leave the services down).
+void wait_for_file(const fs::path& file, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  std::error_code ec;
+  while (!fs::exists(file, ec)) {
+    if (Clock::now() >= deadline) {
+      spdlog::warn("{} did not appear within {} s: bringing the network up anyway", file.string(),
+                   timeout.count() / 1000);
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 void unmount_leftovers(const fs::path& run) {
   auto points = atomfs::mount_points();
   if (!points) return;
@@ -173,6 +189,10 @@ class ServiceManager {
     laps_.push_back(lap("volumes"));
     for (auto& spec : installed.plan.services)
       runners_.push_back(std::make_unique<ServiceRunner>(spec, context_));
+    if (!options_.network_after.empty()) {
+      wait_for_file(options_.network_after, std::chrono::seconds(60));
+      laps_.push_back(lap("network modules"));
+    }
     MOS_TRY(apply_network());
     laps_.push_back(lap("network"));
     for (auto& runner : runners_) {

@@ -13,6 +13,7 @@
 #include "atomfs/mount_image.hpp"
 #include "core/file.hpp"
 #include "oci/layout_store.hpp"
+#include "runtime/apparmor_policy.hpp"
 #include "runtime/container_config.hpp"
 #include "runtime/container_monitor.hpp"
 #include "runtime/container_reaper.hpp"
@@ -149,13 +150,14 @@ Status ServiceRunner::launch() {
   remove_leftovers();
   // A profile that liblxc generated is unloaded by liblxc's monitor at the container's end: that
   // monitor stays.
-  ContainerStart start{spec_.name,
-                       context_.paths.lxc,
-                       config,
-                       launch.argv,
-                       write_end.get(),
-                       context_.monitor,
-                       context_.apparmor_profile == "generated" ? fs::path() : context_.reaper};
+  ContainerStart start{
+      spec_.name,
+      context_.paths.lxc,
+      config,
+      launch.argv,
+      write_end.get(),
+      context_.monitor,
+      context_.apparmor_profile == kApparmorGenerated ? fs::path() : context_.reaper};
   MOS_TRY_ASSIGN(monitor_, start_container(start));
   ::fcntl(read_end.get(), F_SETFL, O_NONBLOCK);
   output_ = std::move(read_end);

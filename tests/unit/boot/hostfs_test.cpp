@@ -171,8 +171,13 @@ TEST_F(HostfsTest, HoldsInitProgramsModulesAndMountPoints) {
   // The NIC and DHCP come up beside mosctl boot, not before it; a medium's action waits for them.
   std::string sysinit = read_text(root / "etc/mos/rc.sysinit");
   EXPECT_THAT(sysinit, Not(HasSubstr("udhcpc")));
-  EXPECT_LT(sysinit.find("load_modules < /etc/mos/late-modules &"), sysinit.find("mount -t tmpfs"));
-  EXPECT_LT(sysinit.find("/etc/mos/rc.network &"), sysinit.find("wait \"$late\""));
+  EXPECT_LT(sysinit.find("load_modules < /etc/mos/late-modules"), sysinit.find("mount -t tmpfs"));
+  // Nor does ready wait for the services' network modules: mosctl boot does, before its network.
+  EXPECT_LT(sysinit.find("load_modules < /etc/mos/late-modules"),
+            sysinit.find(": > /run/mos-hostfs/network-modules"));
+  EXPECT_LT(sysinit.find(": > /run/mos-hostfs/network-modules"), sysinit.find("} &"));
+  EXPECT_THAT(read_text(root / "etc/mos/run-boot"),
+              HasSubstr("--network-after /run/mos-hostfs/network-modules &"));
   EXPECT_THAT(read_text(root / "etc/mos/rc.network"), HasSubstr("udhcpc -i \"$nic\""));
   EXPECT_THAT(read_text(root / "etc/mos/rc.network"), HasSubstr(": > /run/mos-hostfs/network-up"));
   EXPECT_THAT(read_text(root / "etc/mos/run-boot"),
