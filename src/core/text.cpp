@@ -69,4 +69,14 @@ char unclosed_quote_at(std::string_view text, std::size_t start) {
   return quote;
 }
 
+std::vector<std::string_view> split_fields(std::string_view text, char separator) {
+  std::vector<std::string_view> fields;
+  for (;;) {
+    auto at = text.find(separator);
+    fields.push_back(text.substr(0, at));
+    if (at == std::string_view::npos) return fields;
+    text.remove_prefix(at + 1);
+  }
+}
+
 }  // namespace mos

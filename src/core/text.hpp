@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mos {
 
@@ -40,6 +41,10 @@ char unclosed_quote_at(std::string_view text, std::size_t start);
 
 // 8-4-4-4-12 hexadecimal digits with dashes (either case), as uuidgen prints.
 bool is_uuid(std::string_view text);
+
+// The fields of `text` between each `separator`, empty ones included ("a::b" is 3 fields, "" is 1),
+// as /etc/passwd, /proc/PID/cgroup and mountinfo lay theirs out.
+std::vector<std::string_view> split_fields(std::string_view text, char separator);
 
 // Calls f(line) for each line of `text`, split at '\n' (not included); a last line without one
 // counts too, an empty text has no line.

@@ -23,13 +23,7 @@ struct IdEntry {
 std::vector<IdEntry> parse_id_file(std::string_view text) {
   std::vector<IdEntry> entries;
   for_each_line(text, [&](std::string_view line) {
-    std::vector<std::string_view> fields;
-    for (std::size_t from = 0;;) {
-      auto colon = line.find(':', from);
-      fields.push_back(line.substr(from, colon == std::string_view::npos ? colon : colon - from));
-      if (colon == std::string_view::npos) break;
-      from = colon + 1;
-    }
+    auto fields = split_fields(line, ':');
     if (fields.size() < 3) return;
     auto id = parse_unsigned(fields[2]);
     if (!id || *id > 0xffffffffULL) return;

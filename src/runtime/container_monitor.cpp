@@ -22,6 +22,13 @@ char* reaper_argv[3];
 char init_pid_text[16];
 volatile pid_t handover_helper = 0;
 
+sigset_t only_sigwinch() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGWINCH);
+  return set;
+}
+
 void write_decimal(char* out, int value) {
   char digits[16];
   int n = 0;
@@ -106,9 +113,7 @@ int run_container_monitor(int argc, char** argv) {
     sigfillset(&action.sa_mask);
     sigaction(SIGWINCH, &action, nullptr);
     // Blocked until the handler knows the helper's pid, which its signal must come from.
-    sigset_t winch, before;
-    sigemptyset(&winch);
-    sigaddset(&winch, SIGWINCH);
+    sigset_t winch = only_sigwinch(), before;
     sigprocmask(SIG_BLOCK, &winch, &before);
     pid_t monitor = ::getpid();
     pid_t helper = ::fork();
@@ -122,9 +127,7 @@ int run_container_monitor(int argc, char** argv) {
   // Here only when the container ended before the hand-over (or there was none): a late one
   // would find no container.
   if (handover_helper > 0) {
-    sigset_t winch;
-    sigemptyset(&winch);
-    sigaddset(&winch, SIGWINCH);
+    sigset_t winch = only_sigwinch();
     sigprocmask(SIG_BLOCK, &winch, nullptr);
     ::kill(handover_helper, SIGKILL);
     ::waitpid(handover_helper, nullptr, 0);

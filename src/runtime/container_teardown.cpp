@@ -17,16 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string_view> fields_of(std::string_view text, char separator) {
-  std::vector<std::string_view> out;
-  for (;;) {
-    auto at = text.find(separator);
-    out.push_back(text.substr(0, at));
-    if (at == std::string_view::npos) return out;
-    text.remove_prefix(at + 1);
-  }
-}
-
 // mountinfo writes a space, tab, newline or backslash in a path as \ooo.
 std::string unescaped(std::string_view field) {
   std::string out;
@@ -53,13 +43,13 @@ std::vector<CgroupMount> cgroup_mounts(std::string_view mountinfo) {
   std::vector<CgroupMount> mounts;
   for_each_line(mountinfo, [&](std::string_view line) {
     // ID PARENT MAJ:MIN ROOT MOUNT_POINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER_OPTIONS
-    auto fields = fields_of(line, ' ');
+    auto fields = split_fields(line, ' ');
     auto dash = std::ranges::find(fields, std::string_view("-"));
     if (fields.size() < 6 || dash == fields.end() || fields.end() - dash < 4) return;
     std::string_view type = dash[1];
     if (type != "cgroup" && type != "cgroup2") return;
-    mounts.push_back(
-        {unescaped(fields[3]), unescaped(fields[4]), std::string(type), fields_of(dash[3], ',')});
+    mounts.push_back({unescaped(fields[3]), unescaped(fields[4]), std::string(type),
+                      split_fields(dash[3], ',')});
   });
   return mounts;
 }
@@ -92,12 +82,12 @@ std::vector<CgroupPlace> cgroup_places(std::string_view proc_cgroup, std::string
     auto controllers = line.substr(first + 1, second - first - 1);
     std::string own(line.substr(second + 1));
     for (const auto& m : mounts) {
-      bool matches =
-          controllers.empty()
-              ? m.type == "cgroup2"
-              : m.type == "cgroup" && std::ranges::all_of(fields_of(controllers, ','), [&](auto c) {
-                  return std::ranges::find(m.options, c) != m.options.end();
-                });
+      bool matches = controllers.empty()
+                         ? m.type == "cgroup2"
+                         : m.type == "cgroup" &&
+                               std::ranges::all_of(split_fields(controllers, ','), [&](auto c) {
+                                 return std::ranges::find(m.options, c) != m.options.end();
+                               });
       if (!matches) continue;
       // The mount shows the hierarchy from m.root down: our cgroup must be under it.
       std::string_view rest(own);
@@ -131,8 +121,6 @@ Status remove_container_cgroups(const ContainerCgroupNames& names) {
   MOS_TRY_ASSIGN(auto mountinfo, read_file("/proc/self/mountinfo", 4 << 20));
   Status result;
   for (const auto& dir : container_cgroup_dirs(cgroup_places(own, mountinfo), names)) {
-    std::error_code ec;
-    if (!fs::exists(dir, ec)) continue;
     if (auto s = remove_cgroup_tree(dir); !s && result) result = s;
   }
   return result;

@@ -146,8 +146,7 @@ Status ServiceRunner::launch() {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return fail("pipe: {}", errno_message(errno));
   UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
-  // What an earlier run left (a monitor killed before its end, or a crash of boot).
-  remove_leftovers();
+  if (leftovers_) remove_leftovers();
   // A profile that liblxc generated is unloaded by liblxc's monitor at the container's end: that
   // monitor stays.
   ContainerStart start{
@@ -173,13 +172,18 @@ void ServiceRunner::fail_now(std::string message) {
 }
 
 void ServiceRunner::remove_leftovers() {
+  leftovers_ = false;
   if (auto s = remove_container_cgroups(
           container_cgroup_names(context_.paths.run.filename().string(), spec_.name));
-      !s)
+      !s) {
     spdlog::warn("service {}: {}", spec_.name, s.error().message);
+    leftovers_ = true;
+  }
   if (spec_.network == manifest::NetworkType::simple && spec_.address)
-    if (auto s = delete_interface(host_veth_name(*spec_.address)); !s)
+    if (auto s = delete_interface(host_veth_name(*spec_.address)); !s) {
       spdlog::warn("service {}: {}", spec_.name, s.error().message);
+      leftovers_ = true;
+    }
 }
 
 void ServiceRunner::start() {

@@ -70,6 +70,8 @@ class ServiceRunner {
   Status mount_rootfs();
   Status launch();
   void fail_now(std::string message);
+  // What liblxc's monitor would have removed at the container's end (container_teardown.hpp);
+  // leftovers_ says whether something stayed.
   void remove_leftovers();
   void release_rootfs();
 
@@ -78,6 +80,9 @@ class ServiceRunner {
   ServiceState state_ = ServiceState::stopped;
   bool stop_requested_ = false;
   bool rootfs_mounted_ = false;
+  // Whether the container's cgroups or veth may still be there: from a crashed earlier boot until
+  // the first start has removed them, or after an end whose teardown left something.
+  bool leftovers_ = true;
   pid_t monitor_ = 0;
   UniqueFd output_;
   std::unique_ptr<ServiceLog> log_;

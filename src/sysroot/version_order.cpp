@@ -4,6 +4,8 @@
 #include <charconv>
 #include <optional>
 
+#include "core/text.hpp"
+
 namespace mos::sysroot {
 namespace {
 
@@ -15,19 +17,6 @@ bool identifier_chars(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
   });
-}
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> parts;
-  std::size_t start = 0;
-  for (;;) {
-    auto pos = s.find(sep, start);
-    parts.push_back(
-        s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
-    if (pos == std::string_view::npos) break;
-    start = pos + 1;
-  }
-  return parts;
 }
 
 Result<std::uint64_t> parse_number(std::string_view s, std::string_view whole) {
@@ -58,13 +47,13 @@ std::strong_ordering compare_identifier(const std::string& a, const std::string&
 Result<Version> parse_version(std::string_view text) {
   std::string_view rest = text;
   if (auto plus = rest.find('+'); plus != std::string_view::npos) {
-    for (auto part : split(rest.substr(plus + 1), '.'))
+    for (auto part : split_fields(rest.substr(plus + 1), '.'))
       if (!identifier_chars(part)) return fail("version \"{}\": malformed build metadata", text);
     rest = rest.substr(0, plus);
   }
   Version v;
   if (auto dash = rest.find('-'); dash != std::string_view::npos) {
-    for (auto part : split(rest.substr(dash + 1), '.')) {
+    for (auto part : split_fields(rest.substr(dash + 1), '.')) {
       if (!identifier_chars(part))
         return fail("version \"{}\": malformed pre-release \"{}\"", text, part);
       v.prerelease.emplace_back(part);
@@ -73,7 +62,7 @@ Result<Version> parse_version(std::string_view text) {
   }
   if (!rest.empty() && (rest.front() == 'v' || rest.front() == 'V')) rest.remove_prefix(1);
   if (rest.empty()) return fail("version \"{}\": expected numbers such as 1.2.3", text);
-  for (auto part : split(rest, '.')) {
+  for (auto part : split_fields(rest, '.')) {
     if (!all_digits(part))
       return fail("version \"{}\": component \"{}\" is not a number", text, part);
     MOS_TRY_ASSIGN(auto n, parse_number(part, text));

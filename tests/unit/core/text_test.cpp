@@ -65,5 +65,12 @@ TEST(Text, GoesThroughEachLine) {
   EXPECT_TRUE(lines_of("").empty());
 }
 
+TEST(Text, SplitsFieldsKeepingEmptyOnes) {
+  using V = std::vector<std::string_view>;
+  EXPECT_EQ(split_fields("root:x:0:0", ':'), (V{"root", "x", "0", "0"}));
+  EXPECT_EQ(split_fields("a::b:", ':'), (V{"a", "", "b", ""}));
+  EXPECT_EQ(split_fields("", ':'), (V{""}));
+}
+
 }  // namespace
 }  // namespace mos
