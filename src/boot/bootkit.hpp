@@ -58,15 +58,17 @@ inline constexpr std::string_view kInitramfsModules[] = {
 // Of those, what the init loads before it looks for an installed system (modprobe follows the
 // initramfs's modules.dep): the filesystems, and on the other CPU at once the storage drivers of
 // the hardware the machine has, by its devices' modaliases (udev's coldplug, by hand): of the
-// drivers below, those of its PCI and virtio devices, then sd_mod and sr_mod as its SCSI hosts
-// find disks and CD drives. The others (isofs and vfat for media, dm-verity, dm-crypt and its
-// cipher modes for a provisioning medium's SBF) are loaded by the step that needs them: every
-// module costs a signature check and a probe, seconds under emulation. (The drivers' closures
-// and the filesystems' share no module: two modprobes of one module at once would fail one.)
+// drivers below, virtio's PCI transport and its disks' first, then in the background the other
+// controllers' (AHCI, NVMe, virtio-scsi), and sd_mod and sr_mod as their SCSI hosts find disks
+// and CD drives. The others (isofs and vfat for media, dm-verity, dm-crypt and its cipher modes
+// for a provisioning medium's SBF, efivarfs for the first line's secure boot state) are loaded
+// by the step that needs them: every module costs a signature check and a probe, seconds under
+// emulation. (The drivers' closures and the filesystems' share no module: two modprobes of one
+// module at once would fail one.)
 inline constexpr std::string_view kInitramfsStorageDrivers[] = {
     "virtio_pci", "virtio_blk", "virtio_scsi", "ahci", "sd_mod", "sr_mod", "nvme"};
-inline constexpr std::string_view kInitramfsEarlyFilesystems[] = {
-    "ext4", "crc32c_generic", "squashfs", "loop", "overlay", "efivarfs"};
+inline constexpr std::string_view kInitramfsEarlyFilesystems[] = {"ext4", "crc32c_generic",
+                                                                  "squashfs", "loop", "overlay"};
 
 struct BootkitReport {
   BootkitPaths paths;

@@ -42,11 +42,13 @@ constexpr std::string_view kRcSysinit = R"sh(#!/bin/sh
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 say() { echo "mos-hostfs: $*" > /dev/console; }
-# /proc/mounts says what is mounted (Debian's busybox lacks the applet that would).
+# /proc/mounts says what is mounted (Debian's busybox lacks the applet that would), read once:
+# under emulation every program started costs ~15 ms, and this script runs before mosctl boot.
 [ -e /proc/mounts ] || mount -t proc -o nosuid,nodev,noexec proc /proc
-mounted() { grep -q "^[^ ]* $1 " /proc/mounts; }
+mounts=$(cat /proc/mounts)
+mounted() { case $mounts in *" $1 "*) return 0 ;; esac; return 1; }
 mounted /sys || mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
-release=$(uname -r)
+read -r release < /proc/sys/kernel/osrelease
 # load_modules: the modules named on standard input (paths under /lib/modules/RELEASE), in order.
 load_modules() {
   while read -r module; do
@@ -61,13 +63,20 @@ load_modules() {
       say "FAILED: loading kernel module $module"
   done
 }
-# The modules only the services' networks need (late-modules) take longest: they load on another
-# CPU from the start, beside everything below and then beside mosctl boot, which waits for them
-# (--network-after) only where its network needs them. /run is mounted below meanwhile.
+# What only the services need, the longest part of this script: their networks' modules
+# (late-modules), then LXC's container profiles (compiled when the hostfs was built: the services
+# are confined by lxc-container-default-cgns with no profile compiled at boot, see
+# runtime/apparmor_policy.hpp), loaded into the kernel once securityfs is mounted below. It runs
+# on another CPU from the start, beside everything below and then beside mosctl boot's start,
+# which waits for it (--setup-after) only before it sets its services up.
 {
   load_modules < /etc/mos/late-modules
   until [ -d /run/mos-hostfs ]; do sleep 0.05; done
-  : > /run/mos-hostfs/network-modules
+  if [ -e /sys/kernel/security/apparmor/.replace ] && [ -e /usr/share/mos/apparmor/lxc-containers.bin ]; then
+    apparmor_parser -r -B /usr/share/mos/apparmor/lxc-containers.bin 2>/dev/null ||
+      say "AppArmor: LXC's container profiles did not load; each service gets a generated one"
+  fi
+  : > /run/mos-hostfs/services-setup
 } &
 mounted /dev || mount -t devtmpfs -o nosuid devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
@@ -77,21 +86,16 @@ mounted /run || mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /run
 mounted /tmp || mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp
 # The root is read-only: mosctl makes its mount points (mnt/mos/NAME, mnt/atom/NAME) in a tmpfs.
 mounted /mnt || mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /mnt
-# securityfs: where liblxc loads each service's AppArmor profile (apparmor_parser) and applies it.
+# securityfs: where the profiles are loaded (above, or by liblxc) and applied.
 [ -d /sys/kernel/security ] && { mounted /sys/kernel/security ||
   mount -t securityfs -o nosuid,nodev,noexec securityfs /sys/kernel/security; }
-# LXC's container profiles, compiled when the hostfs was built: the services are confined by
-# lxc-container-default-cgns with no profile compiled at boot (runtime/apparmor_policy.hpp).
-if [ -e /sys/kernel/security/apparmor/.replace ] && [ -e /usr/share/mos/apparmor/lxc-containers.bin ]; then
-  apparmor_parser -r -B /usr/share/mos/apparmor/lxc-containers.bin 2>/dev/null ||
-    say "AppArmor: LXC's container profiles did not load; each service gets a generated one"
-fi
 mounted /sys/fs/cgroup || mount -t cgroup2 -o nsdelegate,nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
+# Last: the background part above waits for it, after securityfs.
 mkdir -p /run/mos-hostfs /run/lxc-cache
 # mosctl boot starts when this script ends, and its program and libraries are read from the
 # verified hostfs (decompressed, hashed by dm-verity): read them now, beside the module loads
 # below, so that it does not wait for them (seconds under emulation).
-[ "$(nproc)" -gt 1 ] && xargs cat < /etc/mos/preload > /dev/null 2>&1 &
+[ -e /sys/devices/system/cpu/cpu1 ] && xargs cat < /etc/mos/preload > /dev/null 2>&1 &
 hostname -F /etc/hostname
 ip link set lo up
 
@@ -101,7 +105,8 @@ grep -v -x -F -f /etc/mos/late-modules -f /etc/mos/driver-modules /lib/modules/l
 # then beside mosctl boot, which starts when this script ends (run-boot): a service's forwarded
 # ports need no address to be set up, only to be reached.
 /etc/mos/rc.network &
-say "ready; $(cut -d ' ' -f 1 /proc/uptime) s after the kernel's start"
+read -r seconds _ < /proc/uptime
+say "ready; $seconds s after the kernel's start"
 )sh";
 
 // Started by rc.sysinit in the background, once its modules are loaded: the drivers of the devices
@@ -119,8 +124,9 @@ aliases=$(cat /sys/bus/pci/devices/*/modalias /sys/bus/virtio/devices/*/modalias
 # shellcheck disable=SC2086 # one modalias a word
 [ -z "$aliases" ] || modprobe -a -q $aliases 2>/dev/null
 
-# button.ko turns the ACPI power button into an input event; acpid only looks at
-# /dev/input/event* when it starts, so after the modules.
+# button.ko turns the ACPI power button into an input event, which evdev passes on; acpid only
+# looks at /dev/input/event* when it starts, so after the modules.
+modprobe -q evdev 2>/dev/null
 acpid -c /etc/acpi -l /run/mos-hostfs/acpid.log -p /run/mos-hostfs/acpid.pid
 
 # The first NIC: the first interface (in name order) backed by a device. Drivers probe while
@@ -172,7 +178,7 @@ if [ -e /run/mos-livecd/boot.json ]; then
   poweroff
   exec sleep 2147483647
 fi
-/usr/libexec/mos/mosctl-boot boot --root / --network-after /run/mos-hostfs/network-modules &
+/usr/libexec/mos/mosctl-boot boot --root / --setup-after /run/mos-hostfs/services-setup &
 echo $! > /run/mos-hostfs/boot.pid
 wait $!
 status=$?

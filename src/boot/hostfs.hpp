@@ -85,17 +85,18 @@ inline constexpr std::string_view kHostfsModules[] = {
 
 // Of those, what only mosctl boot's networks need: loaded on another CPU from rc.sysinit's start
 // (each module costs a signature check and a probe, ~50 ms under emulation), and waited for before
-// mosctl boot starts. The hostfs lists their closure, less what the others need too, in
-// /etc/mos/late-modules.
+// mosctl boot sets its services up. The hostfs lists their closure, less what the others need
+// too, in /etc/mos/late-modules.
 inline constexpr std::string_view kHostfsLateModules[] = {
     "veth",          "bridge",  "nf_tables", "nf_conntrack", "nf_nat",
     "nft_chain_nat", "nft_nat", "nft_masq",  "nft_fib_ipv4", "nft_fib_ipv6"};
 
-// Of those, the drivers of devices a machine may or may not have (its NIC, its ACPI power
-// button): loaded only for the devices it has, by their modaliases, as udev's coldplug would.
-// The hostfs lists their closure, less what the others need too, in /etc/mos/driver-modules.
+// Of those, what rc.network loads, beside the boot: the drivers of devices a machine may or may
+// not have (its NIC, its ACPI power button), only for the devices it has, by their modaliases as
+// udev's coldplug would, and evdev (it has no modalias) for acpid. The hostfs lists their
+// closure, less what the others need too, in /etc/mos/driver-modules.
 inline constexpr std::string_view kHostfsDriverModules[] = {"virtio_net", "e1000", "e1000e",
-                                                            "button"};
+                                                            "button", "evdev"};
 
 std::vector<std::string> default_hostfs_modules();
 

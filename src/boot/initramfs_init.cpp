@@ -30,37 +30,62 @@ stop() {
   done
 }
 
-release=$(uname -r)
+read -r release < /proc/sys/kernel/osrelease
 # What finding and mounting an installed system needs, loaded now on two CPUs: the filesystems
-# (kInitramfsEarlyFilesystems, written by the bootkit) and the storage drivers of the hardware
-# present; the others when a step needs them.
+# (kInitramfsEarlyFilesystems, written by the bootkit) and the drivers of the machine's virtio
+# disks; the other storage controllers' in the background after them, and the other modules
+# when a step needs them.
 load_modules() {
   while read -r module; do
     [ -n "$module" ] || continue
     modprobe "$module" 2>/dev/null || echo "$module" >> /run/modules-failed
   done < "$1"
 }
-# coldplug MODALIAS-FILE...: the drivers of those devices, as udev would load them (busybox's
-# modprobe matches each modalias with the initramfs's modules.alias; a device no module here
-# drives is skipped). Each module costs a signature check and a probe, ~50 ms under emulation:
-# none is loaded for hardware the machine does not have.
+# coldplug MODALIAS...: the drivers of those devices, as udev would load them (busybox's modprobe
+# matches each modalias with the initramfs's modules.alias; a device no module here drives is
+# skipped). Each module costs a signature check and a probe, ~50 ms under emulation: none is
+# loaded for hardware the machine does not have.
 coldplug() {
-  aliases=$(cat "$@" 2>/dev/null | sort -u)
-  # shellcheck disable=SC2086 # one modalias a word
-  [ -z "$aliases" ] || modprobe -a -q $aliases 2>/dev/null
+  # shellcheck disable=SC2068 # one modalias a word
+  [ $# -eq 0 ] || modprobe -a -q $@ 2>/dev/null
   return 0
 }
 load_modules /etc/mos/early-filesystems &
-# PCI first (virtio's transport, AHCI, NVMe), then the virtio devices it makes (disks, SCSI).
-coldplug /sys/bus/pci/devices/*/modalias
-coldplug /sys/bus/virtio/devices/*/modalias
-wait
+early_filesystems=$!
+# virtio's PCI transport and its block devices first: a machine's disk. The other controllers
+# (AHCI, which q35 always has and whose six ports take most of a second to probe, NVMe,
+# virtio-scsi) load in one stream after them, in the background (two modprobes of one module at
+# once would fail one: AHCI and virtio-scsi share scsi_mod). Until that stream ends, nothing
+# loads the drivers of the SCSI disks and CD drives those find (scsi_drivers below).
+virtio_pci="" other_pci=""
+for alias in $(cat /sys/bus/pci/devices/*/modalias 2>/dev/null); do
+  case $alias in
+    pci:v00001AF4*) virtio_pci="$virtio_pci $alias" ;;
+    *) other_pci="$other_pci $alias" ;;
+  esac
+done
+# shellcheck disable=SC2086
+coldplug $virtio_pci
+virtio_disks="" other_virtio=""
+for alias in $(cat /sys/bus/virtio/devices/*/modalias 2>/dev/null); do
+  case $alias in
+    virtio:d00000002v*) virtio_disks="$virtio_disks $alias" ;;
+    *) other_virtio="$other_virtio $alias" ;;
+  esac
+done
+# shellcheck disable=SC2086
+coldplug $virtio_disks
+wait "$early_filesystems"
 [ -s /run/modules-failed ] && stop "FAILED: loading kernel module $(head -n 1 /run/modules-failed)"
+# shellcheck disable=SC2086
+{ coldplug $other_pci $other_virtio; : > /run/storage-drivers; } &
+storage_drivers=$!
 # The disks and CD drives behind a SCSI host (AHCI, virtio-scsi) appear while it scans its ports,
-# after its driver loaded: their drivers (sd_mod, sr_mod) load as they come (scsi_drivers below).
+# after its driver loaded: their drivers (sd_mod, sr_mod) load as they come.
 scsi_seen=""
 scsi_drivers() {
-  now=$(cat /sys/bus/scsi/devices/*/modalias 2>/dev/null | sort -u)
+  [ -e /run/storage-drivers ] || return 0
+  now=$(cat /sys/bus/scsi/devices/*/modalias 2>/dev/null)
   [ "$now" = "$scsi_seen" ] && return 0
   scsi_seen=$now
   # shellcheck disable=SC2086 # one modalias a word
@@ -68,20 +93,30 @@ scsi_drivers() {
   return 0
 }
 
-secureboot=none
-if [ -d /sys/firmware/efi ]; then
-  mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
-  var=/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
-  secureboot=unknown
-  [ -e "$var" ] && secureboot=$(tail -c 1 "$var" | od -An -tu1 | tr -d ' ')
-fi
 tpm=none pcr7=none
 [ -e /dev/tpmrm0 ] && tpm=tpm2
 # What this boot measured into PCR7 (the value the TPM policies of the keyset's pcr7data name).
 [ -r /sys/class/tpm/tpm0/pcr-sha256/7 ] && pcr7=$(tr A-F a-f < /sys/class/tpm/tpm0/pcr-sha256/7)
 # The kernel's clock says where a boot's time went (before it: firmware, shim, stub).
-uptime() { echo "$(cut -d ' ' -f 1 /proc/uptime) s after the kernel's start"; }
-say "started: kernel $release, secure boot $secureboot, TPM $tpm, PCR7 $pcr7; $(uptime)"
+uptime() {
+  read -r seconds _ < /proc/uptime
+  echo "$seconds s after the kernel's start"
+}
+# The first line says what the boot found. Reading the SecureBoot variable needs efivarfs, whose
+# mount asks the firmware for every variable (a third of a second under emulation): it is mounted
+# beside the module loads, and waited for only where what to boot is chosen (below).
+{
+  secureboot=none
+  if [ -d /sys/firmware/efi ]; then
+    modprobe efivarfs 2>/dev/null
+    mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
+    var=/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
+    secureboot=unknown
+    [ -e "$var" ] && secureboot=$(tail -c 1 "$var" | od -An -tu1 | tr -d ' ')
+  fi
+  say "started: kernel $release, secure boot $secureboot, TPM $tpm, PCR7 $pcr7; $(uptime)"
+} &
+started=$!
 
 # The machine's installed system: its partitions carry these filesystem labels (and the same
 # GPT partition names), as `mosctl install` makes them.
@@ -146,6 +181,8 @@ boot_system() {
 # /sysroot, whose init takes over.
 switch_to_sysroot() {
   [ -x /sysroot/sbin/init ] || stop "FAILED: the $1 has no /sbin/init"
+  # Nothing of the initramfs may still run when switch_root empties it.
+  wait "$storage_drivers"
   say "switching to the $1; $(uptime)"
   for d in dev proc sys run; do
     mkdir -p "/sysroot/$d" && mount --move "/$d" "/sysroot/$d" || stop "FAILED: moving /$d into the $1"
@@ -198,13 +235,29 @@ boot_medium() {
   switch_to_sysroot "live system"
 }
 
-# Block devices appear while their drivers probe: wait a little for a medium or a system.
+# What the firmware booted decides between a medium and an installed system: booted from a disk's
+# ESP, systemd-stub names that GPT partition (LoaderDevicePartUUID, the Boot Loader Interface), which
+# it cannot for a CD. From a disk, the disks found so far are enough (the other controllers, such as
+# the AHCI a CD sits on, are still probing in the background). Otherwise (a CD, or no EFI) a medium
+# is expected: an installed system is taken only once every storage driver is in and the medium
+# had two seconds to appear. Block devices appear while their drivers probe: either is looked for
+# for up to ten seconds.
+wait "$started"
+patience=20
+[ -e /sys/firmware/efi/efivars/LoaderDevicePartUUID-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f ] &&
+  patience=0
 found=""
-for _ in $(seq 100); do
+tries=0
+while [ $tries -lt 100 ]; do
   scsi_drivers
   if findfs LABEL=OCI-BOOT >/dev/null 2>&1; then found=media; break; fi
-  if findfs LABEL=machine-store >/dev/null 2>&1; then found=system; break; fi
+  if [ $tries -ge $patience ] && { [ $patience = 0 ] || [ -e /run/storage-drivers ]; } &&
+    findfs LABEL=machine-store >/dev/null 2>&1; then
+    found=system
+    break
+  fi
   sleep 0.1
+  tries=$((tries + 1))
 done
 case "$found" in
   media) boot_medium ;;

@@ -85,7 +85,7 @@ void wait_for_file(const fs::path& file, std::chrono::milliseconds timeout) {
   std::error_code ec;
   while (!fs::exists(file, ec)) {
     if (Clock::now() >= deadline) {
-      spdlog::warn("{} did not appear within {} s: bringing the network up anyway", file.string(),
+      spdlog::warn("{} did not appear within {} s: setting the services up anyway", file.string(),
                    timeout.count() / 1000);
       return;
     }
@@ -153,7 +153,6 @@ class ServiceManager {
 
   Status bring_up(SignalChannel& signals) {
     signals_ = &signals;
-    MOS_TRY_ASSIGN(context_.apparmor_profile, resolve_apparmor_profile(options_.apparmor));
     if (context_.reaper.empty())
       spdlog::warn(
           "{} was not found (beside this program, in ../libexec/mos or in $PATH): each service "
@@ -187,12 +186,15 @@ class ServiceManager {
     laps_.push_back(lap("system verified"));
     MOS_TRY(apply_volumes(installed.plan));
     laps_.push_back(lap("volumes"));
+    // On a machine its init loads what the services need (their networks' modules, LXC's
+    // AppArmor profiles) beside this program's start: the profile is chosen once they are there.
+    if (!options_.setup_after.empty()) {
+      wait_for_file(options_.setup_after, std::chrono::seconds(60));
+      laps_.push_back(lap("services' setup"));
+    }
+    MOS_TRY_ASSIGN(context_.apparmor_profile, resolve_apparmor_profile(options_.apparmor));
     for (auto& spec : installed.plan.services)
       runners_.push_back(std::make_unique<ServiceRunner>(spec, context_));
-    if (!options_.network_after.empty()) {
-      wait_for_file(options_.network_after, std::chrono::seconds(60));
-      laps_.push_back(lap("network modules"));
-    }
     MOS_TRY(apply_network());
     laps_.push_back(lap("network"));
     for (auto& runner : runners_) {

@@ -31,10 +31,11 @@ struct BootOptions {
   bool force_shifted_copy = false;      // --id-shift copy: see atomfs/shifted_copy.hpp
   std::string apparmor{kApparmorAuto};  // --apparmor: see apparmor_policy.hpp
   std::chrono::milliseconds stop_timeout{std::chrono::seconds(10)};
-  // --network-after: a file whose existence says the kernel modules of the services' networks
-  // are loaded (a machine's init loads them beside boot's start); waited for, up to 60 s, before
-  // the network is brought up. Empty: no wait (the kernel loads modules on demand).
-  std::filesystem::path network_after;
+  // --setup-after: a file whose existence says what the services need from the host is loaded
+  // (a machine's init loads their networks' kernel modules and LXC's AppArmor profiles beside
+  // boot's start); waited for, up to 60 s, before the services' profile is chosen and their
+  // network brought up. Empty: no wait (the kernel loads modules on demand).
+  std::filesystem::path setup_after;
   // Called once everything is up (the first start of every service attempted).
   std::function<void()> on_ready;
 };

@@ -271,10 +271,11 @@ service_field() { mosctl status --root "$ROOT" --json | jq -r ".services[] | sel
   # This boot is one of the updated system: the initramfs would have counted it (as
   # tests/e2e/boot_trial.bats checks); coming up, it ends the trial.
   jq -c '.boots = 1' "$ROOT/config/boot-trial.json" > "$T/trial" && mv "$T/trial" "$ROOT/config/boot-trial.json"
-  # As a machine's init starts it: its network waits for the file that says the modules are in.
-  (sleep 1; touch "$T/network-modules") &
-  start_boot --id-shift copy --network-after "$T/network-modules"
-  grep -q "up for .*network modules [0-9.]* s" "$T/boot.log"
+  # As a machine's init starts it: the services' setup waits for the file that says what they
+  # need from the host (modules, AppArmor profiles) is loaded.
+  (sleep 1; touch "$T/services-setup") &
+  start_boot --id-shift copy --setup-after "$T/services-setup"
+  grep -q "up for .*services' setup [0-9.]* s" "$T/boot.log"
   [ ! -e "$ROOT/config/boot-trial.json" ]
   grep -q "boot trial: the system .* came up; it stays" "$T/boot.log"
   answers http://127.0.0.1:8080/ "web 1.0.1"

@@ -97,7 +97,7 @@ void add_service_commands(Program& program, bool become_boot_program) {
   static unsigned stop_timeout = 10;
   static std::string id_shift = "auto";
   static std::string apparmor = std::string(runtime::kApparmorAuto);
-  static std::string network_after;
+  static std::string setup_after;
 
   auto* boot = app.add_subcommand(
       "boot", "Bring the installed system up and supervise its services until SIGTERM");
@@ -120,10 +120,10 @@ void add_service_commands(Program& program, bool become_boot_program) {
                    "lxc-container-default-cgns when loaded, else the one liblxc generates; none "
                    "elsewhere), generated, unchanged, unconfined or a loaded profile's name")
       ->capture_default_str();
-  boot->add_option("--network-after", network_after,
-                   "Wait (up to 60 s) until this file exists before bringing the services' "
-                   "network up: a machine's init creates it once that network's kernel modules "
-                   "are loaded")
+  boot->add_option("--setup-after", setup_after,
+                   "Wait (up to 60 s) until this file exists before setting the services up "
+                   "(their AppArmor profile, their network): a machine's init creates it once "
+                   "the kernel modules and AppArmor profiles they need are loaded")
       ->type_name("FILE");
   program.examples(boot, {{"Run the services of the system installed under /tmp/root",
                            "mosctl boot --root /tmp/root"},
@@ -146,7 +146,7 @@ void add_service_commands(Program& program, bool become_boot_program) {
     o.force_shifted_copy = id_shift == "copy";
     o.apparmor = apparmor;
     o.stop_timeout = std::chrono::seconds(stop_timeout);
-    o.network_after = network_after;
+    o.setup_after = setup_after;
     o.on_ready = [] {
       std::printf("mosctl boot: up\n");
       std::fflush(stdout);

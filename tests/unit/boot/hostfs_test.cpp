@@ -172,12 +172,20 @@ TEST_F(HostfsTest, HoldsInitProgramsModulesAndMountPoints) {
   std::string sysinit = read_text(root / "etc/mos/rc.sysinit");
   EXPECT_THAT(sysinit, Not(HasSubstr("udhcpc")));
   EXPECT_LT(sysinit.find("load_modules < /etc/mos/late-modules"), sysinit.find("mount -t tmpfs"));
-  // Nor does ready wait for the services' network modules: mosctl boot does, before its network.
-  EXPECT_LT(sysinit.find("load_modules < /etc/mos/late-modules"),
-            sysinit.find(": > /run/mos-hostfs/network-modules"));
-  EXPECT_LT(sysinit.find(": > /run/mos-hostfs/network-modules"), sysinit.find("} &"));
+  // Nor does ready wait for what only the services need (their networks' modules, LXC's AppArmor
+  // profiles, loaded once securityfs is mounted): mosctl boot does, before it sets them up.
+  auto setup = sysinit.find("load_modules < /etc/mos/late-modules");
+  auto apparmor = sysinit.find("apparmor_parser -r -B /usr/share/mos/apparmor/lxc-containers.bin");
+  auto done = sysinit.find(": > /run/mos-hostfs/services-setup");
+  EXPECT_LT(setup, apparmor);
+  EXPECT_LT(apparmor, done);
+  EXPECT_LT(done, sysinit.find("} &"));
+  EXPECT_LT(sysinit.find("mount -t securityfs"), sysinit.find("mkdir -p /run/mos-hostfs"));
   EXPECT_THAT(read_text(root / "etc/mos/run-boot"),
-              HasSubstr("--network-after /run/mos-hostfs/network-modules &"));
+              HasSubstr("--setup-after /run/mos-hostfs/services-setup &"));
+  // evdev (no modalias) is rc.network's, for acpid.
+  EXPECT_LT(read_text(root / "etc/mos/rc.network").find("modprobe -q evdev"),
+            read_text(root / "etc/mos/rc.network").find("acpid -c"));
   EXPECT_THAT(read_text(root / "etc/mos/rc.network"), HasSubstr("udhcpc -i \"$nic\""));
   EXPECT_THAT(read_text(root / "etc/mos/rc.network"), HasSubstr(": > /run/mos-hostfs/network-up"));
   EXPECT_THAT(read_text(root / "etc/mos/run-boot"),

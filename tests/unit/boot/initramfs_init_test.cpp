@@ -63,20 +63,63 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
             script.find("mosctl create-boot-fs", boot));
 }
 
-// Storage drivers load for the hardware present: by the modaliases of its PCI devices, then of
-// the virtio devices those make, before the filesystems are waited for; SCSI disks' and CD
-// drives' as the hosts find them, while the init looks for a medium or a system.
+// Storage drivers load for the hardware present: virtio's PCI transport and its disks before the
+// filesystems are waited for; the other controllers' after them, in one stream in the
+// background, which ends before switch_root; SCSI disks' and CD drives' once that stream is
+// done, as the hosts find them, while the init looks for a medium or a system.
 TEST(InitramfsInit, StorageDriversLoadForThePresentHardware) {
   std::string script(initramfs_init_script());
-  auto pci = script.find("coldplug /sys/bus/pci/devices/*/modalias");
-  auto virtio = script.find("coldplug /sys/bus/virtio/devices/*/modalias");
+  auto pci = script.find("for alias in $(cat /sys/bus/pci/devices/*/modalias");
+  auto virtio = script.find("for alias in $(cat /sys/bus/virtio/devices/*/modalias");
   ASSERT_NE(pci, std::string::npos);
   ASSERT_NE(virtio, std::string::npos);
-  EXPECT_LT(pci, virtio);
-  EXPECT_LT(virtio, script.find("\nwait\n"));
-  auto loop = script.find("for _ in $(seq 100); do\n  scsi_drivers\n");
+  EXPECT_LT(pci, script.find("coldplug $virtio_pci\n"));
+  EXPECT_LT(script.find("coldplug $virtio_pci\n"), virtio);
+  EXPECT_LT(virtio, script.find("coldplug $virtio_disks\n"));
+  auto early = script.find("wait \"$early_filesystems\"");
+  ASSERT_NE(early, std::string::npos);
+  EXPECT_LT(script.find("coldplug $virtio_disks\n"), early);
+  auto others = script.find("{ coldplug $other_pci $other_virtio; : > /run/storage-drivers; } &");
+  ASSERT_NE(others, std::string::npos);
+  EXPECT_LT(early, others);
+  EXPECT_THAT(script, HasSubstr("[ -e /run/storage-drivers ] || return 0"));
+  EXPECT_LT(script.find("wait \"$storage_drivers\"\n"), script.find("exec switch_root"));
+  auto loop = script.find("while [ $tries -lt 100 ]; do\n  scsi_drivers\n");
   ASSERT_NE(loop, std::string::npos);
   EXPECT_LT(loop, script.find("findfs LABEL=OCI-BOOT >/dev/null"));
+}
+
+// What the firmware booted decides: from a disk's ESP (systemd-stub's LoaderDevicePartUUID) an
+// installed system is taken as soon as it is seen; otherwise (a CD) a medium is looked for first,
+// and a system taken only once every storage driver is in and after two seconds. A medium always
+// wins when both are seen.
+TEST(InitramfsInit, WhatTheFirmwareBootedDecidesBetweenMediumAndSystem) {
+  std::string script(initramfs_init_script());
+  auto decide = script.find("wait \"$started\"\npatience=20\n");
+  ASSERT_NE(decide, std::string::npos);
+  EXPECT_LT(script.find("mount -t efivarfs"), decide);
+  EXPECT_THAT(script, HasSubstr("[ -e /sys/firmware/efi/efivars/LoaderDevicePartUUID-"
+                                "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f ] &&\n  patience=0\n"));
+  auto media = script.find("if findfs LABEL=OCI-BOOT >/dev/null 2>&1; then found=media", decide);
+  auto system = script.find("findfs LABEL=machine-store >/dev/null 2>&1; then", decide);
+  ASSERT_NE(media, std::string::npos);
+  ASSERT_NE(system, std::string::npos);
+  EXPECT_LT(media, system);
+  EXPECT_THAT(script.substr(media, system - media),
+              HasSubstr("[ $tries -ge $patience ] && { [ $patience = 0 ] || [ -e "
+                        "/run/storage-drivers ]; }"));
+}
+
+// The secure boot state (efivarfs asks the firmware for every variable) is read beside the boot.
+TEST(InitramfsInit, SecureBootIsReadBesideTheBoot) {
+  std::string script(initramfs_init_script());
+  auto job = script.find("{\n  secureboot=none\n");
+  ASSERT_NE(job, std::string::npos);
+  auto end = script.find("\n} &\nstarted=$!", job);
+  ASSERT_NE(end, std::string::npos);
+  EXPECT_LT(job, script.find("mount -t efivarfs"));
+  EXPECT_LT(script.find("mount -t efivarfs"), end);
+  EXPECT_LT(script.find("say \"started: "), end);
 }
 
 TEST(InitramfsInit, EarlyModulesAreInTheInitramfs) {
