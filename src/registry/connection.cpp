@@ -18,6 +18,9 @@ using namespace std::chrono_literals;
 
 constexpr std::size_t kChunk = 1 << 20;
 constexpr int kMaxPendingChecks = 64;  // password checks queued for the authentication thread
+// After an answer that left the body unread: how long to discard what the client still sends.
+constexpr auto kLingerQuiet = 2s;   // without a byte
+constexpr auto kLingerTotal = 10s;  // in all
 
 template <class Body>
 void apply_headers(http::response<Body>& res, const HttpResponse& answer, bool keep_alive) {
@@ -61,6 +64,8 @@ asio::awaitable<void> Connection<Stream>::run() {
     Exchange x;
     if (!co_await read_request(x)) co_return;
     std::optional<HttpResponse> answer = co_await authenticate(x);
+    // Refused before "100 Continue": a client that waits for it never sends the body.
+    if (!answer) answer = refuse_body(x);
     bool body_unread = x.body_expected;
     if (!answer) {
       if (!co_await send_continue(x)) co_return;
@@ -75,7 +80,28 @@ asio::awaitable<void> Connection<Stream>::run() {
     transport().expires_after(context_.options.idle_timeout);
     beast::error_code ec = co_await write_answer(*answer, keep_alive);
     log(x, answer->status, length, ec);
+    if (!ec && body_unread) co_await linger();
     if (ec || !keep_alive) co_return;
+  }
+}
+
+// Closing a socket with unread bytes makes the kernel send a reset, and a reset can destroy
+// the answer in the client's receive buffer before it reads it (curl: "failed sending data").
+// So, as web servers do, end our side and discard what the client still sends, until it closes
+// or stops sending, for a bounded time.
+template <class Stream>
+asio::awaitable<void> Connection<Stream>::linger() {
+  auto& socket = transport().socket();
+  beast::error_code ec;
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) co_return;
+  if (chunk_.empty()) chunk_.resize(kChunk);
+  buffer_.clear();
+  auto until = std::chrono::steady_clock::now() + kLingerTotal;
+  while (!ec && std::chrono::steady_clock::now() < until) {
+    transport().expires_after(kLingerQuiet);
+    co_await transport().async_read_some(asio::buffer(chunk_.data(), chunk_.size()),
+                                         asio::redirect_error(asio::use_awaitable, ec));
   }
 }
 
@@ -148,6 +174,13 @@ asio::awaitable<std::optional<HttpResponse>> Connection<Stream>::authenticate(Ex
   if (auto refusal = context_.registry.refuse_unauthenticated(request)) co_return refusal;
   request.credentials_accepted = true;  // checked once per request
   co_return std::nullopt;
+}
+
+template <class Stream>
+std::optional<HttpResponse> Connection<Stream>::refuse_body(const Exchange& x) const {
+  bool small_body = !Registry::streams_body(x.request.method, x.route);
+  if (small_body && x.declared_length > oci::kMaxManifestBytes) return body_too_large();
+  return std::nullopt;
 }
 
 template <class Stream>
@@ -246,7 +279,6 @@ asio::awaitable<std::optional<HttpResponse>> Connection<Stream>::stream_upload(E
 template <class Stream>
 asio::awaitable<std::optional<HttpResponse>> Connection<Stream>::read_small_body(
     Exchange& x, bool& body_unread) {
-  if (x.declared_length > oci::kMaxManifestBytes) co_return body_too_large();
   bool too_big = false;
   bool complete = co_await read_body(x, [&](std::span<const std::byte> bytes) {
     if (x.request.body.size() + bytes.size() > oci::kMaxManifestBytes) {

@@ -50,6 +50,9 @@ class Connection {
   asio::awaitable<bool> read_request(Exchange& x);
   // An answer given before any body is read (refused credentials, unsupported framing).
   asio::awaitable<std::optional<HttpResponse>> authenticate(Exchange& x);
+  // An answer given before the body is read because of what the head says (a non-blob body
+  // over the limit), so that no "100 Continue" invites it.
+  std::optional<HttpResponse> refuse_body(const Exchange& x) const;
   // Tells a client waiting on "Expect: 100-continue" to send its body; false when it went away.
   asio::awaitable<bool> send_continue(Exchange& x);
   // Hands the body to `consume` piece by piece; false when the client went away or consume
@@ -64,6 +67,8 @@ class Connection {
   asio::awaitable<std::optional<HttpResponse>> read_small_body(Exchange& x, bool& body_unread);
   // Writes the answer (its body moved out) under the deadline the caller set.
   asio::awaitable<beast::error_code> write_answer(HttpResponse& answer, bool keep_alive);
+  // Ends a connection whose request body was left unread without resetting it.
+  asio::awaitable<void> linger();
   void log(const Exchange& x, int status, std::uint64_t length, const beast::error_code& ec) const;
 
   beast::tcp_stream& transport() { return beast::get_lowest_layer(stream_); }
