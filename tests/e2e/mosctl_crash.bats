@@ -36,6 +36,10 @@ crash_each() {
   new_tree=$(tree_of "$ref")
   [ "$new_tree" != "$old_tree" ]
   [ "$(wc -l < "$log")" -ge 5 ]
+  # What status says of the two systems, asked once: neither tree changes in the loop.
+  local new_targets old_targets
+  new_targets=$(mos_targets "$ref")
+  [ "$old_tree" = none ] || old_targets=$(mos_targets "$prepared")
   local point root
   while read -r point; do
     root=$BATS_TEST_TMPDIR/$name-crash
@@ -46,25 +50,24 @@ crash_each() {
     # Old or new, never a mix; and what it is verifies.
     tree=$(tree_of "$root")
     if [ "$tree" = "$new_tree" ]; then
-      [ "$(mos_targets "$root")" = "$(mos_targets "$ref")" ] || { echo "$name: $point: new tree, bad status"; false; }
+      [ "$(mos_targets "$root")" = "$new_targets" ] || { echo "$name: $point: new tree, bad status"; false; }
     else
       [ "$tree" = "$old_tree" ] || { echo "$name: $point: tree $tree is neither old nor new"; false; }
       if [ "$old_tree" = none ]; then
         [ "$("$M" status -r "$root" --json | jq -r .installed)" = false ]
       else
-        [ "$(mos_targets "$root")" = "$(mos_targets "$prepared")" ] || { echo "$name: $point: old tree, bad status"; false; }
+        [ "$(mos_targets "$root")" = "$old_targets" ] || { echo "$name: $point: old tree, bad status"; false; }
       fi
       # The next run completes the job.
       run "$M" "$@" -r "$root"
       [ "$status" -eq 0 ] || { echo "$name: $point: rerun failed: $output"; false; }
     fi
     [ "$(tree_of "$root")" = "$new_tree" ]
-    [ "$(mos_targets "$root")" = "$(mos_targets "$ref")" ]
     # Any later writer repairs the work tree; the repository is sound.
     "$M" gc -r "$root" >/dev/null
     [ -z "$(git -C "$root/config/manifest.git" status --porcelain)" ] || { echo "$name: $point: dirty work tree"; false; }
     git -C "$root/config/manifest.git" fsck --no-dangling >/dev/null 2>&1 || { echo "$name: $point: fsck failed"; false; }
-    [ "$(mos_targets "$root")" = "$(mos_targets "$ref")" ]
+    [ "$(mos_targets "$root")" = "$new_targets" ]
   done < "$log"
 }
 
@@ -107,6 +110,9 @@ crash_each() {
   cp -a "$prepared" "$ref"
   MOS_CRASH_LOG=$log "$M" gc -r "$ref"
   [ "$(grep -c gc-blob-removed "$log")" -ge 4 ]
+  local kept_targets kept_blobs
+  kept_targets=$(mos_targets "$prepared")
+  kept_blobs=$(ls "$ref/atomfs-store/mos/blobs/sha256" | sort)
   while read -r point; do
     root=$BATS_TEST_TMPDIR/gc-crash
     rm -rf "$root"; cp -a "$prepared" "$root"
@@ -114,10 +120,10 @@ crash_each() {
     [ "$status" -eq 137 ] || { echo "gc: $point: expected a kill, got $status: $output"; false; }
     echo "gc:$point" >> "$POINTS"
     [ "$(tree_of "$root")" = "$(tree_of "$prepared")" ]
-    [ "$(mos_targets "$root")" = "$(mos_targets "$prepared")" ]
+    [ "$(mos_targets "$root")" = "$kept_targets" ]
     # The rerun finishes: the store is what the uninterrupted gc left.
     "$M" gc -r "$root" >/dev/null
-    [ "$(ls "$root/atomfs-store/mos/blobs/sha256" | sort)" = "$(ls "$ref/atomfs-store/mos/blobs/sha256" | sort)" ]
+    [ "$(ls "$root/atomfs-store/mos/blobs/sha256" | sort)" = "$kept_blobs" ]
     # The system rollback returns to is still complete.
     "$M" rollback -r "$root" >/dev/null
     [ "$(mos_targets "$root")" = "hostfs=2.0.0@$A2_D web=1.0.0@$C1_D" ]
