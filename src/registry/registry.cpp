@@ -312,7 +312,7 @@ HttpResponse Registry::delete_manifest(const Route& route) {
 
 // ---- blobs ----
 
-HttpResponse Registry::get_blob(const HttpRequest& request, const Route& route, bool head) {
+std::variant<HttpResponse, Registry::FoundBlob> Registry::find_blob(const Route& route) {
   auto digest = oci::Digest::parse(route.reference);
   if (!digest) return error_response(400, "DIGEST_INVALID", "invalid digest", route.reference);
   if (!root_.has_repository(route.name))
@@ -322,15 +322,23 @@ HttpResponse Registry::get_blob(const HttpRequest& request, const Route& route, 
   auto size = (*store)->blob_size(*digest);
   if (!size) return error_response(500, "UNKNOWN", size.error().message);
   if (!*size) return error_response(404, "BLOB_UNKNOWN", "blob unknown to registry", digest->str());
-  auto total = static_cast<std::uint64_t>(**size);
+  return FoundBlob{.store = std::move(*store),
+                   .digest = std::move(*digest),
+                   .size = static_cast<std::uint64_t>(**size)};
+}
+
+HttpResponse Registry::get_blob(const HttpRequest& request, const Route& route, bool head) {
+  auto found = find_blob(route);
+  if (auto* refusal = std::get_if<HttpResponse>(&found)) return std::move(*refusal);
+  auto& [store, digest, total] = std::get<FoundBlob>(found);
   HttpResponse r;
   r.head = head;
   r.file = HttpResponse::FileRange{
-      (*store)->dir() / "blobs" / std::string(digest->algorithm_name()) / digest->hex(), 0, total};
+      store->dir() / "blobs" / std::string(digest.algorithm_name()) / digest.hex(), 0, total};
   r.set("Content-Type", "application/octet-stream");
-  r.set("Docker-Content-Digest", digest->str());
+  r.set("Docker-Content-Digest", digest.str());
   r.set("Accept-Ranges", "bytes");
-  r.set("ETag", fmt::format("\"{}\"", digest->str()));
+  r.set("ETag", fmt::format("\"{}\"", digest.str()));
   if (auto range = request.header("range")) {
     bool partial = false;
     auto br = parse_range(*range, total, partial);
@@ -352,20 +360,14 @@ HttpResponse Registry::get_blob(const HttpRequest& request, const Route& route, 
 
 HttpResponse Registry::delete_blob(const Route& route) {
   if (!options_.delete_enabled) return error_response(405, "UNSUPPORTED", "deletes are disabled");
-  auto digest = oci::Digest::parse(route.reference);
-  if (!digest) return error_response(400, "DIGEST_INVALID", "invalid digest", route.reference);
-  if (!root_.has_repository(route.name))
-    return error_response(404, "NAME_UNKNOWN", "repository not known", route.name);
-  auto store = root_.repository(route.name, false);
-  if (!store) return error_response(500, "UNKNOWN", store.error().message);
-  auto size = (*store)->blob_size(*digest);
-  if (!size) return error_response(500, "UNKNOWN", size.error().message);
-  if (!*size) return error_response(404, "BLOB_UNKNOWN", "blob unknown to registry", digest->str());
-  if (auto done = (*store)->delete_blob(*digest); !done)
+  auto found = find_blob(route);
+  if (auto* refusal = std::get_if<HttpResponse>(&found)) return std::move(*refusal);
+  auto& [store, digest, size] = std::get<FoundBlob>(found);
+  if (auto done = store->delete_blob(digest); !done)
     return error_response(500, "UNKNOWN", done.error().message);
   HttpResponse r;
   r.status = 202;
-  r.set("Docker-Content-Digest", digest->str());
+  r.set("Docker-Content-Digest", digest.str());
   return r;
 }
 

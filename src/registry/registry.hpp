@@ -80,6 +80,14 @@ class Registry {
   HttpResponse get_manifest(const HttpRequest& request, const Route& route, bool head);
   HttpResponse put_manifest(const HttpRequest& request, const Route& route);
   HttpResponse delete_manifest(const Route& route);
+  struct FoundBlob {
+    std::unique_ptr<oci::LayoutStore> store;
+    oci::Digest digest;
+    std::uint64_t size = 0;
+  };
+  // The blob a route names, in its repository; or the answer for a bad digest, an unknown
+  // repository or an unknown blob.
+  std::variant<HttpResponse, FoundBlob> find_blob(const Route& route);
   HttpResponse get_blob(const HttpRequest& request, const Route& route, bool head);
   HttpResponse delete_blob(const Route& route);
   HttpResponse tags(const Route& route);
