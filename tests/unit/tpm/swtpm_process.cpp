@@ -22,28 +22,25 @@ namespace mos::tpm::testing {
 
 namespace {
 
-bool port_is_free(int port) {
+// Tries `op` (bind or connect) on a new TCP socket to 127.0.0.1:port; true when it succeeds.
+template <class Op>
+bool try_loopback_port(int port, Op op) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return false;
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<uint16_t>(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  bool done = op(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
   ::close(fd);
-  return free;
+  return done;
 }
 
+bool port_is_free(int port) {
+  return try_loopback_port(port, ::bind);
+}
 bool port_accepts(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
-  ::close(fd);
-  return ok;
+  return try_loopback_port(port, ::connect);
 }
 
 void stop(pid_t pid) {
