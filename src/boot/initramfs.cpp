@@ -46,9 +46,11 @@ class Tree {
 
   // Parents before children (compared a component at a time: "bin" < "bin/sh" < "bin-x"), the
   // rest in byte order: nothing of the host's directory order reaches the archive.
-  std::vector<CpioEntry> sorted() const {
+  // The entries move out (their contents are the archive's bytes: tens of MB).
+  std::vector<CpioEntry> sorted() && {
     std::vector<CpioEntry> out;
-    for (const auto& [name, entry] : entries_) out.push_back(entry.entry);
+    out.reserve(entries_.size());
+    for (auto& [name, entry] : entries_) out.push_back(std::move(entry.entry));
     std::sort(out.begin(), out.end(), [](const CpioEntry& a, const CpioEntry& b) {
       std::string_view x = a.name, y = b.name;
       while (true) {
@@ -296,7 +298,7 @@ Result<std::vector<CpioEntry>> initramfs_entries(const InitramfsSpec& spec) {
     MOS_TRY(tree.add(link_entry(std::move(name), target), "link " + path));
   }
   for (auto& link : applet_links) MOS_TRY(tree.add_unless_taken(std::move(link), "busybox"));
-  return tree.sorted();
+  return std::move(tree).sorted();
 }
 
 Result<std::string> build_initramfs(const InitramfsSpec& spec) {

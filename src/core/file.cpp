@@ -61,11 +61,19 @@ Result<std::string> read_file(const fs::path& path, std::size_t max_size) {
     return fail("{} is {} bytes, more than the limit of {} bytes", path.string(), st.st_size,
                 max_size);
   }
+  // Read straight into the string, sized by fstat, one byte more to see the end in the same
+  // pass; it grows only for a file that grows meanwhile or whose size stat does not tell
+  // (/proc, pipes). A byte past max_size means the file is over the limit.
   std::string content;
-  content.reserve(static_cast<std::size_t>(st.st_size));
-  char buffer[65536];
+  std::size_t filled = 0;
+  std::size_t limit = max_size == kUnlimited ? max_size : max_size + 1;
+  content.resize(std::min(limit, static_cast<std::size_t>(st.st_size) + 1));
   for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (filled == content.size()) {
+      if (content.size() >= limit) break;
+      content.resize(std::min(limit, std::max<std::size_t>(content.size() * 2, 65536)));
+    }
+    ssize_t n = ::read(fd, content.data() + filled, content.size() - filled);
     if (n < 0) {
       if (errno == EINTR) continue;
       int e = errno;
@@ -73,13 +81,12 @@ Result<std::string> read_file(const fs::path& path, std::size_t max_size) {
       return fail("cannot read {}: {}", path.string(), errno_message(e));
     }
     if (n == 0) break;
-    if (content.size() + static_cast<std::size_t>(n) > max_size) {
-      ::close(fd);
-      return fail("{} is more than the limit of {} bytes", path.string(), max_size);
-    }
-    content.append(buffer, static_cast<std::size_t>(n));
+    filled += static_cast<std::size_t>(n);
   }
   ::close(fd);
+  if (filled > max_size)
+    return fail("{} is more than the limit of {} bytes", path.string(), max_size);
+  content.resize(filled);
   return content;
 }
 

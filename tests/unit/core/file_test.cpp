@@ -49,6 +49,22 @@ TEST(File, ReadFileLimitsSize) {
   EXPECT_THAT(error_of(read_file(dir->path() / "missing")), HasSubstr("No such file or directory"));
 }
 
+TEST(File, ReadFileTakesAFileAtItsLimitAndFilesStatCannotSize) {
+  auto dir = TempDir::create();
+  std::string bytes(200000, 'y');
+  bytes[199999] = 'z';
+  ASSERT_TRUE(write_file_atomic(dir->path() / "exact", bytes));
+  EXPECT_EQ(*read_file(dir->path() / "exact", bytes.size()), bytes);
+  EXPECT_FALSE(read_file(dir->path() / "exact", bytes.size() - 1));
+  // /proc files say they are empty; their bytes are read all the same, past the first guess.
+  auto maps = read_file("/proc/self/maps");
+  ASSERT_TRUE(maps);
+  EXPECT_THAT(*maps, HasSubstr("[stack]"));
+  auto limited = read_file("/proc/self/maps", 10);
+  ASSERT_FALSE(limited);
+  EXPECT_THAT(limited.error().message, HasSubstr("limit"));
+}
+
 TEST(File, NoReplaceCommitKeepsFirst) {
   auto dir = TempDir::create();
   auto path = dir->path() / "x";
