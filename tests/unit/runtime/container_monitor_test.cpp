@@ -140,9 +140,12 @@ class MonitorRun : public ::testing::Test {
     args.push_back(nullptr);
     pid_t pid = 0;
     if (::posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) return 0;
+    // Its command line, not /proc/PID/exe: during the exec the kernel names the new program
+    // before it has set up its arguments, which container_init_pid reads.
+    std::string handed_over = reaper_.string() + '\0';
     for (int i = 0; i < 2000; ++i) {
-      std::error_code ec;
-      if (fs::read_symlink(fmt::format("/proc/{}/exe", pid), ec) == reaper_) return pid;
+      auto cmdline = read_file(fmt::format("/proc/{}/cmdline", pid), 4096);
+      if (cmdline && cmdline->starts_with(handed_over)) return pid;
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     ::kill(pid, SIGKILL);
