@@ -69,11 +69,16 @@ load_modules() {
 # runtime/apparmor_policy.hpp), loaded into the kernel once securityfs is mounted below. It runs
 # on another CPU from the start, beside everything below and then beside mosctl boot's start,
 # which waits for it (--setup-after) only before it sets its services up.
+# The binary policy goes to the kernel in one write (at most 1 MiB: the hostfs's limit for it),
+# as AppArmor's parser would send it when asked to load a binary (the kernel takes a whole set of
+# profiles from one write), without starting the parser: a C++ program read through dm-verity
+# costs most of a second under emulation.
 {
   load_modules < /etc/mos/late-modules
   until [ -d /run/mos-hostfs ]; do sleep 0.05; done
   if [ -e /sys/kernel/security/apparmor/.replace ] && [ -e /usr/share/mos/apparmor/lxc-containers.bin ]; then
-    apparmor_parser -r -B /usr/share/mos/apparmor/lxc-containers.bin 2>/dev/null ||
+    dd if=/usr/share/mos/apparmor/lxc-containers.bin of=/sys/kernel/security/apparmor/.replace \
+      bs=1M 2>/dev/null ||
       say "AppArmor: LXC's container profiles did not load; each service gets a generated one"
   fi
   : > /run/mos-hostfs/services-setup

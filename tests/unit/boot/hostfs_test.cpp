@@ -130,8 +130,11 @@ TEST_F(HostfsTest, HoldsInitProgramsModulesAndMountPoints) {
   ASSERT_TRUE(expected);
   EXPECT_EQ(policy, expected->out);
   EXPECT_THAT(policy, HasSubstr("lxc-container-default-cgns"));
+  // Loaded with one write of the whole set, without starting apparmor_parser at boot.
   EXPECT_THAT(read_text(root / "etc/mos/rc.sysinit"),
-              HasSubstr(fmt::format("apparmor_parser -r -B {}", kHostfsContainerProfiles)));
+              HasSubstr(fmt::format("dd if={} of=/sys/kernel/security/apparmor/.replace",
+                                    kHostfsContainerProfiles)));
+  EXPECT_THAT(read_text(root / "etc/mos/rc.sysinit"), Not(HasSubstr("apparmor_parser")));
   // The modules in load order.
   EXPECT_EQ(read_text(root / "lib/modules/load-order"),
             "kernel/net/netfilter/nf_tables.ko\nkernel/net/netfilter/nft_masq.ko\n");
@@ -175,7 +178,7 @@ TEST_F(HostfsTest, HoldsInitProgramsModulesAndMountPoints) {
   // Nor does ready wait for what only the services need (their networks' modules, LXC's AppArmor
   // profiles, loaded once securityfs is mounted): mosctl boot does, before it sets them up.
   auto setup = sysinit.find("load_modules < /etc/mos/late-modules");
-  auto apparmor = sysinit.find("apparmor_parser -r -B /usr/share/mos/apparmor/lxc-containers.bin");
+  auto apparmor = sysinit.find("dd if=/usr/share/mos/apparmor/lxc-containers.bin");
   auto done = sysinit.find(": > /run/mos-hostfs/services-setup");
   EXPECT_LT(setup, apparmor);
   EXPECT_LT(apparmor, done);
