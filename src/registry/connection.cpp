@@ -1,6 +1,7 @@
 #include "registry/connection.hpp"
 
 #include <algorithm>
+#include <array>
 #include <limits>
 
 #include <spdlog/spdlog.h>
@@ -95,12 +96,14 @@ asio::awaitable<void> Connection<Stream>::linger() {
   beast::error_code ec;
   socket.shutdown(tcp::socket::shutdown_send, ec);
   if (ec) co_return;
-  if (chunk_.empty()) chunk_.resize(kChunk);
   buffer_.clear();
+  // A small sink, not the 1 MiB body buffer: a refused request (a 401 before its body) has none,
+  // and a lingering connection should cost no more than an idle one.
+  std::array<char, 16 * 1024> discarded;
   auto until = std::chrono::steady_clock::now() + kLingerTotal;
   while (!ec && std::chrono::steady_clock::now() < until) {
     transport().expires_after(kLingerQuiet);
-    co_await transport().async_read_some(asio::buffer(chunk_.data(), chunk_.size()),
+    co_await transport().async_read_some(asio::buffer(discarded),
                                          asio::redirect_error(asio::use_awaitable, ec));
   }
 }
