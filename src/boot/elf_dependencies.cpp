@@ -2,10 +2,12 @@
 
 #include <elf.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <climits>
 #include <cstring>
 #include <deque>
 #include <map>
@@ -15,6 +17,7 @@
 
 #include "core/file.hpp"
 #include "core/text.hpp"
+#include "core/unique_fd.hpp"
 
 namespace mos::boot {
 
@@ -22,9 +25,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Dynamic sections and their strings are near the start; bounded so that a huge library (or
-// a device named as one) is never read whole just for its headers.
-constexpr std::size_t kMaxElfFile = 1u << 30;
+// Only the headers, the interpreter's name, the dynamic section and its strings are read
+// (pread at their offsets), never a library's code: a bootkit build looks at ~150 of them.
+constexpr std::uint64_t kMaxDynamicBytes = 1u << 20;
+constexpr std::uint64_t kMaxDynamicStrings = 16u << 20;
 
 struct ElfInfo {
   unsigned char elf_class = 0;
@@ -60,30 +64,71 @@ std::optional<std::pair<unsigned char, std::uint16_t>> elf_identity(const fs::pa
   return std::pair{header.e_ident[EI_CLASS], header.e_machine};
 }
 
+// An open ELF file, read at offsets checked against its size.
+class ElfFile {
+ public:
+  static Result<ElfFile> open(const fs::path& file) {
+    int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fail("cannot open {}: {}", file.string(), errno_message(errno));
+    UniqueFd owned(fd);
+    struct stat st{};
+    if (::fstat(fd, &st) != 0)
+      return fail("cannot stat {}: {}", file.string(), errno_message(errno));
+    if (!S_ISREG(st.st_mode)) return fail("{} is not a regular file", file.string());
+    return ElfFile(file, std::move(owned), static_cast<std::uint64_t>(st.st_size));
+  }
+  bool in_file(std::uint64_t offset, std::uint64_t size) const {
+    return offset <= size_ && size <= size_ - offset;
+  }
+  // size bytes at offset into out (which must hold them); the caller checked in_file.
+  Status read(std::uint64_t offset, std::uint64_t size, void* out) const {
+    auto* to = static_cast<char*>(out);
+    while (size > 0) {
+      ssize_t n = ::pread(fd_.get(), to, size, static_cast<off_t>(offset));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return fail("cannot read {}: {}", path_.string(), errno_message(errno));
+      if (n == 0) return fail("{} ended while it was read", path_.string());
+      to += n;
+      offset += static_cast<std::uint64_t>(n);
+      size -= static_cast<std::uint64_t>(n);
+    }
+    return {};
+  }
+  Result<std::string> read_string(std::uint64_t offset, std::uint64_t size) const {
+    std::string out(size, '\0');
+    MOS_TRY(read(offset, size, out.data()));
+    return out;
+  }
+
+ private:
+  ElfFile(fs::path path, UniqueFd fd, std::uint64_t size)
+      : path_(std::move(path)), fd_(std::move(fd)), size_(size) {}
+  fs::path path_;
+  UniqueFd fd_;
+  std::uint64_t size_ = 0;
+};
+
 Result<ElfInfo> read_elf(const fs::path& file) {
-  MOS_TRY_ASSIGN(std::string data, read_file(file, kMaxElfFile));
+  MOS_TRY_ASSIGN(ElfFile elf, ElfFile::open(file));
   auto bad = [&](std::string_view why) {
     return fail("{} {} (expected a 64-bit little-endian ELF program or library)", file.string(),
                 why);
   };
   Elf64_Ehdr header;
-  if (data.size() < sizeof header || std::memcmp(data.data(), ELFMAG, SELFMAG) != 0)
-    return bad("is not an ELF file");
-  std::memcpy(&header, data.data(), sizeof header);
+  if (!elf.in_file(0, sizeof header)) return bad("is not an ELF file");
+  MOS_TRY(elf.read(0, sizeof header, &header));
+  if (std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0) return bad("is not an ELF file");
   if (header.e_ident[EI_CLASS] != ELFCLASS64 || header.e_ident[EI_DATA] != ELFDATA2LSB)
     return bad("is not a 64-bit little-endian ELF file");
-  if (header.e_phentsize != sizeof(Elf64_Phdr) || header.e_phoff > data.size() ||
-      (data.size() - header.e_phoff) / sizeof(Elf64_Phdr) < header.e_phnum)
+  if (header.e_phentsize != sizeof(Elf64_Phdr) ||
+      !elf.in_file(header.e_phoff, std::uint64_t{header.e_phnum} * sizeof(Elf64_Phdr)))
     return bad("has a damaged program header table");
   ElfInfo info;
   info.elf_class = ELFCLASS64;
   info.machine = header.e_machine;
   std::vector<Elf64_Phdr> segments(header.e_phnum);
   if (header.e_phnum)
-    std::memcpy(segments.data(), data.data() + header.e_phoff, header.e_phnum * sizeof(Elf64_Phdr));
-  auto in_file = [&](std::uint64_t offset, std::uint64_t size) {
-    return offset <= data.size() && size <= data.size() - offset;
-  };
+    MOS_TRY(elf.read(header.e_phoff, header.e_phnum * sizeof(Elf64_Phdr), segments.data()));
   // A virtual address of the loaded image as an offset in the file, through the PT_LOAD that
   // maps it.
   auto file_offset = [&](std::uint64_t address) -> std::optional<std::uint64_t> {
@@ -95,20 +140,20 @@ Result<ElfInfo> read_elf(const fs::path& file) {
   const Elf64_Phdr* dynamic = nullptr;
   for (const auto& s : segments) {
     if (s.p_type == PT_INTERP) {
-      if (!in_file(s.p_offset, s.p_filesz)) return bad("has a PT_INTERP outside the file");
-      std::string_view text(data.data() + s.p_offset, s.p_filesz);
-      info.interpreter = std::string(text.substr(0, text.find('\0')));
+      if (!elf.in_file(s.p_offset, s.p_filesz) || s.p_filesz > PATH_MAX)
+        return bad("has a PT_INTERP outside the file");
+      MOS_TRY_ASSIGN(std::string text, elf.read_string(s.p_offset, s.p_filesz));
+      info.interpreter = text.substr(0, text.find('\0'));
     } else if (s.p_type == PT_DYNAMIC) {
       dynamic = &s;
     }
   }
   if (!dynamic) return info;
-  if (!in_file(dynamic->p_offset, dynamic->p_filesz))
+  if (!elf.in_file(dynamic->p_offset, dynamic->p_filesz) || dynamic->p_filesz > kMaxDynamicBytes)
     return bad("has a PT_DYNAMIC outside the file");
   std::vector<Elf64_Dyn> entries(dynamic->p_filesz / sizeof(Elf64_Dyn));
   if (!entries.empty())
-    std::memcpy(entries.data(), data.data() + dynamic->p_offset,
-                entries.size() * sizeof(Elf64_Dyn));
+    MOS_TRY(elf.read(dynamic->p_offset, entries.size() * sizeof(Elf64_Dyn), entries.data()));
   std::optional<std::uint64_t> strtab;
   std::uint64_t strsz = 0;
   for (const auto& entry : entries) {
@@ -118,9 +163,10 @@ Result<ElfInfo> read_elf(const fs::path& file) {
   }
   if (!strtab) return bad("has a dynamic section without DT_STRTAB");
   auto strings_at = file_offset(*strtab);
-  if (!strings_at || !in_file(*strings_at, strsz))
+  if (!strings_at || !elf.in_file(*strings_at, strsz) || strsz > kMaxDynamicStrings)
     return bad("has a DT_STRTAB outside its loaded segments");
-  std::string_view strings(data.data() + *strings_at, strsz);
+  MOS_TRY_ASSIGN(std::string string_table, elf.read_string(*strings_at, strsz));
+  std::string_view strings(string_table);
   for (const auto& entry : entries) {
     if (entry.d_tag == DT_NULL) break;
     if (entry.d_tag != DT_NEEDED && entry.d_tag != DT_RPATH && entry.d_tag != DT_RUNPATH) continue;
@@ -151,7 +197,42 @@ std::vector<fs::path> expand_origin(const std::vector<std::string>& dirs, const 
   return out;
 }
 
+bool is_debug_section(std::string_view name) {
+  for (std::string_view prefix :
+       {".debug", ".zdebug", ".stab", ".gnu.debuglto_", ".line", ".gnu.linkonce.wi."})
+    if (name.starts_with(prefix)) return true;
+  return false;
+}
+
 }  // namespace
+
+Result<bool> elf_has_debug_sections(const fs::path& file) {
+  MOS_TRY_ASSIGN(ElfFile elf, ElfFile::open(file));
+  Elf64_Ehdr header;
+  if (!elf.in_file(0, sizeof header)) return false;
+  MOS_TRY(elf.read(0, sizeof header, &header));
+  if (std::memcmp(header.e_ident, ELFMAG, SELFMAG) != 0 || header.e_ident[EI_CLASS] != ELFCLASS64)
+    return false;
+  auto damaged = [&] {
+    return fail("{} has a damaged section header table (expected a 64-bit ELF file)",
+                file.string());
+  };
+  if (header.e_shnum == 0) return false;
+  if (header.e_shentsize != sizeof(Elf64_Shdr) || header.e_shstrndx >= header.e_shnum ||
+      !elf.in_file(header.e_shoff, std::uint64_t{header.e_shnum} * sizeof(Elf64_Shdr)))
+    return damaged();
+  std::vector<Elf64_Shdr> sections(header.e_shnum);
+  MOS_TRY(elf.read(header.e_shoff, header.e_shnum * sizeof(Elf64_Shdr), sections.data()));
+  const auto& names = sections[header.e_shstrndx];
+  if (!elf.in_file(names.sh_offset, names.sh_size) || names.sh_size > kMaxDynamicStrings)
+    return damaged();
+  MOS_TRY_ASSIGN(std::string name_table, elf.read_string(names.sh_offset, names.sh_size));
+  for (const auto& section : sections) {
+    if (section.sh_name >= name_table.size()) return damaged();
+    if (is_debug_section(name_table.c_str() + section.sh_name)) return true;
+  }
+  return false;
+}
 
 std::vector<fs::path> default_library_dirs() {
   std::vector<fs::path> dirs;

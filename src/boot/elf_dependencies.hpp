@@ -39,4 +39,9 @@ Result<ElfDependencies> elf_dependencies(
     const std::filesystem::path& program,
     const std::vector<std::filesystem::path>& search_dirs = default_library_dirs());
 
+// Whether an ELF file has sections that `objcopy --strip-debug` removes (.debug_*, .zdebug_*,
+// .stab*, .line, .gnu.debuglto_*): Debian's libraries and a release build have none, and need no
+// pass through objcopy. A file that is not a 64-bit ELF file has none.
+Result<bool> elf_has_debug_sections(const std::filesystem::path& file);
+
 }  // namespace mos::boot

@@ -130,9 +130,12 @@ CpioEntry link_entry(std::string name, std::string target) {
   return entry;
 }
 
-// The file's bytes without debug information (objcopy --strip-debug into a temp file), or as
-// they are.
+// The file's bytes without debug information (objcopy --strip-debug into a temp file, when it
+// has any), or as they are.
 Result<std::string> elf_contents(const fs::path& file, bool strip_debug) {
+  if (strip_debug) {
+    MOS_TRY_ASSIGN(strip_debug, elf_has_debug_sections(file));
+  }
   if (!strip_debug) return read_file(file, kMaxCopiedFile);
   MOS_TRY_ASSIGN(TempDir temp, TempDir::create({}, "mos-strip-"));
   fs::path out = temp.path() / "stripped";

@@ -64,14 +64,19 @@ Result<std::string> read_file(const fs::path& path, std::size_t max_size) {
   // Read straight into the string, sized by fstat, one byte more to see the end in the same
   // pass; it grows only for a file that grows meanwhile or whose size stat does not tell
   // (/proc, pipes). A byte past max_size means the file is over the limit.
+  // The string grows without zero-filling (resize would write every byte once more before
+  // read overwrites it); only the bytes read are kept.
   std::string content;
   std::size_t filled = 0;
   std::size_t limit = max_size == kUnlimited ? max_size : max_size + 1;
-  content.resize(std::min(limit, static_cast<std::size_t>(st.st_size) + 1));
+  auto grow = [&content](std::size_t size) {
+    content.resize_and_overwrite(size, [](char*, std::size_t n) { return n; });
+  };
+  grow(std::min(limit, static_cast<std::size_t>(st.st_size) + 1));
   for (;;) {
     if (filled == content.size()) {
       if (content.size() >= limit) break;
-      content.resize(std::min(limit, std::max<std::size_t>(content.size() * 2, 65536)));
+      grow(std::min(limit, std::max<std::size_t>(content.size() * 2, 65536)));
     }
     ssize_t n = ::read(fd, content.data() + filled, content.size() - filled);
     if (n < 0) {

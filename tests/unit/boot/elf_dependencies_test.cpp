@@ -133,5 +133,40 @@ TEST(ElfDependencies, RefusesWhatIsNotAnElfProgram) {
   EXPECT_FALSE(elf_dependencies(dir->path() / "damaged"));
 }
 
+// Only a file with debug sections goes through objcopy: a program built with -g has them, the same
+// program stripped of them and Debian's libraries have none, and a file that is not ELF has none.
+TEST(ElfDependencies, TellsDebugSections) {
+  auto dir = TempDir::create();
+  ASSERT_TRUE(dir);
+  ASSERT_TRUE(write_file_atomic(dir->path() / "hello.c", "int main(void) { return 0; }\n"));
+  auto built = run_checked(ProcessRun{.argv = {"gcc", "-g", "-o", (dir->path() / "hello").string(),
+                                               (dir->path() / "hello.c").string()}});
+  ASSERT_TRUE(built) << built.error().message;
+  auto stripped =
+      run_checked(ProcessRun{.argv = {"objcopy", "--strip-debug", (dir->path() / "hello").string(),
+                                      (dir->path() / "stripped").string()}});
+  ASSERT_TRUE(stripped) << stripped.error().message;
+  auto debug = elf_has_debug_sections(dir->path() / "hello");
+  ASSERT_TRUE(debug) << debug.error().message;
+  EXPECT_TRUE(*debug);
+  auto none = elf_has_debug_sections(dir->path() / "stripped");
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_FALSE(*none);
+  auto libc = elf_has_debug_sections(fs::canonical("/lib/x86_64-linux-gnu/libc.so.6"));
+  ASSERT_TRUE(libc) << libc.error().message;
+  EXPECT_FALSE(*libc);
+  auto text = elf_has_debug_sections(dir->path() / "hello.c");
+  ASSERT_TRUE(text) << text.error().message;
+  EXPECT_FALSE(*text);
+  EXPECT_THAT(test::error_of(elf_has_debug_sections(dir->path() / "missing")),
+              HasSubstr("missing"));
+  // A section header table past the end of the file.
+  auto whole = read_file(dir->path() / "hello");
+  ASSERT_TRUE(whole) << whole.error().message;
+  ASSERT_TRUE(write_file_atomic(dir->path() / "cut", whole->substr(0, whole->size() / 2)));
+  EXPECT_THAT(test::error_of(elf_has_debug_sections(dir->path() / "cut")),
+              HasSubstr("damaged section header table"));
+}
+
 }  // namespace
 }  // namespace mos::boot
