@@ -9,6 +9,7 @@
 // neither the admin password nor the SUDI key (the original ran tpm2-tools with passwords in
 // argv and unencrypted sessions).
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -78,6 +79,10 @@ class TpmConnection {
   Result<ESYS_TR> nv_handle(std::uint32_t index);
   // Whether the index is defined.
   Result<bool> nv_defined(std::uint32_t index);
+
+  // For tests: runs between a policy's replay and the NV command it authorizes, to extend a PCR
+  // there as a module that the kernel measures while the initramfs reads its secrets does.
+  std::function<void()> after_policy_replay;
 
  private:
   struct TctiDeleter {

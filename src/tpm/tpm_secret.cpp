@@ -177,6 +177,10 @@ Status replay_policy(TpmConnection& tpm, ESYS_TR session, SecretPolicy policy, E
 
 namespace {
 
+// How often a chunk is tried when PCRs change under its policy session (each module the
+// initramfs loads meanwhile changes one): a few modules load at a time, a few hundred ms each.
+constexpr int kPcrChangedAttempts = 50;
+
 // Reads (write == nullptr) or writes a whole index through its policy, chunk by chunk.
 Result<std::string> access_secret(TpmConnection& tpm, std::uint32_t index, SecretPolicy policy,
                                   const SignedPolicy& signed_policy,
@@ -230,24 +234,40 @@ Result<std::string> access_secret(TpmConnection& tpm, std::uint32_t index, Secre
   if (write == nullptr) secret.reserve(size);
   for (std::uint16_t offset = 0; offset < size;) {
     auto chunk = static_cast<std::uint16_t>(std::min<int>(*chunk_max, size - offset));
-    // A policy session's digest is reset by every use, so each chunk replays the policy.
-    auto replayed = replay_policy(tpm, session->get(), policy, key, *key_name, signature);
-    if (!replayed) return in_context(replayed.error());
-    if (write != nullptr) {
-      TPM2B_MAX_NV_BUFFER data{};
-      data.size = chunk;
-      std::memcpy(data.buffer, write->data() + offset, chunk);
-      rc = Esys_NV_Write(esys, *nv, *nv, session->get(), ESYS_TR_NONE, ESYS_TR_NONE, &data, offset);
-      OPENSSL_cleanse(&data, sizeof data);
-      if (rc != TSS2_RC_SUCCESS) return std::unexpected(tss2_error(what("TPM2_NV_Write"), rc));
-    } else {
+    for (int attempt = 1;; ++attempt) {
+      // A policy session's digest is reset by every use, so each chunk replays the policy.
+      auto replayed = replay_policy(tpm, session->get(), policy, key, *key_name, signature);
+      if (!replayed) return in_context(replayed.error());
+      if (tpm.after_policy_replay) tpm.after_policy_replay();
       TPM2B_MAX_NV_BUFFER* data = nullptr;
-      rc = Esys_NV_Read(esys, *nv, *nv, session->get(), ESYS_TR_NONE, ESYS_TR_NONE, chunk, offset,
-                        &data);
-      if (rc != TSS2_RC_SUCCESS) return std::unexpected(tss2_error(what("TPM2_NV_Read"), rc));
-      secret.append(reinterpret_cast<const char*>(data->buffer), data->size);
-      OPENSSL_cleanse(data->buffer, data->size);
-      Esys_Free(data);
+      if (write != nullptr) {
+        TPM2B_MAX_NV_BUFFER in{};
+        in.size = chunk;
+        std::memcpy(in.buffer, write->data() + offset, chunk);
+        rc = Esys_NV_Write(esys, *nv, *nv, session->get(), ESYS_TR_NONE, ESYS_TR_NONE, &in, offset);
+        OPENSSL_cleanse(&in, sizeof in);
+      } else {
+        rc = Esys_NV_Read(esys, *nv, *nv, session->get(), ESYS_TR_NONE, ESYS_TR_NONE, chunk, offset,
+                          &data);
+      }
+      // Any PCR extended since PolicyPCR fails the command, whichever PCR it was: under secure
+      // boot the kernel measures every module it loads into PCR10 (IMA's arch policy), and the
+      // initramfs loads modules beside this. PCR7 itself is checked again by the replay.
+      if (rc == TPM2_RC_PCR_CHANGED && attempt < kPcrChangedAttempts) {
+        rc = Esys_PolicyRestart(esys, session->get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE);
+        if (rc != TSS2_RC_SUCCESS)
+          return std::unexpected(tss2_error(what("TPM2_PolicyRestart"), rc));
+        continue;
+      }
+      if (rc != TSS2_RC_SUCCESS)
+        return std::unexpected(
+            tss2_error(what(write != nullptr ? "TPM2_NV_Write" : "TPM2_NV_Read"), rc));
+      if (data != nullptr) {
+        secret.append(reinterpret_cast<const char*>(data->buffer), data->size);
+        OPENSSL_cleanse(data->buffer, data->size);
+        Esys_Free(data);
+      }
+      break;
     }
     offset = static_cast<std::uint16_t>(offset + chunk);
   }

@@ -193,6 +193,40 @@ TEST_F(TpmDevice, InitrdSetupReadsTheSecretsOnceInAProductionBoot) {
       << forced.error().message;
 }
 
+// Under secure boot the kernel measures every module it loads into PCR10, and the initramfs loads
+// modules while it reads its secrets: a PCR extended between a policy's replay and the read
+// fails the read (TPM_RC_PCR_CHANGED, whichever PCR it was), which then replays the policy.
+// Only PCR7 decides: a TPM whose PCRs never stop changing gives a clear error.
+TEST_F(TpmDevice, APcrChangedUnderThePolicyIsReplayed) {
+  provision();
+  boot_with(*tpm_, "uki-production");
+  Sha256 production = *device_keyset().prediction.pcr7_of("uki-production");
+  auto policy = choose_signed_policy(device_keyset().data, production, SecretPolicy::luks);
+  ASSERT_TRUE(policy) << policy.error().message;
+  int extends = 0, limit = 3;
+  tpm_->after_policy_replay = [&] {
+    if (extends >= limit) return;
+    ++extends;
+    TPML_DIGEST_VALUES digests{};
+    digests.count = 1;
+    digests.digests[0].hashAlg = TPM2_ALG_SHA256;
+    ASSERT_EQ(Esys_PCR_Extend(tpm_->esys(), ESYS_TR_PCR10, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                              ESYS_TR_NONE, &digests),
+              TSS2_RC_SUCCESS);
+  };
+  auto read = read_secret(*tpm_, kNvSudiCert, SecretPolicy::luks, *policy);
+  ASSERT_TRUE(read) << read.error().message;
+  EXPECT_EQ(*read, device_keyset().cert_pem);
+  EXPECT_EQ(extends, 3);
+
+  limit = 1000;
+  auto never = read_secret(*tpm_, kNvSudiCert, SecretPolicy::luks, *policy);
+  ASSERT_FALSE(never);
+  EXPECT_NE(never.error().message.find("TPM2_NV_Read"), std::string::npos) << never.error().message;
+  EXPECT_NE(never.error().message.find("PCR have changed since checked"), std::string::npos)
+      << never.error().message;
+}
+
 TEST_F(TpmDevice, OtherBootsAreRefusedAndNothingIsWritten) {
   provision();
   Sha256 production = *device_keyset().prediction.pcr7_of("uki-production");
