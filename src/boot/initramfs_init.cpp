@@ -123,40 +123,51 @@ started=$!
 R=/run/mos-root
 boot_system() {
   mkdir -p "$R/config" "$R/atomfs-store" "$R/scratch-writes" "$R/factory" /sysroot
+  # The TPM's step starts first: it mostly waits for the TPM's answers, so the partitions mount
+  # meanwhile. It reads the machine's identity (its SUDI certificate and key) into a private
+  # tmpfs, and its final PCR7 extend closes the TPM's secrets for whatever runs next: they are
+  # readable only in a boot whose PCR7 the keyset's signed policies name. A development keyset's
+  # machine without a TPM device (its drivers are built in) has nothing to read and nothing to
+  # close, and starts no program for it (each mosctl start costs a fraction of a second under
+  # emulation).
+  tpm_step=""
+  if [ "$tpm" != none ] || [ ! -e /etc/mos/development ]; then
+    mosctl initrd-setup --pcr7data /pcr7data > /run/initrd-setup.log 2>&1 &
+    tpm_step=$!
+  fi
   for part in config:machine-config atomfs-store:machine-store scratch-writes:machine-scratch; do
     dev=$(findfs "LABEL=${part#*:}") || stop "FAILED: no partition labelled ${part#*:}"
     mount -t ext4 -o nosuid,nodev "$dev" "$R/${part%%:*}" ||
       stop "FAILED: mounting ${part#*:} ($dev)"
   done
   # /factory/secure of the running system: a tmpfs with the manifest CA, and the machine's
-  # identity (its SUDI certificate and key) when the TPM gives it. The TPM's secrets are readable
-  # only in a boot whose PCR7 the keyset's signed policies name; initrd-setup's final PCR7 extend
-  # closes them for whatever runs next.
+  # identity when the TPM gives it.
   mount -t tmpfs -o mode=0700,nosuid,nodev,noexec tmpfs "$R/factory" || stop "FAILED: a tmpfs for /factory"
   mkdir -p -m 0700 "$R/factory/secure"
   cp /manifestCA.pem "$R/factory/secure/manifestCA.pem" || stop "FAILED: copying the manifest CA"
   # dm-verity's modules (four signature checks and probes) load on the other CPU meanwhile. The
-  # TPM's step comes before the system's verification, which checks the product its SUDI names.
+  # TPM's step ends before the system's verification, which checks the product its SUDI names.
   modprobe dm_verity 2>/dev/null &
   verity_modules=$!
-  if [ "$tpm" = none ] && [ -e /etc/mos/development ]; then
-    # No TPM device at all (its drivers are built in): nothing to read and nothing to close, and
-    # no program to start (each mosctl start costs a fraction of a second under emulation).
+  if [ -z "$tpm_step" ]; then
     say "TPM: none (a development keyset: booting on without the machine's identity)"
-  elif out=$(mosctl initrd-setup --pcr7data /pcr7data 2>&1); then
+  elif wait "$tpm_step"; then
     cp -p /priv/factory/secure/server.crt /priv/factory/secure/server.key "$R/factory/secure/" ||
       stop "FAILED: copying the machine's identity"
     umount /priv/factory || stop "FAILED: unmounting the TPM's secrets"
     say "TPM: the machine's identity read; PCR7 extended, the secrets closed until the next boot"
-  elif [ -e /etc/mos/development ]; then
-    # Boot on without an identity, but never with the secrets still open: PCR7 is extended
-    # again here (initrd-setup extends on its failures too, but one that failed to extend must
-    # not leave a booted system able to read them).
-    mosctl extend-pcr7 > /dev/null 2>&1 || [ ! -e /dev/tpmrm0 ] ||
-      stop "FAILED: TPM: ${out##*error: }; then extending PCR7 failed"
-    say "TPM: ${out##*error: } (a development keyset: booting on without the machine's identity)"
   else
-    stop "FAILED: TPM: ${out##*error: }"
+    out=$(cat /run/initrd-setup.log)
+    if [ -e /etc/mos/development ]; then
+      # Boot on without an identity, but never with the secrets still open: PCR7 is extended
+      # again here (initrd-setup extends on its failures too, but one that failed to extend must
+      # not leave a booted system able to read them).
+      mosctl extend-pcr7 > /dev/null 2>&1 || [ ! -e /dev/tpmrm0 ] ||
+        stop "FAILED: TPM: ${out##*error: }; then extending PCR7 failed"
+      say "TPM: ${out##*error: } (a development keyset: booting on without the machine's identity)"
+    else
+      stop "FAILED: TPM: ${out##*error: }"
+    fi
   fi
   # The system is verified again (signatures up to the keyset's manifest CA) and its hostfs is
   # mounted with every layer under dm-verity: the kernel checks each block as it is read against

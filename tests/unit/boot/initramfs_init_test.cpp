@@ -49,16 +49,25 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
   // A production keyset's machine stops when the TPM gives no identity; only a development
   // keyset's boots on without a TPM device, and then starts no TPM program at all.
   EXPECT_THAT(script, HasSubstr("stop \"FAILED: TPM: "));
-  auto no_tpm = script.find("if [ \"$tpm\" = none ] && [ -e /etc/mos/development ]; then");
+  auto no_tpm = script.find("if [ \"$tpm\" != none ] || [ ! -e /etc/mos/development ]; then");
   ASSERT_NE(no_tpm, std::string::npos);
   EXPECT_LT(no_tpm, script.find("mosctl initrd-setup"));
-  // The SUDI the TPM gives names the product the system's verification checks: the TPM's step
-  // ends first. dm-verity's modules load beside it and are waited for before the verification.
+  // The TPM's step starts before the partitions mount, in the background, and the SUDI it gives
+  // names the product the system's verification checks: it is waited for first. dm-verity's
+  // modules load beside it and are waited for before the verification too.
   auto boot = script.find("boot_system() {");
-  EXPECT_LT(script.find("mosctl initrd-setup", boot), script.find("mosctl create-boot-fs", boot));
+  auto tpm_step = script.find(
+      "mosctl initrd-setup --pcr7data /pcr7data > /run/initrd-setup.log 2>&1 &\n"
+      "    tpm_step=$!",
+      boot);
+  ASSERT_NE(tpm_step, std::string::npos);
+  EXPECT_LT(tpm_step, script.find("mount -t ext4", boot));
+  auto tpm_wait = script.find("elif wait \"$tpm_step\"; then", boot);
+  ASSERT_NE(tpm_wait, std::string::npos);
+  EXPECT_LT(tpm_wait, script.find("mosctl create-boot-fs", boot));
   auto verity = script.find("modprobe dm_verity 2>/dev/null &\n  verity_modules=$!", boot);
   ASSERT_NE(verity, std::string::npos);
-  EXPECT_LT(verity, script.find("mosctl initrd-setup", boot));
+  EXPECT_LT(verity, tpm_wait);
   EXPECT_LT(script.find("wait \"$verity_modules\"", boot),
             script.find("mosctl create-boot-fs", boot));
 }
