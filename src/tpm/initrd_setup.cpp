@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
@@ -88,9 +89,10 @@ Result<InitrdSetupReport> read_and_store(TpmConnection& tpm, const Pcr7Data& dat
   MOS_TRY_ASSIGN(Sha256 pcr7, tpm.read_pcr7());
   MOS_TRY_ASSIGN(SignedPolicy policy, choose_signed_policy(data, pcr7, SecretPolicy::luks));
   Secrets secrets;
-  MOS_TRY_ASSIGN(secrets.cert, read_secret(tpm, kNvSudiCert, SecretPolicy::luks, policy));
-  MOS_TRY_ASSIGN(secrets.key, read_secret(tpm, kNvSudiKey, SecretPolicy::luks, policy));
-  MOS_TRY_ASSIGN(secrets.passphrase, read_secret(tpm, kNvOsPassphrase, SecretPolicy::luks, policy));
+  PolicySecrets guarded(tpm, SecretPolicy::luks, std::move(policy));
+  MOS_TRY_ASSIGN(secrets.cert, guarded.read(kNvSudiCert));
+  MOS_TRY_ASSIGN(secrets.key, guarded.read(kNvSudiKey));
+  MOS_TRY_ASSIGN(secrets.passphrase, guarded.read(kNvOsPassphrase));
 
   if (options.mount_tmpfs) MOS_TRY(mount_private_tmpfs(options.dest));
   MOS_TRY(make_dirs(options.dest, 0700));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -118,10 +119,76 @@ Result<SignedPolicy> choose_signed_policy(const Pcr7Data& data, const Sha256& pc
 
 namespace {
 
-// Replays the policy in `session` and authorizes it with the loaded key's ticket.
-Status replay_policy(TpmConnection& tpm, ESYS_TR session, SecretPolicy policy, ESYS_TR key,
-                     const TPM2B_NAME& key_name, const TPMT_SIGNATURE& signature) {
-  ESYS_CONTEXT* esys = tpm.esys();
+// How often a chunk is tried when PCRs change under its policy session (each module the
+// initramfs loads meanwhile changes one): a few modules load at a time, a few hundred ms each.
+constexpr int kPcrChangedAttempts = 50;
+
+}  // namespace
+
+PolicySecrets::PolicySecrets(TpmConnection& tpm, SecretPolicy policy, SignedPolicy signed_policy)
+    : tpm_(tpm), policy_(policy), signed_policy_(std::move(signed_policy)) {}
+
+PolicySecrets::~PolicySecrets() {
+  if (version_index_ != ESYS_TR_NONE) Esys_TR_Close(tpm_.esys(), &version_index_);
+}
+
+Result<std::string> PolicySecrets::read(std::uint32_t index) {
+  return access(index, nullptr);
+}
+
+Status PolicySecrets::write(std::uint32_t index, std::string_view bytes) {
+  MOS_TRY(access(index, &bytes));
+  return {};
+}
+
+// The key (owner hierarchy: a key loaded in the null hierarchy gives only null tickets, which
+// PolicyAuthorize refuses; loading a public key needs no hierarchy password), the salted policy
+// session and, for the luks policy, the NV version that PolicyNV compares.
+Status PolicySecrets::open() {
+  ESYS_CONTEXT* esys = tpm_.esys();
+  MOS_TRY_ASSIGN(TPM2B_PUBLIC public_area,
+                 rsa_public_area(signed_policy_.public_pem, "the keyset's policy key"));
+  if (signed_policy_.signature.size() > sizeof(TPMT_SIGNATURE::signature.rsassa.sig.buffer))
+    return fail("signature larger than the TPM takes");
+  signature_ = TPMT_SIGNATURE{};
+  signature_.sigAlg = TPM2_ALG_RSASSA;
+  signature_.signature.rsassa.hash = TPM2_ALG_SHA256;
+  signature_.signature.rsassa.sig.size = static_cast<UINT16>(signed_policy_.signature.size());
+  std::memcpy(signature_.signature.rsassa.sig.buffer, signed_policy_.signature.data(),
+              signed_policy_.signature.size());
+  ESYS_TR key = ESYS_TR_NONE;
+  TSS2_RC rc = Esys_LoadExternal(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, nullptr,
+                                 &public_area, ESYS_TR_RH_OWNER, &key);
+  if (rc != TSS2_RC_SUCCESS) return std::unexpected(tss2_error("TPM2_LoadExternal", rc));
+  key_ = FlushedHandle(esys, key);
+  TPM2B_NAME* key_name = nullptr;
+  rc = Esys_TR_GetName(esys, key, &key_name);
+  if (rc != TSS2_RC_SUCCESS) return std::unexpected(tss2_error("key name", rc));
+  key_name_ = *key_name;
+  Esys_Free(key_name);
+  MOS_TRY_ASSIGN(chunk_max_, tpm_.nv_buffer_max());
+  if (policy_ == SecretPolicy::luks) {
+    // The operand is the index's own contents, as the original's initrd did: a version other
+    // than the one the keyset signed passes PolicyNV but gives a digest the signature does not
+    // cover.
+    MOS_TRY_ASSIGN(std::string version, read_public_nv(tpm_, kNvEaPolicyVersion));
+    if (version_index_ != ESYS_TR_NONE) Esys_TR_Close(esys, &version_index_);
+    MOS_TRY_ASSIGN(version_index_, tpm_.nv_handle(kNvEaPolicyVersion));
+    version_ = TPM2B_OPERAND{};
+    version_.size = static_cast<UINT16>(std::min(version.size(), sizeof(version_.buffer)));
+    std::memcpy(version_.buffer, version.data(), version_.size);
+  }
+  MOS_TRY_ASSIGN(session_, tpm_.start_salted_session(TPM2_SE_POLICY));
+  verified_ = false;
+  opened_ = true;
+  return {};
+}
+
+// Replays the policy in the session and authorizes it with the key's ticket; the first replay
+// asks the TPM to verify the keyset's signature over the session's digest for that ticket.
+Status PolicySecrets::replay() {
+  ESYS_CONTEXT* esys = tpm_.esys();
+  ESYS_TR session = session_.get();
   TPM2B_DIGEST empty_digest{};
   TPML_PCR_SELECTION selection{};
   selection.count = 1;
@@ -131,137 +198,112 @@ Status replay_policy(TpmConnection& tpm, ESYS_TR session, SecretPolicy policy, E
   TSS2_RC rc = Esys_PolicyPCR(esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
                               &empty_digest, &selection);
   if (rc != TSS2_RC_SUCCESS) return std::unexpected(tss2_error("TPM2_PolicyPCR(PCR7)", rc));
-  if (policy == SecretPolicy::luks) {
-    // The operand is the index's own contents, as the original's initrd did: a version other
-    // than the one the keyset signed passes PolicyNV but gives a digest the signature does not
-    // cover.
-    MOS_TRY_ASSIGN(std::string version, read_public_nv(tpm, kNvEaPolicyVersion));
-    MOS_TRY_ASSIGN(ESYS_TR version_index, tpm.nv_handle(kNvEaPolicyVersion));
-    ClosedOnExit version_closed{esys, version_index};
-    TPM2B_OPERAND operand{};
-    operand.size = static_cast<UINT16>(std::min(version.size(), sizeof(operand.buffer)));
-    std::memcpy(operand.buffer, version.data(), operand.size);
-    rc = Esys_PolicyNV(esys, version_index, version_index, session, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                       ESYS_TR_NONE, &operand, 0, TPM2_EO_EQ);
+  if (policy_ == SecretPolicy::luks) {
+    rc = Esys_PolicyNV(esys, version_index_, version_index_, session, ESYS_TR_PASSWORD,
+                       ESYS_TR_NONE, ESYS_TR_NONE, &version_, 0, TPM2_EO_EQ);
     if (rc != TSS2_RC_SUCCESS)
       return std::unexpected(tss2_error("TPM2_PolicyNV(0x01500020 == its contents)", rc));
   }
-  TPM2B_DIGEST* digest = nullptr;
-  rc = Esys_PolicyGetDigest(esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &digest);
-  if (rc != TSS2_RC_SUCCESS) return std::unexpected(tss2_error("TPM2_PolicyGetDigest", rc));
-  auto digest_owned = esys_owned(digest);
-  // aHash = H(approvedPolicy || policyRef), policyRef empty: what the keyset's signature, made
-  // over the 32 digest bytes with SHA-256, signs.
-  Sha256 approved_hash =
-      sha256(std::string_view(reinterpret_cast<const char*>(digest->buffer), digest->size));
-  TPM2B_DIGEST a_hash{};
-  a_hash.size = kSha256Size;
-  std::memcpy(a_hash.buffer, approved_hash.data(), kSha256Size);
-  TPMT_TK_VERIFIED* ticket = nullptr;
-  rc = Esys_VerifySignature(esys, key, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &a_hash,
-                            &signature, &ticket);
-  if (rc != TSS2_RC_SUCCESS)
-    return std::unexpected(tss2_error(
-        "TPM2_VerifySignature of the signed policy (the keyset did not sign this PCR7 and NV "
-        "version)",
-        rc));
-  auto ticket_owned = esys_owned(ticket);
+  if (!verified_) {
+    TPM2B_DIGEST* digest = nullptr;
+    rc = Esys_PolicyGetDigest(esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &digest);
+    if (rc != TSS2_RC_SUCCESS) return std::unexpected(tss2_error("TPM2_PolicyGetDigest", rc));
+    approved_ = *digest;
+    Esys_Free(digest);
+    // aHash = H(approvedPolicy || policyRef), policyRef empty: what the keyset's signature, made
+    // over the 32 digest bytes with SHA-256, signs.
+    Sha256 approved_hash =
+        sha256(std::string_view(reinterpret_cast<const char*>(approved_.buffer), approved_.size));
+    TPM2B_DIGEST a_hash{};
+    a_hash.size = kSha256Size;
+    std::memcpy(a_hash.buffer, approved_hash.data(), kSha256Size);
+    TPMT_TK_VERIFIED* ticket = nullptr;
+    rc = Esys_VerifySignature(esys, key_.get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &a_hash,
+                              &signature_, &ticket);
+    if (rc != TSS2_RC_SUCCESS)
+      return std::unexpected(tss2_error(
+          "TPM2_VerifySignature of the signed policy (the keyset did not sign this PCR7 and NV "
+          "version)",
+          rc));
+    ticket_ = *ticket;
+    Esys_Free(ticket);
+    verified_ = true;
+  }
+  // The TPM compares the session's digest with the approved one: a PCR7 changed since the
+  // signature was verified fails here.
   TPM2B_NONCE policy_ref{};
-  rc = Esys_PolicyAuthorize(esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, digest,
-                            &policy_ref, &key_name, ticket);
+  rc = Esys_PolicyAuthorize(esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &approved_,
+                            &policy_ref, &key_name_, &ticket_);
   if (rc != TSS2_RC_SUCCESS) return std::unexpected(tss2_error("TPM2_PolicyAuthorize", rc));
   return {};
 }
 
-}  // namespace
+// A failed replay or NV command leaves the session's digest as far as the replay got: the next
+// access starts from a clean one.
+void PolicySecrets::restart_session() {
+  Esys_PolicyRestart(tpm_.esys(), session_.get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE);
+}
 
-namespace {
-
-// How often a chunk is tried when PCRs change under its policy session (each module the
-// initramfs loads meanwhile changes one): a few modules load at a time, a few hundred ms each.
-constexpr int kPcrChangedAttempts = 50;
-
-// Reads (write == nullptr) or writes a whole index through its policy, chunk by chunk.
-Result<std::string> access_secret(TpmConnection& tpm, std::uint32_t index, SecretPolicy policy,
-                                  const SignedPolicy& signed_policy,
-                                  const std::string_view* write) {
-  ESYS_CONTEXT* esys = tpm.esys();
+// Reads (write == nullptr) or writes a whole index through the policy, chunk by chunk.
+Result<std::string> PolicySecrets::access(std::uint32_t index, const std::string_view* write) {
+  ESYS_CONTEXT* esys = tpm_.esys();
   auto what = [&](std::string_view step) {
     return fmt::format("{} NV 0x{:08x} through the keyset {} policy: {}",
-                       write ? "writing" : "reading", index, signed_policy.keyset, step);
+                       write ? "writing" : "reading", index, signed_policy_.keyset, step);
   };
   auto in_context = [&](Error error) { return std::unexpected(Error{what(error.message)}); };
+  if (!opened_) {
+    if (auto opened = open(); !opened) return in_context(opened.error());
+  }
 
-  auto public_area = rsa_public_area(signed_policy.public_pem, "the keyset's policy key");
-  if (!public_area) return in_context(public_area.error());
-  if (signed_policy.signature.size() > sizeof(TPMT_SIGNATURE::signature.rsassa.sig.buffer))
-    return fail("{}", what("signature larger than the TPM takes"));
-  TPMT_SIGNATURE signature{};
-  signature.sigAlg = TPM2_ALG_RSASSA;
-  signature.signature.rsassa.hash = TPM2_ALG_SHA256;
-  signature.signature.rsassa.sig.size = static_cast<UINT16>(signed_policy.signature.size());
-  std::memcpy(signature.signature.rsassa.sig.buffer, signed_policy.signature.data(),
-              signed_policy.signature.size());
-
-  // Owner hierarchy: a key loaded in the null hierarchy gives only null tickets, which
-  // PolicyAuthorize refuses. Loading a public key needs no hierarchy password.
-  ESYS_TR key = ESYS_TR_NONE;
-  TSS2_RC rc = Esys_LoadExternal(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, nullptr,
-                                 &*public_area, ESYS_TR_RH_OWNER, &key);
-  if (rc != TSS2_RC_SUCCESS) return std::unexpected(tss2_error(what("TPM2_LoadExternal"), rc));
-  FlushedHandle key_owned(esys, key);
-  TPM2B_NAME* key_name = nullptr;
-  rc = Esys_TR_GetName(esys, key, &key_name);
-  if (rc != TSS2_RC_SUCCESS) return std::unexpected(tss2_error(what("key name"), rc));
-  auto key_name_owned = esys_owned(key_name);
-
-  auto nv = tpm.nv_handle(index);
+  auto nv = tpm_.nv_handle(index);
   if (!nv) return in_context(nv.error());
   ClosedOnExit nv_closed{esys, *nv};
   TPM2B_NV_PUBLIC* nv_public = nullptr;
-  rc = Esys_NV_ReadPublic(esys, *nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv_public, nullptr);
+  TSS2_RC rc =
+      Esys_NV_ReadPublic(esys, *nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv_public, nullptr);
   if (rc != TSS2_RC_SUCCESS) return std::unexpected(tss2_error(what("TPM2_NV_ReadPublic"), rc));
   std::uint16_t size = nv_public->nvPublic.dataSize;
   Esys_Free(nv_public);
   if (write != nullptr && write->size() != size)
     return fail("{}", what(fmt::format("{} bytes given, the index holds {}", write->size(), size)));
-  auto chunk_max = tpm.nv_buffer_max();
-  if (!chunk_max) return in_context(chunk_max.error());
 
-  auto session = tpm.start_salted_session(TPM2_SE_POLICY);
-  if (!session) return in_context(session.error());
   std::string secret;
   if (write == nullptr) secret.reserve(size);
   for (std::uint16_t offset = 0; offset < size;) {
-    auto chunk = static_cast<std::uint16_t>(std::min<int>(*chunk_max, size - offset));
+    auto chunk = static_cast<std::uint16_t>(std::min<int>(chunk_max_, size - offset));
     for (int attempt = 1;; ++attempt) {
       // A policy session's digest is reset by every use, so each chunk replays the policy.
-      auto replayed = replay_policy(tpm, session->get(), policy, key, *key_name, signature);
-      if (!replayed) return in_context(replayed.error());
-      if (tpm.after_policy_replay) tpm.after_policy_replay();
+      if (auto replayed = replay(); !replayed) {
+        restart_session();
+        return in_context(replayed.error());
+      }
+      if (tpm_.after_policy_replay) tpm_.after_policy_replay();
       TPM2B_MAX_NV_BUFFER* data = nullptr;
       if (write != nullptr) {
         TPM2B_MAX_NV_BUFFER in{};
         in.size = chunk;
         std::memcpy(in.buffer, write->data() + offset, chunk);
-        rc = Esys_NV_Write(esys, *nv, *nv, session->get(), ESYS_TR_NONE, ESYS_TR_NONE, &in, offset);
+        rc = Esys_NV_Write(esys, *nv, *nv, session_.get(), ESYS_TR_NONE, ESYS_TR_NONE, &in, offset);
         OPENSSL_cleanse(&in, sizeof in);
       } else {
-        rc = Esys_NV_Read(esys, *nv, *nv, session->get(), ESYS_TR_NONE, ESYS_TR_NONE, chunk, offset,
+        rc = Esys_NV_Read(esys, *nv, *nv, session_.get(), ESYS_TR_NONE, ESYS_TR_NONE, chunk, offset,
                           &data);
       }
       // Any PCR extended since PolicyPCR fails the command, whichever PCR it was: under secure
       // boot the kernel measures every module it loads into PCR10 (IMA's arch policy), and the
       // initramfs loads modules beside this. PCR7 itself is checked again by the replay.
       if (rc == TPM2_RC_PCR_CHANGED && attempt < kPcrChangedAttempts) {
-        rc = Esys_PolicyRestart(esys, session->get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE);
+        rc = Esys_PolicyRestart(esys, session_.get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE);
         if (rc != TSS2_RC_SUCCESS)
           return std::unexpected(tss2_error(what("TPM2_PolicyRestart"), rc));
         continue;
       }
-      if (rc != TSS2_RC_SUCCESS)
+      if (rc != TSS2_RC_SUCCESS) {
+        restart_session();
         return std::unexpected(
             tss2_error(what(write != nullptr ? "TPM2_NV_Write" : "TPM2_NV_Read"), rc));
+      }
       if (data != nullptr) {
         secret.append(reinterpret_cast<const char*>(data->buffer), data->size);
         OPENSSL_cleanse(data->buffer, data->size);
@@ -274,17 +316,14 @@ Result<std::string> access_secret(TpmConnection& tpm, std::uint32_t index, Secre
   return secret;
 }
 
-}  // namespace
-
 Result<std::string> read_secret(TpmConnection& tpm, std::uint32_t index, SecretPolicy policy,
                                 const SignedPolicy& signed_policy) {
-  return access_secret(tpm, index, policy, signed_policy, nullptr);
+  return PolicySecrets(tpm, policy, signed_policy).read(index);
 }
 
 Status write_secret(TpmConnection& tpm, std::uint32_t index, SecretPolicy policy,
                     const SignedPolicy& signed_policy, std::string_view bytes) {
-  MOS_TRY(access_secret(tpm, index, policy, signed_policy, &bytes));
-  return {};
+  return PolicySecrets(tpm, policy, signed_policy).write(index, bytes);
 }
 
 Result<std::string> read_public_nv(TpmConnection& tpm, std::uint32_t index) {

@@ -45,7 +45,49 @@ struct SignedPolicy {
 Result<SignedPolicy> choose_signed_policy(const Pcr7Data& data, const Sha256& pcr7,
                                           SecretPolicy policy);
 
-// Reads a whole NV index through its policy; `signed_policy` as chosen above.
+// The indices one signed policy guards, read and written through one policy session. The key is
+// loaded and its signature over the policy verified once (the TPM's ticket stays valid while the
+// TPM runs); each NV command then replays PolicyPCR [PolicyNV] PolicyAuthorize with that ticket.
+// Every TPM command costs 10-50 ms on a discrete TPM or under emulation: the initramfs's three
+// reads (SUDI certificate and key, OS passphrase) take ~40 commands so, ~77 with a session, a key
+// load and a signature check per chunk. Opened on first use; the session and key are flushed at
+// the end of its scope.
+class PolicySecrets {
+ public:
+  PolicySecrets(TpmConnection& tpm, SecretPolicy policy, SignedPolicy signed_policy);
+  ~PolicySecrets();
+  PolicySecrets(const PolicySecrets&) = delete;
+  PolicySecrets& operator=(const PolicySecrets&) = delete;
+
+  // The whole index.
+  Result<std::string> read(std::uint32_t index);
+  // The whole of a policywrite index (0x01500040), from offset 0: the bytes must fill it.
+  Status write(std::uint32_t index, std::string_view bytes);
+
+ private:
+  Result<std::string> access(std::uint32_t index, const std::string_view* write);
+  Status open();
+  Status replay();
+  void restart_session();
+
+  TpmConnection& tpm_;
+  SecretPolicy policy_;
+  SignedPolicy signed_policy_;
+  bool opened_ = false;
+  FlushedHandle key_;
+  TPM2B_NAME key_name_{};
+  TPMT_SIGNATURE signature_{};
+  FlushedHandle session_;
+  std::uint16_t chunk_max_ = 0;
+  ESYS_TR version_index_ = ESYS_TR_NONE;  // luks: 0x01500020, whose contents PolicyNV compares
+  TPM2B_OPERAND version_{};
+  bool verified_ = false;  // approved_ and ticket_ hold the TPM's answer to the signature
+  TPM2B_DIGEST approved_{};
+  TPMT_TK_VERIFIED ticket_{};
+};
+
+// Reads a whole NV index through its policy; `signed_policy` as chosen above. One PolicySecrets
+// for several indices saves the TPM commands of a session each.
 Result<std::string> read_secret(TpmConnection& tpm, std::uint32_t index, SecretPolicy policy,
                                 const SignedPolicy& signed_policy);
 

@@ -227,6 +227,41 @@ TEST_F(TpmDevice, APcrChangedUnderThePolicyIsReplayed) {
       << never.error().message;
 }
 
+// One session serves every index of a policy: the signature is verified once, and its ticket
+// authorizes each replay only while the session's digest is the one that was signed.
+TEST_F(TpmDevice, OnePolicySessionReadsSeveralIndicesUntilPcr7Changes) {
+  provision();
+  boot_with(*tpm_, "uki-production");
+  Sha256 production = *device_keyset().prediction.pcr7_of("uki-production");
+  auto policy = choose_signed_policy(device_keyset().data, production, SecretPolicy::luks);
+  ASSERT_TRUE(policy) << policy.error().message;
+  PolicySecrets guarded(*tpm_, SecretPolicy::luks, *policy);
+  auto cert = guarded.read(kNvSudiCert);
+  ASSERT_TRUE(cert) << cert.error().message;
+  EXPECT_EQ(*cert, device_keyset().cert_pem);
+  // A failed command leaves the session usable for the next: a write the index's attributes
+  // refuse (policyread only) after a replay, an index not defined.
+  auto refused = guarded.write(kNvSudiCert, device_keyset().cert_pem);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("TPM2_NV_Write"), std::string::npos)
+      << refused.error().message;
+  auto absent = guarded.read(0x01500099);
+  ASSERT_FALSE(absent);
+  EXPECT_NE(absent.error().message.find("not defined"), std::string::npos)
+      << absent.error().message;
+  auto key = guarded.read(kNvSudiKey);
+  ASSERT_TRUE(key) << key.error().message;
+  EXPECT_EQ(*key, device_keyset().key_pem);
+
+  // PCR7 extended (what the initramfs does before it hands over): the ticket kept from the
+  // first replay no longer authorizes the session, whose digest now names another PCR7.
+  ASSERT_TRUE(tpm_->extend_pcr7(final_extend_digest()));
+  auto after = guarded.read(kNvOsPassphrase);
+  ASSERT_FALSE(after);
+  EXPECT_NE(after.error().message.find("TPM2_PolicyAuthorize"), std::string::npos)
+      << after.error().message;
+}
+
 TEST_F(TpmDevice, OtherBootsAreRefusedAndNothingIsWritten) {
   provision();
   Sha256 production = *device_keyset().prediction.pcr7_of("uki-production");
