@@ -77,6 +77,10 @@ done
 coldplug $virtio_disks
 wait "$early_filesystems"
 [ -s /run/modules-failed ] && stop "FAILED: loading kernel module $(head -n 1 /run/modules-failed)"
+# dm-verity's modules (four signature checks and probes), which every boot mounts its system
+# through: in the background from here, beside finding the system and mounting its partitions.
+modprobe dm_verity 2>/dev/null &
+verity_modules=$!
 # shellcheck disable=SC2086
 { coldplug $other_pci $other_virtio; : > /run/storage-drivers; } &
 storage_drivers=$!
@@ -123,6 +127,11 @@ started=$!
 R=/run/mos-root
 boot_system() {
   mkdir -p "$R/config" "$R/atomfs-store" "$R/scratch-writes" "$R/factory" /sysroot
+  # create-boot-fs starts now and waits for /run/boot-fs-ready: loading the program and its
+  # libraries (a fifth of a second under emulation) overlaps with the TPM's step and the mounts.
+  mosctl create-boot-fs --after /run/boot-fs-ready --root "$R" --dest /sysroot \
+    > /run/create-boot-fs.log 2>&1 &
+  boot_fs=$!
   # The TPM's step starts first: it mostly waits for the TPM's answers, so the partitions mount
   # meanwhile. It reads the machine's identity (its SUDI certificate and key) into a private
   # tmpfs, and its final PCR7 extend closes the TPM's secrets for whatever runs next: they are
@@ -145,10 +154,7 @@ boot_system() {
   mount -t tmpfs -o mode=0700,nosuid,nodev,noexec tmpfs "$R/factory" || stop "FAILED: a tmpfs for /factory"
   mkdir -p -m 0700 "$R/factory/secure"
   cp /manifestCA.pem "$R/factory/secure/manifestCA.pem" || stop "FAILED: copying the manifest CA"
-  # dm-verity's modules (four signature checks and probes) load on the other CPU meanwhile. The
-  # TPM's step ends before the system's verification, which checks the product its SUDI names.
-  modprobe dm_verity 2>/dev/null &
-  verity_modules=$!
+  # The TPM's step ends before the system's verification, which checks the product its SUDI names.
   if [ -z "$tpm_step" ]; then
     say "TPM: none (a development keyset: booting on without the machine's identity)"
   elif wait "$tpm_step"; then
@@ -174,7 +180,8 @@ boot_system() {
   # the root hash the signed manifest names. (Without dm-verity, create-boot-fs would verify each
   # layer whole first.)
   wait "$verity_modules" || say "no dm-verity module: layers are verified in userspace"
-  if ! mosctl create-boot-fs --root "$R" --dest /sysroot > /run/create-boot-fs.log 2>&1; then
+  : > /run/boot-fs-ready
+  if ! wait "$boot_fs"; then
     line=$(tail -n 1 /run/create-boot-fs.log)
     stop "FAILED: ${line#mosctl: error: }"
   fi
@@ -213,7 +220,7 @@ boot_medium() {
   dev=$(findfs LABEL=OCI-BOOT) && mount -t iso9660 -o ro "$dev" "$M" ||
     stop "FAILED: mounting the boot medium ($dev)"
   cp "$M/mos/boot.json" "$L/boot.json" || stop "FAILED: the boot medium has no mos/boot.json"
-  modprobe dm_verity 2>/dev/null || say "no dm-verity module: layers are verified in userspace"
+  wait "$verity_modules" || say "no dm-verity module: layers are verified in userspace"
   # Provisioning makes the SBF (LUKS2, aes-xts): the live system has no modules of its own.
   if grep -q '"action": *"provision"' "$L/boot.json"; then
     for m in dm_crypt xts ecb; do modprobe "$m" 2>/dev/null; done

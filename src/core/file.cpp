@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
+#include <thread>
 #include <vector>
 
 namespace mos {
@@ -261,6 +262,16 @@ TempDir::~TempDir() {
     std::error_code ec;
     fs::remove_all(path_, ec);
   }
+}
+
+bool wait_for_file(const fs::path& file, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::error_code ec;
+  while (!fs::exists(file, ec)) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 }  // namespace mos

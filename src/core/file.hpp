@@ -3,6 +3,7 @@
 // the directory), streamed atomic writers, bounded reads, and directory creation with modes.
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
 #include <filesystem>
 #include <span>
@@ -25,6 +26,10 @@ Status write_file_atomic(const fs::path& path, std::string_view data, mode_t mod
 
 // Creates path and its parents with mode (existing directories are left as they are).
 Status make_dirs(const fs::path& path, mode_t mode = 0755);
+
+// Waits until `file` exists, looking every few milliseconds: the handshake of boot steps that a
+// shell script starts early and releases by creating a file. False past the timeout.
+bool wait_for_file(const fs::path& file, std::chrono::milliseconds timeout);
 
 Status fsync_dir(const fs::path& dir);
 // Flushes a file a tool wrote to disk (before it is renamed into place).

@@ -15,7 +15,6 @@
 #include <memory>
 #include <optional>
 #include <sstream>
-#include <thread>
 #include <vector>
 
 #include <fmt/ranges.h>
@@ -78,21 +77,6 @@ class SignalChannel {
 
 // What a boot that died (kill -9, power loss of a test) left mounted under its run directory:
 // unmounted deepest first before anything new is mounted there.
-// Waits for `file` to exist; past the timeout, goes on with a warning (a module the kernel can
-// still load on demand is no reason to leave the services down).
-void wait_for_file(const fs::path& file, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  std::error_code ec;
-  while (!fs::exists(file, ec)) {
-    if (Clock::now() >= deadline) {
-      spdlog::warn("{} did not appear within {} s: setting the services up anyway", file.string(),
-                   timeout.count() / 1000);
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-}
-
 void unmount_leftovers(const fs::path& run) {
   auto points = atomfs::mount_points();
   if (!points) return;
@@ -189,7 +173,11 @@ class ServiceManager {
     // On a machine its init loads what the services need (their networks' modules, LXC's
     // AppArmor profiles) beside this program's start: the profile is chosen once they are there.
     if (!options_.setup_after.empty()) {
-      wait_for_file(options_.setup_after, std::chrono::seconds(60));
+      // Past the timeout it goes on: a module the kernel can still load on demand is no reason
+      // to leave the services down.
+      if (!wait_for_file(options_.setup_after, std::chrono::seconds(60)))
+        spdlog::warn("{} did not appear within 60 s: setting the services up anyway",
+                     options_.setup_after.string());
       laps_.push_back(lap("services' setup"));
     }
     MOS_TRY_ASSIGN(context_.apparmor_profile, resolve_apparmor_profile(options_.apparmor));

@@ -86,6 +86,21 @@ nothing_mounted() {
   nothing_mounted
 }
 
+@test "create-boot-fs --after reads nothing until its file exists" {
+  mkdir -p "$T/sysroot"
+  mosctl create-boot-fs --after "$T/go" --root "$ROOT" --dest "$T/sysroot" > "$T/after.log" 2>&1 &
+  pid=$!
+  sleep 0.5
+  kill -0 "$pid"
+  [ ! -e "$T/sysroot/etc/hostname" ]
+  touch "$T/go"
+  wait "$pid"
+  grep -q '^mounted sha256:' "$T/after.log"
+  [ "$(cat "$T/sysroot/etc/hostname")" = hostfs ]
+  mosctl umount --root "$ROOT" --dest "$T/sysroot"
+  nothing_mounted
+}
+
 @test "a flipped byte in the store's layer refuses the mount; unknown targets are named" {
   run mosctl mount --root "$ROOT" --target nope
   [ "$status" -ne 0 ]

@@ -74,8 +74,17 @@ void add_mount_commands(Program& program) {
                               "mosctl create-boot-fs"},
                              {"The hostfs of a test root, read-only",
                               "mosctl create-boot-fs --root /tmp/root --ro --dest /tmp/sysroot"}});
+  static std::string after;
+  boot_fs
+      ->add_option("--after", after,
+                   "Start only once FILE exists: the initramfs starts this program while it "
+                   "mounts the partitions, so that loading it overlaps with that (at most 2 min)")
+      ->type_name("FILE");
   program.on_run(boot_fs, []() -> Status {
     if (dest.empty()) dest = "/sysroot";
+    if (!after.empty() && !wait_for_file(after, std::chrono::minutes(2)))
+      return fail("{} did not appear within 2 min: the partitions were never said to be ready",
+                  after);
     // A system on trial (installed by an update, not yet up) counts this boot first, or, when
     // its last boot never came up, is rolled back before anything is mounted.
     auto say = [](const sysroot::BootTrialReport& r) {

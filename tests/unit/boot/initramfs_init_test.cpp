@@ -40,7 +40,8 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
   // The hostfs is reached only through create-boot-fs (which verifies), and no shell is ever
   // started for the console.
   EXPECT_LT(script.find("mosctl create-boot-fs"), script.find("exec switch_root"));
-  EXPECT_THAT(script, HasSubstr("create-boot-fs --root \"$R\" --dest /sysroot"));
+  EXPECT_THAT(script,
+              HasSubstr("create-boot-fs --after /run/boot-fs-ready --root \"$R\" --dest /sysroot"));
   // A boot medium's live system is reached only through its verified mount.
   EXPECT_LT(script.find("mosctl mount -t livecd --ca /manifestCA.pem"),
             script.find("switch_to_sysroot \"live system\""));
@@ -54,7 +55,9 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
   EXPECT_LT(no_tpm, script.find("mosctl initrd-setup"));
   // The TPM's step starts before the partitions mount, in the background, and the SUDI it gives
   // names the product the system's verification checks: it is waited for first. dm-verity's
-  // modules load beside it and are waited for before the verification too.
+  // modules load from before the system is looked for and are waited for before the verification
+  // too. create-boot-fs is started before all of them and does nothing until the file that
+  // releases it exists.
   auto boot = script.find("boot_system() {");
   auto tpm_step = script.find(
       "mosctl initrd-setup --pcr7data /pcr7data > /run/initrd-setup.log 2>&1 &\n"
@@ -64,12 +67,19 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
   EXPECT_LT(tpm_step, script.find("mount -t ext4", boot));
   auto tpm_wait = script.find("elif wait \"$tpm_step\"; then", boot);
   ASSERT_NE(tpm_wait, std::string::npos);
-  EXPECT_LT(tpm_wait, script.find("mosctl create-boot-fs", boot));
-  auto verity = script.find("modprobe dm_verity 2>/dev/null &\n  verity_modules=$!", boot);
+  auto boot_fs = script.find("mosctl create-boot-fs --after /run/boot-fs-ready", boot);
+  ASSERT_NE(boot_fs, std::string::npos);
+  EXPECT_LT(boot_fs, script.find("mount -t ext4", boot));
+  auto released = script.find(": > /run/boot-fs-ready", boot);
+  ASSERT_NE(released, std::string::npos);
+  EXPECT_LT(tpm_wait, released);
+  EXPECT_LT(script.find("mount -t ext4", boot), released);
+  EXPECT_LT(script.find("cp /manifestCA.pem", boot), released);
+  auto verity = script.find("modprobe dm_verity 2>/dev/null &\nverity_modules=$!");
   ASSERT_NE(verity, std::string::npos);
-  EXPECT_LT(verity, tpm_wait);
-  EXPECT_LT(script.find("wait \"$verity_modules\"", boot),
-            script.find("mosctl create-boot-fs", boot));
+  EXPECT_LT(verity, boot);
+  EXPECT_LT(script.find("wait \"$verity_modules\"", boot), released);
+  EXPECT_LT(released, script.find("if ! wait \"$boot_fs\"; then", boot));
 }
 
 // Storage drivers load for the hardware present: virtio's PCI transport and its disks before the
