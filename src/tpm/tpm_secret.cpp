@@ -164,8 +164,7 @@ Status PolicySecrets::open() {
   TPM2B_NAME* key_name = nullptr;
   rc = Esys_TR_GetName(esys, key, &key_name);
   if (rc != TSS2_RC_SUCCESS) return std::unexpected(tss2_error("key name", rc));
-  key_name_ = *key_name;
-  Esys_Free(key_name);
+  key_name_ = *esys_owned(key_name);
   MOS_TRY_ASSIGN(chunk_max_, tpm_.nv_buffer_max());
   if (policy_ == SecretPolicy::luks) {
     // The operand is the index's own contents, as the original's initrd did: a version other
@@ -208,8 +207,7 @@ Status PolicySecrets::replay() {
     TPM2B_DIGEST* digest = nullptr;
     rc = Esys_PolicyGetDigest(esys, session, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &digest);
     if (rc != TSS2_RC_SUCCESS) return std::unexpected(tss2_error("TPM2_PolicyGetDigest", rc));
-    approved_ = *digest;
-    Esys_Free(digest);
+    approved_ = *esys_owned(digest);
     // aHash = H(approvedPolicy || policyRef), policyRef empty: what the keyset's signature, made
     // over the 32 digest bytes with SHA-256, signs.
     Sha256 approved_hash =
@@ -225,8 +223,7 @@ Status PolicySecrets::replay() {
           "TPM2_VerifySignature of the signed policy (the keyset did not sign this PCR7 and NV "
           "version)",
           rc));
-    ticket_ = *ticket;
-    Esys_Free(ticket);
+    ticket_ = *esys_owned(ticket);
     verified_ = true;
   }
   // The TPM compares the session's digest with the approved one: a PCR7 changed since the
