@@ -2,8 +2,9 @@
 # A keyset's boot media (mosb mkprovision, mosb mkboot): the ISO's contents and reproducibility on
 # this host, then booted for real under qemu (TCG here) by trust launch with the keyset's firmware
 # and a TPM — the provisioning medium's live system provisions the TPM, the install medium's makes
-# the machine's disk from the host's registry — and the machine then boots from its disk. The VM
-# boots run in the release build only, this file alone (RUN_SERIAL).
+# the machine's disk from the host's registry — and the machine then boots from its disk, the
+# README's walkthrough to its last line as written. The VM boots run in the release build only,
+# this file alone (RUN_SERIAL).
 
 setup_file() {
   keyset_test_home
@@ -160,30 +161,27 @@ zot_image() {
     --entrypoint '["/usr/bin/mos-registry","serve","/etc/mos-registry/config.json"]'
 }
 
-@test "the walkthrough's last line: trust launch --start, the zot service answers on 127.0.0.1:28080; an update switches it and a reboot keeps it; a tampered layer is refused by the install boot" {
+@test "the README's walkthrough to its last line (trust launch, vm1's zot on 127.0.0.1:28080); then an update switches it and a reboot keeps it; a tampered layer is refused by the install boot" {
   vm_tests_only_in_release
-  start_mos_registry "$T/registry-w"
-  trust -q keyset add snakeoil
-  mkdir -p "$T/svc5"
-  echo data > "$T/svc5/file"
-  mosb -q image build --from "$T/svc5" --to "oci:$T/src:svc5" > /dev/null
-  zot_image "$T/zot1" zot1
-  zot_image "$T/zot2" zot2 hello
-  for v in 1.0.0:zot1 1.0.1:zot2; do
-    sed -e "s|docker://127.0.0.1:5000/machine/bootkit/demo-zot:0.0.4-squashfs|oci:$T/src:${v#*:}|" \
-      -e "s|version: 1.0.0|version: ${v%%:*}|" "$MOS_SOURCE_DIR/examples/manifest.yaml" > "$T/zot-${v%%:*}.yaml"
-  done
-  mosb -q manifest publish --project snakeoil:default --repo "$MOS_REGISTRY" --name machine/install:1.0.0 "$T/zot-1.0.0.yaml" > /dev/null
-  # The walkthrough's line, with this registry's port.
-  url="10.0.2.2:$MOS_REGISTRY_PORT/machine/install"
+  # The README's blocks as written, the walkthrough's and then trust launch's, as the demo runs
+  # them: registry, stacker-built zot image, snakeoil, publish, install, then vm1 launched from
+  # the registry, started, and its zot's answer on 127.0.0.1:28080; the VM and registry stopped.
+  port=$(free_port)
   SECONDS=0
-  run timeout 600 trust launch --project=snakeoil:default --start vm1 "$url:1.0.0"
-  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  run timeout 840 "$MOS_SOURCE_DIR/scripts/readme-walkthrough.sh" --launch "$T/w" "$port"
+  [ "$status" -eq 0 ] || { echo "$output" | tail -60; false; }
+  echo "# the README's walkthrough and launch: $SECONDS s" >&3
   [[ "$output" == *"forwarded 127.0.0.1:28080 -> vm1:80"* ]]
   # The provisioning boot made the factory partitions (the SBF's ext4 through the guest's
   # dm-crypt), the install boot kept them.
   [[ "$output" == *"vm1: factory partitions on /dev/"*": PBF (pcr7data), SBF (LUKS2, ext4 inside)"* ]]
+  url="10.0.2.2:$port/machine/install"
   [[ "$output" == *"vm1: $url:1.0.0 on /dev/"*", its factory partitions kept"* ]]
+  [[ "$output" == *"until curl -fsS http://127.0.0.1:28080/v2/"*"{}"* ]]
+  # The registry again, as the README left it, for the rest.
+  mos-registry serve "$T/w/checkout/examples/zot-config.json" > "$T/w/registry-again.log" 2>&1 &
+  echo $! >> "$BATS_FILE_TMPDIR/registry-pids"
+  wait_for_http "http://127.0.0.1:$port/v2/" "$!"
   disk=$(machine info vm1 | grep -o '[^ "]*vm1\.qcow2' | head -n 1)
   qemu-img convert -U -O raw "$disk" "$T/vm1.raw"
   [ "$(sfdisk -J "$T/vm1.raw" | jq -r '[.partitiontable.partitions[].name] | join(" ")')" = "pbf sbf esp machine-config machine-store machine-scratch" ]
@@ -194,6 +192,7 @@ zot_image() {
   [[ "$output" == *'cdrom: ""'* ]]
   [[ "$output" == *"description: A fresh VM booting trust LiveCD in SecureBoot mode with TPM"* ]]
   [[ "$output" == *"port: 28080"* ]]
+  timeout 120 machine start vm1 --wait > /dev/null
   wait_console vm1 "mosctl boot: up" 300
   # Its disk's boot: the identity the provisioning boot sealed in its TPM, read under the
   # keyset's PCR7 policy; the installed hostfs under dm-verity. (Each medium's boot succeeded:
@@ -203,10 +202,16 @@ zot_image() {
   # The service starts after boot is up: up to 120 s for its answer through both forwards.
   fetch_within 120 http://127.0.0.1:28080/v2/ "$T/v2"
   [ "$(cat "$T/v2")" = "{}" ] || { tail -c 4000 "$(run_dir vm1)/console.log" | tr -d '\r'; false; }
-  echo "# launch to the service's answer: $SECONDS s" >&3
   curl -fsS http://127.0.0.1:28080/v2/_catalog | jq -e '.repositories == []'
-  # An update inside the machine: the service restarts in its new version, the port stays.
-  mosb -q manifest publish --project snakeoil:default --repo "$MOS_REGISTRY" --name machine/install:1.0.1 "$T/zot-1.0.1.yaml" > /dev/null
+  # An update inside the machine to a zot image that holds one repository (1.0.1 is the README's
+  # own): the service restarts in its new version, the port stays.
+  mkdir -p "$T/svc5"
+  echo data > "$T/svc5/file"
+  mosb -q image build --from "$T/svc5" --to "oci:$T/src:svc5" > /dev/null
+  zot_image "$T/zot2" zot2 hello
+  sed -e "s|docker://127.0.0.1:5000/machine/bootkit/demo-zot:0.0.4-squashfs|oci:$T/src:zot2|" \
+    -e "s|version: 1.0.0|version: 1.0.2|" "$MOS_SOURCE_DIR/examples/manifest.yaml" > "$T/zot-1.0.2.yaml"
+  mosb -q manifest publish --project snakeoil:default --repo "127.0.0.1:$port" --name machine/install:1.0.2 "$T/zot-1.0.2.yaml" > /dev/null
   console_login vm1
   # Debian's 6.1 kernel cannot idmap squashfs: the service runs unprivileged in its nsgroup's
   # range over a copy with shifted owners, under mosctl-boot, its monitor become the container
@@ -214,8 +219,8 @@ zot_image() {
   # the hostfs loaded precompiled (Debian's kernel has AppArmor).
   console_run vm1 'echo "svc: $(uname -r) $(cat /proc/$(pidof mos-registry)/uid_map) $(ls /scratch-writes/shifted) $(readlink /proc/$(cat /run/mos-hostfs/boot.pid)/exe) $(pidof mos-container-reaper > /dev/null && echo reaper) $(ls -d /sys/fs/cgroup/mos.payload.*.zot | wc -l) $(cat /proc/$(pidof mos-registry)/attr/apparmor/current)"'
   wait_console vm1 "svc: 6\.1\.[^ ]+ +0 +[1-9][0-9]* +[0-9]+ zot /usr/libexec/mos/mosctl-boot reaper 1 lxc-container-default-cgns \\(enforce\\)" 30
-  console_run vm1 "mosctl update --plain-http $url:1.0.1"
-  wait_console vm1 "service zot started \(version 1.0.1\)" 300
+  console_run vm1 "mosctl update --plain-http $url:1.0.2"
+  wait_console vm1 "service zot started \(version 1.0.2\)" 300
   console_close
   # (Had the old version's cgroups stayed, liblxc could not have made the new one's, of the same
   # names: the answer shows boot removed them.)
@@ -232,10 +237,11 @@ zot_image() {
   machine stop -f vm1 > /dev/null
   # One byte of the service's layer changed in the registry: the machine's install boot (its
   # install medium again) refuses it, naming the layer.
-  zot=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "zot1") | .digest' "$T/src/index.json")
-  layer=$(jq -r '.layers[0].digest' "$T/src/blobs/sha256/${zot#sha256:}")
-  [ -f "$T/registry-w/mos/blobs/sha256/${layer#sha256:}" ]
-  printf 'X' | dd of="$T/registry-w/mos/blobs/sha256/${layer#sha256:}" bs=1 seek=5000 conv=notrunc status=none
+  layer=$(curl -fsS -H "Accept: application/vnd.oci.image.manifest.v1+json" \
+    "http://127.0.0.1:$port/v2/machine/bootkit/demo-zot/manifests/0.0.4-squashfs" | jq -r '.layers[-1].digest')
+  blob="$T/w/zot/machine/bootkit/demo-zot/blobs/sha256/${layer#sha256:}"
+  [ -f "$blob" ]
+  printf 'X' | dd of="$blob" bs=1 seek=5000 conv=notrunc status=none
   machine info vm1 | sed -e "s|^  boot: hdd|  boot: cdrom|" -e "s|^  cdrom: \"\"|  cdrom: $KEYS/snakeoil/artifacts/install.iso|" \
     -e '/^status:/d' > "$T/vm1.yaml"
   machine edit vm1 -f "$T/vm1.yaml" > /dev/null

@@ -2,6 +2,8 @@
 # The README's walkthrough runs as written: every ```sh block between its walkthrough markers,
 # in order, with a fresh directory standing for /tmp and a free port for 5000
 # (scripts/readme-walkthrough.sh, which the demo runs too). A command that fails fails the test.
+# The README's `trust launch` blocks (a VM under qemu) run after the walkthrough's in
+# tests/e2e/boot_media.bats, in the release build.
 
 load helpers/registry
 
