@@ -165,13 +165,15 @@ zot_image() {
   vm_tests_only_in_release
   # The README's blocks as written, the walkthrough's and then trust launch's, as the demo runs
   # them: registry, stacker-built zot image, snakeoil, publish, install, then vm1 launched from
-  # the registry, started, and its zot's answer on 127.0.0.1:28080; the VM and registry stopped.
+  # the registry with --start, and its zot's answer on 127.0.0.1:28080; the VM and registry
+  # stopped.
   port=$(free_port)
   SECONDS=0
   run timeout 840 "$MOS_SOURCE_DIR/scripts/readme-walkthrough.sh" --launch "$T/w" "$port"
   [ "$status" -eq 0 ] || { echo "$output" | tail -60; false; }
   echo "# the README's walkthrough and launch: $SECONDS s" >&3
   [[ "$output" == *"forwarded 127.0.0.1:28080 -> vm1:80"* ]]
+  [[ "$output" == *"machine vm1 is installed and started (SUDI "* ]]
   # The provisioning boot made the factory partitions (the SBF's ext4 through the guest's
   # dm-crypt), the install boot kept them.
   [[ "$output" == *"vm1: factory partitions on /dev/"*": PBF (pcr7data), SBF (LUKS2, ext4 inside)"* ]]
