@@ -14,29 +14,29 @@ export PATH="$top/build/release/bin:$PATH"
 demo=${MOS_DEMO_DIR:-/tmp/mos-demo}
 launch=()
 [ "${MOS_DEMO_VM:-1}" = 0 ] || launch=(--launch)
-# vm1 of an earlier run, if it still runs, goes with its directory.
-if [ -d "$demo/config/machine/machines/vm1" ]; then
-  XDG_CONFIG_HOME="$demo/config" XDG_STATE_HOME="$demo/state" XDG_RUNTIME_DIR="$demo/run" \
-    machine stop -f vm1 >/dev/null 2>&1 || true
-fi
-rm -rf "$demo"
-mkdir -p "$demo"
 # Keysets live in $XDG_DATA_HOME/machine/trust/keys, as in the walkthrough's paths; the VM's
 # definition, state and sockets in the others, so that this vm1 is the demo's own.
 export XDG_DATA_HOME="$demo/share" XDG_CONFIG_HOME="$demo/config" XDG_STATE_HOME="$demo/state"
 export XDG_CACHE_HOME="$demo/cache" XDG_RUNTIME_DIR="$demo/run"
-mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+# vm1 of an earlier run, if it still runs, goes with its directory.
+if [ -d "$XDG_CONFIG_HOME/machine/machines/vm1" ]; then
+  machine stop -f vm1 >/dev/null 2>&1 || true
+fi
+rm -rf "$demo"
+mkdir -p "$demo" "$XDG_RUNTIME_DIR"
+chmod 700 "$XDG_RUNTIME_DIR"
 
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # The walkthrough's zot runs on 127.0.0.1:5000; use it if free, else a free port.
 port=5000
-if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+if listening "$port"; then
   # shellcheck source=../tests/e2e/helpers/registry.bash
   source "$top/tests/e2e/helpers/registry.bash"
   port=$(free_port)
 fi
 
 # The launched VM's zot answers on 127.0.0.1:28080, as the walkthrough's curl asks.
-if [ ${#launch[@]} -gt 0 ] && (exec 3<>/dev/tcp/127.0.0.1/28080) 2>/dev/null; then
+if [ ${#launch[@]} -gt 0 ] && listening 28080; then
   echo "port 127.0.0.1:28080 is in use: the launched vm1's zot answers there (MOS_DEMO_VM=0" >&2
   echo "runs the walkthrough without the VM)" >&2
   exit 1
