@@ -72,8 +72,9 @@ while read -r start size name; do
   l=$(losetup --find --show --offset $((start * 512)) --sizelimit $((size * 512)) "$work/disk.img") || result nan
   loops+=("$l")
   case $name in
-    efi) mkfs.vfat -n EFI "$l" >/dev/null && mmd -i "$l" ::EFI ::EFI/BOOT &&
-      mcopy -i "$l" "$B/shim.efi" ::EFI/BOOT/BOOTX64.EFI && mcopy -i "$l" "$B/kernel.efi" ::EFI/BOOT/grubx64.efi ;;
+    efi) mkfs.vfat -n ESP "$l" >/dev/null && mmd -i "$l" ::EFI ::EFI/BOOT &&
+      mcopy -i "$l" "$B/shim.efi" ::EFI/BOOT/BOOTX64.EFI && mcopy -i "$l" "$B/kernel.efi" ::EFI/BOOT/grubx64.efi &&
+      mcopy -i "$l" "$B/initrd-tools.squashfs" ::EFI/BOOT/initrd-tools.squashfs ;;
     *) d=${name#machine-}; [ "$d" = store ] && d=atomfs-store; [ "$d" = scratch ] && d=scratch-writes
       mkfs.ext4 -q -L "$name" "$l" && mkdir -p "$work/inst/$d" && mount "$l" "$work/inst/$d" ;;
   esac || result nan

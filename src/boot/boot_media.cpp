@@ -136,7 +136,7 @@ Result<BootMediaReport> build_boot_media(const BootMediaRequest& request) {
   MOS_TRY(parse_boot_action(boot_action_json(action), "the medium's action"));
   auto kit = BootkitPaths::of_keyset(request.keyset_dir);
   std::error_code ec;
-  for (const auto& part : {kit.shim, kit.uki, kit.oci})
+  for (const auto& part : {kit.shim, kit.uki, kit.initrd_tools, kit.oci})
     if (!fs::exists(part, ec))
       return fail("keyset {} has no bootkit ({} is missing): trust keyset bootkit {}",
                   request.keyset, part.string(), request.keyset);
@@ -160,6 +160,9 @@ Result<BootMediaReport> build_boot_media(const BootMediaRequest& request) {
   MOS_TRY_ASSIGN(auto published, manifest::publish_manifest(publish));
 
   MOS_TRY(write_file_atomic(tree / kBootMediaActionFile, boot_action_json(action)));
+  // The initramfs's tools, which the UKI's init mounts from the medium (bootkit.hpp).
+  fs::copy_file(kit.initrd_tools, tree / kInitrdToolsMediaPath, ec);
+  if (ec) return fail("copying {} onto the medium: {}", kit.initrd_tools.string(), ec.message());
   MOS_TRY(write_esp(tree / kEspInIso, kit, request.epoch));
   MOS_TRY(set_times(tree, request.epoch));
 

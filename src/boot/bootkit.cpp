@@ -39,6 +39,7 @@ BootkitPaths::BootkitPaths(const fs::path& bootkit_dir)
       ovmf_vars(dir / "ovmf-vars.fd"),
       shim(dir / "shim.efi"),
       uki(dir / "kernel.efi"),
+      initrd_tools(dir / kInitrdToolsFile),
       info(dir / "bootkit.json"),
       oci(dir / "oci") {}
 
@@ -97,13 +98,24 @@ Status add_layout_image(const BootkitPaths& stage, const fs::path& tree, std::st
   return {};
 }
 
-Result<std::string> build_keyset_initramfs(const fs::path& keyset, const BootkitSources& sources,
-                                           const KernelFiles& kernel) {
+// The initramfs's archive, and its tools apart (see bootkit.hpp): mosctl and the libraries it
+// loads, as a squashfs written to `tools`, whose SHA-256 the archive holds.
+struct KeysetInitramfs {
+  std::string cpio;
+  std::string tools_sha256;  // hex
+};
+
+Result<KeysetInitramfs> build_keyset_initramfs(const fs::path& keyset,
+                                               const BootkitSources& sources,
+                                               const KernelFiles& kernel, const fs::path& tools) {
   InitramfsSpec spec;
   spec.busybox = sources.busybox;
-  // mosctl where the init finds it, whatever its path on the building host; the TPM's device
-  // TCTI, which tss2's loader opens by name at run time (no DT_NEEDED names it).
-  spec.placed_programs = {{sources.initrd_mosctl, std::string(kHostfsMosctl)}};
+  // mosctl among the tools, whatever its path on the building host, and as /usr/bin/mosctl where
+  // the init calls it; the TPM's device TCTI, which tss2's loader opens by name at run time (no
+  // DT_NEEDED names it).
+  std::string mosctl = fmt::format("{}/mos/mosctl", kInitrdToolsDir);
+  spec.placed_programs = {{sources.initrd_mosctl, mosctl}};
+  spec.links = {{std::string(kHostfsMosctl), mosctl}};
   spec.programs = {"/usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0"};
   spec.kernel = kernel;
   for (auto m : kInitramfsModules) spec.modules.emplace_back(m);
@@ -118,7 +130,27 @@ Result<std::string> build_keyset_initramfs(const fs::path& keyset, const Bootkit
     spec.files.push_back({"/etc/mos/development", "development keyset\n", 0644});
   MOS_TRY_ASSIGN(auto pcr7data, pcr7data_files(keyset));
   for (auto& f : pcr7data) spec.files.push_back(std::move(f));
-  return build_initramfs(spec);
+  MOS_TRY_ASSIGN(auto entries, initramfs_entries(spec));
+
+  auto apart = take_subtree(entries, kInitrdToolsDir);
+  MOS_TRY_ASSIGN(auto tree, TempDir::create({}, "mos-initrd-tools-"));
+  MOS_TRY(write_entries_to_directory(apart, tree.path()));
+  apart.clear();
+  image::SquashfsLayerOptions options;
+  options.compression_level = image::kFastSquashfsLevel;
+  MOS_TRY_ASSIGN(auto layer, image::build_squashfs_layer(tree.path(), tools, options));
+  // The whole file is hashed (squashfs and the verity data build_squashfs_layer appends, which
+  // the init's loop mount ignores): its layer digest.
+  KeysetInitramfs out;
+  out.tools_sha256 = std::string(layer.descriptor.digest.hex());
+  tpm::CpioEntry hash;
+  hash.name = std::string(kInitrdToolsHash.substr(1));
+  hash.permissions = 0644;
+  hash.data = out.tools_sha256 + "\n";
+  entries.push_back(std::move(hash));
+  sort_archive_entries(entries);
+  MOS_TRY_ASSIGN(out.cpio, tpm::newc_archive(entries));
+  return out;
 }
 
 // Puts `staging` in place of `target` in one step: exchanged when the target exists (the old
@@ -158,12 +190,13 @@ Status build_hostfs_image(const BootkitPaths& stage, const fs::path& keyset,
   return add_layout_image(stage, tree.path() / "rootfs", trust::kHostfsImageTag);
 }
 
-// The bootkit image (the original's layer: /bootkit/shim.efi and /bootkit/kernel.efi, signed)
-// in the layout KEYSET/bootkit/oci, which publish takes the `bootkit` target from.
+// The bootkit image (the original's layer: /bootkit/shim.efi and /bootkit/kernel.efi, signed;
+// and beside them the initramfs's tools) in the layout KEYSET/bootkit/oci, which publish takes the
+// `bootkit` target from.
 Status build_bootkit_image(const BootkitPaths& stage) {
   MOS_TRY_ASSIGN(auto tree, TempDir::create({}, "mos-bootkit-image-"));
   MOS_TRY(make_dirs(tree.path() / "bootkit", 0755));
-  for (const auto& file : {stage.shim, stage.uki}) {
+  for (const auto& file : {stage.shim, stage.uki, stage.initrd_tools}) {
     std::error_code ec;
     fs::copy_file(file, tree.path() / "bootkit" / file.filename(), ec);
     if (ec) return fail("copying {} into the bootkit image: {}", file.string(), ec.message());
@@ -204,9 +237,10 @@ Result<BootkitReport> build_into(const fs::path& keyset, std::string_view keyset
 
   // The UKI: stub, kernel, initramfs, fixed command line; signed by uki-production.
   MOS_TRY_ASSIGN(auto kernel, find_kernel(sources.kernel_root, sources.kernel_release));
-  MOS_TRY_ASSIGN(auto cpio, build_keyset_initramfs(keyset, sources, kernel));
-  MOS_TRY_ASSIGN(auto initramfs, zstd_compress(cpio));
-  const auto cpio_size = cpio.size();
+  MOS_TRY_ASSIGN(auto built, build_keyset_initramfs(keyset, sources, kernel, stage.initrd_tools));
+  MOS_TRY_ASSIGN(auto initramfs, zstd_compress(built.cpio));
+  const auto cpio_size = built.cpio.size();
+  built.cpio = {};
   MOS_TRY_ASSIGN(auto stub, read_part(sources.stub, "systemd-boot-efi's stub"));
   MOS_TRY_ASSIGN(auto vmlinuz, read_file(kernel.image, kMaxPart));
   UkiParts parts{std::move(stub), std::move(vmlinuz), std::move(initramfs),
@@ -218,28 +252,31 @@ Result<BootkitReport> build_into(const fs::path& keyset, std::string_view keyset
 
   BootkitReport report{BootkitPaths::of_keyset(keyset), kernel.release, parts.initramfs.size(),
                        fs::file_size(stage.uki)};
-  Json info{
-      {"keyset", keyset_name},
-      {"kernel_release", kernel.release},
-      {"cmdline", kUkiCmdline},
-      {"initramfs_size", report.initramfs_size},
-      {"initramfs_compression", "zstd"},
-      {"initramfs_cpio_size", cpio_size},
-      {"uki_size", report.uki_size},
-      {"esp",
-       {{"\\EFI\\BOOT\\BOOTX64.EFI", "shim.efi"}, {"\\EFI\\BOOT\\grubx64.efi", "kernel.efi"}}},
-      {"sources",
-       {{"ovmf_code", sources.ovmf_code.string()},
-        {"ovmf_vars", sources.ovmf_vars.string()},
-        {"shim", sources.shim.string()},
-        {"stub", sources.stub.string()},
-        {"kernel", kernel.image.string()},
-        {"busybox", sources.busybox.string()},
-        {"mosctl", sources.mosctl.string()},
-        {"mosctl_initrd", sources.initrd_mosctl.string()},
-        {"mosctl_boot", sources.boot_program.string()},
-        {"lxc_monitor", sources.container_monitor.string()},
-        {"container_reaper", sources.container_reaper.string()}}}};
+  Json info{{"keyset", keyset_name},
+            {"kernel_release", kernel.release},
+            {"cmdline", kUkiCmdline},
+            {"initramfs_size", report.initramfs_size},
+            {"initramfs_compression", "zstd"},
+            {"initramfs_cpio_size", cpio_size},
+            {"initrd_tools",
+             {{"sha256", built.tools_sha256}, {"size", fs::file_size(stage.initrd_tools)}}},
+            {"uki_size", report.uki_size},
+            {"esp",
+             {{"\\EFI\\BOOT\\BOOTX64.EFI", "shim.efi"},
+              {"\\EFI\\BOOT\\grubx64.efi", "kernel.efi"},
+              {"\\EFI\\BOOT\\initrd-tools.squashfs", std::string(kInitrdToolsFile)}}},
+            {"sources",
+             {{"ovmf_code", sources.ovmf_code.string()},
+              {"ovmf_vars", sources.ovmf_vars.string()},
+              {"shim", sources.shim.string()},
+              {"stub", sources.stub.string()},
+              {"kernel", kernel.image.string()},
+              {"busybox", sources.busybox.string()},
+              {"mosctl", sources.mosctl.string()},
+              {"mosctl_initrd", sources.initrd_mosctl.string()},
+              {"mosctl_boot", sources.boot_program.string()},
+              {"lxc_monitor", sources.container_monitor.string()},
+              {"container_reaper", sources.container_reaper.string()}}}};
   MOS_TRY(write_file_atomic(stage.info, info.dump(2) + "\n", 0644));
   return report;
 }

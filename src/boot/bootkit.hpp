@@ -7,9 +7,16 @@
 //   KEYSET/bootkit/shim.efi           Debian's shim trusting uki-production, signed by uefi-db
 //   KEYSET/bootkit/kernel.efi         the UKI (stub, kernel, our initramfs, fixed command line),
 //                                     signed by uki-production
+//   KEYSET/bootkit/initrd-tools.squashfs  the initramfs's programs and libraries, apart (below)
 //   KEYSET/bootkit/bootkit.json       what it was built from (kernel release, digests, sizes)
 // On an ESP the shim is \EFI\BOOT\BOOTX64.EFI and the UKI sits beside it as grubx64.efi, the
 // second stage shim loads when no boot entry names another (docs/boot.md).
+//
+// The initramfs's mosctl and its libraries (three quarters of what the initramfs would hold) are
+// not in the UKI, which firmware reads, shim and the stub hash and the kernel unpacks whole
+// before our init runs: they are a squashfs beside it, "the initramfs's tools", which the init
+// copies into memory, checks against the SHA-256 its initramfs holds and mounts, reading only
+// the pages it runs (docs/boot.md).
 #include <filesystem>
 #include <string>
 
@@ -40,9 +47,19 @@ struct BootkitPaths {
   // The files of a bootkit in `dir` (a keyset's is KEYSET/bootkit: of_keyset).
   explicit BootkitPaths(const std::filesystem::path& dir);
   static BootkitPaths of_keyset(const std::filesystem::path& keyset_dir);
-  std::filesystem::path dir, ovmf_code, ovmf_vars, shim, uki, info;
+  std::filesystem::path dir, ovmf_code, ovmf_vars, shim, uki, initrd_tools, info;
   std::filesystem::path oci;  // the layout of its images (trust::kBootkitLayoutDir)
 };
+
+// Where the initramfs's tools are mounted (their tree is what the initramfs would hold there:
+// mosctl as mos/mosctl, the libraries), their file's name, and where the init finds it: beside
+// the UKI on a disk's ESP, under mos/ on a boot medium's ISO 9660 tree. The initramfs holds the
+// file's SHA-256 in kInitrdToolsHash.
+inline constexpr std::string_view kInitrdToolsDir = "/usr/lib/x86_64-linux-gnu";
+inline constexpr std::string_view kInitrdToolsFile = "initrd-tools.squashfs";
+inline constexpr std::string_view kInitrdToolsEspPath = "::EFI/BOOT/initrd-tools.squashfs";
+inline constexpr std::string_view kInitrdToolsMediaPath = "mos/initrd-tools.squashfs";
+inline constexpr std::string_view kInitrdToolsHash = "/etc/mos/initrd-tools.sha256";
 
 // The UKI's command line: under secure boot the only one (systemd-stub ignores the loader's).
 inline constexpr std::string_view kUkiCmdline = "console=tty0 console=ttyS0 quiet panic=30";

@@ -19,9 +19,41 @@
 
 namespace mos::boot {
 
-namespace {
-
 namespace fs = std::filesystem;
+
+void sort_archive_entries(std::vector<tpm::CpioEntry>& entries) {
+  std::sort(entries.begin(), entries.end(), [](const tpm::CpioEntry& a, const tpm::CpioEntry& b) {
+    std::string_view x = a.name, y = b.name;
+    while (true) {
+      auto xs = x.find('/'), ys = y.find('/');
+      std::string_view xc = x.substr(0, xs), yc = y.substr(0, ys);
+      if (xc != yc) return xc < yc;
+      if (xs == std::string_view::npos || ys == std::string_view::npos)
+        return xs == std::string_view::npos && ys != std::string_view::npos;
+      x.remove_prefix(xs + 1);
+      y.remove_prefix(ys + 1);
+    }
+  });
+}
+
+std::vector<tpm::CpioEntry> take_subtree(std::vector<tpm::CpioEntry>& entries,
+                                         std::string_view directory) {
+  std::string prefix(directory.starts_with('/') ? directory.substr(1) : directory);
+  prefix += '/';
+  std::vector<tpm::CpioEntry> taken, kept;
+  for (auto& entry : entries) {
+    if (entry.name.starts_with(prefix)) {
+      entry.name.erase(0, prefix.size());
+      taken.push_back(std::move(entry));
+    } else {
+      kept.push_back(std::move(entry));
+    }
+  }
+  entries = std::move(kept);
+  return taken;
+}
+
+namespace {
 
 using tpm::CpioEntry;
 
@@ -44,25 +76,13 @@ class Tree {
     return add(std::move(entry), origin);
   }
 
-  // Parents before children (compared a component at a time: "bin" < "bin/sh" < "bin-x"), the
-  // rest in byte order: nothing of the host's directory order reaches the archive.
-  // The entries move out (their contents are the archive's bytes: tens of MB).
+  // In sort_archive_entries' order. The entries move out (their contents are the archive's
+  // bytes: tens of MB).
   std::vector<CpioEntry> sorted() && {
     std::vector<CpioEntry> out;
     out.reserve(entries_.size());
     for (auto& [name, entry] : entries_) out.push_back(std::move(entry.entry));
-    std::sort(out.begin(), out.end(), [](const CpioEntry& a, const CpioEntry& b) {
-      std::string_view x = a.name, y = b.name;
-      while (true) {
-        auto xs = x.find('/'), ys = y.find('/');
-        std::string_view xc = x.substr(0, xs), yc = y.substr(0, ys);
-        if (xc != yc) return xc < yc;
-        if (xs == std::string_view::npos || ys == std::string_view::npos)
-          return xs == std::string_view::npos && ys != std::string_view::npos;
-        x.remove_prefix(xs + 1);
-        y.remove_prefix(ys + 1);
-      }
-    });
+    sort_archive_entries(out);
     return out;
   }
 

@@ -65,6 +65,16 @@ Result<std::string> build_initramfs(const InitramfsSpec& spec);
 // The entries build_initramfs archives, in that order (the hostfs is made of the same tree).
 Result<std::vector<tpm::CpioEntry>> initramfs_entries(const InitramfsSpec& spec);
 
+// Parents before children (compared a component at a time: "bin" < "bin/sh" < "bin-x"), the
+// rest in byte order: nothing of the host's directory order reaches an archive.
+void sort_archive_entries(std::vector<tpm::CpioEntry>& entries);
+
+// Takes the entries under `directory` ("/usr/lib/x86_64-linux-gnu") out of `entries` and returns
+// them named relative to it, in their order; the directory's own entry stays (a mount point).
+// The bootkit keeps the initramfs's programs and libraries apart this way (docs/boot.md).
+std::vector<tpm::CpioEntry> take_subtree(std::vector<tpm::CpioEntry>& entries,
+                                         std::string_view directory);
+
 // Writes `entries` (as initramfs_entries gives them: parents first) under `dir`, which must exist:
 // directories and files with their permissions, symbolic links as they are. Character devices
 // are skipped: making them needs root, and a system booted from the tree gets them from devtmpfs.

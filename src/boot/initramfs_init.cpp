@@ -50,7 +50,7 @@ coldplug() {
   [ $# -eq 0 ] || modprobe -a -q $@ 2>/dev/null
   return 0
 }
-load_modules /etc/mos/early-filesystems &
+{ load_modules /etc/mos/early-filesystems; : > /run/early-filesystems; } &
 early_filesystems=$!
 # virtio's PCI transport and its block devices first: a machine's disk. The other controllers
 # (AHCI, which q35 always has and whose six ports take most of a second to probe, NVMe,
@@ -75,6 +75,66 @@ for alias in $(cat /sys/bus/virtio/devices/*/modalias 2>/dev/null); do
 done
 # shellcheck disable=SC2086
 coldplug $virtio_disks
+
+# The initramfs's tools: mosctl and the libraries it loads are not in the UKI (firmware, shim and
+# the stub read and hash the UKI whole, and the kernel unpacks all of its initramfs before this
+# init runs) but a squashfs beside it, from the bootkit: copied into memory (what is checked is
+# what is read), the copy checked against the SHA-256 this initramfs holds, and mounted where the
+# loader finds them. Nothing runs mosctl before.
+# tools_from FILE WHAT: 0 once mounted; else 1 with the reason in /run/tools-failed.
+TOOLS=/usr/lib/x86_64-linux-gnu
+tools_from() {
+  rm -f /run/tools-failed
+  if [ ! -f "$1" ]; then
+    echo "the initramfs's tools are missing: no $2" > /run/tools-failed
+    return 1
+  fi
+  read -r want < /etc/mos/initrd-tools.sha256
+  sum=none
+  cp "$1" /initrd-tools.squashfs && sum=$(sha256sum /initrd-tools.squashfs)
+  if [ "${sum%% *}" != "$want" ]; then
+    rm -f /initrd-tools.squashfs
+    echo "$2 is not the bootkit's (SHA-256 ${sum%% *}, expected $want)" > /run/tools-failed
+    return 1
+  fi
+  # squashfs and loop are among the early filesystems.
+  while [ ! -e /run/early-filesystems ]; do sleep 0.02; done
+  if ! mount -t squashfs -o ro,loop /initrd-tools.squashfs "$TOOLS"; then
+    echo "mounting the initramfs's tools ($2)" > /run/tools-failed
+    return 1
+  fi
+  : > /run/tools-mounted
+}
+# The ESP a disk's firmware booted from holds them beside the UKI.
+tools_from_esp() {
+  if ! esp=$(findfs LABEL=ESP 2>/dev/null); then
+    echo "no partition labelled ESP, whose \\EFI\\BOOT holds the initramfs's tools" > /run/tools-failed
+    return 1
+  fi
+  mkdir -p /run/esp
+  if ! mount -t vfat -o ro "$esp" /run/esp; then
+    echo "mounting the ESP ($esp) for the initramfs's tools" > /run/tools-failed
+    return 1
+  fi
+  tools_from /run/esp/EFI/BOOT/initrd-tools.squashfs "\\EFI\\BOOT\\initrd-tools.squashfs on the ESP"
+  status=$?
+  umount /run/esp
+  return $status
+}
+# A disk's ESP is tried from here, beside the rest (its disk's driver is in); a boot medium's
+# tools, or the ESP again, once the boot knows what it boots (need_tools).
+{ modprobe -a vfat nls_cp437 2>/dev/null; tools_from_esp; } > /dev/null 2>&1 &
+early_tools=$!
+# need_tools HOW...: the tools the early try mounted, or HOW's, or the boot stops. Then they are
+# read ahead on the other CPU: the kernel decompresses their blocks before mosctl faults them in.
+read_ahead=""
+need_tools() {
+  wait "$early_tools"
+  [ -e /run/tools-mounted ] || "$@" || stop "FAILED: $(cat /run/tools-failed)"
+  cat "$TOOLS/mos/mosctl" "$TOOLS"/*.so* > /dev/null 2>&1 &
+  read_ahead=$!
+}
+
 wait "$early_filesystems"
 [ -s /run/modules-failed ] && stop "FAILED: loading kernel module $(head -n 1 /run/modules-failed)"
 # dm-verity's modules (four signature checks and probes), which every boot mounts its system
@@ -127,6 +187,7 @@ started=$!
 R=/run/mos-root
 boot_system() {
   mkdir -p "$R/config" "$R/atomfs-store" "$R/scratch-writes" "$R/factory" /sysroot
+  need_tools tools_from_esp
   # create-boot-fs starts now and waits for /run/boot-fs-ready: loading the program and its
   # libraries (a fifth of a second under emulation) overlaps with the TPM's step and the mounts.
   mosctl create-boot-fs --after /run/boot-fs-ready --root "$R" --dest /sysroot \
@@ -201,6 +262,8 @@ switch_to_sysroot() {
   [ -x /sysroot/sbin/init ] || stop "FAILED: the $1 has no /sbin/init"
   # Nothing of the initramfs may still run when switch_root empties it.
   wait "$storage_drivers"
+  [ -z "$read_ahead" ] || wait "$read_ahead"
+  umount -d "$TOOLS" 2>/dev/null
   say "switching to the $1; $(uptime)"
   for d in dev proc sys run; do
     mkdir -p "/sysroot/$d" && mount --move "/$d" "/sysroot/$d" || stop "FAILED: moving /$d into the $1"
@@ -220,6 +283,7 @@ boot_medium() {
   dev=$(findfs LABEL=OCI-BOOT) && mount -t iso9660 -o ro "$dev" "$M" ||
     stop "FAILED: mounting the boot medium ($dev)"
   cp "$M/mos/boot.json" "$L/boot.json" || stop "FAILED: the boot medium has no mos/boot.json"
+  need_tools tools_from "$M/mos/initrd-tools.squashfs" "mos/initrd-tools.squashfs on the boot medium"
   wait "$verity_modules" || say "no dm-verity module: layers are verified in userspace"
   # Provisioning makes the SBF (LUKS2, aes-xts): the live system has no modules of its own.
   if grep -q '"action": *"provision"' "$L/boot.json"; then

@@ -10,6 +10,7 @@
 
 #include "atomfs/mount_image.hpp"
 #include "atomfs/target_mount.hpp"
+#include "boot/bootkit.hpp"
 #include "boot/factory_partitions.hpp"
 #include "core/file.hpp"
 #include "core/process.hpp"
@@ -116,7 +117,7 @@ MachineDisk::~MachineDisk() {
   for (auto it = mounts_.rbegin(); it != mounts_.rend(); ++it) ::umount2(it->c_str(), 0);
 }
 
-Status MachineDisk::write_boot_files(const fs::path& shim, const fs::path& uki) {
+Status MachineDisk::write_boot_files(const fs::path& bootkit_dir) {
   // mtools writes the FAT without a kernel driver for it (build hosts have none). On a real
   // partition it would compare the FAT's geometry with the disk's and refuse ("Cannot initialize
   // '::'") where they differ, which says nothing about the filesystem: skip that check.
@@ -129,8 +130,13 @@ Status MachineDisk::write_boot_files(const fs::path& shim, const fs::path& uki) 
     return {};
   };
   MOS_TRY(mtools({"mmd", "-i", esp_device_, "::EFI", "::EFI/BOOT"}));
-  MOS_TRY(mtools({"mcopy", "-i", esp_device_, shim.string(), "::EFI/BOOT/BOOTX64.EFI"}));
-  MOS_TRY(mtools({"mcopy", "-i", esp_device_, uki.string(), "::EFI/BOOT/grubx64.efi"}));
+  MOS_TRY(mtools(
+      {"mcopy", "-i", esp_device_, (bootkit_dir / "shim.efi").string(), "::EFI/BOOT/BOOTX64.EFI"}));
+  MOS_TRY(mtools({"mcopy", "-i", esp_device_, (bootkit_dir / "kernel.efi").string(),
+                  "::EFI/BOOT/grubx64.efi"}));
+  std::error_code ec;
+  if (fs::path tools = bootkit_dir / kInitrdToolsFile; fs::exists(tools, ec))
+    MOS_TRY(mtools({"mcopy", "-i", esp_device_, tools.string(), std::string(kInitrdToolsEspPath)}));
   return {};
 }
 
@@ -172,8 +178,7 @@ Result<DiskInstallReport> install_to_disk(sysroot::SysrootOptions options, std::
   mount.read_only = true;
   mount.dest = bootkit;
   MOS_TRY_ASSIGN(auto mounted, atomfs::mount_target(options, "bootkit", mount));
-  auto written =
-      disk.write_boot_files(bootkit / "bootkit" / "shim.efi", bootkit / "bootkit" / "kernel.efi");
+  auto written = disk.write_boot_files(bootkit / "bootkit");
   auto unmounted = atomfs::unmount_image(bootkit);
   MOS_TRY(written);
   MOS_TRY(unmounted);

@@ -52,8 +52,10 @@ class MachineDisk {
   MachineDisk& operator=(MachineDisk&&) = delete;
   ~MachineDisk();  // unmounts what is still mounted
 
-  // Copies the shim to \EFI\BOOT\BOOTX64.EFI and the UKI beside it as grubx64.efi.
-  Status write_boot_files(const std::filesystem::path& shim, const std::filesystem::path& uki);
+  // From a bootkit image's bootkit/ directory: the shim to \EFI\BOOT\BOOTX64.EFI, the UKI
+  // beside it as grubx64.efi, and beside them the initramfs's tools (initrd-tools.squashfs, in
+  // every image our bootkits build; an older image's UKI does not need them).
+  Status write_boot_files(const std::filesystem::path& bootkit_dir);
   // Flushes and unmounts everything; the disk is then complete.
   Status close();
   // Whether the disk's PBF and SBF were found and kept.

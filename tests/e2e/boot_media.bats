@@ -38,6 +38,8 @@ teardown() {
   cmp "$T/esp-shim.efi" "$KEYS/ks/bootkit/shim.efi"
   cmp "$T/esp-uki.efi" "$KEYS/ks/bootkit/kernel.efi"
   [ "$(jq -r .action "$T/iso/mos/boot.json")" = provision ]
+  # The initramfs's tools, which the UKI's init mounts from the medium.
+  cmp "$T/iso/mos/initrd-tools.squashfs" "$KEYS/ks/bootkit/initrd-tools.squashfs"
   # The live system verifies with the keyset's manifest CA and mounts from the medium as it lies
   # (read-only), not with another keyset's.
   mkdir -p "$T/ro" "$T/live"

@@ -91,11 +91,19 @@ YAML
   [ "$(jq -r .sources.lxc_monitor "$b/bootkit.json")" = "$MOS_BIN/mos-lxc-monitor" ]
   [ "$(jq -r .sources.container_reaper "$b/bootkit.json")" = "$MOS_BIN/mos-container-reaper" ]
   objcopy -O binary --only-section=.initrd "$b/kernel.efi" "$T/initrd.zst"
-  zstd -q -d -c "$T/initrd.zst" | cpio -it --quiet > "$T/initrd.list"
-  grep -qx usr/bin/mosctl "$T/initrd.list"
-  grep -q libcryptsetup "$T/initrd.list"
-  run grep -E "libcurl|liblxc|libnftables" "$T/initrd.list"
-  [ "$status" -ne 0 ]
+  mkdir "$T/initrd"
+  zstd -q -d -c "$T/initrd.zst" | (cd "$T/initrd" && cpio -idm --quiet)
+  [ "$(readlink "$T/initrd/usr/bin/mosctl")" = /usr/lib/x86_64-linux-gnu/mos/mosctl ]
+  # Its programs and libraries are apart, in the initramfs's tools, whose SHA-256 it holds.
+  [ -z "$(ls -A "$T/initrd/usr/lib/x86_64-linux-gnu")" ]
+  [ "$(cat "$T/initrd/etc/mos/initrd-tools.sha256")" = "$(sha256sum < "$b/initrd-tools.squashfs" | cut -d' ' -f1)" ]
+  [ "$(jq -r .initrd_tools.sha256 "$b/bootkit.json")" = "$(cat "$T/initrd/etc/mos/initrd-tools.sha256")" ]
+  unsquashfs -d "$T/tools" "$b/initrd-tools.squashfs" > /dev/null
+  [ -x "$T/tools/mos/mosctl" ]
+  [ -x "$T/tools/ld-linux-x86-64.so.2" ]
+  ls "$T/tools" | grep -q libcryptsetup
+  run ls "$T/tools"
+  [[ "$output" != *libcurl* && "$output" != *liblxc* && "$output" != *libnftables* ]]
 }
 
 @test "keyset bootkit rebuilds the same bytes (but the signatures' times), and adds a bootkit to a keyset made without one" {
@@ -107,6 +115,7 @@ YAML
   [[ "$output" == "Built the bootkit of keyset ks (kernel "*") in $b" ]]
   cmp "$T/before/ovmf-vars.fd" "$b/ovmf-vars.fd"
   # The signed images differ only in their signatures (sbsign stamps the signing time).
+  cmp "$T/before/initrd-tools.squashfs" "$b/initrd-tools.squashfs"
   for f in shim.efi kernel.efi; do
     cp "$T/before/$f" "$T/old-$f"
     cp "$b/$f" "$T/new-$f"
@@ -200,6 +209,7 @@ YAML
   mosb -q image mount --ro "oci:$layout:bootkit-squashfs" "$T/bk-mnt"
   cmp "$T/bk-mnt/bootkit/shim.efi" "$KEYS/ks/bootkit/shim.efi"
   cmp "$T/bk-mnt/bootkit/kernel.efi" "$KEYS/ks/bootkit/kernel.efi"
+  cmp "$T/bk-mnt/bootkit/initrd-tools.squashfs" "$KEYS/ks/bootkit/initrd-tools.squashfs"
   mosb image umount "$T/bk-mnt"
   # The hostfs: busybox init, mosctl, the modules of its kernel; root locked on a production
   # keyset, a getty and a password on a development one.
@@ -263,5 +273,16 @@ YAML
   wait_console sys "mos-initramfs: FAILED: mounting layer sha256:[0-9a-f]* through dm-verity" 240
   wait_console sys "mos-initramfs: powering off" 30
   run grep -a "mos-hostfs" "$(run_dir sys)/console.log"
+  [ "$status" -ne 0 ]
+  # One byte of the initramfs's tools changed on the ESP: refused before any of them runs.
+  machine delete -f sys > /dev/null
+  esp_at=$(($(sfdisk -J "$T/disk.img" | jq '.partitiontable.partitions[0].start') * 512))
+  mcopy -n -i "$T/disk.img@@$esp_at" ::EFI/BOOT/initrd-tools.squashfs "$T/tools.sqfs"
+  printf 'X' | dd of="$T/tools.sqfs" bs=1 seek=4096 conv=notrunc status=none
+  mcopy -o -i "$T/disk.img@@$esp_at" "$T/tools.sqfs" ::EFI/BOOT/initrd-tools.squashfs
+  boot_vm sys "$T/disk.img" provision_tpm
+  wait_console sys 'mos-initramfs: FAILED: \\EFI\\BOOT\\initrd-tools.squashfs on the ESP is not the bootkit.s \(SHA-256 [0-9a-f]{64}, expected [0-9a-f]{64}\)' 240
+  wait_console sys "mos-initramfs: powering off" 30
+  run grep -a "mos-initramfs: TPM" "$(run_dir sys)/console.log"
   [ "$status" -ne 0 ]
 }

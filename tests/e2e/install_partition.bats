@@ -13,6 +13,7 @@ setup_file() {
   echo data > "$T/svc/file"
   echo "a shim" > "$T/kit/bootkit/shim.efi"
   echo "a UKI" > "$T/kit/bootkit/kernel.efi"
+  echo "the initramfs's tools" > "$T/kit/bootkit/initrd-tools.squashfs"
   mosb -q image build --from "$T/svc" --to "oci:$T/src:svc"
   mosb -q image build --from "$T/kit" --to "oci:$T/src:kit"
   trust -q keyset add --no-bootkit ks
@@ -54,10 +55,12 @@ part() {
   [ "$(jq -r '.partitiontable.partitions[0].type' "$T/table.json")" = C12A7328-F81F-11D2-BA4B-00A0C93EC93B ]
   [ "$(jq -r '.partitiontable.partitions[2].type' "$T/table.json")" = F79962B9-24E6-9948-9F94-E6BFDAD2771B ]
   [ "$(jq -r '.partitiontable.partitions[0].size' "$T/table.json")" = $((256 * 2048)) ]
-  # The ESP: a FAT labelled ESP with the bootkit target's shim and UKI where firmware looks.
+  # The ESP: a FAT labelled ESP with the bootkit target's shim and UKI where firmware looks, and
+  # the initramfs's tools beside them.
   read -r start size < <(part "$T/disk.img" 1)
   mtype -i "$T/disk.img@@$start" ::EFI/BOOT/BOOTX64.EFI | grep -q "a shim"
   mtype -i "$T/disk.img@@$start" ::EFI/BOOT/grubx64.efi | grep -q "a UKI"
+  mtype -i "$T/disk.img@@$start" ::EFI/BOOT/initrd-tools.squashfs | grep -q "the initramfs's tools"
   minfo -i "$T/disk.img@@$start" | grep -q "disk label=\"ESP "
   # The ext4 partitions carry the labels the initramfs finds, and hold the installed system.
   mkdir -p "$T/check/factory/secure"

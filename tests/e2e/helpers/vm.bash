@@ -85,10 +85,11 @@ installed_disk() {
     echo "$l" >> "$T/loops"
     case $name in
       efi)
-        mkfs.vfat -n EFI "$l" >/dev/null
+        mkfs.vfat -n ESP "$l" >/dev/null
         mmd -i "$l" ::EFI ::EFI/BOOT
         mcopy -i "$l" "$KEYS/ks/bootkit/shim.efi" ::EFI/BOOT/BOOTX64.EFI
-        mcopy -i "$l" "$KEYS/ks/bootkit/kernel.efi" ::EFI/BOOT/grubx64.efi ;;
+        mcopy -i "$l" "$KEYS/ks/bootkit/kernel.efi" ::EFI/BOOT/grubx64.efi
+        mcopy -i "$l" "$KEYS/ks/bootkit/initrd-tools.squashfs" ::EFI/BOOT/initrd-tools.squashfs ;;
       *)
         d=${name#machine-}
         [ "$d" = store ] && d=atomfs-store

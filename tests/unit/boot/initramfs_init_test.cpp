@@ -82,6 +82,52 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
   EXPECT_LT(released, script.find("if ! wait \"$boot_fs\"; then", boot));
 }
 
+// mosctl and its libraries come from the initramfs's tools: they are hashed and compared with the
+// initramfs's SHA-256 before their mount, mounted before any mosctl runs (an installed system's
+// from the ESP, a medium's from it), and unmounted before switch_root.
+TEST(InitramfsInit, NoMosctlRunsBeforeItsToolsAreChecked) {
+  std::string script(initramfs_init_script());
+  auto tools_from = script.find("tools_from() {");
+  ASSERT_NE(tools_from, std::string::npos);
+  auto body = script.substr(tools_from, script.find("\n}", tools_from) - tools_from);
+  auto hashed =
+      body.find("cp \"$1\" /initrd-tools.squashfs && sum=$(sha256sum /initrd-tools.squashfs)");
+  auto compared = body.find("[ \"${sum%% *}\" != \"$want\" ]");
+  auto mounted = body.find("mount -t squashfs -o ro,loop /initrd-tools.squashfs \"$TOOLS\"");
+  ASSERT_NE(hashed, std::string::npos);
+  ASSERT_NE(compared, std::string::npos);
+  ASSERT_NE(mounted, std::string::npos);
+  EXPECT_LT(hashed, compared);
+  EXPECT_LT(compared, mounted);
+  EXPECT_THAT(body, HasSubstr("read -r want < /etc/mos/initrd-tools.sha256"));
+  // need_tools stops the boot when neither the early try nor its own gave them.
+  EXPECT_THAT(script, HasSubstr("\"$@\" || stop \"FAILED: $(cat /run/tools-failed)\""));
+  auto boot = script.find("boot_system() {");
+  auto need = script.find("need_tools tools_from_esp", boot);
+  ASSERT_NE(need, std::string::npos);
+  EXPECT_LT(need, script.find("mosctl create-boot-fs", boot));
+  EXPECT_LT(need, script.find("mosctl initrd-setup", boot));
+  auto medium = script.find("boot_medium() {");
+  auto need_medium = script.find("need_tools tools_from \"$M/mos/initrd-tools.squashfs\"", medium);
+  ASSERT_NE(need_medium, std::string::npos);
+  EXPECT_LT(need_medium, script.find("mosctl mount -t livecd", medium));
+  // Before these two functions, no line but a comment runs mosctl (the read-ahead names its file).
+  std::size_t line_start = 0;
+  while (line_start < std::min(boot, medium)) {
+    auto end = script.find('\n', line_start);
+    std::string line = script.substr(line_start, end - line_start);
+    auto first = line.find_first_not_of(' ');
+    if (first != std::string::npos && line[first] != '#') {
+      EXPECT_THAT(line, Not(HasSubstr("mosctl "))) << "runs before the tools are mounted";
+    }
+    line_start = end + 1;
+  }
+  // The read-ahead of the tools ends before they are unmounted.
+  EXPECT_LT(script.find("[ -z \"$read_ahead\" ] || wait \"$read_ahead\""),
+            script.find("umount -d \"$TOOLS\""));
+  EXPECT_LT(script.find("umount -d \"$TOOLS\""), script.find("exec switch_root"));
+}
+
 // Storage drivers load for the hardware present: virtio's PCI transport and its disks before the
 // filesystems are waited for; the other controllers' after them, in one stream in the
 // background, which ends before switch_root; SCSI disks' and CD drives' once that stream is

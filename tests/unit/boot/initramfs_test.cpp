@@ -265,6 +265,48 @@ TEST_F(InitramfsTest, MergesIdenticalPathsAndRefusesConflicts) {
   EXPECT_EQ(entries["sbin/modprobe"].mode, "-rwxr-xr-x");
 }
 
+// The bootkit sets a program and its libraries apart (the initramfs's tools): what lies under the
+// directory leaves the archive, named relative to it and in order; the directory stays, empty,
+// as the mount point, and links elsewhere that point into it stay too. An entry added afterwards
+// takes its sorted place.
+TEST_F(InitramfsTest, TakesASubtreeApart) {
+  if (!fs::exists(kProgram)) GTEST_SKIP() << kProgram << " is not installed";
+  spec_.placed_programs = {{kProgram, "/usr/lib/x86_64-linux-gnu/mos/curl"}};
+  spec_.links = {{"/usr/bin/curl", "/usr/lib/x86_64-linux-gnu/mos/curl"}};
+  auto entries = initramfs_entries(spec_);
+  ASSERT_TRUE(entries) << entries.error().message;
+  auto apart = take_subtree(*entries, "/usr/lib/x86_64-linux-gnu");
+  std::set<std::string> names;
+  for (const auto& e : apart) names.insert(e.name);
+  EXPECT_TRUE(names.contains("mos/curl"));
+  EXPECT_TRUE(names.contains("mos"));
+  EXPECT_TRUE(names.contains("libc.so.6"));
+  EXPECT_TRUE(std::is_sorted(apart.begin(), apart.end(), [&](const auto& a, const auto& b) {
+    std::vector<tpm::CpioEntry> pair{b, a};
+    sort_archive_entries(pair);
+    return pair.front().name == a.name && a.name != b.name;
+  }));
+  bool mount_point = false;
+  for (const auto& e : *entries) {
+    EXPECT_FALSE(e.name.starts_with("usr/lib/x86_64-linux-gnu/")) << e.name;
+    if (e.name == "usr/lib/x86_64-linux-gnu") mount_point = e.directory;
+    if (e.name == "usr/bin/curl") {
+      EXPECT_EQ(e.link_target, "/usr/lib/x86_64-linux-gnu/mos/curl");
+    }
+  }
+  EXPECT_TRUE(mount_point);
+  tpm::CpioEntry added;
+  added.name = "etc/mos/added";
+  added.permissions = 0644;
+  entries->push_back(added);
+  sort_archive_entries(*entries);
+  std::vector<std::string> order;
+  for (const auto& e : *entries) order.push_back(e.name);
+  auto at = std::find(order.begin(), order.end(), "etc/mos/added");
+  ASSERT_NE(at, order.end());
+  EXPECT_EQ(*std::prev(at), "etc/mos");
+}
+
 TEST_F(InitramfsTest, SaysWhatIsMissing) {
   auto spec = spec_;
   spec.modules.push_back("no-such-driver");
