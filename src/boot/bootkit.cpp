@@ -133,7 +133,8 @@ Result<KeysetInitramfs> build_keyset_initramfs(const fs::path& keyset,
   MOS_TRY_ASSIGN(auto entries, initramfs_entries(spec));
 
   auto apart = take_subtree(entries, kInitrdToolsDir);
-  MOS_TRY_ASSIGN(auto tree, TempDir::create({}, "mos-initrd-tools-"));
+  // Written beside the bootkit being built (as add_layout_image's), not in a tmpfs /tmp.
+  MOS_TRY_ASSIGN(auto tree, TempDir::create(tools.parent_path(), ".initrd-tools-"));
   MOS_TRY(write_entries_to_directory(apart, tree.path()));
   apart.clear();
   image::SquashfsLayerOptions options;
