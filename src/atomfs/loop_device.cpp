@@ -16,14 +16,24 @@ namespace {
 constexpr int kAttachAttempts = 20;  // another process may take the free device between calls
 
 // Binds fd to the loop device; false with errno EBUSY when someone else got it first.
+// A read-only device reads its file with direct I/O: the kernel then keeps several reads in
+// flight instead of copying the file page by page through its page cache (under emulation a
+// layer read through dm-verity went from ~2 to ~20 MB/s), and the file's pages are not cached
+// twice (the squashfs above caches what it decompressed). A kernel or filesystem that cannot
+// (tmpfs before Linux 6.6) gets the buffered device.
 bool configure(int loop_fd, int backing_fd, std::uint64_t size_limit, bool writable,
                std::uint64_t offset) {
   loop_config config{};
   config.fd = static_cast<__u32>(backing_fd);
-  config.info.lo_flags = (writable ? 0 : LO_FLAGS_READ_ONLY) | LO_FLAGS_AUTOCLEAR;
+  config.info.lo_flags =
+      (writable ? 0 : LO_FLAGS_READ_ONLY | LO_FLAGS_DIRECT_IO) | LO_FLAGS_AUTOCLEAR;
   config.info.lo_sizelimit = size_limit;
   config.info.lo_offset = offset;
   if (::ioctl(loop_fd, LOOP_CONFIGURE, &config) == 0) return true;
+  if (errno == EINVAL && (config.info.lo_flags & LO_FLAGS_DIRECT_IO)) {
+    config.info.lo_flags &= ~LO_FLAGS_DIRECT_IO;
+    if (::ioctl(loop_fd, LOOP_CONFIGURE, &config) == 0) return true;
+  }
   if (errno != EINVAL && errno != ENOTTY) return false;
   // Kernels before 5.8: two steps; read-only then follows from how both fds were opened.
   if (::ioctl(loop_fd, LOOP_SET_FD, backing_fd) != 0) return false;

@@ -3,6 +3,7 @@
 // (storage volumes): LOOP_CONFIGURE (Linux 5.8+) with LOOP_SET_FD + LOOP_SET_STATUS64 as
 // fallback. Devices are created with LO_FLAGS_AUTOCLEAR, so the kernel detaches them when the
 // last user (our fd, then the mount) goes away: a failed mount or an unmount never leaks one.
+// Read-only devices use direct I/O where the file's filesystem allows it (loop_device.cpp).
 #include <cstdint>
 #include <string>
 
