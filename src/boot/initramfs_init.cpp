@@ -127,7 +127,7 @@ tools_from_esp() {
 early_tools=$!
 # need_tools HOW...: the tools the early try mounted, or HOW's, or the boot stops. Then they are
 # read ahead on the other CPU: the kernel decompresses their blocks before mosctl faults them in.
-read_ahead=""
+read_ahead="" init_read=""
 need_tools() {
   wait "$early_tools"
   [ -e /run/tools-mounted ] || "$@" || stop "FAILED: $(cat /run/tools-failed)"
@@ -185,16 +185,43 @@ started=$!
 # The machine's installed system: its partitions carry these filesystem labels (and the same
 # GPT partition names), as `mosctl install` makes them.
 R=/run/mos-root
+# mount_partitions: the partitions, a tmpfs for /factory/secure and the manifest CA in it; 0, or
+# 1 with the reason in /run/partitions-failed.
+mount_partitions() {
+  for part in config:machine-config atomfs-store:machine-store scratch-writes:machine-scratch; do
+    if ! dev=$(findfs "LABEL=${part#*:}"); then
+      echo "no partition labelled ${part#*:}" > /run/partitions-failed
+      return 1
+    fi
+    if ! mount -t ext4 -o nosuid,nodev "$dev" "$R/${part%%:*}"; then
+      echo "mounting ${part#*:} ($dev)" > /run/partitions-failed
+      return 1
+    fi
+  done
+  # /factory/secure of the running system: a tmpfs with the manifest CA, and the machine's
+  # identity when the TPM gives it.
+  if ! mount -t tmpfs -o mode=0700,nosuid,nodev,noexec tmpfs "$R/factory"; then
+    echo "a tmpfs for /factory" > /run/partitions-failed
+    return 1
+  fi
+  mkdir -p -m 0700 "$R/factory/secure"
+  if ! cp /manifestCA.pem "$R/factory/secure/manifestCA.pem"; then
+    echo "copying the manifest CA" > /run/partitions-failed
+    return 1
+  fi
+}
 boot_system() {
   mkdir -p "$R/config" "$R/atomfs-store" "$R/scratch-writes" "$R/factory" /sysroot
+  # The partitions mount on the other CPU while the tools are checked (they need none of them).
+  mount_partitions &
+  partitions=$!
   need_tools tools_from_esp
   # create-boot-fs starts now and waits for /run/boot-fs-ready: loading the program and its
   # libraries (a fifth of a second under emulation) overlaps with the TPM's step and the mounts.
   mosctl create-boot-fs --after /run/boot-fs-ready --root "$R" --dest /sysroot \
     > /run/create-boot-fs.log 2>&1 &
   boot_fs=$!
-  # The TPM's step starts first: it mostly waits for the TPM's answers, so the partitions mount
-  # meanwhile. It reads the machine's identity (its SUDI certificate and key) into a private
+  # The TPM's step: it mostly waits for the TPM's answers. It reads the machine's identity (its SUDI certificate and key) into a private
   # tmpfs, and its final PCR7 extend closes the TPM's secrets for whatever runs next: they are
   # readable only in a boot whose PCR7 the keyset's signed policies name. A development keyset's
   # machine without a TPM device (its drivers are built in) has nothing to read and nothing to
@@ -205,16 +232,7 @@ boot_system() {
     mosctl initrd-setup --pcr7data /pcr7data > /run/initrd-setup.log 2>&1 &
     tpm_step=$!
   fi
-  for part in config:machine-config atomfs-store:machine-store scratch-writes:machine-scratch; do
-    dev=$(findfs "LABEL=${part#*:}") || stop "FAILED: no partition labelled ${part#*:}"
-    mount -t ext4 -o nosuid,nodev "$dev" "$R/${part%%:*}" ||
-      stop "FAILED: mounting ${part#*:} ($dev)"
-  done
-  # /factory/secure of the running system: a tmpfs with the manifest CA, and the machine's
-  # identity when the TPM gives it.
-  mount -t tmpfs -o mode=0700,nosuid,nodev,noexec tmpfs "$R/factory" || stop "FAILED: a tmpfs for /factory"
-  mkdir -p -m 0700 "$R/factory/secure"
-  cp /manifestCA.pem "$R/factory/secure/manifestCA.pem" || stop "FAILED: copying the manifest CA"
+  wait "$partitions" || stop "FAILED: $(cat /run/partitions-failed)"
   # The TPM's step ends before the system's verification, which checks the product its SUDI names.
   if [ -z "$tpm_step" ]; then
     say "TPM: none (a development keyset: booting on without the machine's identity)"
@@ -246,12 +264,26 @@ boot_system() {
     line=$(tail -n 1 /run/create-boot-fs.log)
     stop "FAILED: ${line#mosctl: error: }"
   fi
-  # A system on trial (a new one from an update) says so, or that it was rolled back.
-  grep '^boot trial: ' /run/create-boot-fs.log | while read -r l; do say "$l"; done
-  say "hostfs: $(sed -n 's/^mounted \([^ ]*\) at .* (\(.*\))$/\1, \2/p' /run/create-boot-fs.log)"
+  # The hostfs's init and shell (its busybox) are read now, through dm-verity, beside the moves
+  # below: switch_root would otherwise wait for them (a few tenths of a second under emulation).
+  cat /sysroot/bin/busybox > /dev/null 2>&1 &
+  init_read=$!
+  # A system on trial (a new one from an update) says so, or that it was rolled back; then what
+  # was mounted ("mounted DIGEST at DEST (HOW)"). Read with the shell's builtins: under emulation
+  # each program started costs tens of milliseconds.
+  while read -r l; do
+    case $l in
+      "boot trial: "*) say "$l" ;;
+      "mounted "*)
+        l=${l#mounted }
+        how=${l##*(}
+        say "hostfs: ${l%% *}, ${how%)}"
+        ;;
+    esac
+  done < /run/create-boot-fs.log
+  mkdir -p /sysroot/config /sysroot/atomfs-store /sysroot/scratch-writes /sysroot/factory
   for d in config atomfs-store scratch-writes factory; do
-    mkdir -p "/sysroot/$d" && mount --move "$R/$d" "/sysroot/$d" ||
-      stop "FAILED: moving $d into the hostfs"
+    mount --move "$R/$d" "/sysroot/$d" || stop "FAILED: moving $d into the hostfs"
   done
   switch_to_sysroot hostfs
 }
@@ -263,10 +295,12 @@ switch_to_sysroot() {
   # Nothing of the initramfs may still run when switch_root empties it.
   wait "$storage_drivers"
   [ -z "$read_ahead" ] || wait "$read_ahead"
+  [ -z "$init_read" ] || wait "$init_read"
   umount -d "$TOOLS" 2>/dev/null
   say "switching to the $1; $(uptime)"
+  mkdir -p /sysroot/dev /sysroot/proc /sysroot/sys /sysroot/run
   for d in dev proc sys run; do
-    mkdir -p "/sysroot/$d" && mount --move "/$d" "/sysroot/$d" || stop "FAILED: moving /$d into the $1"
+    mount --move "/$d" "/sysroot/$d" || stop "FAILED: moving /$d into the $1"
   done
   exec switch_root /sysroot /sbin/init
 }

@@ -53,28 +53,39 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
   auto no_tpm = script.find("if [ \"$tpm\" != none ] || [ ! -e /etc/mos/development ]; then");
   ASSERT_NE(no_tpm, std::string::npos);
   EXPECT_LT(no_tpm, script.find("mosctl initrd-setup"));
-  // The TPM's step starts before the partitions mount, in the background, and the SUDI it gives
-  // names the product the system's verification checks: it is waited for first. dm-verity's
-  // modules load from before the system is looked for and are waited for before the verification
-  // too. create-boot-fs is started before all of them and does nothing until the file that
-  // releases it exists.
+  // The partitions mount in the background from the start (they need no tools), the TPM's step
+  // in the background once the tools are there; the SUDI it gives names the product the system's
+  // verification checks: both are waited for first. dm-verity's modules load from before the
+  // system is looked for and are waited for before the verification too. create-boot-fs is
+  // started as soon as the tools are there and does nothing until the file that releases it
+  // exists.
   auto boot = script.find("boot_system() {");
+  auto partitions = script.find("mount_partitions() {");
+  ASSERT_NE(partitions, std::string::npos);
+  auto partitions_body = script.substr(partitions, script.find("\n}", partitions) - partitions);
+  EXPECT_THAT(partitions_body, HasSubstr("mount -t ext4 -o nosuid,nodev"));
+  EXPECT_THAT(partitions_body, HasSubstr("cp /manifestCA.pem"));
+  auto partitions_started = script.find("mount_partitions &\n  partitions=$!", boot);
+  ASSERT_NE(partitions_started, std::string::npos);
+  EXPECT_LT(partitions_started, script.find("need_tools tools_from_esp", boot));
   auto tpm_step = script.find(
       "mosctl initrd-setup --pcr7data /pcr7data > /run/initrd-setup.log 2>&1 &\n"
       "    tpm_step=$!",
       boot);
   ASSERT_NE(tpm_step, std::string::npos);
-  EXPECT_LT(tpm_step, script.find("mount -t ext4", boot));
   auto tpm_wait = script.find("elif wait \"$tpm_step\"; then", boot);
   ASSERT_NE(tpm_wait, std::string::npos);
   auto boot_fs = script.find("mosctl create-boot-fs --after /run/boot-fs-ready", boot);
   ASSERT_NE(boot_fs, std::string::npos);
-  EXPECT_LT(boot_fs, script.find("mount -t ext4", boot));
   auto released = script.find(": > /run/boot-fs-ready", boot);
   ASSERT_NE(released, std::string::npos);
   EXPECT_LT(tpm_wait, released);
-  EXPECT_LT(script.find("mount -t ext4", boot), released);
-  EXPECT_LT(script.find("cp /manifestCA.pem", boot), released);
+  auto partitions_waited =
+      script.find("wait \"$partitions\" || stop \"FAILED: $(cat /run/partitions-failed)\"", boot);
+  ASSERT_NE(partitions_waited, std::string::npos);
+  EXPECT_LT(partitions_waited, released);
+  // The machine's identity goes into the tmpfs that mount_partitions made.
+  EXPECT_LT(partitions_waited, script.find("cp -p /priv/factory/secure/server.crt", boot));
   auto verity = script.find("modprobe dm_verity 2>/dev/null &\nverity_modules=$!");
   ASSERT_NE(verity, std::string::npos);
   EXPECT_LT(verity, boot);
