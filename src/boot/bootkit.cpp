@@ -20,6 +20,7 @@
 #include "core/json.hpp"
 #include "core/lock.hpp"
 #include "image/build_image.hpp"
+#include "oci/digest.hpp"
 #include "oci/open.hpp"
 #include "oci/reference.hpp"
 #include "tpm/cpio_archive.hpp"
@@ -99,10 +100,10 @@ Status add_layout_image(const BootkitPaths& stage, const fs::path& tree, std::st
 }
 
 // The initramfs's archive, and its tools apart (see bootkit.hpp): mosctl and the libraries it
-// loads, as a squashfs written to `tools`, whose SHA-256 the archive holds.
+// loads, as a squashfs written to `tools`, whose SHA-512 the archive holds.
 struct KeysetInitramfs {
   std::string cpio;
-  std::string tools_sha256;  // hex
+  std::string tools_sha256, tools_sha512;  // hex
 };
 
 Result<KeysetInitramfs> build_keyset_initramfs(const fs::path& keyset,
@@ -141,13 +142,15 @@ Result<KeysetInitramfs> build_keyset_initramfs(const fs::path& keyset,
   options.compression_level = image::kFastSquashfsLevel;
   MOS_TRY_ASSIGN(auto layer, image::build_squashfs_layer(tree.path(), tools, options));
   // The whole file is hashed (squashfs and the verity data build_squashfs_layer appends, which
-  // the init's loop mount ignores): its layer digest.
+  // the init's loop mount ignores). Its SHA-256 is its layer digest.
   KeysetInitramfs out;
   out.tools_sha256 = std::string(layer.descriptor.digest.hex());
+  MOS_TRY_ASSIGN(auto sha512, oci::digest_of_file(tools, oci::DigestAlgorithm::sha512));
+  out.tools_sha512 = sha512.hex();
   tpm::CpioEntry hash;
   hash.name = std::string(kInitrdToolsHash.substr(1));
   hash.permissions = 0644;
-  hash.data = out.tools_sha256 + "\n";
+  hash.data = out.tools_sha512 + "\n";
   entries.push_back(std::move(hash));
   sort_archive_entries(entries);
   MOS_TRY_ASSIGN(out.cpio, tpm::newc_archive(entries));
@@ -260,7 +263,9 @@ Result<BootkitReport> build_into(const fs::path& keyset, std::string_view keyset
             {"initramfs_compression", "zstd"},
             {"initramfs_cpio_size", cpio_size},
             {"initrd_tools",
-             {{"sha256", built.tools_sha256}, {"size", fs::file_size(stage.initrd_tools)}}},
+             {{"sha256", built.tools_sha256},
+              {"sha512", built.tools_sha512},
+              {"size", fs::file_size(stage.initrd_tools)}}},
             {"uki_size", report.uki_size},
             {"esp",
              {{"\\EFI\\BOOT\\BOOTX64.EFI", "shim.efi"},

@@ -31,6 +31,31 @@ stop() {
 }
 
 read -r release < /proc/sys/kernel/osrelease
+tpm=none pcr7=none
+[ -e /dev/tpmrm0 ] && tpm=tpm2
+# What this boot measured into PCR7 (the value the TPM policies of the keyset's pcr7data name).
+[ -r /sys/class/tpm/tpm0/pcr-sha256/7 ] && pcr7=$(tr A-F a-f < /sys/class/tpm/tpm0/pcr-sha256/7)
+# The kernel's clock says where a boot's time went (before it: firmware, shim, stub).
+uptime() {
+  read -r seconds _ < /proc/uptime
+  echo "$seconds s after the kernel's start"
+}
+# The first line says what the boot found. Reading the SecureBoot variable needs efivarfs, whose
+# mount asks the firmware for every variable (a third of a second under emulation): it is mounted
+# first, beside the module loads, and waited for only where what to boot is chosen (below).
+{
+  secureboot=none
+  if [ -d /sys/firmware/efi ]; then
+    modprobe efivarfs 2>/dev/null
+    mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
+    var=/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
+    secureboot=unknown
+    [ -e "$var" ] && secureboot=$(tail -c 1 "$var" | od -An -tu1 | tr -d ' ')
+  fi
+  say "started: kernel $release, secure boot $secureboot, TPM $tpm, PCR7 $pcr7; $(uptime)"
+} &
+started=$!
+
 # What finding and mounting an installed system needs, loaded now on two CPUs: the filesystems
 # (kInitramfsEarlyFilesystems, written by the bootkit) and the drivers of the machine's virtio
 # disks; the other storage controllers' in the background after them, and the other modules
@@ -89,12 +114,12 @@ tools_from() {
     echo "the initramfs's tools are missing: no $2" > /run/tools-failed
     return 1
   fi
-  read -r want < /etc/mos/initrd-tools.sha256
+  read -r want < /etc/mos/initrd-tools.sha512
   sum=none
-  cp "$1" /initrd-tools.squashfs && sum=$(sha256sum /initrd-tools.squashfs)
+  cp "$1" /initrd-tools.squashfs && sum=$(sha512sum /initrd-tools.squashfs)
   if [ "${sum%% *}" != "$want" ]; then
     rm -f /initrd-tools.squashfs
-    echo "$2 is not the bootkit's (SHA-256 ${sum%% *}, expected $want)" > /run/tools-failed
+    echo "$2 is not the bootkit's (SHA-512 ${sum%% *}, expected $want)" > /run/tools-failed
     return 1
   fi
   # squashfs and loop are among the early filesystems.
@@ -157,30 +182,6 @@ scsi_drivers() {
   return 0
 }
 
-tpm=none pcr7=none
-[ -e /dev/tpmrm0 ] && tpm=tpm2
-# What this boot measured into PCR7 (the value the TPM policies of the keyset's pcr7data name).
-[ -r /sys/class/tpm/tpm0/pcr-sha256/7 ] && pcr7=$(tr A-F a-f < /sys/class/tpm/tpm0/pcr-sha256/7)
-# The kernel's clock says where a boot's time went (before it: firmware, shim, stub).
-uptime() {
-  read -r seconds _ < /proc/uptime
-  echo "$seconds s after the kernel's start"
-}
-# The first line says what the boot found. Reading the SecureBoot variable needs efivarfs, whose
-# mount asks the firmware for every variable (a third of a second under emulation): it is mounted
-# beside the module loads, and waited for only where what to boot is chosen (below).
-{
-  secureboot=none
-  if [ -d /sys/firmware/efi ]; then
-    modprobe efivarfs 2>/dev/null
-    mount -t efivarfs efivarfs /sys/firmware/efi/efivars 2>/dev/null
-    var=/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c
-    secureboot=unknown
-    [ -e "$var" ] && secureboot=$(tail -c 1 "$var" | od -An -tu1 | tr -d ' ')
-  fi
-  say "started: kernel $release, secure boot $secureboot, TPM $tpm, PCR7 $pcr7; $(uptime)"
-} &
-started=$!
 
 # The machine's installed system: its partitions carry these filesystem labels (and the same
 # GPT partition names), as `mosctl install` makes them.

@@ -94,10 +94,11 @@ YAML
   mkdir "$T/initrd"
   zstd -q -d -c "$T/initrd.zst" | (cd "$T/initrd" && cpio -idm --quiet)
   [ "$(readlink "$T/initrd/usr/bin/mosctl")" = /usr/lib/x86_64-linux-gnu/mos/mosctl ]
-  # Its programs and libraries are apart, in the initramfs's tools, whose SHA-256 it holds.
+  # Its programs and libraries are apart, in the initramfs's tools, whose SHA-512 it holds.
   [ -z "$(ls -A "$T/initrd/usr/lib/x86_64-linux-gnu")" ]
-  [ "$(cat "$T/initrd/etc/mos/initrd-tools.sha256")" = "$(sha256sum < "$b/initrd-tools.squashfs" | cut -d' ' -f1)" ]
-  [ "$(jq -r .initrd_tools.sha256 "$b/bootkit.json")" = "$(cat "$T/initrd/etc/mos/initrd-tools.sha256")" ]
+  [ "$(cat "$T/initrd/etc/mos/initrd-tools.sha512")" = "$(sha512sum < "$b/initrd-tools.squashfs" | cut -d' ' -f1)" ]
+  [ "$(jq -r .initrd_tools.sha512 "$b/bootkit.json")" = "$(cat "$T/initrd/etc/mos/initrd-tools.sha512")" ]
+  [ "$(jq -r .initrd_tools.sha256 "$b/bootkit.json")" = "$(sha256sum < "$b/initrd-tools.squashfs" | cut -d' ' -f1)" ]
   unsquashfs -d "$T/tools" "$b/initrd-tools.squashfs" > /dev/null
   [ -x "$T/tools/mos/mosctl" ]
   [ -x "$T/tools/ld-linux-x86-64.so.2" ]
@@ -281,7 +282,7 @@ YAML
   printf 'X' | dd of="$T/tools.sqfs" bs=1 seek=4096 conv=notrunc status=none
   mcopy -o -i "$T/disk.img@@$esp_at" "$T/tools.sqfs" ::EFI/BOOT/initrd-tools.squashfs
   boot_vm sys "$T/disk.img" provision_tpm
-  wait_console sys 'mos-initramfs: FAILED: \\EFI\\BOOT\\initrd-tools.squashfs on the ESP is not the bootkit.s \(SHA-256 [0-9a-f]{64}, expected [0-9a-f]{64}\)' 240
+  wait_console sys 'mos-initramfs: FAILED: \\EFI\\BOOT\\initrd-tools.squashfs on the ESP is not the bootkit.s \(SHA-512 [0-9a-f]{128}, expected [0-9a-f]{128}\)' 240
   wait_console sys "mos-initramfs: powering off" 30
   run grep -a "mos-initramfs: TPM" "$(run_dir sys)/console.log"
   [ "$status" -ne 0 ]

@@ -102,7 +102,7 @@ TEST(InitramfsInit, NoMosctlRunsBeforeItsToolsAreChecked) {
   ASSERT_NE(tools_from, std::string::npos);
   auto body = script.substr(tools_from, script.find("\n}", tools_from) - tools_from);
   auto hashed =
-      body.find("cp \"$1\" /initrd-tools.squashfs && sum=$(sha256sum /initrd-tools.squashfs)");
+      body.find("cp \"$1\" /initrd-tools.squashfs && sum=$(sha512sum /initrd-tools.squashfs)");
   auto compared = body.find("[ \"${sum%% *}\" != \"$want\" ]");
   auto mounted = body.find("mount -t squashfs -o ro,loop /initrd-tools.squashfs \"$TOOLS\"");
   ASSERT_NE(hashed, std::string::npos);
@@ -110,7 +110,7 @@ TEST(InitramfsInit, NoMosctlRunsBeforeItsToolsAreChecked) {
   ASSERT_NE(mounted, std::string::npos);
   EXPECT_LT(hashed, compared);
   EXPECT_LT(compared, mounted);
-  EXPECT_THAT(body, HasSubstr("read -r want < /etc/mos/initrd-tools.sha256"));
+  EXPECT_THAT(body, HasSubstr("read -r want < /etc/mos/initrd-tools.sha512"));
   // need_tools stops the boot when neither the early try nor its own gave them.
   EXPECT_THAT(script, HasSubstr("\"$@\" || stop \"FAILED: $(cat /run/tools-failed)\""));
   auto boot = script.find("boot_system() {");
