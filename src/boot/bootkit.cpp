@@ -120,10 +120,15 @@ Result<KeysetInitramfs> build_keyset_initramfs(const fs::path& keyset,
   spec.programs = {"/usr/lib/x86_64-linux-gnu/libtss2-tcti-device.so.0"};
   spec.kernel = kernel;
   for (auto m : kInitramfsModules) spec.modules.emplace_back(m);
+  for (auto m : kInitrdToolsModules) spec.modules_apart.emplace_back(m);
+  spec.modules_apart_dir = std::string(kInitrdToolsModulesDir);
   spec.files.push_back({"/init", std::string(initramfs_init_script()), 0755});
   std::string filesystems;
   for (auto m : kInitramfsEarlyFilesystems) filesystems += fmt::format("{}\n", m);
   spec.files.push_back({"/etc/mos/early-filesystems", std::move(filesystems), 0644});
+  std::string system_filesystems;
+  for (auto m : kInitramfsSystemFilesystems) system_filesystems += fmt::format("{}\n", m);
+  spec.files.push_back({"/etc/mos/system-filesystems", std::move(system_filesystems), 0644});
   MOS_TRY_ASSIGN(auto ca, read_file(keyset / "manifest-ca" / "cert.pem", 1024 * 1024));
   spec.files.push_back({"/manifestCA.pem", std::move(ca), 0644});
   // Only a development keyset's machines boot on when the TPM holds no identity for them.

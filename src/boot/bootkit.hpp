@@ -74,19 +74,30 @@ inline constexpr std::string_view kInitramfsModules[] = {
     "efivarfs",   "nvme",           "dm_crypt",    "xts",       "ecb"};
 
 // Of those, what the init loads before it looks for an installed system (modprobe follows the
-// initramfs's modules.dep): the filesystems, and on the other CPU at once the storage drivers of
+// initramfs's modules.dep): the filesystems its tools need, and at once the storage drivers of
 // the hardware the machine has, by its devices' modaliases (udev's coldplug, by hand): of the
 // drivers below, virtio's PCI transport and its disks' first, then in the background the other
 // controllers' (AHCI, NVMe, virtio-scsi), and sd_mod and sr_mod as their SCSI hosts find disks
-// and CD drives. The others (isofs and vfat for media, dm-verity, dm-crypt and its cipher modes
-// for a provisioning medium's SBF, efivarfs for the first line's secure boot state) are loaded
-// by the step that needs them: every module costs a signature check and a probe, seconds under
-// emulation. (The drivers' closures and the filesystems' share no module: two modprobes of one
-// module at once would fail one.)
+// and CD drives. The others (isofs and vfat for media and the ESP, efivarfs for the first line's
+// secure boot state, and those among the tools below) are loaded by the step that needs them: every
+// module costs a signature check and a probe, seconds under emulation. (The drivers' closures and
+// the filesystems' share no module: two modprobes of one module at once would fail one.)
 inline constexpr std::string_view kInitramfsStorageDrivers[] = {
     "virtio_pci", "virtio_blk", "virtio_scsi", "ahci", "sd_mod", "sr_mod", "nvme"};
-inline constexpr std::string_view kInitramfsEarlyFilesystems[] = {"ext4", "crc32c_generic",
-                                                                  "squashfs", "loop", "overlay"};
+inline constexpr std::string_view kInitramfsEarlyFilesystems[] = {"squashfs", "loop"};
+
+// Of kInitramfsModules, those the init loads only once the initramfs's tools are mounted: the
+// installed system's filesystems (kInitramfsSystemFilesystems, loaded before its partitions
+// mount), dm-verity, and dm-crypt with its cipher modes. They and what only they need (3.6 MB:
+// ext4 alone is 2 MB) are in the tools under kInitrdToolsModulesDir, linked from their places
+// in the initramfs, so the UKI does not carry them: firmware and shim hash every byte of the UKI
+// and the kernel unpacks all of its initramfs before the init runs (docs/boot.md).
+inline constexpr std::string_view kInitrdToolsModules[] = {
+    "ext4", "crc32c_generic", "overlay", "dm_verity", "dm_crypt", "xts", "ecb"};
+inline constexpr std::string_view kInitramfsSystemFilesystems[] = {"ext4", "crc32c_generic",
+                                                                   "overlay"};
+inline constexpr std::string_view kInitrdToolsModulesDir = "/usr/lib/x86_64-linux-gnu/mos/modules";
+static_assert(kInitrdToolsModulesDir.starts_with(kInitrdToolsDir));
 
 struct BootkitReport {
   BootkitPaths paths;

@@ -42,10 +42,12 @@ constexpr std::string_view kRcSysinit = R"sh(#!/bin/sh
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 say() { echo "mos-hostfs: $*" > /dev/console; }
-# /proc/mounts says what is mounted (Debian's busybox lacks the applet that would), read once:
-# under emulation every program started costs ~15 ms, and this script runs before mosctl boot.
+# /proc/mounts says what is mounted (Debian's busybox lacks the applet that would), read once
+# with the shell's builtins: under emulation every program started costs ~15 ms, and this script
+# runs before mosctl boot.
 [ -e /proc/mounts ] || mount -t proc -o nosuid,nodev,noexec proc /proc
-mounts=$(cat /proc/mounts)
+mounts=""
+while read -r line; do mounts="$mounts $line"; done < /proc/mounts
 mounted() { case $mounts in *" $1 "*) return 0 ;; esac; return 1; }
 mounted /sys || mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
 read -r release < /proc/sys/kernel/osrelease
@@ -101,11 +103,12 @@ mkdir -p /run/mos-hostfs /run/lxc-cache
 # verified hostfs (decompressed, hashed by dm-verity): read them now, beside the module loads
 # below, so that it does not wait for them (seconds under emulation).
 [ -e /sys/devices/system/cpu/cpu1 ] && xargs cat < /etc/mos/preload > /dev/null 2>&1 &
-hostname -F /etc/hostname
+read -r hostname < /etc/hostname && echo "$hostname" > /proc/sys/kernel/hostname
 ip link set lo up
 
-grep -v -x -F -f /etc/mos/late-modules -f /etc/mos/driver-modules /lib/modules/load-order |
-  load_modules
+# The others (the hostfs's own filesystems: the initramfs loaded them already, unless this kernel
+# booted another way).
+load_modules < /etc/mos/system-modules
 # The devices' drivers, acpid, the NIC and DHCP (rc.network) come up beside the late modules and
 # then beside mosctl boot, which starts when this script ends (run-boot): a service's forwarded
 # ports need no address to be set up, only to be reached.
@@ -373,6 +376,24 @@ Result<std::string> modules_apart(const HostfsSpec& spec, const std::string_view
   return list;
 }
 
+// The closure of spec.modules in load order, one a line, less the lines of `listed`:
+// /etc/mos/system-modules, what rc.sysinit loads itself.
+Result<std::string> modules_but(const HostfsSpec& spec, std::string_view listed) {
+  if (spec.modules.empty() || spec.kernel.release.empty()) return std::string();
+  std::set<std::string_view> skip;
+  for (std::size_t start = 0; start < listed.size();) {
+    auto end = listed.find('\n', start);
+    if (end == std::string_view::npos) end = listed.size();
+    skip.insert(listed.substr(start, end - start));
+    start = end + 1;
+  }
+  MOS_TRY_ASSIGN(auto order, module_load_order(spec.kernel, spec.modules));
+  std::string list;
+  for (const auto& path : order)
+    if (!skip.contains(path)) list += path + "\n";
+  return list;
+}
+
 }  // namespace
 
 std::vector<fs::path> default_hostfs_programs() {
@@ -441,9 +462,11 @@ Result<std::vector<tpm::CpioEntry>> hostfs_entries(const HostfsSpec& spec) {
   MOS_TRY_ASSIGN(auto preload, preload_list(spec));
   tree.files.push_back({"/etc/mos/preload", std::move(preload), 0644});
   MOS_TRY_ASSIGN(auto late, modules_apart(spec, kHostfsLateModules));
-  tree.files.push_back({"/etc/mos/late-modules", std::move(late), 0644});
   MOS_TRY_ASSIGN(auto drivers, modules_apart(spec, kHostfsDriverModules));
+  MOS_TRY_ASSIGN(auto system, modules_but(spec, late + drivers));
+  tree.files.push_back({"/etc/mos/late-modules", std::move(late), 0644});
   tree.files.push_back({"/etc/mos/driver-modules", std::move(drivers), 0644});
+  tree.files.push_back({"/etc/mos/system-modules", std::move(system), 0644});
   // Mount points: the machine's partitions (sysroot's layout) and the kernel's filesystems,
   // liblxc's rootfs mount point, root's home.
   tree.directories = {"/config",  "/atomfs-store", "/scratch-writes",

@@ -237,13 +237,49 @@ std::string aliases_of(std::string_view modules_alias, const std::set<std::strin
   return kept;
 }
 
+// The module files that only the modules named in `apart` need: the closure of `names` less that
+// of the names not apart.
+Result<std::set<std::string>> modules_only_for(const KernelFiles& kernel,
+                                               const std::vector<std::string>& names,
+                                               const std::vector<std::string>& apart) {
+  auto normal = [](std::string name) {
+    std::ranges::replace(name, '-', '_');
+    return name;
+  };
+  std::set<std::string> apart_names;
+  for (const auto& name : apart) apart_names.insert(normal(name));
+  std::vector<std::string> kept;
+  for (const auto& name : names)
+    if (!apart_names.contains(normal(name))) kept.push_back(name);
+  for (const auto& name : apart_names)
+    if (std::ranges::none_of(names, [&](const auto& n) { return normal(n) == name; }))
+      return fail("module {} is to be kept apart but is not among the initramfs's modules", name);
+  MOS_TRY_ASSIGN(auto all, module_load_order(kernel, names));
+  std::vector<std::string> kept_order;
+  if (!kept.empty()) {
+    MOS_TRY_ASSIGN(kept_order, module_load_order(kernel, kept));
+  }
+  std::set<std::string> only(all.begin(), all.end());
+  for (const auto& path : kept_order) only.erase(path);
+  return only;
+}
+
 // The closure of the modules under lib/modules/RELEASE/, with a modules.dep of just those (for
 // busybox's modprobe), their lines of the kernel's modules.alias (modprobe by a device's
-// modalias), the kernel's modules.builtin, and lib/modules/load-order.
-Status add_modules(Tree& tree, const KernelFiles& kernel, const std::vector<std::string>& names) {
+// modalias), the kernel's modules.builtin, and lib/modules/load-order. Those spec.modules_apart
+// alone need are files under spec.modules_apart_dir, linked from their places.
+Status add_modules(Tree& tree, const InitramfsSpec& spec) {
+  const auto& kernel = spec.kernel;
+  const auto& names = spec.modules;
   if (kernel.release.empty() || kernel.modules_dir.empty())
     return fail("the initramfs wants kernel modules ({}) but no kernel was given", names.front());
   MOS_TRY_ASSIGN(auto order, module_load_order(kernel, names));
+  std::set<std::string> apart;
+  std::string apart_dir;
+  if (!spec.modules_apart.empty()) {
+    MOS_TRY_ASSIGN(apart, modules_only_for(kernel, names, spec.modules_apart));
+    MOS_TRY_ASSIGN(apart_dir, archive_name(fs::path(spec.modules_apart_dir)));
+  }
   std::string base = "lib/modules/" + kernel.release + "/";
   std::string origin = "the modules of kernel " + kernel.release;
   std::string modules_dep;
@@ -254,7 +290,13 @@ Status add_modules(Tree& tree, const KernelFiles& kernel, const std::vector<std:
     std::ranges::replace(name, '-', '_');
     kernel_names.insert(std::move(name));
     MOS_TRY_ASSIGN(std::string data, read_file(kernel.modules_dir / path, kMaxCopiedFile));
-    MOS_TRY(tree.add(file_entry(base + path, std::move(data), 0644), origin));
+    if (apart.contains(path)) {
+      std::string elsewhere = apart_dir + "/" + path;
+      MOS_TRY(tree.add(file_entry(elsewhere, std::move(data), 0644), origin));
+      MOS_TRY(tree.add(CpioEntry::symlink(base + path, "/" + elsewhere), origin));
+    } else {
+      MOS_TRY(tree.add(file_entry(base + path, std::move(data), 0644), origin));
+    }
     // depmod's convention: the dependency loaded last comes first.
     MOS_TRY_ASSIGN(auto own_order, module_load_order(kernel, {module_name_of(path)}));
     modules_dep += path + ":";
@@ -302,7 +344,7 @@ Result<std::vector<CpioEntry>> initramfs_entries(const InitramfsSpec& spec) {
     MOS_TRY(add_program(tree, program, program, spec.strip_debug));
   for (const auto& placed : spec.placed_programs)
     MOS_TRY(add_program(tree, placed.source, fs::path(placed.path), spec.strip_debug));
-  if (!spec.modules.empty()) MOS_TRY(add_modules(tree, spec.kernel, spec.modules));
+  if (!spec.modules.empty()) MOS_TRY(add_modules(tree, spec));
   for (const auto& file : spec.files) {
     MOS_TRY_ASSIGN(std::string name, archive_name(fs::path(file.path)));
     MOS_TRY(tree.add(file_entry(name, file.data, file.mode), "file " + file.path));

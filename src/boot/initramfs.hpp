@@ -41,6 +41,12 @@ struct InitramfsSpec {
   // load order in /lib/modules/load-order.
   KernelFiles kernel;
   std::vector<std::string> modules;
+  // Of `modules`, those kept apart with what only they need (what the others need stays): their
+  // files go under modules_apart_dir (an absolute directory, e.g. the bootkit's tools), at their
+  // paths relative to lib/modules/RELEASE/, and a symbolic link to each takes its usual place;
+  // modules.dep and the load order are as if they were not apart.
+  std::vector<std::string> modules_apart;
+  std::string modules_apart_dir;
   std::vector<PlacedProgram> placed_programs;
   std::vector<InitramfsFile> files;  // the init and the data it needs
   // Extra empty directories (mount points), 0755, and symbolic links (path -> target).

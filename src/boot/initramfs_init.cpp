@@ -56,10 +56,11 @@ uptime() {
 } &
 started=$!
 
-# What finding and mounting an installed system needs, loaded now on two CPUs: the filesystems
-# (kInitramfsEarlyFilesystems, written by the bootkit) and the drivers of the machine's virtio
-# disks; the other storage controllers' in the background after them, and the other modules
-# when a step needs them.
+# What finding an installed system and mounting the initramfs's tools need, loaded now on two
+# CPUs: the filesystems (kInitramfsEarlyFilesystems, written by the bootkit) and the drivers of
+# the machine's virtio disks; the other storage controllers' in the background after them, and
+# the other modules when a step needs them (those of the installed system's filesystems and
+# dm-verity are among the tools: kInitrdToolsModules).
 load_modules() {
   while read -r module; do
     [ -n "$module" ] || continue
@@ -162,10 +163,6 @@ need_tools() {
 
 wait "$early_filesystems"
 [ -s /run/modules-failed ] && stop "FAILED: loading kernel module $(head -n 1 /run/modules-failed)"
-# dm-verity's modules (four signature checks and probes), which every boot mounts its system
-# through: in the background from here, beside finding the system and mounting its partitions.
-modprobe dm_verity 2>/dev/null &
-verity_modules=$!
 # shellcheck disable=SC2086
 { coldplug $other_pci $other_virtio; : > /run/storage-drivers; } &
 storage_drivers=$!
@@ -186,9 +183,20 @@ scsi_drivers() {
 # The machine's installed system: its partitions carry these filesystem labels (and the same
 # GPT partition names), as `mosctl install` makes them.
 R=/run/mos-root
-# mount_partitions: the partitions, a tmpfs for /factory/secure and the manifest CA in it; 0, or
-# 1 with the reason in /run/partitions-failed.
+# load_verity_modules: dm-verity's modules (four signature checks and probes), through which every
+# boot mounts its system, in the background once the tools (which hold them) are there.
+load_verity_modules() {
+  modprobe dm_verity 2>/dev/null &
+  verity_modules=$!
+}
+# mount_partitions: their filesystems' modules (among the tools), the partitions, a tmpfs for
+# /factory/secure and the manifest CA in it; 0, or 1 with the reason in /run/partitions-failed.
 mount_partitions() {
+  load_modules /etc/mos/system-filesystems
+  if [ -s /run/modules-failed ]; then
+    echo "loading kernel module $(head -n 1 /run/modules-failed)" > /run/partitions-failed
+    return 1
+  fi
   for part in config:machine-config atomfs-store:machine-store scratch-writes:machine-scratch; do
     if ! dev=$(findfs "LABEL=${part#*:}"); then
       echo "no partition labelled ${part#*:}" > /run/partitions-failed
@@ -213,10 +221,12 @@ mount_partitions() {
 }
 boot_system() {
   mkdir -p "$R/config" "$R/atomfs-store" "$R/scratch-writes" "$R/factory" /sysroot
-  # The partitions mount on the other CPU while the tools are checked (they need none of them).
+  need_tools tools_from_esp
+  # Beside the programs' start below: the partitions (their modules are among the tools) and
+  # dm-verity's modules.
   mount_partitions &
   partitions=$!
-  need_tools tools_from_esp
+  load_verity_modules
   # create-boot-fs starts now and waits for /run/boot-fs-ready: loading the program and its
   # libraries (a fifth of a second under emulation) overlaps with the TPM's step and the mounts.
   mosctl create-boot-fs --after /run/boot-fs-ready --root "$R" --dest /sysroot \
@@ -319,8 +329,12 @@ boot_medium() {
     stop "FAILED: mounting the boot medium ($dev)"
   cp "$M/mos/boot.json" "$L/boot.json" || stop "FAILED: the boot medium has no mos/boot.json"
   need_tools tools_from "$M/mos/initrd-tools.squashfs" "mos/initrd-tools.squashfs on the boot medium"
+  load_verity_modules
+  # The live system's writable layer is an overlay.
+  modprobe overlay 2>/dev/null
   wait "$verity_modules" || say "no dm-verity module: layers are verified in userspace"
-  # Provisioning makes the SBF (LUKS2, aes-xts): the live system has no modules of its own.
+  # Provisioning makes the SBF (LUKS2, aes-xts): the live system has no modules of its own. (After
+  # dm-verity's: both need dm_mod, and two modprobes of one module at once would fail one.)
   if grep -q '"action": *"provision"' "$L/boot.json"; then
     for m in dm_crypt xts ecb; do modprobe "$m" 2>/dev/null; done
   fi

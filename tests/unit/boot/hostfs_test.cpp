@@ -143,6 +143,7 @@ TEST_F(HostfsTest, HoldsInitProgramsModulesAndMountPoints) {
   // Of those, what only the services' networks need loads beside the others.
   EXPECT_EQ(read_text(root / "etc/mos/late-modules"),
             "kernel/net/netfilter/nf_tables.ko\nkernel/net/netfilter/nft_masq.ko\n");
+  EXPECT_EQ(read_text(root / "etc/mos/system-modules"), "");
   // What mosctl boot runs, read ahead while the modules load: its program, the monitor and their
   // libraries, each once.
   std::string preload = read_text(root / "etc/mos/preload");
@@ -432,6 +433,15 @@ TEST(HostfsReal, HoldsTheRealMosctlAndItsLibraries) {
   EXPECT_THAT(drivers->data, HasSubstr("/button.ko\n"));
   EXPECT_THAT(drivers->data, Not(HasSubstr("/virtio.ko")));
   EXPECT_THAT(drivers->data, Not(HasSubstr("veth")));
+  // What rc.sysinit loads itself: the rest (the hostfs's filesystems), in load order.
+  auto system = std::ranges::find_if(
+      *entries, [](const auto& e) { return e.name == "etc/mos/system-modules"; });
+  ASSERT_NE(system, entries->end());
+  EXPECT_THAT(system->data, HasSubstr("/ext4.ko\n"));
+  EXPECT_THAT(system->data, HasSubstr("/overlay.ko\n"));
+  EXPECT_THAT(system->data, Not(HasSubstr("veth")));
+  EXPECT_THAT(system->data, Not(HasSubstr("/e1000e.ko")));
+  EXPECT_LT(system->data.find("/jbd2.ko"), system->data.find("/ext4.ko"));
   auto aliases = std::ranges::find_if(*entries, [&](const auto& e) {
     return e.name == "lib/modules/" + kernel->release + "/modules.alias";
   });

@@ -53,21 +53,23 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
   auto no_tpm = script.find("if [ \"$tpm\" != none ] || [ ! -e /etc/mos/development ]; then");
   ASSERT_NE(no_tpm, std::string::npos);
   EXPECT_LT(no_tpm, script.find("mosctl initrd-setup"));
-  // The partitions mount in the background from the start (they need no tools), the TPM's step
-  // in the background once the tools are there; the SUDI it gives names the product the system's
-  // verification checks: both are waited for first. dm-verity's modules load from before the
-  // system is looked for and are waited for before the verification too. create-boot-fs is
-  // started as soon as the tools are there and does nothing until the file that releases it
-  // exists.
+  // Once the tools (which hold their modules) are there, in the background: the partitions mount
+  // after their filesystems' modules load, dm-verity's modules load, and the TPM's step runs; the
+  // SUDI it gives names the product the system's verification checks. All are waited for before
+  // the verification. create-boot-fs is started as soon as the tools are there and does nothing
+  // until the file that releases it exists.
   auto boot = script.find("boot_system() {");
   auto partitions = script.find("mount_partitions() {");
   ASSERT_NE(partitions, std::string::npos);
   auto partitions_body = script.substr(partitions, script.find("\n}", partitions) - partitions);
-  EXPECT_THAT(partitions_body, HasSubstr("mount -t ext4 -o nosuid,nodev"));
+  auto filesystems = partitions_body.find("load_modules /etc/mos/system-filesystems");
+  ASSERT_NE(filesystems, std::string::npos);
+  EXPECT_LT(filesystems, partitions_body.find("mount -t ext4 -o nosuid,nodev"));
   EXPECT_THAT(partitions_body, HasSubstr("cp /manifestCA.pem"));
   auto partitions_started = script.find("mount_partitions &\n  partitions=$!", boot);
   ASSERT_NE(partitions_started, std::string::npos);
-  EXPECT_LT(partitions_started, script.find("need_tools tools_from_esp", boot));
+  auto need = script.find("need_tools tools_from_esp", boot);
+  EXPECT_LT(need, partitions_started);
   auto tpm_step = script.find(
       "mosctl initrd-setup --pcr7data /pcr7data > /run/initrd-setup.log 2>&1 &\n"
       "    tpm_step=$!",
@@ -86,9 +88,11 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
   EXPECT_LT(partitions_waited, released);
   // The machine's identity goes into the tmpfs that mount_partitions made.
   EXPECT_LT(partitions_waited, script.find("cp -p /priv/factory/secure/server.crt", boot));
-  auto verity = script.find("modprobe dm_verity 2>/dev/null &\nverity_modules=$!");
+  EXPECT_THAT(script, HasSubstr("load_verity_modules() {\n  modprobe dm_verity 2>/dev/null &\n"
+                                "  verity_modules=$!\n}"));
+  auto verity = script.find("  load_verity_modules\n", boot);
   ASSERT_NE(verity, std::string::npos);
-  EXPECT_LT(verity, boot);
+  EXPECT_LT(need, verity);
   EXPECT_LT(script.find("wait \"$verity_modules\"", boot), released);
   EXPECT_LT(released, script.find("if ! wait \"$boot_fs\"; then", boot));
 }
@@ -203,10 +207,19 @@ TEST(InitramfsInit, EarlyModulesAreInTheInitramfs) {
                                       std::end(kInitramfsStorageDrivers));
   early.insert(early.end(), std::begin(kInitramfsEarlyFilesystems),
                std::end(kInitramfsEarlyFilesystems));
-  for (auto module : early)
-    EXPECT_NE(std::find(std::begin(kInitramfsModules), std::end(kInitramfsModules), module),
-              std::end(kInitramfsModules))
+  auto in = [](const auto& list, std::string_view module) {
+    return std::find(std::begin(list), std::end(list), module) != std::end(list);
+  };
+  for (auto module : early) {
+    EXPECT_TRUE(in(kInitramfsModules, module))
         << module << " is loaded first but not put in the initramfs";
+    EXPECT_FALSE(in(kInitrdToolsModules, module))
+        << module << " is loaded before the tools are mounted but kept among them";
+  }
+  // What is kept among the tools is the initramfs's, and the partitions' filesystems are of it.
+  for (auto module : kInitrdToolsModules) EXPECT_TRUE(in(kInitramfsModules, module)) << module;
+  for (auto module : kInitramfsSystemFilesystems)
+    EXPECT_TRUE(in(kInitrdToolsModules, module)) << module;
 }
 
 // The filesystems and the storage drivers load at once: with this machine's kernel, no module is

@@ -210,6 +210,52 @@ TEST_F(InitramfsTest, KeepsTheAliasesOfModulesWithDashedNames) {
             "alias crypto-crct10dif crc_t10dif\n");
 }
 
+// Modules kept apart (the bootkit's tools) take what only they need with them; what another
+// module needs stays, and modprobe still finds each at its usual path.
+TEST_F(InitramfsTest, KeepsModulesApartWithWhatOnlyTheyNeed) {
+  fs::path dir = dir_->path() / "apart/lib/modules/6.1.0-41-amd64";
+  write(dir / "modules.dep",
+        "kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio_ring.ko\n"
+        "kernel/drivers/virtio/virtio_ring.ko:\n"
+        "kernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko kernel/drivers/virtio/virtio_ring.ko\n"
+        "kernel/fs/jbd2/jbd2.ko:\n");
+  for (const char* m :
+       {"drivers/block/virtio_blk", "drivers/virtio/virtio_ring", "fs/ext4/ext4", "fs/jbd2/jbd2"})
+    write(dir / fmt::format("kernel/{}.ko", m), fmt::format("{} module", m));
+  spec_.kernel = KernelFiles{"6.1.0-41-amd64", dir_->path() / "apart/boot/vmlinuz", dir};
+  spec_.modules = {"virtio_blk", "ext4"};
+  spec_.modules_apart = {"ext4"};
+  spec_.modules_apart_dir = "/usr/lib/x86_64-linux-gnu/mos/modules";
+  auto archive = build_initramfs(spec_);
+  ASSERT_TRUE(archive) << archive.error().message;
+  fs::path path = save(*archive);
+  auto entries = listing(path, nullptr);
+  std::string base = "lib/modules/6.1.0-41-amd64/";
+  std::string apart = "usr/lib/x86_64-linux-gnu/mos/modules/";
+  for (const char* m : {"kernel/fs/ext4/ext4.ko", "kernel/fs/jbd2/jbd2.ko"}) {
+    EXPECT_EQ(entries[base + m].target, "/" + apart + m) << m;
+    EXPECT_EQ(entries[apart + m].mode, "-rw-r--r--") << m;
+  }
+  EXPECT_EQ(member(path, apart + "kernel/fs/ext4/ext4.ko"), "fs/ext4/ext4 module");
+  // virtio_blk needs virtio_ring too: both stay.
+  for (const char* m :
+       {"kernel/drivers/block/virtio_blk.ko", "kernel/drivers/virtio/virtio_ring.ko"}) {
+    EXPECT_EQ(entries[base + m].mode, "-rw-r--r--") << m;
+    EXPECT_FALSE(entries.contains(apart + m)) << m;
+  }
+  EXPECT_EQ(
+      member(path, base + "modules.dep"),
+      "kernel/drivers/virtio/virtio_ring.ko:\n"
+      "kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio_ring.ko\n"
+      "kernel/fs/jbd2/jbd2.ko:\n"
+      "kernel/fs/ext4/ext4.ko: kernel/fs/jbd2/jbd2.ko kernel/drivers/virtio/virtio_ring.ko\n");
+
+  spec_.modules_apart = {"squashfs"};
+  EXPECT_THAT(test::error_of(build_initramfs(spec_)),
+              HasSubstr("module squashfs is to be kept apart but is not among the initramfs's "
+                        "modules"));
+}
+
 TEST_F(InitramfsTest, IsByteIdenticalWhateverTheClockOrUmask) {
   if (fs::exists(kProgram)) spec_.programs = {kProgram};
   auto first = build_initramfs(spec_);
