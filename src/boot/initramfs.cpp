@@ -237,24 +237,20 @@ std::string aliases_of(std::string_view modules_alias, const std::set<std::strin
   return kept;
 }
 
-// The module files that only the modules named in `apart` need: the closure of `names` less that
-// of the names not apart.
+// The module files that only the modules named in `apart` need: `all` (the closure of `names`)
+// less the closure of the names not apart.
 Result<std::set<std::string>> modules_only_for(const KernelFiles& kernel,
                                                const std::vector<std::string>& names,
+                                               const std::vector<std::string>& all,
                                                const std::vector<std::string>& apart) {
-  auto normal = [](std::string name) {
-    std::ranges::replace(name, '-', '_');
-    return name;
-  };
   std::set<std::string> apart_names;
-  for (const auto& name : apart) apart_names.insert(normal(name));
+  for (const auto& name : apart) apart_names.insert(canonical_module_name(name));
   std::vector<std::string> kept;
   for (const auto& name : names)
-    if (!apart_names.contains(normal(name))) kept.push_back(name);
-  for (const auto& name : apart_names)
-    if (std::ranges::none_of(names, [&](const auto& n) { return normal(n) == name; }))
-      return fail("module {} is to be kept apart but is not among the initramfs's modules", name);
-  MOS_TRY_ASSIGN(auto all, module_load_order(kernel, names));
+    if (!apart_names.erase(canonical_module_name(name))) kept.push_back(name);
+  if (!apart_names.empty())
+    return fail("module {} is to be kept apart but is not among the initramfs's modules",
+                *apart_names.begin());
   std::vector<std::string> kept_order;
   if (!kept.empty()) {
     MOS_TRY_ASSIGN(kept_order, module_load_order(kernel, kept));
@@ -277,7 +273,7 @@ Status add_modules(Tree& tree, const InitramfsSpec& spec) {
   std::set<std::string> apart;
   std::string apart_dir;
   if (!spec.modules_apart.empty()) {
-    MOS_TRY_ASSIGN(apart, modules_only_for(kernel, names, spec.modules_apart));
+    MOS_TRY_ASSIGN(apart, modules_only_for(kernel, names, order, spec.modules_apart));
     MOS_TRY_ASSIGN(apart_dir, archive_name(fs::path(spec.modules_apart_dir)));
   }
   std::string base = "lib/modules/" + kernel.release + "/";

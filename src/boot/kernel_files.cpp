@@ -67,13 +67,6 @@ std::optional<fs::path> modules_dir_of(const fs::path& root, const std::string& 
   return std::nullopt;
 }
 
-// "dm-verity" and "dm_verity" are the same module, as for modprobe.
-std::string canonical_module_name(std::string_view name) {
-  std::string out(name);
-  std::replace(out.begin(), out.end(), '-', '_');
-  return out;
-}
-
 // The module name of a file as modules.dep and modules.builtin name it:
 // "kernel/drivers/md/dm-verity.ko.xz" -> "dm_verity".
 std::string module_name_of_path(std::string_view path) {
@@ -203,6 +196,12 @@ Result<std::set<std::string>> read_builtin(const fs::path& file) {
 }
 
 }  // namespace
+
+std::string canonical_module_name(std::string_view name) {
+  std::string out(name);
+  std::replace(out.begin(), out.end(), '-', '_');
+  return out;
+}
 
 Result<KernelFiles> find_kernel(const fs::path& root, const std::string& release) {
   std::vector<std::string> releases;

@@ -24,6 +24,9 @@ Result<KernelFiles> find_kernel(const std::filesystem::path& root, const std::st
 // runs compared as numbers, "6.1.0-41-amd64" after "6.1.0-9-amd64"): <0, 0 or >0.
 int compare_kernel_releases(const std::string& a, const std::string& b);
 
+// "dm-verity" and "dm_verity" are the same module, as for modprobe.
+std::string canonical_module_name(std::string_view name);
+
 // The module files (paths relative to modules_dir, as modules.dep names them) that loading
 // `names` needs, dependencies first, each once: the closure over modules.dep. A name is a module
 // name with '-' and '_' alike ("dm-verity" = "dm_verity"); one that is built into the kernel
