@@ -59,12 +59,14 @@ started=$!
 # What finding an installed system and mounting the initramfs's tools need, loaded now on two
 # CPUs: the filesystems (kInitramfsEarlyFilesystems, written by the bootkit) and the drivers of
 # the machine's virtio disks; the other storage controllers' in the background after them, and
-# the other modules when a step needs them (those of the installed system's filesystems and
-# dm-verity are among the tools: kInitrdToolsModules).
+# the other modules when a step needs them (overlay's and dm-verity's are among the tools:
+# kInitrdToolsModules). The installed system's partitions' filesystems load beside all of it,
+# from now on: under emulation, ext4 alone costs most of a second.
+# load_modules LIST [FAILED]: each module LIST names; those that fail are appended to FAILED.
 load_modules() {
   while read -r module; do
     [ -n "$module" ] || continue
-    modprobe "$module" 2>/dev/null || echo "$module" >> /run/modules-failed
+    modprobe "$module" 2>/dev/null || echo "$module" >> "${2:-/run/modules-failed}"
   done < "$1"
 }
 # coldplug MODALIAS...: the drivers of those devices, as udev would load them (busybox's modprobe
@@ -78,6 +80,11 @@ coldplug() {
 }
 { load_modules /etc/mos/early-filesystems; : > /run/early-filesystems; } &
 early_filesystems=$!
+{
+  load_modules /etc/mos/system-filesystems /run/system-filesystems-failed
+  : > /run/system-filesystems
+} &
+system_filesystems=$!
 # virtio's PCI transport and its block devices first: a machine's disk. The other controllers
 # (AHCI, which q35 always has and whose six ports take most of a second to probe, NVMe,
 # virtio-scsi) load in one stream after them, in the background (two modprobes of one module at
@@ -183,18 +190,26 @@ scsi_drivers() {
 # The machine's installed system: its partitions carry these filesystem labels (and the same
 # GPT partition names), as `mosctl install` makes them.
 R=/run/mos-root
-# load_verity_modules: dm-verity's modules (four signature checks and probes), through which every
-# boot mounts its system, in the background once the tools (which hold them) are there.
-load_verity_modules() {
+# load_mount_modules: dm-verity's modules (four signature checks and probes), through which every
+# boot mounts its system, and overlay, which joins its layers; in the background once the tools
+# (which hold them) are there. wait_mount_modules: both loaded, or the boot stops.
+load_mount_modules() {
   modprobe dm_verity 2>/dev/null &
   verity_modules=$!
+  modprobe overlay 2>/dev/null &
+  overlay_module=$!
 }
-# mount_partitions: their filesystems' modules (among the tools), the partitions, a tmpfs for
-# /factory/secure and the manifest CA in it; 0, or 1 with the reason in /run/partitions-failed.
+wait_mount_modules() {
+  wait "$overlay_module" || stop "FAILED: loading kernel module overlay"
+  wait "$verity_modules" || say "no dm-verity module: layers are verified in userspace"
+}
+# mount_partitions: once their filesystems' modules are in (loaded from the init's start), the
+# partitions, a tmpfs for /factory/secure and the manifest CA in it; 0, or 1 with the reason in
+# /run/partitions-failed.
 mount_partitions() {
-  load_modules /etc/mos/system-filesystems
-  if [ -s /run/modules-failed ]; then
-    echo "loading kernel module $(head -n 1 /run/modules-failed)" > /run/partitions-failed
+  while [ ! -e /run/system-filesystems ]; do sleep 0.02; done
+  if [ -s /run/system-filesystems-failed ]; then
+    echo "loading kernel module $(head -n 1 /run/system-filesystems-failed)" > /run/partitions-failed
     return 1
   fi
   for part in config:machine-config atomfs-store:machine-store scratch-writes:machine-scratch; do
@@ -221,12 +236,12 @@ mount_partitions() {
 }
 boot_system() {
   mkdir -p "$R/config" "$R/atomfs-store" "$R/scratch-writes" "$R/factory" /sysroot
-  need_tools tools_from_esp
-  # Beside the programs' start below: the partitions (their modules are among the tools) and
-  # dm-verity's modules.
+  # The partitions mount beside the tools' check; then the modules among the tools load beside
+  # the programs' start below.
   mount_partitions &
   partitions=$!
-  load_verity_modules
+  need_tools tools_from_esp
+  load_mount_modules
   # create-boot-fs starts now and waits for /run/boot-fs-ready: loading the program and its
   # libraries (a fifth of a second under emulation) overlaps with the TPM's step and the mounts.
   mosctl create-boot-fs --after /run/boot-fs-ready --root "$R" --dest /sysroot \
@@ -269,7 +284,7 @@ boot_system() {
   # mounted with every layer under dm-verity: the kernel checks each block as it is read against
   # the root hash the signed manifest names. (Without dm-verity, create-boot-fs would verify each
   # layer whole first.)
-  wait "$verity_modules" || say "no dm-verity module: layers are verified in userspace"
+  wait_mount_modules
   : > /run/boot-fs-ready
   if ! wait "$boot_fs"; then
     line=$(tail -n 1 /run/create-boot-fs.log)
@@ -305,6 +320,7 @@ switch_to_sysroot() {
   [ -x /sysroot/sbin/init ] || stop "FAILED: the $1 has no /sbin/init"
   # Nothing of the initramfs may still run when switch_root empties it.
   wait "$storage_drivers"
+  wait "$system_filesystems"
   [ -z "$read_ahead" ] || wait "$read_ahead"
   [ -z "$init_read" ] || wait "$init_read"
   umount -d "$TOOLS" 2>/dev/null
@@ -324,15 +340,16 @@ switch_to_sysroot() {
 boot_medium() {
   M=/run/mos-media L=/run/mos-livecd
   mkdir -p "$M" "$L" /sysroot
-  modprobe isofs 2>/dev/null
+  # isofs needs cdrom, which the storage drivers' stream may be loading (sr_mod needs it too):
+  # tried again once that stream is done.
+  modprobe isofs 2>/dev/null || { wait "$storage_drivers"; modprobe isofs 2>/dev/null; }
   dev=$(findfs LABEL=OCI-BOOT) && mount -t iso9660 -o ro "$dev" "$M" ||
     stop "FAILED: mounting the boot medium ($dev)"
   cp "$M/mos/boot.json" "$L/boot.json" || stop "FAILED: the boot medium has no mos/boot.json"
   need_tools tools_from "$M/mos/initrd-tools.squashfs" "mos/initrd-tools.squashfs on the boot medium"
-  load_verity_modules
   # The live system's writable layer is an overlay.
-  modprobe overlay 2>/dev/null
-  wait "$verity_modules" || say "no dm-verity module: layers are verified in userspace"
+  load_mount_modules
+  wait_mount_modules
   # Provisioning makes the SBF (LUKS2, aes-xts): the live system has no modules of its own. (After
   # dm-verity's: both need dm_mod, and two modprobes of one module at once would fail one.)
   if grep -q '"action": *"provision"' "$L/boot.json"; then

@@ -103,15 +103,16 @@ YAML
   [ -x "$T/tools/mos/mosctl" ]
   [ -x "$T/tools/ld-linux-x86-64.so.2" ]
   ls "$T/tools" | grep -q libcryptsetup
-  # So are the modules loaded only once the tools are mounted (the system's filesystems,
-  # dm-verity), linked from their places; those that mount the tools stay.
-  ext4=$(cd "$T/initrd" && find lib/modules -name ext4.ko)
-  [ "$(readlink "$T/initrd/$ext4")" = "/usr/lib/x86_64-linux-gnu/mos/modules/${ext4#lib/modules/*/}" ]
-  [ -f "$T/tools/mos/modules/${ext4#lib/modules/*/}" ]
-  [ -n "$(find "$T/tools/mos/modules" -name dm-verity.ko)" ]
-  for m in vfat squashfs loop virtio_blk; do
+  # So are the modules loaded only once the tools are mounted (overlay, dm-verity), linked from
+  # their places; those loaded before (the tools' and the partitions' filesystems) stay.
+  verity=$(cd "$T/initrd" && find lib/modules -name dm-verity.ko)
+  [ "$(readlink "$T/initrd/$verity")" = "/usr/lib/x86_64-linux-gnu/mos/modules/${verity#lib/modules/*/}" ]
+  [ -f "$T/tools/mos/modules/${verity#lib/modules/*/}" ]
+  [ -n "$(find "$T/tools/mos/modules" -name overlay.ko)" ]
+  for m in vfat squashfs loop virtio_blk ext4 jbd2; do
     [ -n "$(find "$T/initrd/lib/modules" -type f -name "$m.ko")" ]
   done
+  [ -z "$(find "$T/tools/mos/modules" -name ext4.ko)" ]
   run ls "$T/tools"
   [[ "$output" != *libcurl* && "$output" != *liblxc* && "$output" != *libnftables* ]]
 }

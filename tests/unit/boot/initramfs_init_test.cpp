@@ -53,23 +53,30 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
   auto no_tpm = script.find("if [ \"$tpm\" != none ] || [ ! -e /etc/mos/development ]; then");
   ASSERT_NE(no_tpm, std::string::npos);
   EXPECT_LT(no_tpm, script.find("mosctl initrd-setup"));
-  // Once the tools (which hold their modules) are there, in the background: the partitions mount
-  // after their filesystems' modules load, dm-verity's modules load, and the TPM's step runs; the
-  // SUDI it gives names the product the system's verification checks. All are waited for before
-  // the verification. create-boot-fs is started as soon as the tools are there and does nothing
-  // until the file that releases it exists.
+  // In the background: the partitions mount once their filesystems' modules (loaded from the
+  // init's start) are in, beside the tools' check; once the tools (which hold their modules) are
+  // there, dm-verity's and overlay's modules load and the TPM's step runs; the SUDI it gives names
+  // the product the system's verification checks. All are waited for before the verification.
+  // create-boot-fs is started as soon as the tools are there and does nothing until the file that
+  // releases it exists.
   auto boot = script.find("boot_system() {");
   auto partitions = script.find("mount_partitions() {");
   ASSERT_NE(partitions, std::string::npos);
   auto partitions_body = script.substr(partitions, script.find("\n}", partitions) - partitions);
-  auto filesystems = partitions_body.find("load_modules /etc/mos/system-filesystems");
+  auto loading =
+      script.find("load_modules /etc/mos/system-filesystems /run/system-filesystems-failed");
+  ASSERT_NE(loading, std::string::npos);
+  EXPECT_LT(loading, script.find("tools_from() {"));
+  auto filesystems = partitions_body.find("while [ ! -e /run/system-filesystems ]");
   ASSERT_NE(filesystems, std::string::npos);
-  EXPECT_LT(filesystems, partitions_body.find("mount -t ext4 -o nosuid,nodev"));
+  EXPECT_LT(filesystems, partitions_body.find("[ -s /run/system-filesystems-failed ]"));
+  EXPECT_LT(partitions_body.find("[ -s /run/system-filesystems-failed ]"),
+            partitions_body.find("mount -t ext4 -o nosuid,nodev"));
   EXPECT_THAT(partitions_body, HasSubstr("cp /manifestCA.pem"));
   auto partitions_started = script.find("mount_partitions &\n  partitions=$!", boot);
   ASSERT_NE(partitions_started, std::string::npos);
   auto need = script.find("need_tools tools_from_esp", boot);
-  EXPECT_LT(need, partitions_started);
+  EXPECT_LT(partitions_started, need);
   auto tpm_step = script.find(
       "mosctl initrd-setup --pcr7data /pcr7data > /run/initrd-setup.log 2>&1 &\n"
       "    tpm_step=$!",
@@ -88,12 +95,15 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
   EXPECT_LT(partitions_waited, released);
   // The machine's identity goes into the tmpfs that mount_partitions made.
   EXPECT_LT(partitions_waited, script.find("cp -p /priv/factory/secure/server.crt", boot));
-  EXPECT_THAT(script, HasSubstr("load_verity_modules() {\n  modprobe dm_verity 2>/dev/null &\n"
-                                "  verity_modules=$!\n}"));
-  auto verity = script.find("  load_verity_modules\n", boot);
-  ASSERT_NE(verity, std::string::npos);
-  EXPECT_LT(need, verity);
-  EXPECT_LT(script.find("wait \"$verity_modules\"", boot), released);
+  EXPECT_THAT(script, HasSubstr("load_mount_modules() {\n  modprobe dm_verity 2>/dev/null &\n"
+                                "  verity_modules=$!\n  modprobe overlay 2>/dev/null &\n"
+                                "  overlay_module=$!\n}"));
+  EXPECT_THAT(script, HasSubstr("wait \"$overlay_module\" || stop \"FAILED: loading kernel module "
+                                "overlay\""));
+  auto modules = script.find("  load_mount_modules\n", boot);
+  ASSERT_NE(modules, std::string::npos);
+  EXPECT_LT(need, modules);
+  EXPECT_LT(script.find("  wait_mount_modules\n", boot), released);
   EXPECT_LT(released, script.find("if ! wait \"$boot_fs\"; then", boot));
 }
 
@@ -207,6 +217,8 @@ TEST(InitramfsInit, EarlyModulesAreInTheInitramfs) {
                                       std::end(kInitramfsStorageDrivers));
   early.insert(early.end(), std::begin(kInitramfsEarlyFilesystems),
                std::end(kInitramfsEarlyFilesystems));
+  early.insert(early.end(), std::begin(kInitramfsSystemFilesystems),
+               std::end(kInitramfsSystemFilesystems));
   auto in = [](const auto& list, std::string_view module) {
     return std::find(std::begin(list), std::end(list), module) != std::end(list);
   };
@@ -216,27 +228,39 @@ TEST(InitramfsInit, EarlyModulesAreInTheInitramfs) {
     EXPECT_FALSE(in(kInitrdToolsModules, module))
         << module << " is loaded before the tools are mounted but kept among them";
   }
-  // What is kept among the tools is the initramfs's, and the partitions' filesystems are of it.
+  // What is kept among the tools is the initramfs's.
   for (auto module : kInitrdToolsModules) EXPECT_TRUE(in(kInitramfsModules, module)) << module;
-  for (auto module : kInitramfsSystemFilesystems)
-    EXPECT_TRUE(in(kInitrdToolsModules, module)) << module;
 }
 
-// The filesystems and the storage drivers load at once: with this machine's kernel, no module is
-// in both closures (two modprobes of one module at once would fail one of them).
-TEST(InitramfsInit, TheTwoEarlyListsShareNoModule) {
+// What the init loads at once (the storage drivers, the tools' filesystems, the partitions', the
+// ESP's, efivarfs, and once the tools are there overlay and dm-verity while the others may still
+// load): with this machine's kernel, no module is in two of those closures (two
+// modprobes of one module at once would fail one of them).
+TEST(InitramfsInit, ModulesLoadedAtOnceShareNoModule) {
   auto kernel = find_kernel("/");
   if (!kernel) GTEST_SKIP() << "no kernel with modules under / (linux-image-amd64)";
-  std::vector<std::string> drivers(std::begin(kInitramfsStorageDrivers),
-                                   std::end(kInitramfsStorageDrivers));
-  std::vector<std::string> filesystems(std::begin(kInitramfsEarlyFilesystems),
-                                       std::end(kInitramfsEarlyFilesystems));
-  auto a = module_load_order(*kernel, drivers);
-  auto b = module_load_order(*kernel, filesystems);
-  ASSERT_TRUE(a) << a.error().message;
-  ASSERT_TRUE(b) << b.error().message;
-  for (const auto& module : *a)
-    EXPECT_EQ(std::find(b->begin(), b->end(), module), b->end()) << module << " is in both";
+  auto list = [](const auto& modules) {
+    return std::vector<std::string>(std::begin(modules), std::end(modules));
+  };
+  std::vector<std::vector<std::string>> streams = {list(kInitramfsStorageDrivers),
+                                                   list(kInitramfsEarlyFilesystems),
+                                                   list(kInitramfsSystemFilesystems),
+                                                   {"vfat", "nls_cp437"},
+                                                   {"efivarfs"},
+                                                   {"overlay"},
+                                                   {"dm_verity"}};
+  std::vector<std::vector<std::string>> closures;
+  for (const auto& stream : streams) {
+    auto order = module_load_order(*kernel, stream);
+    ASSERT_TRUE(order) << order.error().message;
+    closures.push_back(*order);
+  }
+  for (std::size_t a = 0; a < closures.size(); ++a)
+    for (std::size_t b = a + 1; b < closures.size(); ++b)
+      for (const auto& module : closures[a])
+        EXPECT_EQ(std::find(closures[b].begin(), closures[b].end(), module), closures[b].end())
+            << module << " is in the closures of " << streams[a].front() << " and "
+            << streams[b].front();
 }
 
 }  // namespace
