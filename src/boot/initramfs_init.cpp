@@ -243,7 +243,8 @@ boot_system() {
   need_tools tools_from_esp
   load_mount_modules
   # create-boot-fs starts now and waits for /run/boot-fs-ready: loading the program and its
-  # libraries (a fifth of a second under emulation) overlaps with the TPM's step and the mounts.
+  # libraries from the tools (most of a second under emulation, cold) overlaps with the TPM's
+  # step and the mount modules' loads.
   mosctl create-boot-fs --after /run/boot-fs-ready --root "$R" --dest /sysroot \
     > /run/create-boot-fs.log 2>&1 &
   boot_fs=$!
