@@ -105,10 +105,12 @@ chmod 755 "$f/init"
 floor_uki "$(jq -r .sources.stub "$B/bootkit.json")" "$kernel" "$(jq -r .cmdline "$B/bootkit.json")" \
   "$work/floor.cpio.zst" "$KS" "$work/floor.efi" || { echo "the floor's UKI could not be made"; result nan; }
 esp_image "$work/floor.img" "$work/floor.efi:BOOTX64.EFI" || result nan
-# The same floor on the machine's own virtual hardware, apart: with its TPM 2.0 (swtpm, the SHA-256
-# bank, as machine sets it up), which the firmware, systemd-stub and the kernel's EFI stub each
-# measure the UKI into; and also through the keyset's shim (which trusts the firmware's db too).
-# Not the issue's floor: they say what the TPM and shim cost before any of our code runs.
+# The same floor with a TPM 2.0, apart: swtpm (the SHA-256 bank active) attached straight to qemu,
+# as a qemu user attaches it, which the firmware, systemd-stub and the kernel's EFI stub each
+# measure the UKI into, hashing with the four banks libtpms lists (machine puts its relay
+# between, so that they hash with SHA-256 alone: docs/machine.md); and also through the keyset's
+# shim (which trusts the firmware's db too). Not the issue's floor: they say what a TPM attached
+# the plain way and shim cost before any of our code runs.
 esp_image "$work/floor-shim.img" "$B/shim.efi:BOOTX64.EFI" "$work/floor.efi:grubx64.efi" || result nan
 mkdir -p "$work/tpm-template"
 swtpm_setup --tpm2 --tpmstate "$work/tpm-template" --pcr-banks sha256 \

@@ -45,6 +45,7 @@ MachinePaths::MachinePaths(const MachineHome& home, const std::string& machine_n
       console_socket(socket_dir / "console.sock"),
       qmp_socket(socket_dir / "qmp.sock"),
       tpm_socket(socket_dir / "tpm.sock"),
+      swtpm_socket(socket_dir / "swtpm.sock"),
       qemu_pidfile(run_dir / "qemu.pid"),
       qemu_log(run_dir / "qemu.log"),
       console_log(run_dir / "console.log"),

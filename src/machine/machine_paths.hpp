@@ -36,7 +36,8 @@ struct MachinePaths {
   fs::path socket_dir;
   fs::path console_socket;
   fs::path qmp_socket;
-  fs::path tpm_socket;
+  fs::path tpm_socket;    // qemu's TPM control channel (the relay's, for a TPM 2.0)
+  fs::path swtpm_socket;  // swtpm's own, behind the relay
   fs::path qemu_pidfile;  // written and locked by qemu while it runs
   fs::path qemu_log;      // qemu's stderr of the latest start
   fs::path console_log;   // everything the guest wrote on its serial console, this start

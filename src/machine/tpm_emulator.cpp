@@ -8,6 +8,7 @@
 #include "core/file.hpp"
 #include "core/process.hpp"
 #include "machine/detached_process.hpp"
+#include "machine/tpm_relay.hpp"
 
 namespace mos::machine {
 namespace {
@@ -24,12 +25,22 @@ fs::path setup_done_marker(const TpmFiles& tpm) {
   return tpm.state_dir / "setup-done";
 }
 
+bool relayed(const TpmFiles& tpm) {
+  return is_tpm2(tpm) && !tpm.swtpm_socket.empty();
+}
+
+void stop_now(pid_t pid) {
+  ::kill(pid, SIGTERM);
+  if (auto fd = open_pidfd(pid); fd && !wait_for_exit(fd->get(), std::chrono::seconds(5)))
+    ::kill(pid, SIGKILL);
+}
+
 }  // namespace
 
 std::vector<std::string> swtpm_setup_argv(const TpmFiles& tpm) {
   auto dir = tpm.state_dir.string();
   std::vector<std::string> argv{"swtpm_setup"};
-  if (is_tpm2(tpm)) argv.push_back("--tpm2");
+  if (is_tpm2(tpm)) argv.insert(argv.end(), {"--tpm2", "--pcr-banks", "sha256"});
   argv.insert(argv.end(),
               {"--tpmstate", dir, "--config", dir + "/swtpm_setup.conf", "--log",
                dir + "/setup.log", "--createek", "--create-ek-cert", "--create-platform-cert",
@@ -40,11 +51,12 @@ std::vector<std::string> swtpm_setup_argv(const TpmFiles& tpm) {
 std::vector<std::string> swtpm_argv(const TpmFiles& tpm) {
   std::vector<std::string> argv{"swtpm", "socket"};
   if (is_tpm2(tpm)) argv.push_back("--tpm2");
-  argv.insert(argv.end(),
-              {"--tpmstate", fmt::format("dir={}", tpm.state_dir.string()), "--ctrl",
-               fmt::format("type=unixio,path={}", tpm.socket.string()), "--log",
-               fmt::format("file={}/swtpm.log,level=1", tpm.state_dir.string()), "--pid",
-               fmt::format("file={}", tpm.pidfile.string()), "--terminate", "--daemon"});
+  argv.insert(
+      argv.end(),
+      {"--tpmstate", fmt::format("dir={}", tpm.state_dir.string()), "--ctrl",
+       fmt::format("type=unixio,path={}", (relayed(tpm) ? tpm.swtpm_socket : tpm.socket).string()),
+       "--log", fmt::format("file={}/swtpm.log,level=1", tpm.state_dir.string()), "--pid",
+       fmt::format("file={}", tpm.pidfile.string()), "--terminate", "--daemon"});
   return argv;
 }
 
@@ -94,14 +106,11 @@ std::optional<pid_t> running_tpm(const TpmFiles& tpm) {
 }
 
 Result<pid_t> start_tpm(const TpmFiles& tpm) {
-  if (auto old = running_tpm(tpm)) {
-    // Left by a VM that was killed: nobody else may use this state.
-    ::kill(*old, SIGTERM);
-    if (auto fd = open_pidfd(*old); fd && !wait_for_exit(fd->get(), std::chrono::seconds(5)))
-      ::kill(*old, SIGKILL);
-  }
+  // Left by a VM that was killed: nobody else may use this state.
+  if (auto old = running_tpm(tpm)) stop_now(*old);
   std::error_code ec;
   fs::remove(tpm.socket, ec);
+  if (relayed(tpm)) fs::remove(tpm.swtpm_socket, ec);
   fs::remove(tpm.pidfile, ec);
   auto log = tpm.state_dir / "swtpm.out";
   MOS_TRY_ASSIGN(pid_t launcher, spawn_detached(swtpm_argv(tpm), log));
@@ -113,8 +122,17 @@ Result<pid_t> start_tpm(const TpmFiles& tpm) {
     return fail("swtpm did not start (status {}): {}", status, text ? *text : std::string());
   }
   auto pid = running_tpm(tpm);
-  if (!pid || !fs::exists(tpm.socket, ec))
-    return fail("swtpm reported success but does not run with socket {}", tpm.socket.string());
+  auto control = relayed(tpm) ? tpm.swtpm_socket : tpm.socket;
+  if (!pid || !fs::exists(control, ec))
+    return fail("swtpm reported success but does not run with socket {}", control.string());
+  if (relayed(tpm)) {
+    auto relay = start_tpm_relay(
+        {.listen = tpm.socket, .swtpm = tpm.swtpm_socket, .log = tpm.state_dir / "relay.log"});
+    if (!relay) {
+      stop_now(*pid);
+      return std::unexpected(relay.error());
+    }
+  }
   return *pid;
 }
 

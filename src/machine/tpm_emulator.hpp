@@ -17,6 +17,9 @@ namespace mos::machine {
 struct TpmFiles {
   std::filesystem::path state_dir;
   std::filesystem::path socket;  // the control channel qemu connects to
+  // swtpm's own control socket when a relay sits between it and qemu (TPM 2.0: tpm_relay.hpp);
+  // empty: swtpm listens on `socket` itself.
+  std::filesystem::path swtpm_socket;
   std::filesystem::path pidfile;
   std::string version = "2.0";  // "2.0" or "1.2"
 };
@@ -29,8 +32,9 @@ std::vector<std::string> swtpm_argv(const TpmFiles& tpm);
 // Manufactures the TPM once (its state survives; a half-done setup is redone from scratch).
 Status setup_tpm(const TpmFiles& tpm);
 
-// Starts swtpm and returns once its socket accepts qemu (swtpm --daemon returns when it
-// listens). An swtpm still serving this state (a VM that died and left it) is stopped first.
+// Starts swtpm, and its relay for a TPM 2.0, and returns once `socket` accepts qemu (swtpm
+// --daemon returns when it listens). An swtpm still serving this state (a VM that died and left
+// it) is stopped first.
 Result<pid_t> start_tpm(const TpmFiles& tpm);
 
 // The running swtpm of this state directory, if any.

@@ -29,6 +29,7 @@ using namespace std::chrono_literals;
 TpmFiles tpm_files(const MachinePaths& paths, const MachineConfig& config) {
   return TpmFiles{.state_dir = paths.tpm_dir,
                   .socket = paths.tpm_socket,
+                  .swtpm_socket = paths.swtpm_socket,
                   .pidfile = paths.swtpm_pidfile,
                   .version = config.tpm_version.empty() ? "2.0" : config.tpm_version};
 }
@@ -243,8 +244,10 @@ Status start_vm(const MachineHome& home, const MachineDefinition& definition,
 
 Status stop_vm(const MachinePaths& paths, const StopOptions& options) {
   auto pid = running_qemu(paths);
-  TpmFiles tpm{
-      .state_dir = paths.tpm_dir, .socket = paths.tpm_socket, .pidfile = paths.swtpm_pidfile};
+  TpmFiles tpm{.state_dir = paths.tpm_dir,
+               .socket = paths.tpm_socket,
+               .swtpm_socket = paths.swtpm_socket,
+               .pidfile = paths.swtpm_pidfile};
   if (!pid) {
     stop_tpm(tpm, 0ms);
     return {};
@@ -269,7 +272,8 @@ Status stop_vm(const MachinePaths& paths, const StopOptions& options) {
   }
   stop_tpm(tpm, 5s);
   std::error_code ec;
-  for (const auto& socket : {paths.qmp_socket, paths.console_socket, paths.tpm_socket})
+  for (const auto& socket :
+       {paths.qmp_socket, paths.console_socket, paths.tpm_socket, paths.swtpm_socket})
     fs::remove(socket, ec);
   return {};
 }

@@ -22,6 +22,9 @@
 #   MOS-GUEST: secureboot=0|1|none     (last byte of the SecureBoot efivar; none = no EFI;
 #                                       unknown = EFI but efivarfs could not be mounted)
 #   MOS-GUEST: tpm=tpm2|tpm1|none
+#   MOS-GUEST: tpm-banks=sha256 ...    (TPM 2.0: the PCR banks the kernel found allocated)
+#   MOS-GUEST: event-log-algorithms=N  (TPM 2.0 under UEFI: how many hashes the firmware's event
+#                                       log holds per measurement, its Spec ID event's count)
 #   MOS-GUEST: net=10.0.2.15/24        (only when eth0 exists; DHCP, else static qemu user-net default)
 #   MOS-GUEST: httpd                   (busybox httpd answers on :80 with index.html = "mos-guest-httpd")
 #   MOS-GUEST: ready
@@ -259,6 +262,14 @@ if [ -e /sys/class/tpm/tpm0 ] || [ -e /dev/tpm0 ]; then
     esac
 fi
 say "tpm=$tpm"
+if [ "$tpm" = tpm2 ]; then
+    say "tpm-banks=$(ls -d /sys/class/tpm/tpm0/pcr-* 2>/dev/null | sed 's|.*/pcr-||' | tr '\n' ' ')"
+    # The log's first event: a 32-byte header (PCR, type, SHA-1 digest, size), then the Spec ID
+    # event: signature (16), platform class (4), version and sizes (4), number of algorithms.
+    mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
+    log=/sys/kernel/security/tpm0/binary_bios_measurements
+    [ -r "$log" ] && say "event-log-algorithms=$(od -An -tu4 -j56 -N4 "$log" | tr -d ' \n')"
+fi
 
 # Power button: button.ko turns the ACPI event into a KEY_POWER input event; acpid (it only scans
 # /dev/input/event* when it starts, so after the insmods) runs /etc/acpi/PWRF/00000080.

@@ -222,9 +222,13 @@ TEST(Firmware, NvramIsCopiedOnceAndKept) {
 }
 
 TEST(Tpm, SetupMakesATpm2WithCertificatesInItsOwnDirectory) {
-  TpmFiles t{.state_dir = "/r/tpm", .socket = "/s/tpm.sock", .pidfile = "/r/tpm/swtpm.pid"};
+  TpmFiles t{.state_dir = "/r/tpm",
+             .socket = "/s/tpm.sock",
+             .swtpm_socket = {},
+             .pidfile = "/r/tpm/swtpm.pid"};
   EXPECT_EQ(fmt::format("{}", fmt::join(swtpm_setup_argv(t), " ")),
-            "swtpm_setup --tpm2 --tpmstate /r/tpm --config /r/tpm/swtpm_setup.conf --log "
+            "swtpm_setup --tpm2 --pcr-banks sha256 --tpmstate /r/tpm --config "
+            "/r/tpm/swtpm_setup.conf --log "
             "/r/tpm/setup.log --createek --create-ek-cert --create-platform-cert --lock-nvram "
             "--not-overwrite --write-ek-cert-files /r/tpm");
   EXPECT_EQ(fmt::format("{}", fmt::join(swtpm_argv(t), " ")),
