@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 
@@ -36,6 +37,27 @@ Status send_all(int fd, std::string_view data) {
     if (n < 0) return fail("{}", errno_message(errno));
     data.remove_prefix(static_cast<std::size_t>(n));
   }
+  return {};
+}
+
+Status send_with_descriptor(int socket, std::string_view data, int descriptor) {
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control{};
+  iovec io{.iov_base = const_cast<char*>(data.data()), .iov_len = data.size()};
+  msghdr message{};
+  message.msg_iov = &io;
+  message.msg_iovlen = 1;
+  message.msg_control = control.data();
+  message.msg_controllen = control.size();
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &descriptor, sizeof(int));
+  ssize_t sent;
+  do sent = ::sendmsg(socket, &message, MSG_NOSIGNAL);
+  while (sent < 0 && errno == EINTR);
+  if (sent < 0) return fail("{}", errno_message(errno));
+  if (static_cast<std::size_t>(sent) != data.size()) return fail("a partial message was sent");
   return {};
 }
 

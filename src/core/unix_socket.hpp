@@ -24,6 +24,9 @@ Result<UniqueFd> connect_unix(const std::filesystem::path& socket);
 
 Status send_all(int fd, std::string_view data);
 
+// Sends data with a descriptor (SCM_RIGHTS) in one message: the receiver gets its own copy.
+Status send_with_descriptor(int socket, std::string_view data, int descriptor);
+
 // Reads newline-terminated lines from a stream, keeping what follows a line for the next call.
 class LineReader {
  public:

@@ -101,24 +101,10 @@ bool TpmRelay::pass_control_from_qemu() {
   close_data();
   qemu_data_ = fds[0];
   swtpm_data_ = pair[0];
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> handed;
-  msghdr out{};
-  iovec out_io{.iov_base = data.data(), .iov_len = std::size_t(n)};
-  out.msg_iov = &out_io;
-  out.msg_iovlen = 1;
-  out.msg_control = handed.data();
-  out.msg_controllen = handed.size();
-  cmsghdr* c = CMSG_FIRSTHDR(&out);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &pair[1], sizeof(int));
-  ssize_t sent;
-  do sent = ::sendmsg(swtpm_control_, &out, MSG_NOSIGNAL);
-  while (sent < 0 && errno == EINTR);
+  auto handed = send_with_descriptor(swtpm_control_, {data.data(), std::size_t(n)}, pair[1]);
   ::close(pair[1]);
-  if (sent != n) report("handing swtpm its data channel");
-  return sent == n;
+  if (!handed) report("handing swtpm its data channel");
+  return bool(handed);
 }
 
 bool TpmRelay::pass_control_from_swtpm() {

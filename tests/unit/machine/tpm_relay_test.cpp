@@ -98,20 +98,8 @@ class QemuSide {
     std::array<int, 2> pair;
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair.data()) < 0) return false;
     data_ = UniqueFd(pair[0]);
-    std::array<std::uint8_t, 4> command = {0, 0, 0, 16};
-    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control;
-    iovec io{.iov_base = command.data(), .iov_len = command.size()};
-    msghdr message{};
-    message.msg_iov = &io;
-    message.msg_iovlen = 1;
-    message.msg_control = control.data();
-    message.msg_controllen = control.size();
-    cmsghdr* c = CMSG_FIRSTHDR(&message);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &pair[1], sizeof(int));
-    bool sent = ::sendmsg(control_.get(), &message, MSG_NOSIGNAL) == 4;
+    const char command[] = {0, 0, 0, 16};
+    bool sent = bool(send_with_descriptor(control_.get(), {command, 4}, pair[1]));
     ::close(pair[1]);
     return sent && control_result() == 0;
   }
@@ -150,6 +138,14 @@ class QemuSide {
   UniqueFd data_;
 };
 
+// A TPM 2.0 laid out as machine lays out a VM's, in `dir`.
+TpmFiles relayed_tpm(const fs::path& dir) {
+  return TpmFiles{.state_dir = dir / "tpm",
+                  .socket = dir / "tpm.sock",
+                  .swtpm_socket = dir / "swtpm.sock",
+                  .pidfile = dir / "tpm" / "swtpm.pid"};
+}
+
 bool ends_within(pid_t pid, std::chrono::seconds limit) {
   auto fd = open_pidfd(pid);
   return !fd || wait_for_exit(fd->get(), limit);
@@ -158,10 +154,7 @@ bool ends_within(pid_t pid, std::chrono::seconds limit) {
 TEST(TpmRelay, TheFirmwareSeesTheSha256BankAndTheRelayEndsWithQemu) {
   auto dir = TempDir::create();
   ASSERT_TRUE(dir);
-  TpmFiles tpm{.state_dir = dir->path() / "tpm",
-               .socket = dir->path() / "tpm.sock",
-               .swtpm_socket = dir->path() / "swtpm.sock",
-               .pidfile = dir->path() / "tpm" / "swtpm.pid"};
+  auto tpm = relayed_tpm(dir->path());
   ASSERT_TRUE(setup_tpm(tpm)) << error_of(setup_tpm(tpm));
   auto swtpm = start_tpm(tpm);
   ASSERT_TRUE(swtpm) << swtpm.error().message;
@@ -193,10 +186,7 @@ TEST(TpmRelay, TheFirmwareSeesTheSha256BankAndTheRelayEndsWithQemu) {
 TEST(TpmRelay, ARelayWhoseSwtpmEndsBeforeQemuCameEndsToo) {
   auto dir = TempDir::create();
   ASSERT_TRUE(dir);
-  TpmFiles tpm{.state_dir = dir->path() / "tpm",
-               .socket = dir->path() / "tpm.sock",
-               .swtpm_socket = dir->path() / "swtpm.sock",
-               .pidfile = dir->path() / "tpm" / "swtpm.pid"};
+  auto tpm = relayed_tpm(dir->path());
   ASSERT_TRUE(setup_tpm(tpm));
   auto swtpm = start_tpm(tpm);
   ASSERT_TRUE(swtpm) << swtpm.error().message;
