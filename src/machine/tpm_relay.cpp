@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -220,6 +221,9 @@ Result<UniqueFd> listen_unix(const fs::path& path) {
       ::dup2(high_swtpm, kSwtpmControlFd) < 0)
     ::_exit(127);
   ::close_range(kSwtpmControlFd + 1, ~0U, 0);
+  // Named for ps and top (its command line stays the caller's), and holding no directory busy.
+  ::prctl(PR_SET_NAME, "mos-tpm-relay");
+  (void)!::chdir("/");
   sigset_t none;
   sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
