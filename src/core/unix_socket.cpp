@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -27,6 +28,21 @@ Result<UniqueFd> connect_unix(const std::filesystem::path& socket) {
   if (!fd) return fail("socket: {}", errno_message(errno));
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0)
     return fail("{}", errno_message(errno));
+  return fd;
+}
+
+Result<UniqueFd> listen_unix(const std::filesystem::path& socket, int backlog) {
+  MOS_TRY_ASSIGN(auto address, unix_address(socket));
+  ::unlink(socket.c_str());
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) return fail("socket: {}", errno_message(errno));
+  mode_t old = ::umask(0077);
+  int bound = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
+  int bind_errno = errno;
+  ::umask(old);
+  if (bound != 0) return fail("binding {}: {}", socket.string(), errno_message(bind_errno));
+  if (::listen(fd.get(), backlog) != 0)
+    return fail("listening on {}: {}", socket.string(), errno_message(errno));
   return fd;
 }
 

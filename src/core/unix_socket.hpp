@@ -22,6 +22,10 @@ Result<sockaddr_un> unix_address(const std::filesystem::path& socket);
 // directory", "Connection refused"): callers know what the socket is for and say so.
 Result<UniqueFd> connect_unix(const std::filesystem::path& socket);
 
+// A listening stream socket (close-on-exec, non-blocking) at `socket`, replacing a stale one;
+// bound under umask 077, so that only its owner may connect.
+Result<UniqueFd> listen_unix(const std::filesystem::path& socket, int backlog);
+
 Status send_all(int fd, std::string_view data);
 
 // Sends data with a descriptor (SCM_RIGHTS) in one message: the receiver gets its own copy.

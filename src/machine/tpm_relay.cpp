@@ -63,7 +63,7 @@ class TpmRelay {
 
 bool TpmRelay::accept_qemu() {
   qemu_control_ = ::accept4(listen_, nullptr, nullptr, SOCK_CLOEXEC);
-  if (qemu_control_ < 0) return errno == EINTR || errno == ECONNABORTED;
+  if (qemu_control_ < 0) return errno == EINTR || errno == EAGAIN || errno == ECONNABORTED;
   ::close(listen_);  // one VM, one connection
   listen_ = -1;
   return true;
@@ -198,18 +198,6 @@ int TpmRelay::run() {
   }
 }
 
-Result<UniqueFd> listen_unix(const fs::path& path) {
-  MOS_TRY_ASSIGN(auto address, unix_address(path));
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return fail("socket: {}", errno_message(errno));
-  std::error_code ec;
-  fs::remove(path, ec);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) < 0 ||
-      ::listen(fd.get(), 1) < 0)
-    return fail("listening on {}: {}", path.string(), errno_message(errno));
-  return fd;
-}
-
 // In the relay's process: its descriptors at fixed numbers, stdin and stdout on /dev/null,
 // stderr on the log, nothing else inherited.
 [[noreturn]] void become_relay(int listen, int swtpm, int log) {
@@ -237,7 +225,7 @@ Status start_tpm_relay(const TpmRelayFiles& files) {
   if (!swtpm)
     return fail("connecting to swtpm's control socket {}: {}", files.swtpm.string(),
                 swtpm.error().message);
-  MOS_TRY_ASSIGN(auto listen, listen_unix(files.listen));
+  MOS_TRY_ASSIGN(auto listen, listen_unix(files.listen, 1));
   UniqueFd log(::open(files.log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
   if (!log) return fail("opening {}: {}", files.log.string(), errno_message(errno));
   // Forked twice: the relay belongs to init at once, and no caller has a child to reap.

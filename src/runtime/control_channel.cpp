@@ -51,18 +51,7 @@ bool boot_is_running(const std::filesystem::path& socket) {
 Result<UniqueFd> listen_for_control(const std::filesystem::path& socket) {
   if (boot_is_running(socket))
     return fail("a mosctl boot already runs here (it answers at {})", socket.string());
-  MOS_TRY_ASSIGN(auto address, unix_address(socket));
-  ::unlink(socket.c_str());
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (!fd) return fail("socket: {}", errno_message(errno));
-  mode_t old = ::umask(0077);
-  int bound = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
-  int bind_errno = errno;
-  ::umask(old);
-  if (bound != 0) return fail("binding {}: {}", socket.string(), errno_message(bind_errno));
-  if (::listen(fd.get(), 16) != 0)
-    return fail("listening on {}: {}", socket.string(), errno_message(errno));
-  return fd;
+  return listen_unix(socket, 16);
 }
 
 Result<Json> read_request(int connection) {
