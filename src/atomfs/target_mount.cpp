@@ -11,8 +11,8 @@ std::filesystem::path default_target_dest(const sysroot::SysrootOptions& options
   return sysroot::SysrootPaths(options.root).root / "mnt" / "mos" / std::string(name);
 }
 
-Result<MountedImage> mount_target(const sysroot::SysrootOptions& options, std::string_view name,
-                                  const TargetMountOptions& mount) {
+Result<MountedTarget> mount_target(const sysroot::SysrootOptions& options, std::string_view name,
+                                   const TargetMountOptions& mount) {
   sysroot::SysrootPaths paths(options.root);
   if (!sysroot::SystemHistory::exists(paths.history))
     return fail("no system is installed in {} (run mosctl install first)", paths.root.string());
@@ -51,7 +51,9 @@ Result<MountedImage> mount_target(const sysroot::SysrootOptions& options, std::s
     MOS_TRY(make_dirs(scratch, 0700));
     o.scratch = scratch;
   }
-  return mount_image(*store, found->digest->str(), dest, o);
+  MOS_TRY_ASSIGN(auto product, sysroot::installed_product_uuid(system));
+  MOS_TRY_ASSIGN(auto image, mount_image(*store, found->digest->str(), dest, o));
+  return MountedTarget{std::move(image), std::move(product)};
 }
 
 Result<MountedImage> mount_published_target(std::string_view reference,

@@ -21,11 +21,16 @@ struct TargetMountOptions {
   std::filesystem::path run_dir{kDefaultRunDir};
 };
 
+struct MountedTarget {
+  MountedImage image;
+  std::string product_uuid;  // the product the verified system is for
+};
+
 // Mounts the installed target `name` (for create-boot-fs: the hostfs target, found by type
 // when name is empty). A writable mount keeps its upper layer in ROOT/scratch-writes/roots/<name>,
 // so what a service writes survives remounts until an update replaces the target.
-Result<MountedImage> mount_target(const sysroot::SysrootOptions& options, std::string_view name,
-                                  const TargetMountOptions& mount);
+Result<MountedTarget> mount_target(const sysroot::SysrootOptions& options, std::string_view name,
+                                   const TargetMountOptions& mount);
 
 // Mounts the target `name` of the install manifest at `reference`, an OCI layout (oci:DIR:TAG,
 // its images in the layout `mos` beside it, as publish writes them), without installing it: the

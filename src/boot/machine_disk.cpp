@@ -177,7 +177,7 @@ Result<DiskInstallReport> install_to_disk(sysroot::SysrootOptions options, std::
   atomfs::TargetMountOptions mount;
   mount.read_only = true;
   mount.dest = bootkit;
-  MOS_TRY_ASSIGN(auto mounted, atomfs::mount_target(options, "bootkit", mount));
+  MOS_TRY(atomfs::mount_target(options, "bootkit", mount));
   auto written = disk.write_boot_files(bootkit / "bootkit");
   auto unmounted = atomfs::unmount_image(bootkit);
   MOS_TRY(written);

@@ -40,27 +40,34 @@ Result<manifest::TrustPolicy> load_trust_policy(const SysrootPaths& paths,
   auto ca = read_file(ca_path, kMaxCaBytes);
   if (!ca) return context(fmt::format("reading the manifest CA {}", ca_path.string()), ca.error());
   policy.ca_pem = std::move(*ca);
+  MOS_TRY_ASSIGN(policy.product_uuid, machine_product_uuid(paths, options));
+  return policy;
+}
+
+Result<std::optional<std::string>> machine_product_uuid(const SysrootPaths& paths,
+                                                        const SysrootOptions& options) {
   if (options.product_uuid) {
     if (options.product_uuid->empty()) return fail("--product-uuid is empty");
-    policy.product_uuid = *options.product_uuid;
-  } else if (std::filesystem::exists(paths.factory_product)) {
+    return options.product_uuid;
+  }
+  if (std::filesystem::exists(paths.factory_product)) {
     MOS_TRY_ASSIGN(auto text, read_file(paths.factory_product, 4096));
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
       text.pop_back();
     if (text.empty() || text.find_first_of(" \t\n") != std::string::npos)
       return fail("{}: expected one product uuid on one line", paths.factory_product.string());
-    policy.product_uuid = text;
-  } else if (std::filesystem::exists(paths.factory_sudi)) {
-    // The machine's identity as initrd-setup read it from the TPM: its SUDI names the product.
+    return text;
+  }
+  if (std::filesystem::exists(paths.factory_sudi)) {
     MOS_TRY_ASSIGN(auto pem, read_file(paths.factory_sudi, kMaxCaBytes));
     auto info = trust::certificate_info(pem);
     if (!info) return context(paths.factory_sudi.string(), info.error());
     if (!info->sudi_product_uuid)
       return fail("{}: the SUDI certificate names no product (serialNumber \"PID:<uuid> SN:...\")",
                   paths.factory_sudi.string());
-    policy.product_uuid = *info->sudi_product_uuid;
+    return info->sudi_product_uuid;
   }
-  return policy;
+  return std::optional<std::string>();
 }
 
 Result<FileLock> lock_for_writing(const SysrootPaths& paths, bool no_wait) {

@@ -51,9 +51,14 @@ inline constexpr std::size_t kMaxCaBytes = 1024 * 1024;
 // /config and /atomfs-store; `--root /` says it is meant.
 Status check_root_choice(const SysrootPaths& paths, const SysrootOptions& options);
 
-// The CA (flag, else the factory file) and the product (flag, else the factory file, else none).
+// The CA (flag, else the factory file) and the product (machine_product_uuid).
 Result<manifest::TrustPolicy> load_trust_policy(const SysrootPaths& paths,
                                                 const SysrootOptions& options);
+
+// The product this machine names: the flag, else the factory file, else the one its SUDI names
+// (factory/secure/server.crt, as initrd-setup read it from the TPM), else none.
+Result<std::optional<std::string>> machine_product_uuid(const SysrootPaths& paths,
+                                                        const SysrootOptions& options);
 
 // The manifest lock: exclusive for writers (creating config/ when missing), shared for readers.
 // A busy lock is reported with the pid holding it; then the call waits, or with no_wait fails.

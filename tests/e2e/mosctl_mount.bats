@@ -101,6 +101,37 @@ nothing_mounted() {
   nothing_mounted
 }
 
+@test "create-boot-fs --identity-after mounts first, then checks the product its SUDI names" {
+  K="$XDG_DATA_HOME/machine/trust/keys/snakeoil"
+  trust -q project add snakeoil other
+  trust -q sudi add snakeoil other SN-other
+  trust -q sudi add snakeoil default SN-own
+  mkdir -p "$T/sysroot"
+  # Another product's SUDI, written once the system is mounted: refused, and unmounted again.
+  mosctl create-boot-fs --identity-after "$T/id" --root "$ROOT" --dest "$T/sysroot" \
+    > "$T/id.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do [ -e "$T/sysroot/etc/hostname" ] && break; sleep 0.1; done
+  [ "$(cat "$T/sysroot/etc/hostname")" = hostfs ]
+  kill -0 "$pid"
+  cp "$K/manifest/other/sudi/SN-other/cert.pem" "$ROOT/factory/secure/server.crt"
+  touch "$T/id"
+  status=0
+  wait "$pid" || status=$?
+  cat "$T/id.log"
+  [ "$status" -ne 0 ]
+  grep -q "the installed system is for product .*, this machine is product" "$T/id.log"
+  nothing_mounted
+  # Its own product's SUDI: the hostfs stays mounted.
+  cp "$K/manifest/default/sudi/SN-own/cert.pem" "$ROOT/factory/secure/server.crt"
+  run mosctl create-boot-fs --identity-after "$T/id" --root "$ROOT" --dest "$T/sysroot"
+  rm "$ROOT/factory/secure/server.crt"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  [ "$(cat "$T/sysroot/etc/hostname")" = hostfs ]
+  mosctl umount --root "$ROOT" --dest "$T/sysroot"
+  nothing_mounted
+}
+
 @test "a flipped byte in the store's layer refuses the mount; unknown targets are named" {
   run mosctl mount --root "$ROOT" --target nope
   [ "$status" -ne 0 ]

@@ -9,6 +9,35 @@
 
 namespace mos::cli {
 
+namespace {
+
+// create-boot-fs --identity-after: the machine's product (its SUDI, once initrd-setup read it)
+// against the product of the system just mounted at `mounted_at`, which is unmounted again when
+// they differ. The same check as a policy with the product known from the start, only later.
+Status check_identity(const std::string& ready_file, const sysroot::SysrootOptions& options,
+                      const std::optional<std::string>& system_product,
+                      const std::string& mounted_at, const std::filesystem::path& run_dir) {
+  Status checked = [&]() -> Status {
+    if (!wait_for_file(ready_file, std::chrono::minutes(2)))
+      return fail(
+          "{} did not appear within 2 min: the machine's identity was never said to be read",
+          ready_file);
+    MOS_TRY_ASSIGN(auto machine,
+                   sysroot::machine_product_uuid(sysroot::SysrootPaths(options.root), options));
+    if (machine && system_product && *machine != *system_product)
+      return fail("the installed system is for product {}, this machine is product {}",
+                  *system_product, *machine);
+    return {};
+  }();
+  if (!checked)
+    if (auto undone = atomfs::unmount_image(mounted_at, run_dir); !undone)
+      return fail("{}; then unmounting {} failed: {}", checked.error().message, mounted_at,
+                  undone.error().message);
+  return checked;
+}
+
+}  // namespace
+
 void add_mount_commands(Program& program) {
   auto& app = program.app();
   static sysroot::SysrootOptions options;
@@ -26,11 +55,16 @@ void add_mount_commands(Program& program) {
     command->add_flag("--allow-missing-verity", mount_options.allow_missing_verity,
                       "Accept layers without verity data (checked by their sha256 instead)");
   };
-  static auto run_mount = [](std::string_view name) -> Status {
+  // Returns the product the mounted system is for (none for a published target: --ca and
+  // --product-uuid decided what it may be).
+  static auto run_mount = [](std::string_view name) -> Result<std::optional<std::string>> {
     if (!dest.empty()) mount_options.dest = dest;
-    Result<atomfs::MountedImage> result;
+    atomfs::MountedImage mounted;
+    std::optional<std::string> product;
     if (published.empty()) {
-      result = atomfs::mount_target(options, name, mount_options);
+      MOS_TRY_ASSIGN(auto target, atomfs::mount_target(options, name, mount_options));
+      mounted = std::move(target.image);
+      product = std::move(target.product_uuid);
     } else {
       // Not installed: verified against --ca (no machine's CA to default to) and mounted as is.
       if (!options.ca_file) return fail("mounting {} needs --ca FILE, the manifest CA", published);
@@ -38,13 +72,13 @@ void add_mount_commands(Program& program) {
       manifest::TrustPolicy policy;
       MOS_TRY_ASSIGN(policy.ca_pem, read_file(*options.ca_file, 1024 * 1024));
       policy.product_uuid = options.product_uuid;
-      result = atomfs::mount_published_target(published, policy, name, mount_options);
+      MOS_TRY_ASSIGN(mounted,
+                     atomfs::mount_published_target(published, policy, name, mount_options));
     }
-    MOS_TRY_ASSIGN(auto mounted, std::move(result));
     std::printf("mounted %s at %s (%s)\n", mounted.manifest_digest.c_str(), mounted.dest.c_str(),
                 mounted.kernel_verity ? "every layer under dm-verity"
                                       : "every layer verified before mounting");
-    return {};
+    return product;
   };
 
   auto* mount =
@@ -65,7 +99,10 @@ void add_mount_commands(Program& program) {
                            {"A boot medium's live system, as the initramfs mounts it",
                             "mosctl mount -t livecd --ca /manifestCA.pem --dest /sysroot "
                             "oci:/run/mos-media/oci/machine/livecd:1.0.0"}});
-  program.on_run(mount, [] { return run_mount(target_name); });
+  program.on_run(mount, []() -> Status {
+    MOS_TRY(run_mount(target_name));
+    return {};
+  });
 
   auto* boot_fs = app.add_subcommand("create-boot-fs",
                                      "Mount the installed hostfs target (default at /sysroot)");
@@ -75,10 +112,17 @@ void add_mount_commands(Program& program) {
                              {"The hostfs of a test root, read-only",
                               "mosctl create-boot-fs --root /tmp/root --ro --dest /tmp/sysroot"}});
   static std::string after;
+  static std::string identity_after;
   boot_fs
       ->add_option("--after", after,
                    "Start only once FILE exists: the initramfs starts this program while it "
                    "mounts the partitions, so that loading it overlaps with that (at most 2 min)")
+      ->type_name("FILE");
+  boot_fs
+      ->add_option("--identity-after", identity_after,
+                   "The machine's identity (its SUDI, which names the product) is read from the "
+                   "TPM beside this program: mount first, then once FILE exists check that the "
+                   "system is for the product it names, or unmount it and fail (at most 2 min)")
       ->type_name("FILE");
   program.on_run(boot_fs, []() -> Status {
     if (dest.empty()) dest = "/sysroot";
@@ -95,11 +139,15 @@ void add_mount_commands(Program& program) {
     MOS_TRY_ASSIGN(auto trial, sysroot::count_boot(options));
     say(trial);
     auto mounted = run_mount("");
-    if (mounted || trial.step != sysroot::BootTrialStep::first_boot) return mounted;
-    std::printf("boot trial: the hostfs did not mount: %s\n", mounted.error().message.c_str());
-    MOS_TRY_ASSIGN(auto back, sysroot::abandon_trial(options));
-    say(back);
-    return run_mount("");
+    if (!mounted && trial.step == sysroot::BootTrialStep::first_boot) {
+      std::printf("boot trial: the hostfs did not mount: %s\n", mounted.error().message.c_str());
+      MOS_TRY_ASSIGN(auto back, sysroot::abandon_trial(options));
+      say(back);
+      mounted = run_mount("");
+    }
+    MOS_TRY_ASSIGN(auto product, std::move(mounted));
+    if (identity_after.empty()) return {};
+    return check_identity(identity_after, options, product, dest, mount_options.run_dir);
   });
 
   auto* umount = app.add_subcommand("umount", "Unmount what mount or create-boot-fs mounted");

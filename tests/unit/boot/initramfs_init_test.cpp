@@ -40,8 +40,8 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
   // The hostfs is reached only through create-boot-fs (which verifies), and no shell is ever
   // started for the console.
   EXPECT_LT(script.find("mosctl create-boot-fs"), script.find("exec switch_root"));
-  EXPECT_THAT(script,
-              HasSubstr("create-boot-fs --after /run/boot-fs-ready --root \"$R\" --dest /sysroot"));
+  EXPECT_THAT(script, HasSubstr("create-boot-fs --after /run/boot-fs-ready --identity-after "
+                                "/run/identity-ready \\\n    --root \"$R\" --dest /sysroot"));
   // A boot medium's live system is reached only through its verified mount.
   EXPECT_LT(script.find("mosctl mount -t livecd --ca /manifestCA.pem"),
             script.find("switch_to_sysroot \"live system\""));
@@ -55,10 +55,10 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
   EXPECT_LT(no_tpm, script.find("mosctl initrd-setup"));
   // In the background: the partitions mount once their filesystems' modules (loaded from the
   // init's start) are in, beside the tools' check; once the tools (which hold their modules) are
-  // there, dm-verity's and overlay's modules load and the TPM's step runs; the SUDI it gives names
-  // the product the system's verification checks. All are waited for before the verification.
-  // create-boot-fs is started as soon as the tools are there and does nothing until the file that
-  // releases it exists.
+  // there, dm-verity's and overlay's modules load and the TPM's step runs (on /dev/tpm0: no
+  // resource manager's context swaps). create-boot-fs is started as soon as the tools are there,
+  // does nothing until the partitions and modules are in, and checks the product the SUDI names
+  // only once the TPM's step is over (identity-ready).
   auto boot = script.find("boot_system() {");
   auto partitions = script.find("mount_partitions() {");
   ASSERT_NE(partitions, std::string::npos);
@@ -78,7 +78,8 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
   auto need = script.find("need_tools tools_from_esp", boot);
   EXPECT_LT(partitions_started, need);
   auto tpm_step = script.find(
-      "mosctl initrd-setup --pcr7data /pcr7data > /run/initrd-setup.log 2>&1 &\n"
+      "mosctl initrd-setup --tpm device:/dev/tpm0 --pcr7data /pcr7data > "
+      "/run/initrd-setup.log 2>&1 &\n"
       "    tpm_step=$!",
       boot);
   ASSERT_NE(tpm_step, std::string::npos);
@@ -88,7 +89,11 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
   ASSERT_NE(boot_fs, std::string::npos);
   auto released = script.find(": > /run/boot-fs-ready", boot);
   ASSERT_NE(released, std::string::npos);
-  EXPECT_LT(tpm_wait, released);
+  auto identity = script.find(": > /run/identity-ready", boot);
+  ASSERT_NE(identity, std::string::npos);
+  EXPECT_LT(tpm_wait, identity);
+  EXPECT_LT(script.find("stop \"FAILED: TPM: ${out##*error: }\"", boot), identity);
+  EXPECT_LT(identity, script.find("if ! wait \"$boot_fs\"; then", boot));
   auto partitions_waited =
       script.find("wait \"$partitions\" || stop \"FAILED: $(cat /run/partitions-failed)\"", boot);
   ASSERT_NE(partitions_waited, std::string::npos);
