@@ -335,15 +335,19 @@ Result<std::vector<InitramfsFile>> hostfs_files(const HostfsSpec& spec) {
   return files;
 }
 
-// What rc.sysinit reads ahead for mosctl boot: its program, the container monitor and their
-// libraries, a path a line. Not the few big ones: they are mapped at start but barely read, and
-// reading them whole would cost more than it saves.
+// What rc.sysinit reads ahead for mosctl boot: its program, the container monitor, `ip` (which
+// it starts for the services' bridge) and their libraries, a path a line. Not the few big ones:
+// they are mapped at start but barely read, and reading them whole would cost more than it saves.
 constexpr std::uintmax_t kMaxPreloaded = 8 << 20;
 Result<std::string> preload_list(const HostfsSpec& spec) {
   std::string list;
   std::set<std::string> listed;
-  for (const auto& [program, path] : {std::pair{spec.boot_program, kHostfsBootProgram},
-                                      std::pair{spec.container_monitor, kHostfsContainerMonitor}}) {
+  std::vector<std::pair<fs::path, std::string_view>> programs = {
+      {spec.boot_program, kHostfsBootProgram}, {spec.container_monitor, kHostfsContainerMonitor}};
+  const fs::path ip = "/usr/bin/ip";
+  if (std::ranges::find(spec.programs, ip) != spec.programs.end())
+    programs.emplace_back(ip, ip.native());
+  for (const auto& [program, path] : programs) {
     MOS_TRY_ASSIGN(auto deps, elf_dependencies(program));
     list += std::string(path) + "\n";
     for (const auto& library : deps.libraries) {

@@ -410,6 +410,9 @@ TEST(HostfsReal, HoldsTheRealMosctlAndItsLibraries) {
   ASSERT_NE(preload, entries->end());
   EXPECT_THAT(preload->data, HasSubstr("/liblxc.so.1"));
   EXPECT_THAT(preload->data, Not(HasSubstr("/libcurl")));
+  // And `ip`, which mosctl boot starts for the services' bridge, with its libraries.
+  EXPECT_THAT(preload->data, HasSubstr("\n/usr/bin/ip\n"));
+  EXPECT_THAT(preload->data, HasSubstr("/libmnl.so.0"));
   bool nftables = false;
   for (const auto& name : names)
     nftables = nftables || name.starts_with("usr/lib/x86_64-linux-gnu/libnftables.so");
