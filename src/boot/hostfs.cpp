@@ -339,14 +339,14 @@ Result<std::vector<InitramfsFile>> hostfs_files(const HostfsSpec& spec) {
 // it starts for the services' bridge) and their libraries, a path a line. Not the few big ones:
 // they are mapped at start but barely read, and reading them whole would cost more than it saves.
 constexpr std::uintmax_t kMaxPreloaded = 8 << 20;
+constexpr std::string_view kIpProgram = "/usr/bin/ip";  // in default_hostfs_programs
 Result<std::string> preload_list(const HostfsSpec& spec) {
   std::string list;
   std::set<std::string> listed;
   std::vector<std::pair<fs::path, std::string_view>> programs = {
       {spec.boot_program, kHostfsBootProgram}, {spec.container_monitor, kHostfsContainerMonitor}};
-  const fs::path ip = "/usr/bin/ip";
-  if (std::ranges::find(spec.programs, ip) != spec.programs.end())
-    programs.emplace_back(ip, ip.native());
+  if (std::ranges::find(spec.programs, fs::path(kIpProgram)) != spec.programs.end())
+    programs.emplace_back(kIpProgram, kIpProgram);
   for (const auto& [program, path] : programs) {
     MOS_TRY_ASSIGN(auto deps, elf_dependencies(program));
     list += std::string(path) + "\n";
@@ -404,7 +404,7 @@ std::vector<fs::path> default_hostfs_programs() {
   // A boot medium's live system runs this hostfs: its mosctl provisions the TPM through the
   // device TCTI, which tss2's loader opens by name at run time (no DT_NEEDED names it), and makes
   // a machine's disk with sfdisk, mkfs.fat and mtools (install --partition).
-  return {"/usr/bin/ip",      "/usr/sbin/mkfs.ext4",
+  return {kIpProgram,         "/usr/sbin/mkfs.ext4",
           "/usr/sbin/e2fsck", "/usr/sbin/resize2fs",
           "/usr/bin/cp",      "/usr/sbin/nft",
           "/usr/sbin/sfdisk", "/usr/sbin/mkfs.fat",

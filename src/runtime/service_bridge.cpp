@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <optional>
 #include <system_error>
 #include <vector>
 
@@ -29,10 +30,13 @@ namespace fs = std::filesystem;
 constexpr std::string_view kIpForward = "/proc/sys/net/ipv4/ip_forward";
 constexpr std::string_view kIpv6Forwarding = "/proc/sys/net/ipv6/conf/all/forwarding";
 
-Result<std::string> run_ip(std::vector<std::string> args, std::string_view what) {
+// `input`: ip's standard input (the commands of `ip -batch -`).
+Result<std::string> run_ip(std::vector<std::string> args, std::string_view what,
+                           std::optional<std::string> input = std::nullopt) {
   ProcessRun run;
   run.argv = {"ip"};
   run.argv.insert(run.argv.end(), args.begin(), args.end());
+  run.input = std::move(input);
   run.timeout = std::chrono::seconds(30);
   run.what = "ip";
   return with_context(run_checked(run), what);
@@ -162,14 +166,10 @@ Status configure(const BridgeSpec& spec, bool exists) {
   }
   batch += fmt::format("addr add {} broadcast {} dev {}\nlink set dev {} up\n", gateway,
                        format_ipv4(spec.subnet.broadcast()), name, name);
-  ProcessRun run;
-  run.argv = {"ip", "-batch", "-"};
-  run.input = std::move(batch);
-  run.timeout = std::chrono::seconds(30);
-  run.what = "ip";
-  MOS_TRY(with_context(run_checked(run),
-                       fmt::format("{} bridge {} with the address {}",
-                                   exists ? "resetting" : "creating", name, gateway)));
+  MOS_TRY(run_ip({"-batch", "-"},
+                 fmt::format("{} bridge {} with the address {}", exists ? "resetting" : "creating",
+                             name, gateway),
+                 std::move(batch)));
   MOS_TRY(write_sysctl(route_localnet(name), "1"));
   return {};
 }
