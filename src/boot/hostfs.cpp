@@ -50,19 +50,25 @@ mounts=""
 while read -r line; do mounts="$mounts $line"; done < /proc/mounts
 mounted() { case $mounts in *" $1 "*) return 0 ;; esac; return 1; }
 mounted /sys || mount -t sysfs -o nosuid,nodev,noexec sysfs /sys
-read -r release < /proc/sys/kernel/osrelease
-# load_modules: the modules named on standard input (paths under /lib/modules/RELEASE), in order.
+# load_modules: the modules named on standard input (paths under /lib/modules/RELEASE, in load
+# order) that are not loaded yet, by one modprobe (under emulation every program started costs
+# ~15 ms: one insmod each cost a third of a second over the late modules); then one line for each
+# that is still not there. Those the initramfs loaded are skipped first: a second load would
+# check the module's signature again before the kernel says it exists.
 load_modules() {
+  missing=""
   while read -r module; do
     [ -n "$module" ] || continue
-    # Those the initramfs loaded are there already (a second insmod would check the module's
-    # signature again before the kernel says it exists).
     name=${module##*/}
     name=${name%.ko}
     case $name in *-*) name=$(echo "$name" | tr - _) ;; esac
-    [ -d "/sys/module/$name" ] && continue
-    insmod "/lib/modules/$release/$module" 2>/dev/null || [ -d "/sys/module/$name" ] ||
-      say "FAILED: loading kernel module $module"
+    [ -d "/sys/module/$name" ] || missing="$missing $name"
+  done
+  [ -n "$missing" ] || return 0
+  # shellcheck disable=SC2086 # one module a word
+  modprobe -a $missing 2>/dev/null
+  for name in $missing; do
+    [ -d "/sys/module/$name" ] || say "FAILED: loading kernel module $name"
   done
 }
 # What only the services need, the longest part of this script: their networks' modules
@@ -77,7 +83,7 @@ load_modules() {
 # costs most of a second under emulation.
 {
   load_modules < /etc/mos/late-modules
-  until [ -d /run/mos-hostfs ]; do sleep 0.05; done
+  until [ -e /run/mos-hostfs/mounted ]; do sleep 0.05; done
   if [ -e /sys/kernel/security/apparmor/.replace ] && [ -e /usr/share/mos/apparmor/lxc-containers.bin ]; then
     dd if=/usr/share/mos/apparmor/lxc-containers.bin of=/sys/kernel/security/apparmor/.replace \
       bs=1M 2>/dev/null ||
@@ -86,19 +92,14 @@ load_modules() {
   : > /run/mos-hostfs/services-setup
 } &
 mounted /dev || mount -t devtmpfs -o nosuid devtmpfs /dev
-mkdir -p /dev/pts /dev/shm
-mounted /dev/pts || mount -t devpts -o nosuid,noexec,gid=5,mode=0620,ptmxmode=0666 devpts /dev/pts
-mounted /dev/shm || mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /dev/shm
 mounted /run || mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /run
-mounted /tmp || mount -t tmpfs -o nosuid,nodev,mode=1777 tmpfs /tmp
-# The root is read-only: mosctl makes its mount points (mnt/mos/NAME, mnt/atom/NAME) in a tmpfs.
-mounted /mnt || mount -t tmpfs -o nosuid,nodev,mode=0755 tmpfs /mnt
-# securityfs: where the profiles are loaded (above, or by liblxc) and applied.
-[ -d /sys/kernel/security ] && { mounted /sys/kernel/security ||
-  mount -t securityfs -o nosuid,nodev,noexec securityfs /sys/kernel/security; }
-mounted /sys/fs/cgroup || mount -t cgroup2 -o nsdelegate,nosuid,nodev,noexec cgroup2 /sys/fs/cgroup
-# Last: the background part above waits for it, after securityfs.
-mkdir -p /run/mos-hostfs /run/lxc-cache
+mkdir -p /dev/pts /dev/shm /run/lxc-cache /run/mos-hostfs
+# The others in one program (/etc/fstab: devpts, /dev/shm, /tmp, /mnt (the root is read-only:
+# mosctl makes its mount points there), securityfs (where LXC's profiles are loaded, above or by
+# liblxc) and cgroup2); it skips those already mounted.
+mount -a || say "FAILED: mounting the filesystems of /etc/fstab"
+# The background part above waits for this, after securityfs.
+: > /run/mos-hostfs/mounted
 # mosctl boot starts when this script ends, and its program and libraries are read from the
 # verified hostfs (decompressed, hashed by dm-verity): read them now, beside the module loads
 # below, so that it does not wait for them (seconds under emulation).
@@ -117,6 +118,16 @@ read -r seconds _ < /proc/uptime
 say "ready; $seconds s after the kernel's start"
 )sh";
 
+// What rc.sysinit mounts with one `mount -a` (the kernel's filesystems that the initramfs did not
+// move into the hostfs already).
+constexpr std::string_view kFstab =
+    "devpts /dev/pts devpts nosuid,noexec,gid=5,mode=0620,ptmxmode=0666 0 0\n"
+    "tmpfs /dev/shm tmpfs nosuid,nodev,mode=1777 0 0\n"
+    "tmpfs /tmp tmpfs nosuid,nodev,mode=1777 0 0\n"
+    "tmpfs /mnt tmpfs nosuid,nodev,mode=0755 0 0\n"
+    "securityfs /sys/kernel/security securityfs nosuid,nodev,noexec 0 0\n"
+    "cgroup2 /sys/fs/cgroup cgroup2 nsdelegate,nosuid,nodev,noexec 0 0\n";
+
 // Started by rc.sysinit in the background, once its modules are loaded: the drivers of the devices
 // the machine has, acpid, and the first NIC up by DHCP. Ends by creating
 // /run/mos-hostfs/network-up, which a boot medium's action (an install from a registry) waits for.
@@ -127,8 +138,12 @@ say() { echo "mos-hostfs: $*" > /dev/console; }
 # The drivers of the devices the machine has (its NIC's, its power button's: driver-modules), as
 # udev's coldplug loads them: busybox's modprobe matches each device's modalias with the hostfs's
 # modules.alias. None is loaded for a device the machine does not have (~50 ms each).
-aliases=$(cat /sys/bus/pci/devices/*/modalias /sys/bus/virtio/devices/*/modalias \
-  /sys/bus/acpi/devices/*/modalias 2>/dev/null | sort -u)
+# Read with the shell's builtins: under emulation every program started costs ~15 ms.
+aliases=""
+for file in /sys/bus/pci/devices/*/modalias /sys/bus/virtio/devices/*/modalias \
+  /sys/bus/acpi/devices/*/modalias; do
+  [ -r "$file" ] && read -r alias < "$file" && aliases="$aliases $alias"
+done
 # shellcheck disable=SC2086 # one modalias a word
 [ -z "$aliases" ] || modprobe -a -q $aliases 2>/dev/null
 
@@ -142,8 +157,8 @@ acpid -c /etc/acpi -l /run/mos-hostfs/acpid.log -p /run/mos-hostfs/acpid.pid
 # class 02) at all.
 nic=""
 n=20
-for class in /sys/bus/pci/devices/*/class; do
-  case $(cat "$class" 2>/dev/null) in 0x02*) n=0 ;; esac
+for file in /sys/bus/pci/devices/*/class; do
+  [ -r "$file" ] && read -r class < "$file" && case $class in 0x02*) n=0 ;; esac
 done
 while [ -z "$nic" ] && [ $n -lt 20 ]; do
   for dev in /sys/class/net/*; do
@@ -159,8 +174,10 @@ else
   # or still asking).
   udhcpc -i "$nic" -t 5 -T 2 -A 5 -b -p /run/mos-hostfs/udhcpc.pid -s /etc/mos/udhcpc.script \
     >/dev/null 2>&1
-  address=$(ip -4 -o addr show dev "$nic" | awk '{print $4}' | head -n 1)
-  say "network: $nic ${address:-has no address yet (no DHCP answer)}"
+  # "2: eth0    inet 10.0.2.15/24 ...": the fourth word of the first line.
+  # shellcheck disable=SC2046 # one word each
+  set -- $(ip -4 -o addr show dev "$nic")
+  say "network: $nic ${4:-has no address yet (no DHCP answer)}"
 fi
 : > /run/mos-hostfs/network-up
 )sh";
@@ -314,6 +331,7 @@ Result<std::vector<InitramfsFile>> hostfs_files(const HostfsSpec& spec) {
       {"/etc/group", "root:x:0:\ntty:x:5:\n", 0644},
       {"/etc/shadow", fmt::format("root:{}:0:0:99999:7:::\n", shadow_hash), 0600},
       {"/etc/hostname", spec.hostname + "\n", 0644},
+      {"/etc/fstab", std::string(kFstab), 0644},
       {"/etc/hosts", fmt::format("127.0.0.1\tlocalhost\n127.0.1.1\t{}\n", spec.hostname), 0644},
       {"/etc/os-release", spec.os_release.empty() ? default_os_release() : spec.os_release, 0644},
       // glibc's defaults without this file would also try NIS and DNS for users.
