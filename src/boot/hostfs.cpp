@@ -105,14 +105,13 @@ mount -a || say "FAILED: mounting the filesystems of /etc/fstab"
 # below, so that it does not wait for them (seconds under emulation).
 [ -e /sys/devices/system/cpu/cpu1 ] && xargs cat < /etc/mos/preload > /dev/null 2>&1 &
 read -r hostname < /etc/hostname && echo "$hostname" > /proc/sys/kernel/hostname
-ip link set lo up
 
 # The others (the hostfs's own filesystems: the initramfs loaded them already, unless this kernel
 # booted another way).
 load_modules < /etc/mos/system-modules
-# The devices' drivers, acpid, the NIC and DHCP (rc.network) come up beside the late modules and
-# then beside mosctl boot, which starts when this script ends (run-boot): a service's forwarded
-# ports need no address to be set up, only to be reached.
+# Loopback, the devices' drivers, acpid, the NIC and DHCP (rc.network) come up beside the late
+# modules and then beside mosctl boot, which starts when this script ends (run-boot): a service's
+# forwarded ports need no address to be set up, only to be reached.
 /etc/mos/rc.network &
 read -r seconds _ < /proc/uptime
 say "ready; $seconds s after the kernel's start"
@@ -128,13 +127,14 @@ constexpr std::string_view kFstab =
     "securityfs /sys/kernel/security securityfs nosuid,nodev,noexec 0 0\n"
     "cgroup2 /sys/fs/cgroup cgroup2 nsdelegate,nosuid,nodev,noexec 0 0\n";
 
-// Started by rc.sysinit in the background, once its modules are loaded: the drivers of the devices
-// the machine has, acpid, and the first NIC up by DHCP. Ends by creating
+// Started by rc.sysinit in the background, once its modules are loaded: loopback, the drivers of
+// the devices the machine has, acpid, and the first NIC up by DHCP. Ends by creating
 // /run/mos-hostfs/network-up, which a boot medium's action (an install from a registry) waits for.
 constexpr std::string_view kRcNetwork = R"sh(#!/bin/sh
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 say() { echo "mos-hostfs: $*" > /dev/console; }
+ip link set lo up
 # The drivers of the devices the machine has (its NIC's, its power button's: driver-modules), as
 # udev's coldplug loads them: busybox's modprobe matches each device's modalias with the hostfs's
 # modules.alias. None is loaded for a device the machine does not have (~50 ms each).
