@@ -145,13 +145,16 @@ tools_from() {
 }
 # The ESP a disk's firmware booted from holds them beside the UKI.
 tools_from_esp() {
-  if ! esp=$(findfs LABEL=ESP 2>/dev/null); then
-    echo "no partition labelled ESP, whose \\EFI\\BOOT holds the initramfs's tools" > /run/tools-failed
-    return 1
-  fi
   mkdir -p /run/esp
-  if ! mount -t vfat -o ro "$esp" /run/esp; then
-    echo "mounting the ESP ($esp) for the initramfs's tools" > /run/tools-failed
+  # mount finds the ESP by its label itself (a findfs first would be one more program started);
+  # on a failure findfs says whether there is none or its mount failed.
+  if ! mount -t vfat -o ro LABEL=ESP /run/esp 2>/dev/null; then
+    if esp=$(findfs LABEL=ESP 2>/dev/null); then
+      echo "mounting the ESP ($esp) for the initramfs's tools" > /run/tools-failed
+    else
+      echo "no partition labelled ESP, whose \\EFI\\BOOT holds the initramfs's tools" \
+        > /run/tools-failed
+    fi
     return 1
   fi
   tools_from /run/esp/EFI/BOOT/initrd-tools.squashfs "\\EFI\\BOOT\\initrd-tools.squashfs on the ESP"
@@ -160,8 +163,10 @@ tools_from_esp() {
   return $status
 }
 # A disk's ESP is tried from here, beside the rest (its disk's driver is in); a boot medium's
-# tools, or the ESP again, once the boot knows what it boots (need_tools).
-{ modprobe -a vfat nls_cp437 2>/dev/null; tools_from_esp; } > /dev/null 2>&1 &
+# tools, or the ESP again, once the boot knows what it boots (need_tools). nls_ascii is vfat's
+# default character set in this kernel: loaded here, or the ESP's mount has the kernel start
+# modprobe for it and wait.
+{ modprobe -a vfat nls_cp437 nls_ascii 2>/dev/null; tools_from_esp; } > /dev/null 2>&1 &
 early_tools=$!
 # need_tools HOW...: the tools the early try mounted, or HOW's, or the boot stops. Then they are
 # read ahead on the other CPU: the kernel decompresses their blocks before mosctl faults them in.
