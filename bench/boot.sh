@@ -18,6 +18,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/bench/lib/floor_uki.sh"
 rounds=${1:-3}
 result() { echo "RESULT boot ratio=$1 target=1.4"; exit 0; }
+# ratio A B: A/B rounded to two decimals (bc's scale truncates: 1.409 would print as 1.40).
+ratio() { printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)"; }
 if [ -z "${MOS_BIN:-}" ]; then
   "$top/scripts/build.sh" release >/dev/null || { echo "build failed"; result nan; }
   MOS_BIN="$top/build/release/bin"
@@ -142,8 +144,8 @@ done
 ours=$(median < "$work/ours.t") floor=$(median < "$work/floor.t") direct=$(median < "$work/direct.t")
 initramfs=$(median < "$work/initramfs.t") floor_shim=$(median < "$work/floor-shim.t")
 echo "accelerator: $accel; medians of $rounds: firmware+minimal UKI (floor) $floor s; firmware+shim+our UKI to the initramfs $initramfs s, to the hostfs's ready $ours s; -kernel $direct s"
-echo "the floor through shim: $floor_shim s ($(echo "scale=2; $floor_shim / $floor" | bc) x the floor); ours against it: $(echo "scale=2; $ours / $floor_shim" | bc)"
+echo "the floor through shim: $floor_shim s ($(ratio $floor_shim $floor) x the floor); ours against it: $(ratio $ours $floor_shim)"
 hostfs_layer=$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "hostfs-squashfs") | .digest' "$B/oci/index.json")
 hostfs_size=$(jq -r '.layers[0].size' "$B/oci/blobs/sha256/${hostfs_layer#sha256:}")
 echo "sizes: our UKI $(stat -c %s "$B/kernel.efi") bytes (initramfs $(jq -r .initramfs_size "$B/bootkit.json")), hostfs layer $hostfs_size bytes, minimal UKI $(stat -c %s "$work/floor-signed.efi") bytes, shim $(stat -c %s "$B/shim.efi") bytes"
-result "$(echo "scale=2; $ours / $floor" | bc)"
+result "$(ratio $ours $floor)"

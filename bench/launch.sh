@@ -19,6 +19,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/bench/lib/floor_uki.sh"
 rounds=${1:-3}
 result() { echo "RESULT launch ratio=$1 target=1.5"; exit 0; }
+# ratio A B: A/B rounded to two decimals (bc's scale truncates: 1.409 would print as 1.40).
+ratio() { printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)"; }
 if [ -z "${MOS_BIN:-}" ]; then
   "$top/scripts/build.sh" release >/dev/null || { echo "build failed"; result nan; }
   MOS_BIN="$top/build/release/bin"
@@ -185,7 +187,7 @@ for i in $(seq "$rounds"); do
 done
 ours=$(median < "$work/ours.t") floor=$(median < "$work/floor.t")
 floor_tpm=$(median < "$work/floor-tpm.t") floor_shim_tpm=$(median < "$work/floor-shim-tpm.t")
-echo "accelerator: $accel; medians of $rounds: floor $floor s, ours $ours s; trust launch --start $launched s ($(echo "scale=2; $launched / $floor" | bc) x the floor)"
-echo "the floor with a TPM: $floor_tpm s ($(echo "scale=2; $floor_tpm / $floor" | bc) x the floor); ours against it: $(echo "scale=2; $ours / $floor_tpm" | bc)"
-echo "the floor through shim with a TPM: $floor_shim_tpm s ($(echo "scale=2; $floor_shim_tpm / $floor" | bc) x the floor); ours against it: $(echo "scale=2; $ours / $floor_shim_tpm" | bc)"
-result "$(echo "scale=2; $ours / $floor" | bc)"
+echo "accelerator: $accel; medians of $rounds: floor $floor s, ours $ours s; trust launch --start $launched s ($(ratio $launched $floor) x the floor)"
+echo "the floor with a TPM: $floor_tpm s ($(ratio $floor_tpm $floor) x the floor); ours against it: $(ratio $ours $floor_tpm)"
+echo "the floor through shim with a TPM: $floor_shim_tpm s ($(ratio $floor_shim_tpm $floor) x the floor); ours against it: $(ratio $ours $floor_shim_tpm)"
+result "$(ratio $ours $floor)"
