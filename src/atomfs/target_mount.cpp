@@ -53,7 +53,7 @@ Result<MountedTarget> mount_target(const sysroot::SysrootOptions& options, std::
   }
   MOS_TRY_ASSIGN(auto product, sysroot::installed_product_uuid(system));
   MOS_TRY_ASSIGN(auto image, mount_image(*store, found->digest->str(), dest, o));
-  return MountedTarget{std::move(image), std::move(product)};
+  return MountedTarget{std::move(image), std::move(product), sysroot::booted_system_of(system)};
 }
 
 Result<MountedImage> mount_published_target(std::string_view reference,

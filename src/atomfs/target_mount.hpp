@@ -10,6 +10,7 @@
 #include "atomfs/mount_image.hpp"
 #include "core/result.hpp"
 #include "manifest/verify.hpp"
+#include "sysroot/booted_system.hpp"
 #include "sysroot/sysroot.hpp"
 
 namespace mos::atomfs {
@@ -23,7 +24,8 @@ struct TargetMountOptions {
 
 struct MountedTarget {
   MountedImage image;
-  std::string product_uuid;  // the product the verified system is for
+  std::string product_uuid;      // the product the verified system is for
+  sysroot::BootedSystem system;  // the verified system's commit and files
 };
 
 // Mounts the installed target `name` (for create-boot-fs: the hostfs target, found by type

@@ -203,7 +203,9 @@ if [ -e /run/mos-livecd/boot.json ]; then
   poweroff
   exec sleep 2147483647
 fi
-/usr/libexec/mos/mosctl-boot boot --root / --setup-after /run/mos-hostfs/services-setup &
+# Its first start takes the system the initramfs verified and handed over (it removes the file).
+/usr/libexec/mos/mosctl-boot boot --root / --setup-after /run/mos-hostfs/services-setup \
+  --booted-system /run/mos/booted-system.json &
 echo $! > /run/mos-hostfs/boot.pid
 wait $!
 status=$?

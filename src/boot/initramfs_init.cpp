@@ -261,9 +261,12 @@ boot_system() {
   # from the tools (most of a second under emulation, cold) overlaps with the mount modules'
   # loads; it goes on at /run/boot-fs-ready, beside the TPM's step, and checks the product the
   # machine's identity names once /run/identity-ready says that step is over (it unmounts the
-  # hostfs again on a mismatch).
+  # hostfs again on a mismatch). Then it hands the system it verified over to the hostfs's
+  # mosctl boot in /run (moved into the hostfs), which starts the services from it without
+  # reading and verifying the history again.
   mosctl create-boot-fs --after /run/boot-fs-ready --identity-after /run/identity-ready \
-    --root "$R" --dest /sysroot > /run/create-boot-fs.log 2>&1 &
+    --hand-over /run/mos/booted-system.json --root "$R" --dest /sysroot \
+    > /run/create-boot-fs.log 2>&1 &
   boot_fs=$!
   # The TPM's step: it mostly waits for the TPM's answers. It reads the machine's identity (its
   # SUDI certificate and key) into a private tmpfs, and its final PCR7 extend closes the TPM's

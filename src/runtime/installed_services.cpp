@@ -48,22 +48,32 @@ Status remember_addresses(const std::filesystem::path& file,
   return write_file_atomic(file, doc.dump(2) + "\n", 0644);
 }
 
-}  // namespace
-
-Result<InstalledPlan> load_installed_plan(const sysroot::SysrootOptions& options,
-                                          const BootPaths& paths, const Ipv4Subnet& subnet,
-                                          const Ipv6Subnet& subnet6) {
-  sysroot::SysrootPaths root(options.root);
-  if (!sysroot::SystemHistory::exists(root.history))
-    return fail("no system is installed in {} (run mosctl install first)", root.root.string());
+// The history's head, verified again; or the system the initramfs verified in this boot.
+Result<sysroot::InstalledSystem> system_to_plan(const sysroot::SysrootOptions& options,
+                                                const sysroot::SysrootPaths& root,
+                                                oci::LayoutStore* store,
+                                                const sysroot::BootedSystem* booted) {
+  if (booted) return sysroot::load_booted_system(*booted);
   MOS_TRY_ASSIGN(auto policy, sysroot::load_trust_policy(root, options));
-  MOS_TRY_ASSIGN(auto lock, sysroot::lock_for_reading(root, options.no_wait));
   MOS_TRY_ASSIGN(auto history, sysroot::SystemHistory::open(root.history, false));
   MOS_TRY_ASSIGN(auto head, history.head());
   if (!head)
     return fail("no system is installed in {} (run mosctl install first)", root.root.string());
+  return sysroot::load_system(history, *head, policy, store);
+}
+
+}  // namespace
+
+Result<InstalledPlan> load_installed_plan(const sysroot::SysrootOptions& options,
+                                          const BootPaths& paths, const Ipv4Subnet& subnet,
+                                          const Ipv6Subnet& subnet6,
+                                          const sysroot::BootedSystem* booted) {
+  sysroot::SysrootPaths root(options.root);
+  if (!booted && !sysroot::SystemHistory::exists(root.history))
+    return fail("no system is installed in {} (run mosctl install first)", root.root.string());
+  MOS_TRY_ASSIGN(auto lock, sysroot::lock_for_reading(root, options.no_wait));
   MOS_TRY_ASSIGN(auto store, oci::LayoutStore::open(root.store, false));
-  MOS_TRY_ASSIGN(auto system, sysroot::load_system(history, *head, policy, store.get()));
+  MOS_TRY_ASSIGN(auto system, system_to_plan(options, root, store.get(), booted));
 
   SystemParts parts;
   parts.uidmaps = system.record.uidmaps;
@@ -79,7 +89,7 @@ Result<InstalledPlan> load_installed_plan(const sysroot::SysrootOptions& options
   MOS_TRY_ASSIGN(auto plan, plan_boot(parts, subnet, subnet6, remembered));
   MOS_TRY(make_dirs(paths.addresses.parent_path(), 0755));
   MOS_TRY(remember_addresses(paths.addresses, remembered, plan.addresses));
-  return InstalledPlan{*head, std::move(plan)};
+  return InstalledPlan{system.commit, std::move(plan)};
 }
 
 }  // namespace mos::runtime

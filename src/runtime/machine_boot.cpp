@@ -36,6 +36,7 @@
 #include "runtime/storage_volumes.hpp"
 #include "runtime/tree_read_ahead.hpp"
 #include "sysroot/boot_trial.hpp"
+#include "sysroot/booted_system.hpp"
 
 namespace mos::runtime {
 namespace {
@@ -173,10 +174,9 @@ class ServiceManager {
       return line;
     };
     if (auto age = process_age()) laps_.push_back(fmt::format("program start {:.2f} s", *age));
-    MOS_TRY_ASSIGN(auto installed,
-                   load_installed_plan(options_.root, paths, options_.subnet, options_.subnet6));
+    MOS_TRY_ASSIGN(auto installed, first_plan(paths));
     commit_ = installed.commit;
-    laps_.push_back(lap("system verified"));
+    laps_.push_back(lap(installed.handed_over ? "system handed over" : "system verified"));
     std::vector<fs::path> copies;
     for (const auto& spec : installed.plan.services)
       copies.push_back(paths.shifted / spec.name / "tree");
@@ -350,6 +350,29 @@ class ServiceManager {
     out["services"] = Json::array();
     for (auto& r : runners_) out["services"].push_back(r->status());
     return out;
+  }
+
+  struct FirstPlan : InstalledPlan {
+    bool handed_over = false;
+  };
+  // The system the initramfs verified in this boot when it handed it over (--booted-system),
+  // else the history's head. A record that does not make a plan is said, and the history read.
+  Result<FirstPlan> first_plan(const BootPaths& paths) {
+    if (!options_.booted_system.empty()) {
+      auto taken = sysroot::take_booted_system(options_.booted_system);
+      if (!taken) {
+        spdlog::warn("{}; reading the history instead", taken.error().message);
+      } else if (*taken) {
+        auto planned =
+            load_installed_plan(options_.root, paths, options_.subnet, options_.subnet6, &**taken);
+        if (planned) return FirstPlan{std::move(*planned), true};
+        spdlog::warn("the system handed over in {}: {}; reading the history instead",
+                     options_.booted_system.string(), planned.error().message);
+      }
+    }
+    MOS_TRY_ASSIGN(auto installed,
+                   load_installed_plan(options_.root, paths, options_.subnet, options_.subnet6));
+    return FirstPlan{std::move(installed), false};
   }
 
   // Brings the running services to the installed system's head: those whose spec changed are

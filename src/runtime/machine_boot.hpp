@@ -36,6 +36,9 @@ struct BootOptions {
   // boot's start); waited for, up to 60 s, before the services' profile is chosen and their
   // network brought up. Empty: no wait (the kernel loads modules on demand).
   std::filesystem::path setup_after;
+  // --booted-system: the system the initramfs verified and booted (sysroot/booted_system.hpp),
+  // taken for the first plan instead of the history. Empty, missing or unreadable: the history.
+  std::filesystem::path booted_system;
   // Called once everything is up (the first start of every service attempted).
   std::function<void()> on_ready;
 };

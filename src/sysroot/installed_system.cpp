@@ -99,16 +99,26 @@ Status check_target_in_store(oci::LayoutStore& store, const manifest::Target& ta
 
 Result<InstalledSystem> load_system(const SystemHistory& history, const std::string& commit,
                                     const manifest::TrustPolicy& policy, oci::LayoutStore* store) {
+  auto files =
+      history.read(commit, std::max(manifest::kMaxInstallJsonBytes, kMaxSystemManifestBytes));
+  if (!files) return context(fmt::format("system {}", commit.substr(0, 12)), files.error());
+  return system_from_files(
+      commit, *files,
+      [&](const std::string& source, const SignedTriple& triple) {
+        return verify_triple(source, triple, policy);
+      },
+      store);
+}
+
+Result<InstalledSystem> system_from_files(const std::string& commit, const FileSet& files,
+                                          const TripleCheck& check, oci::LayoutStore* store) {
   auto in_commit = [&](const Error& e) {
     return context(fmt::format("system {}", commit.substr(0, 12)), e);
   };
-  auto files =
-      history.read(commit, std::max(manifest::kMaxInstallJsonBytes, kMaxSystemManifestBytes));
-  if (!files) return in_commit(files.error());
   InstalledSystem system;
   system.commit = commit;
-  auto record_file = files->find(std::string(kSystemManifestFile));
-  if (record_file == files->end()) return in_commit(Error{"manifest.json is missing"});
+  auto record_file = files.find(std::string(kSystemManifestFile));
+  if (record_file == files.end()) return in_commit(Error{"manifest.json is missing"});
   auto record = parse_system_manifest(record_file->second);
   if (!record) return in_commit(record.error());
   system.record = std::move(*record);
@@ -122,19 +132,19 @@ Result<InstalledSystem> load_system(const SystemHistory& history, const std::str
     for (auto [name, slot] : {std::pair{source, &triple.install_json},
                               std::pair{signature_file(source), &triple.signature},
                               std::pair{certificate_file(source), &triple.certificate_pem}}) {
-      auto it = files->find(name);
-      if (it == files->end()) return in_commit(Error{fmt::format("{} is missing", name)});
+      auto it = files.find(name);
+      if (it == files.end()) return in_commit(Error{fmt::format("{} is missing", name)});
       *slot = it->second;
       expected_files.insert(name);
     }
-    auto verified = verify_triple(source, triple, policy);
+    auto verified = check(source, triple);
     if (!verified) return in_commit(verified.error());
     if (verified->manifest.product != system.record.product)
       return in_commit(Error{fmt::format("{} is for product {}, the system for product {}", source,
                                          verified->manifest.product, system.record.product)});
     system.sources.emplace(source, std::move(*verified));
   }
-  for (const auto& [name, bytes] : *files)
+  for (const auto& [name, bytes] : files)
     if (!expected_files.contains(name))
       return in_commit(Error{fmt::format("unexpected file {}", name)});
 

@@ -5,6 +5,7 @@
 // install.json parses and validates), every target image it names must be in the store with
 // the signed digest and size, and manifest.json must agree with all of it (sources present,
 // names found, uid ranges exactly for the nsgroups in use).
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -74,6 +75,15 @@ FileSet system_files(const SystemManifest& record,
 // there (check_target_in_store).
 Result<InstalledSystem> load_system(const SystemHistory& history, const std::string& commit,
                                     const manifest::TrustPolicy& policy, oci::LayoutStore* store);
+
+// How system_from_files checks each signed triple: verify_triple with a policy for a system read
+// from the history; see booted_system.hpp for the one the initramfs verified in this boot.
+using TripleCheck =
+    std::function<Result<VerifiedTriple>(const std::string& source, const SignedTriple& files)>;
+// The system that `files` (one commit's: manifest.json and the triples it uses, nothing else)
+// make, each triple checked by `check`; with `store`, as load_system.
+Result<InstalledSystem> system_from_files(const std::string& commit, const FileSet& files,
+                                          const TripleCheck& check, oci::LayoutStore* store);
 
 // Checks that a target image is complete in the store as signed: listed with the signed digest,
 // media type and size, its manifest bytes hash to the digest, and its config and every layer are

@@ -86,6 +86,27 @@ nothing_mounted() {
   nothing_mounted
 }
 
+@test "create-boot-fs --hand-over writes the system it verified, for root alone" {
+  mkdir -p "$T/sysroot"
+  run mosctl create-boot-fs --root "$ROOT" --dest "$T/sysroot" --hand-over "$T/run/booted.json"
+  [ "$status" -eq 0 ] || { echo "$output"; false; }
+  mosctl umount --root "$ROOT" --dest "$T/sysroot"
+  [ "$(stat -c %a "$T/run/booted.json")" = 600 ]
+  # The history's head, with exactly the files of its tree, byte for byte.
+  [ "$(jq -r .commit "$T/run/booted.json")" = "$(git -C "$ROOT/config/manifest.git" rev-parse HEAD)" ]
+  [ "$(jq -r '.files | keys | join(" ")' "$T/run/booted.json")" = \
+    "$(git -C "$ROOT/config/manifest.git" ls-tree --name-only HEAD | sort | tr '\n' ' ' | sed 's/ $//')" ]
+  for f in $(jq -r '.files | keys[]' "$T/run/booted.json"); do
+    jq -r ".files[\"$f\"]" "$T/run/booted.json" | base64 -d | cmp - <(git -C "$ROOT/config/manifest.git" show "HEAD:$f")
+  done
+  # Nothing is handed over when the mount fails.
+  rm "$T/run/booted.json"
+  run mosctl create-boot-fs --root "$T/nowhere" --dest "$T/sysroot" --hand-over "$T/run/booted.json"
+  [ "$status" -ne 0 ]
+  [ ! -e "$T/run/booted.json" ]
+  nothing_mounted
+}
+
 @test "create-boot-fs --after reads nothing until its file exists" {
   mkdir -p "$T/sysroot"
   mosctl create-boot-fs --after "$T/go" --root "$ROOT" --dest "$T/sysroot" > "$T/after.log" 2>&1 &

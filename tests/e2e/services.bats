@@ -292,6 +292,35 @@ service_field() { mosctl status --root "$ROOT" --json | jq -r ".services[] | sel
   [ "$status" -eq 1 ]
 }
 
+# hand_over FILE: what create-boot-fs --hand-over writes (tests/e2e/mosctl_mount.bats checks
+# it): the history's head and the files of its tree.
+hand_over() {
+  local git="$ROOT/config/manifest.git" files='{}' f
+  for f in $(git -C "$git" ls-tree --name-only HEAD); do
+    files=$(jq -c --arg n "$f" --arg b "$(git -C "$git" show "HEAD:$f" | base64 -w0)" \
+      '.[$n] = $b' <<< "$files")
+  done
+  jq -n --arg c "$(git -C "$git" rev-parse HEAD)" --argjson f "$files" \
+    '{commit: $c, files: $f}' > "$1"
+}
+
+@test "boot starts the system the initramfs handed over, once; an unreadable one is said" {
+  hand_over "$T/booted.json"
+  start_boot --booted-system "$T/booted.json"
+  grep -q "up for .*system handed over [0-9.]* s" "$T/boot.log"
+  [ ! -e "$T/booted.json" ]
+  answers http://127.0.0.1:8080/ "web 1.0.1"
+  stop_boot
+  # Not a record: said, and the history read and verified instead; removed all the same.
+  echo '{"commit": "nope"' > "$T/booted.json"
+  start_boot --booted-system "$T/booted.json"
+  grep -q "booted.json.*reading the history instead" "$T/boot.log"
+  grep -q "up for .*system verified [0-9.]* s" "$T/boot.log"
+  [ ! -e "$T/booted.json" ]
+  answers http://127.0.0.1:8080/ "web 1.0.1"
+  stop_boot
+}
+
 @test "conflicts are refused: one host port twice at publish, an address outside the subnet at boot" {
   sed -e 's/host: 5080/host: 8080/' "$T/manifest-1.0.0.yaml" > "$T/conflict.yaml"
   run mosb manifest publish --skip-bootkit --project snakeoil:default --repo "oci:$T/pub" \

@@ -2,10 +2,13 @@
 #include <cstdio>
 #include <string>
 
+#include <spdlog/spdlog.h>
+
 #include "atomfs/target_mount.hpp"
 #include "cli/mosctl/commands.hpp"
 #include "core/file.hpp"
 #include "sysroot/boot_trial.hpp"
+#include "sysroot/booted_system.hpp"
 
 namespace mos::cli {
 
@@ -45,6 +48,7 @@ void add_mount_commands(Program& program) {
   static atomfs::TargetMountOptions mount_options;
   static std::string dest;
   static std::string published;  // mount REF: a target of a published install manifest
+  static std::optional<sysroot::BootedSystem> mounted_system;  // what run_mount verified
 
   // Mounting installed targets (atomfs: every layer verified before it is mounted).
   auto add_mount_options = [](CLI::App* command) {
@@ -65,6 +69,7 @@ void add_mount_commands(Program& program) {
       MOS_TRY_ASSIGN(auto target, atomfs::mount_target(options, name, mount_options));
       mounted = std::move(target.image);
       product = std::move(target.product_uuid);
+      mounted_system = std::move(target.system);
     } else {
       // Not installed: verified against --ca (no machine's CA to default to) and mounted as is.
       if (!options.ca_file) return fail("mounting {} needs --ca FILE, the manifest CA", published);
@@ -113,6 +118,7 @@ void add_mount_commands(Program& program) {
                               "mosctl create-boot-fs --root /tmp/root --ro --dest /tmp/sysroot"}});
   static std::string after;
   static std::string identity_after;
+  static std::string hand_over;
   boot_fs
       ->add_option("--after", after,
                    "Start only once FILE exists: the initramfs starts this program while it "
@@ -123,6 +129,12 @@ void add_mount_commands(Program& program) {
                    "The machine's identity (its SUDI, which names the product) is read from the "
                    "TPM beside this program: mount first, then once FILE exists check that the "
                    "system is for the product it names, or unmount it and fail (at most 2 min)")
+      ->type_name("FILE");
+  boot_fs
+      ->add_option("--hand-over", hand_over,
+                   "Once the hostfs is mounted (and the identity checked), write the system just "
+                   "verified to FILE, for mosctl boot --booted-system to start its services from "
+                   "without verifying it again (the initramfs: /run/mos/booted-system.json)")
       ->type_name("FILE");
   program.on_run(boot_fs, []() -> Status {
     if (dest.empty()) dest = "/sysroot";
@@ -146,8 +158,13 @@ void add_mount_commands(Program& program) {
       mounted = run_mount("");
     }
     MOS_TRY_ASSIGN(auto product, std::move(mounted));
-    if (identity_after.empty()) return {};
-    return check_identity(identity_after, options, product, dest, mount_options.run_dir);
+    if (!identity_after.empty())
+      MOS_TRY(check_identity(identity_after, options, product, dest, mount_options.run_dir));
+    if (hand_over.empty() || !mounted_system) return {};
+    // Not worth a boot: without it mosctl boot reads and verifies the history itself.
+    if (auto written = sysroot::write_booted_system(hand_over, *mounted_system); !written)
+      spdlog::warn("{}", written.error().message);
+    return {};
   });
 
   auto* umount = app.add_subcommand("umount", "Unmount what mount or create-boot-fs mounted");

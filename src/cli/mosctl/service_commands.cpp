@@ -98,6 +98,7 @@ void add_service_commands(Program& program, bool become_boot_program) {
   static std::string id_shift = "auto";
   static std::string apparmor = std::string(runtime::kApparmorAuto);
   static std::string setup_after;
+  static std::string booted_system;
 
   auto* boot = app.add_subcommand(
       "boot", "Bring the installed system up and supervise its services until SIGTERM");
@@ -125,6 +126,11 @@ void add_service_commands(Program& program, bool become_boot_program) {
                    "(their AppArmor profile, their network): a machine's init creates it once "
                    "the kernel modules and AppArmor profiles they need are loaded")
       ->type_name("FILE");
+  boot->add_option("--booted-system", booted_system,
+                   "Start the services of the system in this file, which create-boot-fs "
+                   "--hand-over wrote once it had verified it (a machine's initramfs), instead of "
+                   "reading and verifying the history again; the file is removed once read")
+      ->type_name("FILE");
   program.examples(boot, {{"Run the services of the system installed under /tmp/root",
                            "mosctl boot --root /tmp/root"},
                           {"In the background, then stop it and everything it made",
@@ -147,6 +153,7 @@ void add_service_commands(Program& program, bool become_boot_program) {
     o.apparmor = apparmor;
     o.stop_timeout = std::chrono::seconds(stop_timeout);
     o.setup_after = setup_after;
+    o.booted_system = booted_system;
     o.on_ready = [] {
       std::printf("mosctl boot: up\n");
       std::fflush(stdout);

@@ -167,6 +167,9 @@ TEST_F(HostfsTest, HoldsInitProgramsModulesAndMountPoints) {
   EXPECT_THAT(inittab, Not(HasSubstr("getty")));
   EXPECT_THAT(read_text(root / "etc/mos/run-boot"),
               HasSubstr("/usr/libexec/mos/mosctl-boot boot --root /"));
+  // It takes the system the initramfs's create-boot-fs verified and handed over.
+  EXPECT_THAT(read_text(root / "etc/mos/run-boot"),
+              HasSubstr("--booted-system /run/mos/booted-system.json &"));
   for (const char* script :
        {"etc/mos/rc.sysinit", "etc/mos/rc.network", "etc/mos/run-boot", "etc/mos/rc.shutdown",
         "etc/mos/udhcpc.script", "etc/acpi/PWRF/00000080"})
@@ -197,7 +200,7 @@ TEST_F(HostfsTest, HoldsInitProgramsModulesAndMountPoints) {
   EXPECT_THAT(sysinit, HasSubstr("modprobe -a $missing"));
   EXPECT_THAT(sysinit, Not(HasSubstr("insmod \"")));
   EXPECT_THAT(read_text(root / "etc/mos/run-boot"),
-              HasSubstr("--setup-after /run/mos-hostfs/services-setup &"));
+              HasSubstr("--setup-after /run/mos-hostfs/services-setup \\\n"));
   // evdev (no modalias) is rc.network's, for acpid.
   EXPECT_LT(read_text(root / "etc/mos/rc.network").find("modprobe -q evdev"),
             read_text(root / "etc/mos/rc.network").find("acpid -c"));

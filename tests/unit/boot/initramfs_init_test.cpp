@@ -41,7 +41,8 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
   // started for the console.
   EXPECT_LT(script.find("mosctl create-boot-fs"), script.find("exec switch_root"));
   EXPECT_THAT(script, HasSubstr("create-boot-fs --after /run/boot-fs-ready --identity-after "
-                                "/run/identity-ready \\\n    --root \"$R\" --dest /sysroot"));
+                                "/run/identity-ready \\\n    --hand-over "
+                                "/run/mos/booted-system.json --root \"$R\" --dest /sysroot"));
   // A boot medium's live system is reached only through its verified mount.
   EXPECT_LT(script.find("mosctl mount -t livecd --ca /manifestCA.pem"),
             script.find("switch_to_sysroot \"live system\""));
@@ -87,6 +88,10 @@ TEST(InitramfsInit, StopNeverReturnsAndNothingBootsWithoutVerification) {
   ASSERT_NE(tpm_wait, std::string::npos);
   auto boot_fs = script.find("mosctl create-boot-fs --after /run/boot-fs-ready", boot);
   ASSERT_NE(boot_fs, std::string::npos);
+  // What it verified goes to the hostfs's mosctl boot, in /run (moved into the hostfs).
+  auto hand_over = script.find("--hand-over /run/mos/booted-system.json", boot_fs);
+  ASSERT_NE(hand_over, std::string::npos);
+  EXPECT_LT(hand_over, script.find("boot_fs=$!", boot_fs));
   auto released = script.find(": > /run/boot-fs-ready", boot);
   ASSERT_NE(released, std::string::npos);
   auto identity = script.find(": > /run/identity-ready", boot);
