@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/result.hpp"
+#include "oci/base64.hpp"
 
 namespace mos::oci {
 
@@ -84,8 +85,6 @@ Result<std::size_t> erase_all_credentials(
     const std::filesystem::path& file,
     std::chrono::milliseconds helper_timeout = kCredentialHelperTimeout);
 
-std::string base64_encode(std::string_view bytes);
-Result<std::string> base64_decode(std::string_view text);
 // "Basic <base64(user:password)>"
 std::string basic_authorization(const Credentials& credentials);
 

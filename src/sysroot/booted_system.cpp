@@ -7,7 +7,7 @@
 #include "core/file.hpp"
 #include "core/json.hpp"
 #include "manifest/manifest.hpp"
-#include "oci/registry_auth.hpp"
+#include "oci/base64.hpp"
 #include "sysroot/system_manifest.hpp"
 
 namespace mos::sysroot {
