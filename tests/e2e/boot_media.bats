@@ -245,7 +245,7 @@ zot_image() {
     "http://127.0.0.1:$port/v2/machine/bootkit/demo-zot/manifests/0.0.4-squashfs" | jq -r '.layers[-1].digest')
   blob="$T/w/zot/machine/bootkit/demo-zot/blobs/sha256/${layer#sha256:}"
   [ -f "$blob" ]
-  printf 'X' | dd of="$blob" bs=1 seek=5000 conv=notrunc status=none
+  flip_byte "$blob" 5000
   machine info vm1 | sed -e "s|^  boot: hdd|  boot: cdrom|" -e "s|^  cdrom: \"\"|  cdrom: $KEYS/snakeoil/artifacts/install.iso|" \
     -e '/^status:/d' > "$T/vm1.yaml"
   machine edit vm1 -f "$T/vm1.yaml" > /dev/null
