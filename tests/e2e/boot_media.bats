@@ -14,6 +14,7 @@ setup_file() {
 }
 
 load helpers/registry
+load helpers/tamper
 load helpers/vm
 
 teardown() {

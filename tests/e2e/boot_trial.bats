@@ -5,6 +5,8 @@
 # returns to the system before the update. (mosctl boot's confirmation: tests/e2e/services.bats;
 # a real reboot of a launched machine: tests/e2e/boot_media.bats.) Runs as root (loop devices).
 
+load helpers/tamper
+
 setup_file() {
   export T="$BATS_FILE_TMPDIR"
   export HOME="$T/home" XDG_DATA_HOME="$T/home/.local/share"
@@ -85,7 +87,7 @@ head_commit() { mosctl status --root "$ROOT" --json | jq -r .system.commit; }
   l=$(jq -r '.layers[0].digest' "$ROOT/atomfs-store/mos/blobs/sha256/${m#sha256:}")
   blob="$ROOT/atomfs-store/mos/blobs/sha256/${l#sha256:}"
   cp -a "$blob" "$T/good-layer"
-  printf '\xff' | dd of="$blob" bs=1 seek=100 conv=notrunc status=none
+  flip_byte "$blob" 100
   boot
   cp -a "$T/good-layer" "$blob"
   [ "$hostname" = "hostfs 1.0.0" ]

@@ -17,6 +17,7 @@ setup_file() {
 }
 
 load helpers/registry
+load helpers/tamper
 load helpers/vm
 
 teardown() {
@@ -203,7 +204,7 @@ YAML
   cp "$KEYS/ks/bootkit/kernel.efi" "$T/changed.efi"
   offset=$((0x$(objdump -h "$T/changed.efi" | awk '$2 == ".cmdline" { print $6 }')))
   [ "$offset" -gt 0 ]
-  printf 'X' | dd of="$T/changed.efi" bs=1 seek="$offset" conv=notrunc status=none
+  flip_byte "$T/changed.efi" "$offset"
   esp "$T/changed.img" "$KEYS/ks/bootkit/shim.efi" "$T/changed.efi"
   boot_vm changed "$T/changed.img"
   wait_console changed "Verification failed|Security Violation|Access Denied" 180
@@ -277,7 +278,7 @@ YAML
   installed_disk "$T/disk.img" "oci:$T/sys/machine/install:1.0.0"
   layer=$(jq -r '.layers[0].digest' "$T/inst/atomfs-store/mos/blobs/sha256/$(jq -r '.manifests[] | select(.annotations["org.opencontainers.image.ref.name"] == "hostfs-squashfs") | .digest' "$KEYS/ks/bootkit/oci/index.json" | cut -d: -f2)")
   blob="$T/inst/atomfs-store/mos/blobs/sha256/${layer#sha256:}"
-  printf 'X' | dd of="$blob" bs=1 seek=200 conv=notrunc status=none
+  flip_byte "$blob" 200
   release_disk
   machine delete -f sys > /dev/null
   boot_vm sys "$T/disk.img" provision_tpm
@@ -289,7 +290,7 @@ YAML
   machine delete -f sys > /dev/null
   esp_at=$(($(sfdisk -J "$T/disk.img" | jq '.partitiontable.partitions[0].start') * 512))
   mcopy -n -i "$T/disk.img@@$esp_at" ::EFI/BOOT/initrd-tools.squashfs "$T/tools.sqfs"
-  printf 'X' | dd of="$T/tools.sqfs" bs=1 seek=4096 conv=notrunc status=none
+  flip_byte "$T/tools.sqfs" 4096
   mcopy -o -i "$T/disk.img@@$esp_at" "$T/tools.sqfs" ::EFI/BOOT/initrd-tools.squashfs
   boot_vm sys "$T/disk.img" provision_tpm
   wait_console sys 'mos-initramfs: FAILED: \\EFI\\BOOT\\initrd-tools.squashfs on the ESP is not the bootkit.s \(SHA-512 [0-9a-f]{128}, expected [0-9a-f]{128}\)' 240

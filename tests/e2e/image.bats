@@ -5,6 +5,7 @@
 
 load helpers/registry
 load helpers/image
+load helpers/tamper
 
 setup() {
   W=$BATS_TEST_TMPDIR
@@ -118,8 +119,7 @@ need_root() {
   cp "$blob" "$W/pristine"
   for offset in 100 $((d / 2)) $((d + 90)) $((size - 4087)) $((size - 1)); do
     cp "$W/pristine" "$blob"
-    printf '\x5a' | dd of="$blob" bs=1 seek="$offset" conv=notrunc status=none
-    cmp -s "$W/pristine" "$blob" && printf '\xa5' | dd of="$blob" bs=1 seek="$offset" conv=notrunc status=none
+    flip_byte "$blob" "$offset"
     run "$MOS_BIN/mosb" image mount "oci:$W/l:web" "$W/mnt" --run-dir "$RUN"
     [ "$status" -ne 0 ] || { echo "offset $offset was accepted"; false; }
     [[ "$output" == *verity* ]]

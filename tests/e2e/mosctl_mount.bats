@@ -3,6 +3,8 @@
 # built by mosb, published signed into an oci: layout root, installed by mosctl, then mounted
 # from the machine's store (every layer verified first). Runs as root (loop devices, overlayfs).
 
+load helpers/tamper
+
 setup_file() {
   export T="$BATS_FILE_TMPDIR"
   export HOME="$T/home" XDG_DATA_HOME="$T/home/.local/share"
@@ -162,7 +164,7 @@ nothing_mounted() {
   for m in $(jq -r '.manifests[].digest' "$ROOT/atomfs-store/mos/index.json"); do
     l=$(jq -r '.layers[0].digest // empty' "$ROOT/atomfs-store/mos/blobs/sha256/${m#sha256:}")
     f="$ROOT/atomfs-store/mos/blobs/sha256/${l#sha256:}"
-    printf '\xff' | dd of="$f" bs=1 seek=100 conv=notrunc status=none
+    flip_byte "$f" 100
   done
   run mosctl mount --root "$ROOT" --target web --dest "$T/mnt"
   echo "$output"

@@ -5,6 +5,7 @@
 
 load helpers/registry
 load helpers/oci_copy
+load helpers/tamper
 
 setup_file() {
   export WORK=$BATS_FILE_TMPDIR
@@ -131,7 +132,7 @@ raw_digest() { skopeo inspect --raw --tls-verify=false "$1" | sha256sum | cut -d
   file=$(registry_blob_file "$WORK/docker/storage" "$layer")
   cp "$file" "$BATS_TEST_TMPDIR/saved"
   # Same size, one byte changed.
-  printf 'X' | dd of="$file" bs=1 seek=100 conv=notrunc status=none
+  flip_byte "$file" 100
   run mosb oci copy "docker://$REG/bad/img:1" "oci:$BATS_TEST_TMPDIR/dst:1"
   cp "$BATS_TEST_TMPDIR/saved" "$file"
   [ "$status" -ne 0 ]
