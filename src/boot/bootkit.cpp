@@ -143,13 +143,10 @@ Result<KeysetInitramfs> build_keyset_initramfs(const fs::path& keyset,
   MOS_TRY_ASSIGN(auto tree, TempDir::create(tools.parent_path(), ".initrd-tools-"));
   MOS_TRY(write_entries_to_directory(apart, tree.path()));
   apart.clear();
-  image::SquashfsLayerOptions options;
-  options.compression_level = image::kFastSquashfsLevel;
-  MOS_TRY_ASSIGN(auto layer, image::build_squashfs_layer(tree.path(), tools, options));
-  // The whole file is hashed (squashfs and the verity data build_squashfs_layer appends, which
-  // the init's loop mount ignores). Its SHA-256 is its layer digest.
+  MOS_TRY(image::build_squashfs_file(tree.path(), tools, image::SquashfsFileOptions{}));
   KeysetInitramfs out;
-  out.tools_sha256 = std::string(layer.descriptor.digest.hex());
+  MOS_TRY_ASSIGN(auto sha256, oci::digest_of_file(tools, oci::DigestAlgorithm::sha256));
+  out.tools_sha256 = sha256.hex();
   MOS_TRY_ASSIGN(auto sha512, oci::digest_of_file(tools, oci::DigestAlgorithm::sha512));
   out.tools_sha512 = sha512.hex();
   tpm::CpioEntry hash;

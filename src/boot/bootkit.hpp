@@ -15,7 +15,7 @@
 // The initramfs's mosctl and its libraries (three quarters of what the initramfs would hold) are
 // not in the UKI, which firmware reads, shim and the stub hash and the kernel unpacks whole
 // before our init runs: they are a squashfs beside it, "the initramfs's tools", which the init
-// copies into memory, checks against the SHA-256 its initramfs holds and mounts, reading only
+// copies into memory, checks against the SHA-512 its initramfs holds and mounts, reading only
 // the pages it runs (docs/boot.md).
 #include <filesystem>
 #include <string>
@@ -79,13 +79,16 @@ inline constexpr std::string_view kInitramfsModules[] = {
 // machine has, by its devices' modaliases (udev's coldplug, by hand): of the drivers below,
 // virtio's PCI transport and its disks' first, then in the background the other controllers'
 // (AHCI, NVMe, virtio-scsi), and sd_mod and sr_mod as their SCSI hosts find disks and CD drives.
-// The others (isofs and vfat for media and the ESP, efivarfs for the first line's secure boot
-// state, and those among the tools below) are loaded by the step that needs them: every module
-// costs a signature check and a probe, seconds under emulation. (No two of the lists loaded at
-// once share a module: two modprobes of one module at once would fail one.)
+// The early filesystems are the ESP's (vfat and its character sets, first: the ESP is mounted as
+// soon as its disk's driver is in) and the tools' (squashfs on a loop device). The others (isofs
+// for media, efivarfs for the first line's secure boot state, and those among the tools below)
+// are loaded by the step that needs them: every module costs a signature check and a probe,
+// seconds under emulation. (No two of the lists loaded at once share a module: two modprobes of
+// one module at once would fail one.)
 inline constexpr std::string_view kInitramfsStorageDrivers[] = {
     "virtio_pci", "virtio_blk", "virtio_scsi", "ahci", "sd_mod", "sr_mod", "nvme"};
-inline constexpr std::string_view kInitramfsEarlyFilesystems[] = {"squashfs", "loop"};
+inline constexpr std::string_view kInitramfsEarlyFilesystems[] = {"vfat", "nls_cp437", "nls_ascii",
+                                                                  "squashfs", "loop"};
 // The installed system's partitions' filesystem (ext4 and the checksum it asks the crypto API
 // for), loaded from the init's start in the background: 0.7 s of CPU under emulation (ext4 alone
 // is 2 MB), which would otherwise stand between the tools' mount and the partitions'.

@@ -143,9 +143,12 @@ tools_from() {
   fi
   : > /run/tools-mounted
 }
-# The ESP a disk's firmware booted from holds them beside the UKI.
+# The ESP a disk's firmware booted from holds them beside the UKI. vfat and its character sets
+# are among the early filesystems (nls_ascii is vfat's default in this kernel: without it the
+# ESP's mount would have the kernel start modprobe for it and wait).
 tools_from_esp() {
   mkdir -p /run/esp
+  while [ ! -e /run/early-filesystems ]; do sleep 0.02; done
   # mount finds the ESP by its label itself (a findfs first would be one more program started);
   # on a failure findfs says whether there is none or its mount failed.
   if ! mount -t vfat -o ro LABEL=ESP /run/esp 2>/dev/null; then
@@ -163,10 +166,8 @@ tools_from_esp() {
   return $status
 }
 # A disk's ESP is tried from here, beside the rest (its disk's driver is in); a boot medium's
-# tools, or the ESP again, once the boot knows what it boots (need_tools). nls_ascii is vfat's
-# default character set in this kernel: loaded here, or the ESP's mount has the kernel start
-# modprobe for it and wait.
-{ modprobe -a vfat nls_cp437 nls_ascii 2>/dev/null; tools_from_esp; } > /dev/null 2>&1 &
+# tools, or the ESP again, once the boot knows what it boots (need_tools).
+tools_from_esp > /dev/null 2>&1 &
 early_tools=$!
 # need_tools HOW...: the tools the early try mounted, or HOW's, or the boot stops. Then they are
 # read ahead on the other CPU: the kernel decompresses their blocks before mosctl faults them in.
@@ -393,7 +394,7 @@ boot_medium() {
     say "TPM: PCR7 extended, the secrets closed for the live system"
   fi
   if sudi=$(findfs LABEL=trust-data 2>/dev/null); then
-    for m in vfat nls_cp437 nls_ascii nls_utf8; do modprobe "$m" 2>/dev/null; done
+    modprobe nls_utf8 2>/dev/null  # vfat and the others are among the early filesystems
     mkdir -p /run/sudi-disk "$L/sudi"
     mount -t vfat -o ro "$sudi" /run/sudi-disk &&
       cp /run/sudi-disk/cert.pem /run/sudi-disk/privkey.pem "$L/sudi/" &&

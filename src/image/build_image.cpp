@@ -67,6 +67,31 @@ bool mksquashfs_has_zstd() {
   return has;
 }
 
+// mksquashfs with the reproducible options (fixed inode and filesystem times, no xattrs unless
+// asked, no appending to an existing file, and (mksquashfs 4.5's default) -reproducible ordering
+// of fragments; entries are always stored sorted by name) and `compression`'s arguments.
+// SOURCE_DATE_EPOCH is removed from its environment because 4.5.1 refuses it together with
+// -mkfs-time/-all-time.
+Status run_mksquashfs(const std::filesystem::path& rootfs, const std::filesystem::path& output,
+                      std::int64_t timestamp, bool all_root, bool xattrs,
+                      std::vector<std::string> compression) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(rootfs, ec)) return fail("not a directory");
+  if (timestamp < 0 || timestamp > 0xffffffffLL) return fail("timestamp out of range");
+  std::string t = std::to_string(timestamp);
+  ProcessRun run{.argv = {"mksquashfs", rootfs.string(), output.string(), "-noappend",
+                          "-no-progress", "-quiet", "-mkfs-time", t, "-all-time", t},
+                 .unset_env = {"SOURCE_DATE_EPOCH"},
+                 .max_output = kToolOutput,
+                 .keep_tail = true,
+                 .merge_stderr = true};
+  run.argv.insert(run.argv.end(), compression.begin(), compression.end());
+  if (!xattrs) run.argv.push_back("-no-xattrs");
+  if (all_root) run.argv.push_back("-all-root");
+  if (auto out = run_checked(run); !out) return std::unexpected(out.error());
+  return {};
+}
+
 // Streams a local file into Repository::put_blob.
 class PlainFileReader final : public oci::BlobReader {
  public:
@@ -122,36 +147,32 @@ Result<std::optional<std::int64_t>> source_date_epoch_if_set() {
   return static_cast<std::int64_t>(t);
 }
 
+Status build_squashfs_file(const std::filesystem::path& rootfs, const std::filesystem::path& output,
+                           const SquashfsFileOptions& options) {
+  std::vector<std::string> compression = {"-comp", "lz4", "-Xhc"};
+  if (auto built = run_mksquashfs(rootfs, output, options.timestamp, options.all_root, false,
+                                  std::move(compression));
+      !built)
+    return context(fmt::format("building a squashfs from {}", rootfs.string()), built.error());
+  return {};
+}
+
 Result<BuiltLayer> build_squashfs_layer(const std::filesystem::path& rootfs,
                                         const std::filesystem::path& output,
                                         const SquashfsLayerOptions& options) {
   auto where = [&](Error e) {
     return context(fmt::format("building a squashfs layer from {}", rootfs.string()), std::move(e));
   };
-  std::error_code ec;
-  if (!std::filesystem::is_directory(rootfs, ec)) return where(Error{"not a directory"});
-  if (options.timestamp < 0 || options.timestamp > 0xffffffffLL)
-    return where(Error{"timestamp out of range"});
-  std::string t = std::to_string(options.timestamp);
   bool zstd = mksquashfs_has_zstd();
-  // Reproducible: fixed inode and filesystem times, no xattrs unless asked, no appending to an
-  // existing file, and (mksquashfs 4.5's default) -reproducible ordering of fragments. Entries
-  // are always stored sorted by name. SOURCE_DATE_EPOCH is removed from its environment because
-  // 4.5.1 refuses it together with -mkfs-time/-all-time.
-  ProcessRun run{
-      .argv = {"mksquashfs", rootfs.string(), output.string(), "-noappend", "-no-progress",
-               "-quiet", "-mkfs-time", t, "-all-time", t, "-comp", zstd ? "zstd" : "gzip"},
-      .unset_env = {"SOURCE_DATE_EPOCH"},
-      .max_output = kToolOutput,
-      .keep_tail = true,
-      .merge_stderr = true};
-  if (!options.xattrs) run.argv.push_back("-no-xattrs");
-  if (options.all_root) run.argv.push_back("-all-root");
+  std::vector<std::string> compression = {"-comp", zstd ? "zstd" : "gzip"};
   if (zstd && options.compression_level > 0) {
-    run.argv.push_back("-Xcompression-level");
-    run.argv.push_back(std::to_string(options.compression_level));
+    compression.push_back("-Xcompression-level");
+    compression.push_back(std::to_string(options.compression_level));
   }
-  if (auto out = run_checked(run); !out) return where(out.error());
+  if (auto built = run_mksquashfs(rootfs, output, options.timestamp, options.all_root,
+                                  options.xattrs, std::move(compression));
+      !built)
+    return where(built.error());
 
   Fd fd{::open(output.c_str(), O_RDWR | O_CLOEXEC)};
   if (fd.fd < 0)

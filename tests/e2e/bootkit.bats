@@ -101,6 +101,7 @@ YAML
   [ "$(jq -r .initrd_tools.sha512 "$b/bootkit.json")" = "$(cat "$T/initrd/etc/mos/initrd-tools.sha512")" ]
   [ "$(jq -r .initrd_tools.sha256 "$b/bootkit.json")" = "$(sha256sum < "$b/initrd-tools.squashfs" | cut -d' ' -f1)" ]
   unsquashfs -d "$T/tools" "$b/initrd-tools.squashfs" > /dev/null
+  unsquashfs -s "$b/initrd-tools.squashfs" | grep -q "^Compression lz4"
   [ -x "$T/tools/mos/mosctl" ]
   [ -x "$T/tools/ld-linux-x86-64.so.2" ]
   ls "$T/tools" | grep -q libcryptsetup

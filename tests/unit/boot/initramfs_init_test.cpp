@@ -222,6 +222,22 @@ TEST(InitramfsInit, SecureBootIsReadBesideTheBoot) {
   EXPECT_LT(script.find("say \"started: "), end);
 }
 
+// The ESP's filesystem loads from the init's start with the tools', and its mount waits for it.
+TEST(InitramfsInit, TheEspIsMountedOnceItsFilesystemIsLoaded) {
+  auto in = [](std::string_view module) {
+    return std::ranges::find(kInitramfsEarlyFilesystems, module) !=
+           std::end(kInitramfsEarlyFilesystems);
+  };
+  for (auto module : {"vfat", "nls_cp437", "nls_ascii"}) EXPECT_TRUE(in(module)) << module;
+  std::string script(initramfs_init_script());
+  auto esp = script.find("tools_from_esp() {");
+  ASSERT_NE(esp, std::string::npos);
+  auto wait = script.find("while [ ! -e /run/early-filesystems ]; do sleep 0.02; done", esp);
+  ASSERT_NE(wait, std::string::npos);
+  EXPECT_LT(wait, script.find("mount -t vfat -o ro LABEL=ESP", esp));
+  EXPECT_THAT(script, Not(HasSubstr("modprobe -a vfat")));
+}
+
 TEST(InitramfsInit, EarlyModulesAreInTheInitramfs) {
   std::vector<std::string_view> early(std::begin(kInitramfsStorageDrivers),
                                       std::end(kInitramfsStorageDrivers));
@@ -255,7 +271,6 @@ TEST(InitramfsInit, ModulesLoadedAtOnceShareNoModule) {
   std::vector<std::vector<std::string>> streams = {list(kInitramfsStorageDrivers),
                                                    list(kInitramfsEarlyFilesystems),
                                                    list(kInitramfsSystemFilesystems),
-                                                   {"vfat", "nls_cp437"},
                                                    {"efivarfs"},
                                                    {"overlay"},
                                                    {"dm_verity"}};

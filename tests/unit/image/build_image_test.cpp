@@ -158,6 +158,32 @@ TEST_F(BuildImageTest, CompressionLevelReachesTheImage) {
   EXPECT_NE(f->layer.digest, d->layer.digest);
 }
 
+// A squashfs that is no layer (the bootkit's initramfs tools): LZ4 HC, the same bytes from the
+// same tree, no verity data after the (4 KiB padded) filesystem, and what unsquashfs reads back.
+TEST_F(BuildImageTest, SquashfsFileIsLz4ReproducibleAndPlain) {
+  make_tree(rootfs());
+  auto a = dir_.path() / "a.squashfs", b = dir_.path() / "b.squashfs";
+  ASSERT_TRUE(build_squashfs_file(rootfs(), a, {}));
+  ASSERT_TRUE(build_squashfs_file(rootfs(), b, {}));
+  EXPECT_EQ(*read_file(a, 1 << 24), *read_file(b, 1 << 24));
+  auto stats = run_checked({.argv = {"unsquashfs", "-s", a.string()}});
+  ASSERT_TRUE(stats);
+  EXPECT_THAT(*stats, HasSubstr("Compression lz4"));
+  EXPECT_THAT(*stats, HasSubstr("High Compression option specified"));
+  auto bytes = *read_file(a, 1 << 24);
+  ASSERT_GE(bytes.size(), kSquashfsSuperblockSize);
+  auto sb =
+      parse_squashfs_superblock(std::as_bytes(std::span(bytes.data(), kSquashfsSuperblockSize)));
+  ASSERT_TRUE(sb) << sb.error().message;
+  EXPECT_EQ(sb->padded_size(), bytes.size());
+  ASSERT_TRUE(
+      run_checked({.argv = {"unsquashfs", "-d", (dir_.path() / "out").string(), a.string()}}));
+  EXPECT_EQ(*read_file(dir_.path() / "out" / "www" / "index.html", 1024), "<h1>hello</h1>\n");
+  auto missing = build_squashfs_file(dir_.path() / "nope", dir_.path() / "c.squashfs", {});
+  ASSERT_FALSE(missing);
+  EXPECT_THAT(missing.error().message, HasSubstr("not a directory"));
+}
+
 TEST_F(BuildImageTest, RefusesMissingSource) {
   auto o = options();
   o.from = dir_.path() / "nope";
