@@ -143,7 +143,7 @@ Result<KeysetInitramfs> build_keyset_initramfs(const fs::path& keyset,
   MOS_TRY_ASSIGN(auto tree, TempDir::create(tools.parent_path(), ".initrd-tools-"));
   MOS_TRY(write_entries_to_directory(apart, tree.path()));
   apart.clear();
-  MOS_TRY(image::build_squashfs_file(tree.path(), tools, image::SquashfsFileOptions{}));
+  MOS_TRY(image::build_squashfs_file(tree.path(), tools));
   KeysetInitramfs out;
   MOS_TRY_ASSIGN(auto sha256, oci::digest_of_file(tools, oci::DigestAlgorithm::sha256));
   out.tools_sha256 = sha256.hex();

@@ -147,12 +147,9 @@ Result<std::optional<std::int64_t>> source_date_epoch_if_set() {
   return static_cast<std::int64_t>(t);
 }
 
-Status build_squashfs_file(const std::filesystem::path& rootfs, const std::filesystem::path& output,
-                           const SquashfsFileOptions& options) {
-  std::vector<std::string> compression = {"-comp", "lz4", "-Xhc"};
-  if (auto built = run_mksquashfs(rootfs, output, options.timestamp, options.all_root, false,
-                                  std::move(compression));
-      !built)
+Status build_squashfs_file(const std::filesystem::path& rootfs,
+                           const std::filesystem::path& output) {
+  if (auto built = run_mksquashfs(rootfs, output, 0, true, false, {"-comp", "lz4", "-Xhc"}); !built)
     return context(fmt::format("building a squashfs from {}", rootfs.string()), built.error());
   return {};
 }

@@ -42,12 +42,9 @@ struct BuiltLayer {
 // LZ4 decompresses several times faster than zstd for ~20 % more bytes; where the file is read
 // at boot under emulation, that is what counts (the tools' 22 MB: 0.03 s of decompression against
 // zstd's 0.2 s, measured in a TCG guest). No layer media type names LZ4: layers stay zstd.
-struct SquashfsFileOptions {
-  std::int64_t timestamp = 0;  // every inode's mtime and the filesystem's mkfs time
-  bool all_root = true;        // owners become 0:0 (else kept as on disk)
-};
-Status build_squashfs_file(const std::filesystem::path& rootfs, const std::filesystem::path& output,
-                           const SquashfsFileOptions& options);
+// Reproducible as the bootkit's other images: every time 0, every owner root.
+Status build_squashfs_file(const std::filesystem::path& rootfs,
+                           const std::filesystem::path& output);
 
 // Runs mksquashfs on rootfs into `output` (which must not exist) with reproducible options, then
 // appends verity data whose salt and UUID derive from the squashfs content.

@@ -163,8 +163,8 @@ TEST_F(BuildImageTest, CompressionLevelReachesTheImage) {
 TEST_F(BuildImageTest, SquashfsFileIsLz4ReproducibleAndPlain) {
   make_tree(rootfs());
   auto a = dir_.path() / "a.squashfs", b = dir_.path() / "b.squashfs";
-  ASSERT_TRUE(build_squashfs_file(rootfs(), a, {}));
-  ASSERT_TRUE(build_squashfs_file(rootfs(), b, {}));
+  ASSERT_TRUE(build_squashfs_file(rootfs(), a));
+  ASSERT_TRUE(build_squashfs_file(rootfs(), b));
   EXPECT_EQ(*read_file(a, 1 << 24), *read_file(b, 1 << 24));
   auto stats = run_checked({.argv = {"unsquashfs", "-s", a.string()}});
   ASSERT_TRUE(stats);
@@ -179,7 +179,7 @@ TEST_F(BuildImageTest, SquashfsFileIsLz4ReproducibleAndPlain) {
   ASSERT_TRUE(
       run_checked({.argv = {"unsquashfs", "-d", (dir_.path() / "out").string(), a.string()}}));
   EXPECT_EQ(*read_file(dir_.path() / "out" / "www" / "index.html", 1024), "<h1>hello</h1>\n");
-  auto missing = build_squashfs_file(dir_.path() / "nope", dir_.path() / "c.squashfs", {});
+  auto missing = build_squashfs_file(dir_.path() / "nope", dir_.path() / "c.squashfs");
   ASSERT_FALSE(missing);
   EXPECT_THAT(missing.error().message, HasSubstr("not a directory"));
 }
