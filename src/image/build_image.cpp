@@ -149,7 +149,9 @@ Result<std::optional<std::int64_t>> source_date_epoch_if_set() {
 
 Status build_squashfs_file(const std::filesystem::path& rootfs,
                            const std::filesystem::path& output) {
-  if (auto built = run_mksquashfs(rootfs, output, 0, true, false, {"-comp", "lz4", "-Xhc"}); !built)
+  if (auto built = run_mksquashfs(rootfs, output, /*timestamp=*/0, /*all_root=*/true,
+                                  /*xattrs=*/false, {"-comp", "lz4", "-Xhc"});
+      !built)
     return context(fmt::format("building a squashfs from {}", rootfs.string()), built.error());
   return {};
 }
