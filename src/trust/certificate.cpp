@@ -323,4 +323,10 @@ Result<CertificateInfo> verify_certificate(std::string_view cert_pem, std::strin
   return info;
 }
 
+void prepare_verification(std::string_view ca_pems) {
+  auto cas = parse_certificates_pem(ca_pems, kMalformedCa);
+  if (cas && X509_verify(cas->front().get(), X509_get0_pubkey(cas->front().get())) != 1)
+    openssl_errors();  // a CA not signed by its own key verifies nothing here
+}
+
 }  // namespace mos::trust

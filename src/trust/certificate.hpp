@@ -98,4 +98,12 @@ struct VerifyOptions {
 Result<CertificateInfo> verify_certificate(std::string_view cert_pem, std::string_view ca_pems,
                                            const VerifyOptions& options = {});
 
+// OpenSSL 3 loads its default provider and builds its tables of each kind of algorithm (digests,
+// signatures, key types) on their first use in a process: ~8k blocks of new code, a fifth of a
+// second under emulation. A program that verifies against ca_pems later can have that done
+// beforehand, on another thread beside its other work: this parses them and checks the first
+// one's own signature, as verify_certificate and verify_signature will, and keeps nothing (the
+// later verification reports whatever is wrong).
+void prepare_verification(std::string_view ca_pems);
+
 }  // namespace mos::trust

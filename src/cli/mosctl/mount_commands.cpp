@@ -1,6 +1,7 @@
 // mosctl mount, create-boot-fs and umount: installed targets mounted with every layer verified.
 #include <cstdio>
 #include <string>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -9,6 +10,8 @@
 #include "core/file.hpp"
 #include "sysroot/boot_trial.hpp"
 #include "sysroot/booted_system.hpp"
+#include "sysroot/sysroot.hpp"
+#include "trust/certificate.hpp"
 
 namespace mos::cli {
 
@@ -141,6 +144,13 @@ void add_mount_commands(Program& program) {
     if (!after.empty() && !wait_for_file(after, std::chrono::minutes(2)))
       return fail("{} did not appear within 2 min: the partitions were never said to be ready",
                   after);
+    // The system's history is read first; OpenSSL's set-up for verifying it is done meanwhile on
+    // the other CPU (the initramfs runs this program on its boot's critical path).
+    std::jthread prepare;
+    if (auto ca =
+            read_file(options.ca_file.value_or(sysroot::SysrootPaths(options.root).factory_ca),
+                      sysroot::kMaxCaBytes))
+      prepare = std::jthread([pem = std::move(*ca)] { trust::prepare_verification(pem); });
     // A system on trial (installed by an update, not yet up) counts this boot first, or, when
     // its last boot never came up, is rolled back before anything is mounted.
     auto say = [](const sysroot::BootTrialReport& r) {

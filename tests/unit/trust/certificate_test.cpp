@@ -1,5 +1,7 @@
 #include "trust/certificate.hpp"
 
+#include <thread>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/sha.h>
@@ -191,6 +193,24 @@ TEST(VerifyCertificate, EachFailureHasItsOwnMessage) {
   auto bad_ca = verify_certificate(good.pem, "junk");
   ASSERT_FALSE(bad_ca);
   EXPECT_THAT(bad_ca.error().message, StartsWith(kMalformedCa));
+}
+
+TEST(VerifyCertificate, PreparingBeforehandChangesNoResult) {
+  auto ca = make_ca("CA");
+  auto other = make_ca("Other CA");
+  auto good = make_leaf(ca, "good", now() - 1h, add_years(now(), 1));
+  // Damage, and a "CA" not signed by its own key, are skipped: what verifies after them is as
+  // before.
+  prepare_verification("junk");
+  prepare_verification(good.pem);
+  auto verified = verify_certificate(good.pem, ca.pem);
+  ASSERT_TRUE(verified) << verified.error().message;
+  // On another thread while this one verifies, as create-boot-fs runs it.
+  std::jthread beside([&] { prepare_verification(ca.pem); });
+  EXPECT_TRUE(verify_certificate(good.pem, ca.pem));
+  auto foreign = verify_certificate(good.pem, other.pem);
+  ASSERT_FALSE(foreign);
+  EXPECT_THAT(foreign.error().message, StartsWith(kNotSignedByCa));
 }
 
 TEST(VerifyCertificate, TamperedCertificateIsNotSignedByTheCa) {
