@@ -83,7 +83,7 @@ def main():
                                or command[0])
     objects = []  # (start, end, path): what the loader mapped from a file at offset 0
     fds = {}
-    blocks = []  # (address, system calls seen before it)
+    blocks = []  # the first address of each block translated, in order
     calls = []  # (blocks translated before it, name, arguments)
     want_address = False
     with open(log, errors='replace') as f:
