@@ -10,7 +10,10 @@
 # Also reported: our chain to the initramfs's first line, the floor booted through the keyset's
 # shim (what shim costs before any of our code runs), the `-kernel` direct boot of the minimal
 # initramfs, and the sizes. Needs root (loop devices for the installed disk).
-#   bench/boot.sh [ROUNDS]   (MOS_BIN=dir with built programs skips the release build)
+#   bench/boot.sh [ROUNDS]   (MOS_BIN=dir with built programs skips the release build;
+#                             MOS_BENCH_LOGS=dir keeps the console of each of ours as N-ours.log)
+# Each round's line also says when ours was ready on its guest's clock (after its kernel's
+# start): a round slow there was slow in our part, one slow only in wall time before the kernel.
 # Last line: RESULT boot ratio=<ours to hostfs ready/floor> target=1.4
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -94,7 +97,8 @@ accel=${MOS_BENCH_ACCEL:-tcg} cpu=max
 common=(-machine q35,smm=on -accel "$accel" -cpu "$cpu" -m 1024 -smp 2 -display none -no-reboot
   -monitor none -nic none -nodefaults)
 
-# boot_seconds PATTERN QEMU-ARGS...: wall seconds from qemu's start to PATTERN on its console.
+# boot_seconds PATTERN QEMU-ARGS...: wall seconds from qemu's start to PATTERN on its console
+# (kept in $work/serial.log until the next boot).
 boot_seconds() {
   local pattern=$1 log=$work/serial.log start now
   shift
@@ -135,11 +139,16 @@ for i in $(seq "$rounds"); do
     result nan
   # shellcheck disable=SC2046
   boot_seconds "mos-hostfs: ready" $(firmware "$work/disk.img") >> "$work/ours.t" || result nan
+  guest_ready=$(tr -d '\r' < "$work/serial.log" |
+    sed -n 's/.*mos-hostfs: ready; \([0-9.]*\) s after.*/\1/p')
+  if [ -n "${MOS_BENCH_LOGS:-}" ]; then
+    mkdir -p "$MOS_BENCH_LOGS" && cp "$work/serial.log" "$MOS_BENCH_LOGS/$i-ours.log"
+  fi
   # shellcheck disable=SC2046
   boot_seconds "mos-initramfs: started" $(firmware "$work/ours.img") >> "$work/initramfs.t" || result nan
   boot_seconds "BENCH-FLOOR-READY" -kernel "$kernel" -initrd "$work/floor.cpio" \
     -append "console=ttyS0 quiet" >> "$work/direct.t" || result nan
-  echo "round $i: floor $(tail -1 "$work/floor.t") s, floor through shim $(tail -1 "$work/floor-shim.t") s, ours to hostfs ready $(tail -1 "$work/ours.t") s, ours to initramfs $(tail -1 "$work/initramfs.t") s, -kernel $(tail -1 "$work/direct.t") s"
+  echo "round $i: floor $(tail -1 "$work/floor.t") s, floor through shim $(tail -1 "$work/floor-shim.t") s, ours to hostfs ready $(tail -1 "$work/ours.t") s (${guest_ready:-?} s after its kernel's start), ours to initramfs $(tail -1 "$work/initramfs.t") s, -kernel $(tail -1 "$work/direct.t") s"
 done
 ours=$(median < "$work/ours.t") floor=$(median < "$work/floor.t") direct=$(median < "$work/direct.t")
 initramfs=$(median < "$work/initramfs.t") floor_shim=$(median < "$work/floor-shim.t")
